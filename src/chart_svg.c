@@ -1,0 +1,4 @@
+/*
+ * chart_svg.c
+ */
+#include "postgres.h"

@@ -1,0 +1,4 @@
+/*
+ * jsonb_access.c
+ */
+#include "postgres.h"

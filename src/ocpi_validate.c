@@ -1,0 +1,4 @@
+/*
+ * ocpi_validate.c
+ */
+#include "postgres.h"

@@ -1,0 +1,4 @@
+/*
+ * session_stats.c
+ */
+#include "postgres.h"

@@ -1,0 +1,4 @@
+/*
+ * session_stats_agg.c
+ */
+#include "postgres.h"
