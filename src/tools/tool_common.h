@@ -1,0 +1,38 @@
+/*
+ * tool_common.h
+ *		Helpers shared by the libpq command-line tools.
+ */
+#ifndef TOOL_COMMON_H
+#define TOOL_COMMON_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <libpq-fe.h>
+
+/* Exit statuses shared by the tools; docs/session-report.md lists them. */
+#define EXIT_OK			0
+#define EXIT_FAILURE_RUN	1	/* a query failed, an unexpected server error */
+#define EXIT_USAGE		2	/* bad flag or flag value */
+#define EXIT_CONNECT	3	/* server unreachable or authentication failed */
+#define EXIT_NO_EXTENSION 4	/* the database lacks the session_analytics extension */
+#define EXIT_NOT_FOUND	5	/* the thing asked for does not exist (user, file) */
+#define EXIT_NO_DATA	6	/* the range holds no sessions */
+
+extern const char *tool_name;
+
+/* Prints "tool_name: message" to stderr and exits with status. */
+extern void tool_die(int status, const char *fmt,...) __attribute__((format(printf, 2, 3), noreturn));
+
+/* Connects with conninfo (NULL: PG* variables only); dies with EXIT_CONNECT. */
+extern PGconn *tool_connect(const char *conninfo);
+
+/* Dies with EXIT_NO_EXTENSION unless the extension is installed. */
+extern void tool_require_extension(PGconn *conn);
+
+/* Writes s as a JSON string literal (with quotes) to out. */
+extern void tool_json_string(FILE *out, const char *s);
+
+/* True when colour may be used on out (a terminal, NO_COLOR unset). */
+extern bool tool_use_color(FILE *out);
+
+#endif							/* TOOL_COMMON_H */
