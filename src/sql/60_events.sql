@@ -1,0 +1,168 @@
+-- session_analytics: start/stop events, their log and notifications.
+--
+-- A C trigger on sessions.store derives START / STOP (and, when
+-- session_analytics.notify_updates is on, UPDATE) events from the store's
+-- columns, appends one row per event to sessions.event_log in the writing
+-- transaction and NOTIFYs at commit (docs/notifications.md).
+
+-- Event numbers. CACHE 1 keeps numbers in allocation order across backends,
+-- which the catch-up rule of sessions.events_since depends on.
+CREATE SEQUENCE sessions.event_seq AS bigint CACHE 1;
+COMMENT ON SEQUENCE sessions.event_seq IS 'Event sequence numbers (sessions.event_log.seq)';
+-- Its value survives dump/restore, so saved listener positions stay valid.
+SELECT pg_catalog.pg_extension_config_dump('sessions.event_seq', '');
+
+CREATE TABLE sessions.event_log (
+    seq          bigint      NOT NULL,
+    event        text        NOT NULL,
+    kind         text        NOT NULL,
+    namespace    text        NOT NULL,
+    session_key  uuid        NOT NULL,
+    external_id  text,
+    status       text        NOT NULL,
+    event_time   timestamptz,
+    logged_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- The next transaction id right after seq was taken: once every
+    -- transaction older than this has finished, no event with a lower seq
+    -- can still appear (see sessions.events_head).
+    horizon      xid8        NOT NULL,
+    CONSTRAINT event_log_pkey PRIMARY KEY (seq),
+    CONSTRAINT event_log_event_check CHECK (event IN ('start', 'stop', 'update'))
+);
+COMMENT ON TABLE sessions.event_log IS
+  'One row per session start/stop/update event, written by the store trigger in the writing transaction';
+COMMENT ON COLUMN sessions.event_log.event_time IS
+  'When the event happened: started_at for start, ended_at for stop, else last_updated';
+COMMENT ON COLUMN sessions.event_log.logged_at IS 'Start of the writing transaction; retention is measured from it';
+COMMENT ON COLUMN sessions.event_log.horizon IS
+  'Next transaction id when seq was taken; the event bounds the catch-up position once the snapshot xmin reaches it';
+-- Retention deletes by age: a BRIN index is tiny and costs writers nothing.
+CREATE INDEX event_log_logged_at_idx ON sessions.event_log USING brin (logged_at);
+
+-- Where pruning has got to: a reader resuming below this has missed events.
+CREATE TABLE sessions.event_prune_state (
+    one             boolean     NOT NULL DEFAULT true,
+    pruned_through  bigint      NOT NULL DEFAULT 0,
+    pruned_at       timestamptz,
+    CONSTRAINT event_prune_state_pkey PRIMARY KEY (one),
+    CONSTRAINT event_prune_state_one_check CHECK (one)
+);
+INSERT INTO sessions.event_prune_state DEFAULT VALUES;
+COMMENT ON TABLE sessions.event_prune_state IS
+  'Highest event seq removed by sessions.prune_events (one row)';
+
+ALTER TABLE sessions.event_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY event_log_by_namespace ON sessions.event_log
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+
+CREATE FUNCTION sessions.store_events()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sa_store_events';
+COMMENT ON FUNCTION sessions.store_events() IS
+  'AFTER ROW trigger on sessions.store: logs start/stop events to sessions.event_log and notifies at commit';
+
+CREATE TRIGGER store_events
+    AFTER INSERT OR UPDATE ON sessions.store
+    FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+
+CREATE FUNCTION sessions.channel_for(event text, namespace text)
+RETURNS text
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_channel_for';
+COMMENT ON FUNCTION sessions.channel_for(text, text) IS
+  'NOTIFY channel for an event (start, stop, update) of one namespace, or of every namespace when namespace is NULL';
+
+CREATE FUNCTION sessions.event_payload(e sessions.event_log)
+RETURNS json
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_event_payload';
+COMMENT ON FUNCTION sessions.event_payload(sessions.event_log) IS
+  'The JSON payload a notification carries for this event (no personal data, under 8000 bytes)';
+
+/*
+ * events_head
+ *		The highest seq up to which the log is final in the caller's snapshot:
+ *		every event with a lower seq is visible now or never will be. An
+ *		event is such a bound once the snapshot's xmin has passed its horizon
+ *		(every transaction that could hold a lower seq has then finished).
+ *		Runs as the owner so a reader limited by RLS still gets the global
+ *		bound (a number, no data) and need not scan past invisible rows.
+ */
+CREATE FUNCTION sessions.events_head()
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT GREATEST(
+        COALESCE((SELECT e.seq FROM sessions.event_log e
+                   WHERE e.horizon <= pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+                   ORDER BY e.seq DESC LIMIT 1), 0),
+        (SELECT s.pruned_through FROM sessions.event_prune_state s))
+$$;
+COMMENT ON FUNCTION sessions.events_head() IS
+  'Highest event seq a reader may resume after: no event at or below it can still appear';
+
+/*
+ * events_since
+ *		Events after a position, in seq order, never beyond events_head():
+ *		a transaction that took a lower seq and commits late is waited for,
+ *		so a reader that moves its position to the last seq returned never
+ *		skips an event. RLS on the log limits rows to the caller's namespaces.
+ *		sessions.event_payload(e) gives each row's notification payload.
+ */
+CREATE FUNCTION sessions.events_since(after_seq bigint, namespace text DEFAULT NULL, max_rows int DEFAULT 1000)
+RETURNS SETOF sessions.event_log
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    head   bigint;
+    pruned bigint;
+BEGIN
+    IF after_seq IS NULL THEN
+        RAISE EXCEPTION 'after_seq must not be NULL' USING ERRCODE = '22004',
+            HINT = 'Pass 0 to read the whole log, or sessions.events_head() to start at the current position.';
+    END IF;
+    IF after_seq < 0 THEN
+        RAISE EXCEPTION 'after_seq must be >= 0, got %', after_seq USING ERRCODE = '22023';
+    END IF;
+    IF max_rows IS NULL OR max_rows < 1 OR max_rows > 100000 THEN
+        RAISE EXCEPTION 'max_rows must be between 1 and 100000, got %', coalesce(max_rows::text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT s.pruned_through INTO pruned FROM sessions.event_prune_state s;
+    IF after_seq < pruned THEN
+        RAISE EXCEPTION 'events after seq % are no longer in the log', after_seq USING ERRCODE = '22023',
+            DETAIL = format('Events up to seq %s were removed by retention (session_analytics.event_retention).', pruned),
+            HINT = 'Resynchronise from the store, then resume from sessions.events_head().';
+    END IF;
+    head := sessions.events_head();
+    RETURN QUERY
+        SELECT e.*
+          FROM sessions.event_log e
+         WHERE e.seq > after_seq AND e.seq <= head
+           AND (events_since.namespace IS NULL OR e.namespace = events_since.namespace)
+         ORDER BY e.seq
+         LIMIT max_rows;
+END
+$$;
+COMMENT ON FUNCTION sessions.events_since(bigint, text, int) IS
+  'Events after after_seq in seq order (optionally of one namespace), never returning an event after a higher-numbered one';
+
+CREATE FUNCTION sessions.prune_events()
+RETURNS bigint
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sa_prune_events';
+COMMENT ON FUNCTION sessions.prune_events() IS
+  'Deletes events older than session_analytics.event_retention; returns the number deleted (for pg_cron)';
+
+REVOKE ALL ON sessions.event_log, sessions.event_prune_state, sessions.event_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.store_events(), sessions.channel_for(text, text),
+    sessions.event_payload(sessions.event_log), sessions.events_head(),
+    sessions.events_since(bigint, text, int), sessions.prune_events() FROM PUBLIC;
+GRANT SELECT ON sessions.event_log, sessions.event_prune_state TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.channel_for(text, text), sessions.event_payload(sessions.event_log),
+    sessions.events_head(), sessions.events_since(bigint, text, int) TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.store_events() TO session_analytics_writer;
