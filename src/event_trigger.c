@@ -371,11 +371,17 @@ sa_event_payload(PG_FUNCTION_ARGS)
 
 /*
  * channel_add
- *		Remembers one event for a channel at the current nesting level.
+ *		Remembers one event for the all-namespaces channel (all) or its
+ *		namespace's channel at the current nesting level. The payload is
+ *		built on first need (*payload caches it): bulk statements past the
+ *		coalescing limit never build one.
  */
 static void
-channel_add(EventType event, const char *ns, int64 seq, const char *payload)
+channel_add(const EventFields *ev, bool all, char **payload)
 {
+	EventType	event = ev->event;
+	const char *ns = all ? NULL : ev->namespace;
+	int64		seq = ev->seq;
 	char		name[NAMEDATALEN];
 	ChannelState *ch;
 	bool		found;
@@ -445,7 +451,9 @@ channel_add(EventType event, const char *ns, int64 seq, const char *payload)
 				ch->maxitems *= 2;
 				ch->items = repalloc(ch->items, sizeof(ChannelItem) * ch->maxitems);
 			}
-			ch->items[ch->nitems++] = (ChannelItem) {level, pstrdup(payload)};
+			if (*payload == NULL)
+				*payload = build_payload(ev);
+			ch->items[ch->nitems++] = (ChannelItem) {level, pstrdup(*payload)};
 		}
 	}
 	MemoryContextSwitchTo(old);
@@ -700,7 +708,7 @@ log_event(EventType event, const StoreRow *row, Oid nsp)
 	FullTransactionId horizon;
 	Datum		values[9];
 	char		nulls[9];
-	char	   *payload;
+	char	   *payload = NULL;
 
 	if (!OidIsValid(seqid) || !OidIsValid(logid))
 		elog(ERROR, "sessions.event_seq or sessions.event_log is missing");
@@ -773,10 +781,10 @@ log_event(EventType event, const StoreRow *row, Oid nsp)
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
 
-	payload = build_payload(&ev);
-	channel_add(event, NULL, ev.seq, payload);
-	channel_add(event, ev.namespace, ev.seq, payload);
-	pfree(payload);
+	channel_add(&ev, true, &payload);
+	channel_add(&ev, false, &payload);
+	if (payload)
+		pfree(payload);
 }
 
 /*
