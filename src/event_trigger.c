@@ -31,6 +31,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
@@ -713,6 +714,11 @@ log_event(EventType event, const StoreRow *row, Oid nsp)
 	if (!OidIsValid(seqid) || !OidIsValid(logid))
 		elog(ERROR, "sessions.event_seq or sessions.event_log is missing");
 
+	/*
+	 * Lock the log before taking the seq: readers treat a running transaction
+	 * as a possible holder of lower seqs exactly when it holds this lock.
+	 */
+	LockRelationOid(logid, RowExclusiveLock);
 	ev.seq = nextval_internal(seqid, false);
 	horizon = ReadNextFullTransactionId();
 	ev.event = event;

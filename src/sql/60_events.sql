@@ -84,22 +84,57 @@ COMMENT ON FUNCTION sessions.event_payload(sessions.event_log) IS
 /*
  * events_head
  *		The highest seq up to which the log is final in the caller's snapshot:
- *		every event with a lower seq is visible now or never will be. An
- *		event is such a bound once the snapshot's xmin has passed its horizon
- *		(every transaction that could hold a lower seq has then finished).
+ *		every event with a lower seq is visible now or never will be.
+ *
+ *		An event e is such a bound when every transaction that may still hold
+ *		a lower seq has finished. Such a transaction got its xid before e's
+ *		seq was taken, so its xid is below e.horizon (the next xid read right
+ *		after). Fast path: the snapshot's xmin has passed the newest event's
+ *		horizon. Otherwise the limit is the oldest xid, running in the
+ *		snapshot, that is not provably harmless; harmless means still running
+ *		now without a write lock on the event log (the trigger locks the log
+ *		before taking a seq, and locks last until commit), so a long
+ *		transaction that writes no events does not hold readers back.
  *		Runs as the owner so a reader limited by RLS still gets the global
- *		bound (a number, no data) and need not scan past invisible rows.
+ *		bound (a number, no data).
  */
 CREATE FUNCTION sessions.events_head()
 RETURNS bigint
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
-    SELECT GREATEST(
-        COALESCE((SELECT e.seq FROM sessions.event_log e
-                   WHERE e.horizon <= pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
-                   ORDER BY e.seq DESC LIMIT 1), 0),
-        (SELECT s.pruned_through FROM sessions.event_prune_state s))
+DECLARE
+    snap    pg_snapshot := pg_current_snapshot();
+    pruned  bigint := (SELECT s.pruned_through FROM sessions.event_prune_state s);
+    top     bigint;
+    top_h   xid8;
+    lim     xid8;
+    head    bigint;
+BEGIN
+    SELECT e.seq, e.horizon INTO top, top_h FROM sessions.event_log e ORDER BY e.seq DESC LIMIT 1;
+    IF top IS NULL THEN
+        RETURN pruned;
+    END IF;
+    IF top_h <= pg_snapshot_xmin(snap) THEN
+        RETURN GREATEST(top, pruned);
+    END IF;
+    SELECT min(c.x) INTO lim
+      FROM (SELECT x FROM pg_snapshot_xip(snap) AS x
+            UNION ALL SELECT pg_current_xact_id_if_assigned()) AS c
+     WHERE c.x IS NOT NULL
+       AND NOT EXISTS (
+           SELECT 1 FROM pg_locks t
+            WHERE t.locktype = 'transactionid' AND t.transactionid = xid(c.x)
+              AND NOT EXISTS (
+                  SELECT 1 FROM pg_locks r
+                   WHERE r.locktype = 'relation' AND r.relation = 'sessions.event_log'::regclass
+                     AND r.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                     AND r.virtualtransaction = t.virtualtransaction
+                     AND r.mode NOT IN ('AccessShareLock', 'RowShareLock')));
+    lim := LEAST(lim, pg_snapshot_xmax(snap));
+    SELECT e.seq INTO head FROM sessions.event_log e WHERE e.horizon <= lim ORDER BY e.seq DESC LIMIT 1;
+    RETURN GREATEST(COALESCE(head, 0), pruned);
+END
 $$;
 COMMENT ON FUNCTION sessions.events_head() IS
   'Highest event seq a reader may resume after: no event at or below it can still appear';
