@@ -54,6 +54,7 @@ PG_FUNCTION_INFO_V1(sa_event_payload);
 PG_FUNCTION_INFO_V1(sa_prune_events);
 
 /* GUCs */
+static bool notify_enabled = true;
 static bool notify_updates = false;
 static int	notify_coalesce_after = 100;
 static int	event_retention_min = 7 * 24 * 60;
@@ -140,6 +141,10 @@ static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid
 void
 sa_events_init(void)
 {
+	DefineCustomBoolVariable(SA_GUC_PREFIX ".notify",
+							 "Send NOTIFYs for logged events (off: readers poll sessions.events_since).",
+							 NULL, &notify_enabled, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable(SA_GUC_PREFIX ".notify_updates",
 							 "Also log and notify UPDATE events (store changes that neither start nor stop a session).",
 							 NULL, &notify_updates, false,
@@ -787,8 +792,11 @@ log_event(EventType event, const StoreRow *row, Oid nsp)
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
 
-	channel_add(&ev, true, &payload);
-	channel_add(&ev, false, &payload);
+	if (notify_enabled)
+	{
+		channel_add(&ev, true, &payload);
+		channel_add(&ev, false, &payload);
+	}
 	if (payload)
 		pfree(payload);
 }
