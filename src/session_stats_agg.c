@@ -55,10 +55,19 @@ typedef struct TransCache
 	TimestampTz cur_hi;
 	int64		cur_off;
 	int32		last_slot;		/* day slot of the previous row */
+	/* direct day -> slot hint for the state seen most (checked on use) */
+	SessionStats *map_state;
+	int32		map_ndays;
+	int32		map_lo;
+	int32		map_len;
+	int32	   *map;
+	SessionStats *cand;			/* state that may get a map */
+	int32		cand_rows;
 	SessionStats *checked;		/* state whose zone and parameters match */
 	bool		resolved;
 	bool		tz_const;		/* tz argument is a constant */
 	pg_tz	   *zone;			/* NULL for a fixed offset */
+	bool		dynamic;		/* zone abbreviation of changing meaning */
 	int			nspans;
 	int			maxspans;
 	ZoneSpan   *spans;			/* sorted, disjoint */
@@ -68,9 +77,9 @@ typedef struct TransCache
 
 /*
  * zone_resolve
- *		Interprets a zone name the way AT TIME ZONE does: a fixed-offset
- *		abbreviation first, then a zone name or POSIX spec. Abbreviations
- *		whose meaning changed over time are not supported (use the zone).
+ *		Interprets a zone name the way AT TIME ZONE does: an abbreviation
+ *		first (fixed offset, or one whose meaning changed over time), then a
+ *		zone name or POSIX spec.
  */
 static void
 zone_resolve(TransCache *tc, const char *name, int len)
@@ -95,6 +104,7 @@ zone_resolve(TransCache *tc, const char *name, int len)
 
 	tc->nspans = 0;
 	tc->checked = NULL;
+	tc->dynamic = false;
 	lower = downcase_truncate_identifier(buf, len, false);
 	type = DecodeTimezoneAbbrev(0, lower, &val, &tzp);
 	if (type == TZ || type == DTZ)
@@ -105,10 +115,13 @@ zone_resolve(TransCache *tc, const char *name, int len)
 		tc->cur_off = (int64) val * USECS_PER_SEC;
 	}
 	else if (type == DYNTZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("time zone abbreviation \"%s\" has changed meaning over time", buf),
-				 errhint("Use the full zone name, e.g. Europe/Moscow.")));
+	{
+		/* meaning depends on the date: looked up per row (rare, slow path) */
+		tc->zone = tzp;
+		tc->dynamic = true;
+		tc->cur_lo = 0;
+		tc->cur_hi = 0;
+	}
 	else
 	{
 		tc->zone = pg_tzset(buf);
@@ -144,6 +157,14 @@ zone_offset_slow(TransCache *tc, TimestampTz t)
 				r;
 	TimestampTz span_hi;
 	ZoneSpan   *sp;
+
+	if (tc->dynamic)
+	{
+		int			isdst;
+
+		return -(int64) DetermineTimeZoneAbbrevOffsetTS(t, tc->tzname, tc->zone, &isdst) *
+			USECS_PER_SEC;
+	}
 
 	/* binary search for the first span whose hi > t */
 	while (lo < hi)
@@ -258,6 +279,90 @@ day_slot(SessionStats **sp, int32 day)
 	days[lo].day = day;
 	s->ndays++;
 	return lo;
+}
+
+#define SS_MAP_MAX_DAYS		8192	/* widest day range given a direct map */
+#define SS_MAP_AFTER_ROWS	64		/* rows on one state before (re)mapping */
+
+/*
+ * map_build
+ *		Direct day -> slot array for state s when its days span at most
+ *		SS_MAP_MAX_DAYS. Rows in random day order then skip the binary search.
+ */
+static void
+map_build(TransCache *tc, SessionStats *s, MemoryContext mcxt)
+{
+	SessionStatsDay *days = SS_DAYS(s);
+	int32		range;
+
+	tc->map_state = NULL;
+	if (s->ndays == 0)
+		return;
+	range = days[s->ndays - 1].day - days[0].day + 1;
+	if (range > SS_MAP_MAX_DAYS)
+	{
+		tc->cand_rows = PG_INT32_MIN;	/* too sparse: stay with the search */
+		return;
+	}
+	if (tc->map == NULL)
+		tc->map = MemoryContextAlloc(mcxt, sizeof(int32) * SS_MAP_MAX_DAYS);
+	for (int32 i = 0; i < range; i++)
+		tc->map[i] = -1;
+	for (int32 i = 0; i < s->ndays; i++)
+		tc->map[days[i].day - days[0].day] = i;
+	tc->map_lo = days[0].day;
+	tc->map_len = range;
+	tc->map_ndays = s->ndays;
+	tc->map_state = s;
+}
+
+/*
+ * find_slot
+ *		Day slot for day: the previous row's slot, the direct map, else the
+ *		binary search (inserting the day). Every hint is verified against the
+ *		state, so a stale hint costs a compare, never a wrong count.
+ */
+static inline int32
+find_slot(TransCache *tc, SessionStats **sp, int32 day, MemoryContext mcxt)
+{
+	SessionStats *s = *sp;
+	SessionStatsDay *days = SS_DAYS(s);
+	int32		slot = tc->last_slot;
+
+	if (slot < s->ndays && days[slot].day == day)
+		return slot;
+	if (s == tc->map_state && s->ndays == tc->map_ndays)
+	{
+		uint32		k = (uint32) (day - tc->map_lo);
+
+		if (k < (uint32) tc->map_len)
+		{
+			slot = tc->map[k];
+			if (slot >= 0 && slot < s->ndays && days[slot].day == day)
+			{
+				tc->last_slot = slot;
+				return slot;
+			}
+		}
+	}
+	slot = day_slot(sp, day);
+	tc->last_slot = slot;
+	if (*sp != s)
+		tc->checked = NULL;		/* the copy is re-checked on the next row */
+	if (*sp == tc->cand)
+	{
+		if (++tc->cand_rows >= SS_MAP_AFTER_ROWS)
+		{
+			map_build(tc, *sp, mcxt);
+			tc->cand_rows = 0;
+		}
+	}
+	else
+	{
+		tc->cand = *sp;
+		tc->cand_rows = 0;
+	}
+	return slot;
 }
 
 /*
@@ -385,16 +490,7 @@ session_stats_trans(PG_FUNCTION_ARGS)
 		off = zone_offset_slow(tc, start);
 	day = local_day(start + off);
 
-	slot = tc->last_slot;
-	if (slot >= s->ndays || SS_DAYS(s)[slot].day != day)
-	{
-		SessionStats *old = s;
-
-		slot = day_slot(&s, day);
-		tc->last_slot = slot;
-		if (s != old)
-			tc->checked = NULL; /* the copy is re-checked on the next row */
-	}
+	slot = find_slot(tc, &s, day, fcinfo->flinfo->fn_mcxt);
 	d = &SS_DAYS(s)[slot];
 
 	if (PG_ARGISNULL(2))
