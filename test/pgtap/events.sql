@@ -5,7 +5,7 @@
 -- transaction id (see docs/notifications.md: a writing transaction reads the
 -- log only up to its own start).
 BEGIN;
-SELECT plan(61);
+SELECT plan(68);
 
 SELECT dblink_connect('w', format('dbname=%s host=%s port=%s', current_database(),
                       current_setting('unix_socket_directories'), current_setting('port')));
@@ -180,6 +180,31 @@ SELECT isnt(sessions.channel_for('stop', repeat('x', 100)), sessions.channel_for
 SELECT throws_ok($$SELECT sessions.channel_for('begin', 'x')$$, '22023', NULL, 'unknown event rejected');
 SELECT throws_ok($$SELECT sessions.channel_for(NULL, 'x')$$, '22004', NULL, 'NULL event rejected');
 SELECT throws_ok($$SELECT sessions.channel_for('start', '')$$, '22023', NULL, 'empty namespace rejected');
+
+-- notify = off: logged, not notified.
+SELECT pg_temp.w($$SET session_analytics.notify = off$$);
+SELECT pg_temp.w($$INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-TNM', 'Q1', 'ACTIVE')$$);
+SELECT pg_temp.w($$RESET session_analytics.notify$$);
+SELECT pg_temp.marker();
+SELECT pg_temp.collect('sessions_start_marker');
+SELECT is((SELECT count(*)::int FROM notes WHERE payload LIKE '%"Q1"%'), 0, 'notify = off sends nothing');
+SELECT is(pg_temp.evs('Q1'), 'start:ACTIVE', 'notify = off still logs the event');
+
+-- Trigger protocol and payload errors.
+CREATE TEMP TABLE tr (kind text);
+CREATE TRIGGER tr_before BEFORE INSERT ON tr FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+SELECT throws_ok($$INSERT INTO tr VALUES ('ocpi')$$, '39P01', NULL, 'store_events refuses to run BEFORE');
+DROP TRIGGER tr_before ON tr;
+CREATE TRIGGER tr_stmt AFTER INSERT ON tr FOR EACH STATEMENT EXECUTE FUNCTION sessions.store_events();
+SELECT throws_ok($$INSERT INTO tr VALUES ('ocpi')$$, '39P01', NULL, 'store_events refuses to run per statement');
+DROP TRIGGER tr_stmt ON tr;
+CREATE TRIGGER tr_del AFTER DELETE ON tr FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+INSERT INTO tr VALUES ('ocpi');
+SELECT throws_ok($$DELETE FROM tr$$, '39P01', NULL, 'store_events refuses DELETE');
+SELECT throws_ok($$SELECT sessions.event_payload(ROW(NULL, 'start', 'ocpi', 'x', gen_random_uuid(), NULL, 'A', NULL, now(), '1')::sessions.event_log)$$,
+                 '22004', NULL, 'event_payload: NULL seq rejected');
+SELECT throws_ok($$SELECT sessions.event_payload(ROW(1, 'begin', 'ocpi', 'x', gen_random_uuid(), NULL, 'A', NULL, now(), '1')::sessions.event_log)$$,
+                 '22023', NULL, 'event_payload: unknown event rejected');
 
 -- ---- coalescing ------------------------------------------------------------
 SELECT dblink_exec('l', 'LISTEN sessions_start_bulk');
