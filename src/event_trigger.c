@@ -15,10 +15,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
@@ -41,7 +42,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 #include "utils/xid8.h"
@@ -127,7 +127,6 @@ typedef struct ChannelState
 static HTAB *pending_channels = NULL;
 static ChannelState *pending_first = NULL;
 static ChannelState *pending_last = NULL;
-static SPIPlanPtr insert_plan = NULL;
 
 static void events_xact_callback(XactEvent event, void *arg);
 static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -695,11 +694,65 @@ row_changed(HeapTuple a, HeapTuple b, TupleDesc desc)
 }
 
 /*
+ * insert_log_row
+ *		Appends one row to sessions.event_log directly (heap and indexes), as
+ *		logical replication applies rows: no SPI, no plan, no permission or
+ *		RLS check -- writers need no privilege on the log and cannot forge
+ *		events through it. The caller holds RowExclusiveLock on the log.
+ */
+static void
+insert_log_row(Oid logid, const EventFields *ev, FullTransactionId horizon)
+{
+	Relation	rel = table_open(logid, NoLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *slot;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (desc->natts != 10)
+		elog(ERROR, "sessions.event_log has %d columns, expected 10", desc->natts);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	memset(nulls, 0, sizeof(bool) * desc->natts);
+	/* Column order of 60_events.sql. */
+	values[0] = Int64GetDatum(ev->seq);
+	values[1] = CStringGetTextDatum(event_names[ev->event]);
+	values[2] = CStringGetTextDatum(ev->kind);
+	values[3] = CStringGetTextDatum(ev->namespace);
+	values[4] = UUIDPGetDatum(&ev->session_key);
+	if (ev->external_id)
+		values[5] = CStringGetTextDatum(ev->external_id);
+	else
+		nulls[5] = true;
+	values[6] = CStringGetTextDatum(ev->status);
+	if (ev->has_time)
+		values[7] = TimestampTzGetDatum(ev->time);
+	else
+		nulls[7] = true;
+	values[8] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[9] = FullTransactionIdGetDatum(horizon);
+	ExecStoreVirtualTuple(slot);
+
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+}
+
+/*
  * log_event
  *		Takes the next seq, reads the transaction-id horizon after it (the
- *		catch-up bound, see sessions.events_head), inserts the log row as the
- *		log's owner (writers need no privilege on the log and cannot forge
- *		events) and remembers the notifications.
+ *		catch-up bound, see sessions.events_head), writes the log row and
+ *		remembers the notifications.
  */
 static void
 log_event(EventType event, const StoreRow *row, Oid nsp)
@@ -707,13 +760,7 @@ log_event(EventType event, const StoreRow *row, Oid nsp)
 	EventFields ev;
 	Oid			seqid = get_relname_relid("event_seq", nsp);
 	Oid			logid = get_relname_relid("event_log", nsp);
-	HeapTuple	classtup;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
 	FullTransactionId horizon;
-	Datum		values[9];
-	char		nulls[9];
 	char	   *payload = NULL;
 
 	if (!OidIsValid(seqid) || !OidIsValid(logid))
@@ -748,49 +795,7 @@ log_event(EventType event, const StoreRow *row, Oid nsp)
 			break;
 	}
 
-	classtup = SearchSysCache1(RELOID, ObjectIdGetDatum(logid));
-	if (!HeapTupleIsValid(classtup))
-		elog(ERROR, "cache lookup failed for relation %u", logid);
-	owner = ((Form_pg_class) GETSTRUCT(classtup))->relowner;
-	ReleaseSysCache(classtup);
-
-	values[0] = Int64GetDatum(ev.seq);
-	values[1] = CStringGetTextDatum(event_names[event]);
-	values[2] = CStringGetTextDatum(ev.kind);
-	values[3] = CStringGetTextDatum(ev.namespace);
-	values[4] = UUIDPGetDatum(&ev.session_key);
-	values[5] = ev.external_id ? CStringGetTextDatum(ev.external_id) : (Datum) 0;
-	values[6] = CStringGetTextDatum(ev.status);
-	values[7] = TimestampTzGetDatum(ev.time);
-	values[8] = FullTransactionIdGetDatum(horizon);
-	memset(nulls, ' ', sizeof(nulls));
-	if (!ev.external_id)
-		nulls[5] = 'n';
-	if (!ev.has_time)
-		nulls[7] = 'n';
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (insert_plan == NULL)
-	{
-		Oid			argtypes[9] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, UUIDOID, TEXTOID,
-		TEXTOID, TIMESTAMPTZOID, XID8OID};
-		SPIPlanPtr	plan = SPI_prepare("INSERT INTO sessions.event_log (seq, event, kind, namespace, "
-									   "session_key, external_id, status, event_time, horizon) "
-									   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		insert_plan = plan;
-	}
-	if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into sessions.event_log");
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	insert_log_row(logid, &ev, horizon);
 
 	if (notify_enabled)
 	{
