@@ -91,8 +91,9 @@ COMMENT ON FUNCTION sessions.event_payload(sessions.event_log) IS
  *		seq was taken, so its xid is below e.horizon (the next xid read right
  *		after). Fast path: the snapshot's xmin has passed the newest event's
  *		horizon. Otherwise the limit is the oldest xid, running in the
- *		snapshot, that is not provably harmless; harmless means still running
- *		now without a write lock on the event log (the trigger locks the log
+ *		snapshot (in its xip list, or at or past its xmax), that is not
+ *		provably harmless; harmless means still running now (pg_locks, read
+ *		after the snapshot) without a write lock on the event log (the trigger locks the log
  *		before taking a seq, and locks last until commit), so a long
  *		transaction that writes no events does not hold readers back.
  *		Runs as the owner so a reader limited by RLS still gets the global
@@ -109,6 +110,8 @@ DECLARE
     top     bigint;
     top_h   xid8;
     lim     xid8;
+    nx      xid8;
+    harmless xid[];
     head    bigint;
 BEGIN
     SELECT e.seq, e.horizon INTO top, top_h FROM sessions.event_log e ORDER BY e.seq DESC LIMIT 1;
@@ -118,20 +121,27 @@ BEGIN
     IF top_h <= pg_snapshot_xmin(snap) THEN
         RETURN GREATEST(top, pruned);
     END IF;
+    -- Transactions running now that hold no write lock on the log.
+    harmless := ARRAY(
+        SELECT t.transactionid FROM pg_locks t
+         WHERE t.locktype = 'transactionid'
+           AND NOT EXISTS (
+               SELECT 1 FROM pg_locks r
+                WHERE r.locktype = 'relation' AND r.relation = 'sessions.event_log'::regclass
+                  AND r.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                  AND r.virtualtransaction = t.virtualtransaction
+                  AND r.mode NOT IN ('AccessShareLock', 'RowShareLock')));
+    -- Oldest xid running in the snapshot (or this transaction's) that may
+    -- hold a seq; xids from the snapshot's xmax on count as running too.
     SELECT min(c.x) INTO lim
       FROM (SELECT x FROM pg_snapshot_xip(snap) AS x
             UNION ALL SELECT pg_current_xact_id_if_assigned()) AS c
-     WHERE c.x IS NOT NULL
-       AND NOT EXISTS (
-           SELECT 1 FROM pg_locks t
-            WHERE t.locktype = 'transactionid' AND t.transactionid = xid(c.x)
-              AND NOT EXISTS (
-                  SELECT 1 FROM pg_locks r
-                   WHERE r.locktype = 'relation' AND r.relation = 'sessions.event_log'::regclass
-                     AND r.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
-                     AND r.virtualtransaction = t.virtualtransaction
-                     AND r.mode NOT IN ('AccessShareLock', 'RowShareLock')));
-    lim := LEAST(lim, pg_snapshot_xmax(snap));
+     WHERE c.x IS NOT NULL AND NOT (xid(c.x) = ANY (harmless));
+    nx := pg_snapshot_xmax(snap);
+    WHILE nx < top_h AND xid(nx) = ANY (harmless) LOOP
+        nx := ((nx::text)::bigint + 1)::text::xid8;
+    END LOOP;
+    lim := LEAST(lim, nx);
     SELECT e.seq INTO head FROM sessions.event_log e WHERE e.horizon <= lim ORDER BY e.seq DESC LIMIT 1;
     RETURN GREATEST(COALESCE(head, 0), pruned);
 END

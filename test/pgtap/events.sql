@@ -5,7 +5,7 @@
 -- transaction id (see docs/notifications.md: a writing transaction reads the
 -- log only up to its own start).
 BEGIN;
-SELECT plan(68);
+SELECT plan(69);
 
 SELECT dblink_connect('w', format('dbname=%s host=%s port=%s', current_database(),
                       current_setting('unix_socket_directories'), current_setting('port')));
@@ -239,6 +239,18 @@ SELECT results_eq(format($$SELECT external_id FROM dblink('r', 'SELECT external_
                   ARRAY['OOO1'], 'namespace filter and max_rows');
 SELECT is((SELECT h FROM dblink('r', 'SELECT sessions.events_head()') AS t(h bigint)),
           (SELECT max(seq) FROM sessions.event_log), 'head reaches the newest event once all writers are done');
+-- An open transaction that writes no events does not hold readers back, also
+-- when it took its xid between an event's xid and its seq (past the xmax).
+CREATE TEMP TABLE pos2 AS SELECT h FROM dblink('r', 'SELECT sessions.events_head()') AS t(h bigint);
+SELECT dblink_exec('w', 'BEGIN');
+SELECT x FROM dblink('w', 'SELECT pg_current_xact_id()::text') AS t(x text);
+SELECT dblink_exec('w2', 'BEGIN');
+SELECT x FROM dblink('w2', 'SELECT pg_current_xact_id()::text') AS t(x text);
+SELECT dblink_exec('w', $$INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'online', 'LT1', 'OPEN')$$);
+SELECT dblink_exec('w', 'COMMIT');
+SELECT is((SELECT string_agg(external_id, ',') FROM dblink('r', format('SELECT external_id FROM sessions.events_since(%s)', (SELECT h FROM pos2))) AS t(external_id text)),
+          'LT1', 'a running transaction that writes no events does not delay catch-up');
+SELECT dblink_exec('w2', 'COMMIT');
 SELECT throws_ok($$SELECT * FROM sessions.events_since(NULL)$$, '22004', NULL, 'NULL after_seq rejected');
 SELECT throws_ok($$SELECT * FROM sessions.events_since(-1)$$, '22023', NULL, 'negative after_seq rejected');
 SELECT throws_ok($$SELECT * FROM sessions.events_since(0, NULL, 0)$$, '22023', NULL, 'max_rows below 1 rejected');
