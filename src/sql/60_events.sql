@@ -183,7 +183,16 @@ BEGIN
             DETAIL = format('Events up to seq %s were removed by retention (session_analytics.event_retention).', pruned),
             HINT = 'Resynchronise from the store, then resume from sessions.events_head().';
     END IF;
-    head := sessions.events_head();
+    -- Cheap bound first: the newest event past after_seq whose horizon the
+    -- snapshot's xmin has passed. Only when it gives nothing new, the exact
+    -- bound (which reads pg_locks).
+    head := (SELECT e.seq FROM sessions.event_log e
+              WHERE e.seq > after_seq
+                AND e.horizon <= pg_snapshot_xmin(pg_current_snapshot())
+              ORDER BY e.seq DESC LIMIT 1);
+    IF head IS NULL THEN
+        head := sessions.events_head();
+    END IF;
     RETURN QUERY
         SELECT e.*
           FROM sessions.event_log e

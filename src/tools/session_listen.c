@@ -243,12 +243,14 @@ connection_lost(void)
 /*
  * catch_up
  *		Prints every event after cursor_seq that events_since returns, page by
- *		page; when a page is not full, moves the position to the head read in
- *		the same snapshot (nothing at or below it can still appear). Returns
- *		false when the connection is gone.
+ *		page. With with_head, also reads events_head() in the same statement
+ *		and, when a page is not full, moves the position up to it (nothing at
+ *		or below it can still appear): that keeps a filtered listener's scans
+ *		short and gets past events its role cannot read. Returns false when
+ *		the connection is gone.
  */
 static bool
-catch_up(void)
+catch_up(bool with_head)
 {
 	for (;;)
 	{
@@ -263,10 +265,13 @@ catch_up(void)
 		params[0] = after;
 		params[1] = namespace;
 		params[2] = PAGE_ROWS;
-		res = PQexecParams(conn,
+		res = PQexecParams(conn, with_head ?
 						   "SELECT h.head, e.seq, e.event, sessions.event_payload(e) "
 						   "FROM sessions.events_head() AS h(head) "
 						   "LEFT JOIN LATERAL sessions.events_since($1::bigint, $2::text, $3::int) AS e ON true "
+						   "ORDER BY e.seq" :
+						   "SELECT 0, e.seq, e.event, sessions.event_payload(e) "
+						   "FROM sessions.events_since($1::bigint, $2::text, $3::int) AS e "
 						   "ORDER BY e.seq",
 						   3, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -400,7 +405,7 @@ session_setup(void)
 		return false;
 	if (cursor_seq < 0 && !start_position())
 		return false;
-	return catch_up();
+	return catch_up(true);
 }
 
 /*
@@ -449,7 +454,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
-	int			wait_ms = 2;
+	int			wait_ms = 1;
 
 	while ((c = getopt_long(argc, argv, "d:hV", opts, NULL)) != -1)
 	{
@@ -561,11 +566,19 @@ main(int argc, char **argv)
 				announced = s;
 			PQfreemem(note);
 		}
-		if (!catch_up())
 		{
-			reconnect();
-			continue;
+			long long	before = cursor_seq;
+
+			/* The exact head only when idle or when waiting got nowhere. */
+			if (!catch_up(rc == 0 && (announced <= cursor_seq || wait_ms >= 16)))
+			{
+				reconnect();
+				continue;
+			}
+			if (cursor_seq > before || announced <= cursor_seq)
+				wait_ms = 1;
+			else
+				wait_ms = wait_ms * 2 > 200 ? 200 : wait_ms * 2;
 		}
-		wait_ms = announced > cursor_seq ? (wait_ms * 2 > 200 ? 200 : wait_ms * 2) : 2;
 	}
 }
