@@ -140,8 +140,19 @@ load_state(long long *seq)
 			return false;
 		tool_die(EXIT_FAILURE_RUN, "cannot read state file \"%s\": %s", state_file, strerror(errno));
 	}
-	if (fscanf(f, "%lld", &v) != 1 || v < 0)
-		tool_die(EXIT_FAILURE_RUN, "state file \"%s\" does not hold a sequence number", state_file);
+	switch (fscanf(f, "%lld", &v))
+	{
+		case EOF:
+			/* An empty file (e.g. from mktemp) holds no position yet. */
+			fclose(f);
+			return false;
+		case 1:
+			if (v >= 0)
+				break;
+			/* FALLTHROUGH */
+		default:
+			tool_die(EXIT_FAILURE_RUN, "state file \"%s\" does not hold a sequence number", state_file);
+	}
 	fclose(f);
 	*seq = v;
 	return true;
@@ -427,7 +438,7 @@ reconnect(void)
 		if (stop_requested)
 			finish();
 		delay = delay * 2 > 5000 ? 5000 : delay * 2;
-		conn = PQconnectdb(conninfo ? conninfo : "");
+		conn = tool_connect_params(conninfo, tool_name);
 		if (PQstatus(conn) == CONNECTION_OK && session_setup())
 		{
 			fprintf(stderr, "%s: reconnected, resumed after seq %lld\n", tool_name, cursor_seq);
@@ -536,7 +547,13 @@ main(int argc, char **argv)
 			cursor_seq = saved;
 	}
 
-	conn = tool_connect(conninfo);
+	conn = tool_connect_params(conninfo, tool_name);
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		char	   *msg = PQerrorMessage(conn);
+
+		tool_die(EXIT_CONNECT, "cannot connect to the database: %.*s", (int) strcspn(msg, "\n"), msg);
+	}
 	tool_require_extension(conn);
 	if (!session_setup())
 		reconnect();

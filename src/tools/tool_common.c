@@ -121,3 +121,26 @@ tool_use_color(FILE *out)
 		return false;
 	return isatty(fileno(out)) != 0;
 }
+
+/*
+ * tool_connect_params
+ *		Starts a connection from a connection string or URI (NULL: PG*
+ *		variables only) with fallback_application_name set, so the tool is
+ *		named in pg_stat_activity unless the user names it. Does not wait for
+ *		the result: check PQstatus.
+ */
+PGconn *
+tool_connect_params(const char *conninfo, const char *app_name)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {conninfo, app_name, NULL};
+
+	/* With no conninfo, dbname stays unset and PGDATABASE applies. */
+	if (conninfo == NULL)
+	{
+		keys[0] = "fallback_application_name";
+		values[0] = app_name;
+		keys[1] = values[1] = NULL;
+	}
+	return PQconnectdbParams(keys, values, 1);
+}

@@ -26,6 +26,9 @@ extern void tool_die(int status, const char *fmt,...) __attribute__((format(prin
 /* Connects with conninfo (NULL: PG* variables only); dies with EXIT_CONNECT. */
 extern PGconn *tool_connect(const char *conninfo);
 
+/* Connects with fallback_application_name; the caller checks PQstatus. */
+extern PGconn *tool_connect_params(const char *conninfo, const char *app_name);
+
 /* Dies with EXIT_NO_EXTENSION unless the extension is installed. */
 extern void tool_require_extension(PGconn *conn);
 
