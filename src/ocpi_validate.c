@@ -750,7 +750,7 @@ raise_completed_to_active(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
-			 errmsg("invalid OCPI Session status: a COMPLETED session cannot become ACTIVE again"),
+			 errmsg("invalid OCPI Session: status cannot change from COMPLETED back to ACTIVE"),
 			 errdetail("OCPI status code 2001 (Invalid or missing parameters)."),
 			 errhint("Nothing was stored.")));
 }
@@ -1079,10 +1079,10 @@ ocpi_patch(PG_FUNCTION_ARGS)
 	if (!valid)
 		raise_check(ok221 && (!ok230 || !has_230_price(merged)) ? &c221 : &c230);
 
-	check_url_keys(&c221, slots, cc, pid, sid);
+	check_url_keys(&c, slots, cc, pid, sid);
 	if (strcmp(old_status, "COMPLETED") == 0 && sa_jsonb_str_eq(&slots[S_STATUS].v, "ACTIVE"))
 		raise_completed_to_active();
-	session_row(&c221, slots, merged, &row);
+	session_row(&c, slots, merged, &row);
 
 	rc = SPI_execute_plan(keep_plan(&update_plan,
 									"UPDATE sessions.store SET status = $3, started_at = $4, ended_at = $5,"
