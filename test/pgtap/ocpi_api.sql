@@ -68,7 +68,7 @@ SELECT throws_ok($$SELECT public.tap_put(public.tap_s('{"cdr_token": []}'))$$, '
 SELECT throws_ok($$SELECT public.tap_put(public.tap_s('{"charging_periods": [1]}'))$$, '22023', NULL, 'scalar period: 22023');
 SELECT throws_ok($$SELECT sessions.ocpi_put('NL', 'TNM', 'other', public.tap_s('{}'))$$, '22023', NULL, 'URL key mismatch: 22023');
 SELECT throws_ok($$SELECT public.tap_put(public.tap_s('{}'), '3.0')$$, '22023', 'unsupported OCPI version "3.0"', 'unsupported version: 22023');
-SELECT throws_ok($$SELECT public.tap_put('[]')$$, '22023', NULL, 'not an object: 22023');
+SELECT throws_ok($$SELECT sessions.ocpi_put('NL', 'TNM', 'x', '[]')$$, '22023', NULL, 'not an object: 22023');
 SELECT throws_ok($$SELECT public.tap_put(public.tap_s('{}') - 'currency')$$, '22004', NULL, 'missing required field: 22004');
 SELECT throws_ok($$SELECT public.tap_put(public.tap_s('{"location_id": null}'))$$, '22004', NULL, 'null required field: 22004');
 SELECT throws_ok($$SELECT sessions.ocpi_put(NULL, 'TNM', 'abc-1', public.tap_s('{}'))$$, '22004', NULL, 'NULL argument: 22004');
