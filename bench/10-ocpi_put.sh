@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # OCPI ingest: N generated Sessions through sessions.ocpi_put (validation in
 # C, typed columns extracted, upsert) against the same typed rows through a
-# plain INSERT ... ON CONFLICT DO UPDATE without validation. Both run as one
-# statement over the same staged rows into an empty store; then both run a
-# second time over the now-present rows (the update path).
+# plain INSERT ... ON CONFLICT DO UPDATE without validation, in the same run:
+#   bulk         one statement over all staged rows, into an empty store and
+#                again over the present rows (the update path);
+#   per session  one statement per session, as an OCPI backend calls it.
 set -euo pipefail
 N=$(awk -v s="${BENCH_SCALE:-1}" 'BEGIN { n = int(100000 * s); print (n < 1000 ? 1000 : n) }')
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
@@ -55,27 +56,42 @@ timed() {
 }
 
 PUT="SELECT count(sessions.ocpi_put(cc, pid, sid, doc)) FROM bench_ocpi"
-PLAIN="INSERT INTO sessions.store AS s (kind, namespace, external_id, status, started_at, ended_at, kwh,
-         user_ref, site, evse, connector, last_updated, doc)
-       SELECT 'ocpi', namespace, external_id, status, started_at, ended_at, kwh, user_ref, site, evse,
-              connector, last_updated, doc FROM bench_ocpi
-       ON CONFLICT (namespace, kind, external_id) DO UPDATE SET status = excluded.status,
+COLS="kind, namespace, external_id, status, started_at, ended_at, kwh, user_ref, site, evse, connector, last_updated, doc"
+UPSERT="ON CONFLICT (namespace, kind, external_id) DO UPDATE SET status = excluded.status,
          started_at = excluded.started_at, ended_at = excluded.ended_at, kwh = excluded.kwh,
          user_ref = excluded.user_ref, site = excluded.site, evse = excluded.evse,
          connector = excluded.connector, last_updated = excluded.last_updated, doc = excluded.doc"
+PLAIN="INSERT INTO sessions.store AS s ($COLS)
+       SELECT 'ocpi', namespace, external_id, status, started_at, ended_at, kwh, user_ref, site, evse,
+              connector, last_updated, doc FROM bench_ocpi $UPSERT"
+# One statement per session, as an OCPI backend issues them (no client
+# round trips: a PL/pgSQL loop runs each statement with a cached plan).
+PUT_EACH="DO \$\$ DECLARE r record; BEGIN FOR r IN SELECT * FROM bench_ocpi LOOP
+            PERFORM sessions.ocpi_put(r.cc, r.pid, r.sid, r.doc); END LOOP; END \$\$"
+PLAIN_EACH="DO \$\$ DECLARE r record; BEGIN FOR r IN SELECT * FROM bench_ocpi LOOP
+            INSERT INTO sessions.store AS s ($COLS) VALUES ('ocpi', r.namespace, r.external_id, r.status,
+              r.started_at, r.ended_at, r.kwh, r.user_ref, r.site, r.evse, r.connector, r.last_updated, r.doc)
+            $UPSERT; END LOOP; END \$\$"
 EMPTY="TRUNCATE sessions.store CASCADE"
+Q=(psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning")
 
-"${PSQL[@]}" -c "$EMPTY"; plain_ins=$(timed "$PLAIN"); plain_upd=$(timed "$PLAIN")
-"${PSQL[@]}" -c "$EMPTY"; put_ins=$(timed "$PUT"); put_upd=$(timed "$PUT")
+"${Q[@]}" -c "$EMPTY"; plain_ins=$(timed "$PLAIN"); plain_upd=$(timed "$PLAIN")
+"${Q[@]}" -c "$EMPTY"; put_ins=$(timed "$PUT"); put_upd=$(timed "$PUT")
 stored=$("${PSQL[@]}" -At -c "SELECT count(*) FROM sessions.store WHERE kind = 'ocpi'")
-"${PSQL[@]}" -c "$EMPTY" -c "DROP TABLE bench_ocpi"
+"${Q[@]}" -c "$EMPTY"; plain_each=$(timed "$PLAIN_EACH")
+"${Q[@]}" -c "$EMPTY"; put_each=$(timed "$PUT_EACH")
+"${Q[@]}" -c "$EMPTY" -c "DROP TABLE bench_ocpi"
 
 echo "## OCPI ingest: $N sessions (stored after ocpi_put: $stored)"
-awk -v n="$N" -v pi="$plain_ins" -v pu="$plain_upd" -v oi="$put_ins" -v ou="$put_upd" 'BEGIN {
-    printf "| %-34s | %9s | %10s | %13s |\n", "path", "seconds", "rows/s", "ratio to plain"
-    printf "|%s|%s|%s|%s|\n", "------------------------------------", "-----------", "------------", "---------------"
-    printf "| %-34s | %9.2f | %10.0f | %13s |\n", "plain INSERT .. ON CONFLICT (new)", pi, n / pi, "1.00"
-    printf "| %-34s | %9.2f | %10.0f | %13.2f |\n", "sessions.ocpi_put (new)", oi, n / oi, pi / oi
-    printf "| %-34s | %9.2f | %10.0f | %13s |\n", "plain INSERT .. ON CONFLICT (update)", pu, n / pu, "1.00"
-    printf "| %-34s | %9.2f | %10.0f | %13.2f |\n", "sessions.ocpi_put (update)", ou, n / ou, pu / ou
+awk -v n="$N" -v pi="$plain_ins" -v pu="$plain_upd" -v oi="$put_ins" -v ou="$put_upd" \
+    -v pe="$plain_each" -v oe="$put_each" 'BEGIN {
+    f = "| %-54s | %8.2f | %9.0f | %16s |\n"
+    printf "| %-54s | %8s | %9s | %16s |\n", "path", "seconds", "rows/s", "ocpi_put / plain"
+    printf "|%s|%s|%s|%s|\n", "--------------------------------------------------------", "----------", "-----------", "------------------"
+    printf f, "bulk, new rows: plain INSERT .. SELECT .. ON CONFLICT", pi, n / pi, ""
+    printf f, "bulk, new rows: SELECT sessions.ocpi_put(..) FROM ..", oi, n / oi, sprintf("%.2f", pi / oi)
+    printf f, "bulk, existing rows: plain (update path)", pu, n / pu, ""
+    printf f, "bulk, existing rows: ocpi_put (update path)", ou, n / ou, sprintf("%.2f", pu / ou)
+    printf f, "per session, new rows: plain INSERT .. ON CONFLICT", pe, n / pe, ""
+    printf f, "per session, new rows: sessions.ocpi_put", oe, n / oe, sprintf("%.2f", pe / oe)
 }'
