@@ -10,6 +10,7 @@ N=$(awk -v s="${BENCH_SCALE:-1}" 'BEGIN { n = int(100000 * s); print (n < 1000 ?
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 
 "${PSQL[@]}" -v n="$N" <<'SQL'
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench_ocpi;
 CREATE UNLOGGED TABLE bench_ocpi AS
 SELECT cc, pid, sid, doc,
