@@ -391,8 +391,9 @@ sa_path_pop(SaJsonPath *p)
 
 /*
  * sa_path_string
- *		Render the path as a.b[1].c; keys are shown printable-only and cut
- *		after 64 bytes so a hostile key cannot flood a message.
+ *		Render the path as a.b[1].c; control characters in keys are shown as
+ *		'?' and keys are cut after 64 bytes (on a character boundary) so a
+ *		hostile key cannot flood a message.
  */
 char *
 sa_path_string(const SaJsonPath *p)
@@ -406,7 +407,7 @@ sa_path_string(const SaJsonPath *p)
 			appendStringInfo(&buf, "[%d]", p->step[i].index);
 		else
 		{
-			int			n = Min(p->step[i].keylen, 64);
+			int			n = pg_mbcliplen(p->step[i].key, p->step[i].keylen, 64);
 
 			if (i > 0)
 				appendStringInfoChar(&buf, '.');

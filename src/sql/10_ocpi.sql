@@ -114,10 +114,11 @@ CREATE TABLE sessions.ocpi_charging_preferences (
     namespace    text        NOT NULL,
     preferences  jsonb       NOT NULL,
     updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT ocpi_charging_preferences_pkey PRIMARY KEY (session_key, namespace),
-    CONSTRAINT ocpi_charging_preferences_session_fkey FOREIGN KEY (session_key, namespace)
-        REFERENCES sessions.store (session_key, namespace) ON DELETE CASCADE
+    CONSTRAINT ocpi_charging_preferences_pkey PRIMARY KEY (session_key, namespace)
 );
+-- No foreign key to the store: it would forbid TRUNCATE of the store and add
+-- referential triggers to every store update. Session keys are never reused,
+-- so rows of deleted sessions are inert (join on the store to read them).
 COMMENT ON TABLE sessions.ocpi_charging_preferences IS
   'The last accepted OCPI ChargingPreferences of a session, as received';
 SELECT pg_catalog.pg_extension_config_dump('sessions.ocpi_charging_preferences', '');
