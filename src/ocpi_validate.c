@@ -146,20 +146,15 @@ static const FieldSpec period_fields[] = {
 static const ObjectSpec period_spec = SPEC("ChargingPeriod", period_fields, false, NULL);
 
 /* CdrToken: TokenType is closed in 2.2.1, open (with EMAID) in 2.3.0. */
-static const FieldSpec token_fields_221[] = {
-	CISTR("country_code", 2, true),
-	CISTR("party_id", 3, true),
-	CISTR("uid", 36, true),
-	ENUM("type", true, "TokenType", token_type_221, false),
-	CISTR("contract_id", 36, true),
-};
-static const FieldSpec token_fields_230[] = {
-	CISTR("country_code", 2, true),
-	CISTR("party_id", 3, true),
-	CISTR("uid", 36, true),
-	ENUM("type", true, "TokenType", token_type_230, true),
-	CISTR("contract_id", 36, true),
-};
+#define TOKEN_FIELDS(types, open) { \
+	CISTR("country_code", 2, true), \
+	CISTR("party_id", 3, true), \
+	CISTR("uid", 36, true), \
+	ENUM("type", true, "TokenType", types, open), \
+	CISTR("contract_id", 36, true), \
+}
+static const FieldSpec token_fields_221[] = TOKEN_FIELDS(token_type_221, false);
+static const FieldSpec token_fields_230[] = TOKEN_FIELDS(token_type_230, true);
 static const ObjectSpec token_spec_221 = SPEC("CdrToken", token_fields_221, false, NULL);
 static const ObjectSpec token_spec_230 = SPEC("CdrToken", token_fields_230, false, NULL);
 
