@@ -193,6 +193,7 @@ sa_jsonb_numeric_cmp_int(const JsonbValue *v, int64 bound)
 											 NumericGetDatum(int64_to_numeric(bound))));
 }
 
+/* Sign of a number: -1, 0 or 1. */
 int
 sa_jsonb_numeric_sign(const JsonbValue *v)
 {
@@ -266,6 +267,7 @@ sa_ascii_upper(const char *s, int len)
 	return r;
 }
 
+/* CiString equality: ASCII case-insensitive. */
 bool
 sa_ascii_equal_ci(const char *a, int alen, const char *b, int blen)
 {

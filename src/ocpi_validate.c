@@ -282,6 +282,7 @@ raise_check(OcpiCheck *c)
 			 errhint("Correct the object and send it again; nothing was stored.")));
 }
 
+/* A fresh check of one object of one version. */
 static void
 check_init(OcpiCheck *c, OcpiVersion version, const char *object)
 {
@@ -588,6 +589,7 @@ validate_document(OcpiCheck *c, const ObjectSpec *spec, Jsonb *doc, Slot *slots)
 	return validate_object(c, spec, root.val.binary.data, slots);
 }
 
+/* The Session specification of a version. */
 static const ObjectSpec *
 session_spec(OcpiVersion v)
 {
@@ -596,6 +598,7 @@ session_spec(OcpiVersion v)
 
 /* ---- arguments ---------------------------------------------------------- */
 
+/* The version argument: '2.2.1' or '2.3.0', else OCPI 3002. */
 static OcpiVersion
 parse_version(text *t)
 {
@@ -740,6 +743,7 @@ check_url_keys(OcpiCheck *c, Slot *s, text *cc, text *pid, text *sid)
 	}
 }
 
+/* The one status transition OCPI forbids. */
 static void
 raise_completed_to_active(void)
 {
@@ -798,6 +802,7 @@ static SPIPlanPtr put_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 
+/* Prepare a statement once per backend and keep its plan. */
 static SPIPlanPtr
 keep_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *types)
 {
