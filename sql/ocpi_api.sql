@@ -60,7 +60,8 @@ SELECT sessions.ocpi_validate(jsonb_set(:'d1', '{charging_periods}',
 -- Negative volumes where the spec gives them a meaning (EV to grid).
 SELECT sessions.ocpi_validate(jsonb_set(:'d1', '{charging_periods}',
          '[{"start_date_time": "2020-03-09T10:17:09Z", "dimensions": [{"type": "ENERGY", "volume": -2.5},
-           {"type": "POWER", "volume": -11}, {"type": "CURRENT", "volume": -16}]}]')) AS v2g;
+           {"type": "POWER", "volume": -11}, {"type": "CURRENT", "volume": -16},
+           {"type": "MIN_POWER", "volume": -11}, {"type": "MIN_CURRENT", "volume": -48}]}]')) AS v2g;
 SELECT sessions.ocpi_validate(jsonb_set(:'d1', '{kwh}', '-0.1'));
 SELECT sessions.ocpi_validate(jsonb_set(:'d1', '{id}', to_jsonb(repeat('x', 37))));
 SELECT sessions.ocpi_validate(jsonb_set(:'d1', '{location_id}', '"LOC\u00e91"'));

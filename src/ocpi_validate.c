@@ -531,21 +531,24 @@ validate_object(OcpiCheck *c, const ObjectSpec *spec, JsonbContainer *cont, Slot
 /*
  * dimension_post
  *		Volumes are non-negative except where the spec gives a negative value
- *		a meaning (CURRENT, ENERGY, POWER: flowing from the EV to the grid);
- *		STATE_OF_CHARGE is a percentage.
+ *		a meaning (from the EV to the grid): CURRENT, ENERGY, MIN_CURRENT,
+ *		MIN_POWER and POWER. STATE_OF_CHARGE is a percentage.
  */
 static bool
 dimension_post(OcpiCheck *c, const ObjectSpec *spec, Slot *slots)
 {
+	static const char *const signed_types[] =
+	{"CURRENT", "ENERGY", "MIN_CURRENT", "MIN_POWER", "POWER", NULL};
 	const JsonbValue *type = &slots[D_TYPE].v;
 	const JsonbValue *vol = &slots[D_VOLUME].v;
 	bool		ok = true;
+	bool		may_be_negative = false;
+
+	for (int i = 0; signed_types[i]; i++)
+		may_be_negative |= sa_jsonb_str_eq(type, signed_types[i]);
 
 	sa_path_push_key(&c->path, "volume", 6);
-	if (sa_jsonb_str_eq(type, "CURRENT") || sa_jsonb_str_eq(type, "ENERGY") ||
-		sa_jsonb_str_eq(type, "POWER"))
-		 /* any sign */ ;
-	else if (sa_jsonb_numeric_sign(vol) < 0)
+	if (!may_be_negative && sa_jsonb_numeric_sign(vol) < 0)
 		ok = fail(c, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 				  "must not be negative for dimension type %s", sa_jsonb_brief(type));
 	else if (sa_jsonb_str_eq(type, "STATE_OF_CHARGE") && sa_jsonb_numeric_cmp_int(vol, 100) > 0)
