@@ -404,14 +404,9 @@ COMMENT ON FUNCTION sessions.base64url_decode(text) IS 'Decodes unpadded URL-saf
  *		query's filters, (c, k) is the last row returned. Rows inserted
  *		while paging are newer than the cursor and never shift later pages.
  */
-CREATE FUNCTION sessions.list_sessions(
-    type text,
-    statuses int[] DEFAULT NULL,
-    created_from timestamptz DEFAULT NULL,
-    created_to timestamptz DEFAULT NULL,
-    page_size int DEFAULT 10,
-    continuation text DEFAULT NULL)
-RETURNS TABLE (items jsonb, continuation text)
+CREATE FUNCTION sessions.invoice_list_page(
+    type text, statuses int[], created_from timestamptz, created_to timestamptz,
+    page_size int, continuation text, OUT page jsonb, OUT next_token text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
@@ -421,7 +416,6 @@ DECLARE
     tok jsonb;
     after_c timestamptz;
     after_k uuid;
-    page jsonb;
     n int;
     last_c timestamptz;
     last_k uuid;
@@ -469,7 +463,7 @@ BEGIN
       FROM (SELECT v.status_doc, v.date_created, v.session_key,
                    row_number() OVER (ORDER BY v.date_created DESC, v.session_key DESC) AS rn
               FROM sessions.invoice_sessions v
-             WHERE v.type = list_sessions.type
+             WHERE v.type = invoice_list_page.type
                AND (statuses IS NULL OR v.code = ANY (statuses))
                AND (created_from IS NULL OR v.date_created >= created_from)
                AND (created_to IS NULL OR v.date_created < created_to)
@@ -482,12 +476,26 @@ BEGIN
         payload := jsonb_build_object('v', 1, 'q', q,
                                       'c', ((extract(epoch FROM last_c) * 1000000)::bigint)::text,
                                       'k', last_k)::text;
-        RETURN QUERY SELECT page, sessions.base64url(convert_to(payload, 'UTF8')) || '.' || sessions.lifecycle_mac('page', payload);
-    ELSE
-        RETURN QUERY SELECT page, NULL::text;
+        next_token := sessions.base64url(convert_to(payload, 'UTF8')) || '.' || sessions.lifecycle_mac('page', payload);
     END IF;
 END
 $$;
+COMMENT ON FUNCTION sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text) IS
+  'One page of list_sessions(): the items and the next continuation token (NULL on the last page)';
+
+CREATE FUNCTION sessions.list_sessions(
+    type text,
+    statuses int[] DEFAULT NULL,
+    created_from timestamptz DEFAULT NULL,
+    created_to timestamptz DEFAULT NULL,
+    page_size int DEFAULT 10,
+    continuation text DEFAULT NULL)
+RETURNS TABLE (items jsonb, continuation text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT p.page, p.next_token FROM sessions.invoice_list_page($1, $2, $3, $4, $5, $6) p;
+END;
 COMMENT ON FUNCTION sessions.list_sessions(text, int[], timestamptz, timestamptz, int, text) IS
   'Invoice-style sessions of a type, newest first, one page per call; continuation is an HMAC-signed keyset token (NULL on the last page)';
 
@@ -694,7 +702,7 @@ $$;
 COMMENT ON FUNCTION sessions.set_session_secret(text, bytea) IS
   'Stores the caller''s secret for an open session, readable only by the same role (42501 if another role stored one)';
 
-CREATE FUNCTION sessions.invoice_secret(reference text)
+CREATE FUNCTION sessions.session_secret(reference text)
 RETURNS bytea
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
@@ -703,7 +711,7 @@ BEGIN ATOMIC
       JOIN sessions.store s ON s.session_key = t.session_key AND s.namespace = t.namespace
      WHERE s.kind = 'invoice' AND s.external_id = session_secret.reference;
 END;
-COMMENT ON FUNCTION sessions.invoice_secret(text) IS
+COMMENT ON FUNCTION sessions.session_secret(text) IS
   'The secret the current role stored for a session (NULL when none or stored by another role)';
 
 -- Leases: one holder works a session at a time.
@@ -896,6 +904,7 @@ COMMENT ON FUNCTION sessions.metrics() IS
 
 -- Privileges: helpers are internal; readers read, writers change.
 REVOKE ALL ON FUNCTION sessions.lifecycle_mac(text, text), sessions.invoice_row(text),
+    sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text),
     sessions.invoice_reference(text), sessions.open_session(text, interval, text, jsonb),
     sessions.set_session_status(text, int, text), sessions.count_session_item(text, boolean),
     sessions.session_status(text), sessions.list_sessions(text, int[], timestamptz, timestamptz, int, text),
@@ -905,6 +914,7 @@ REVOKE ALL ON FUNCTION sessions.lifecycle_mac(text, text), sessions.invoice_row(
     sessions.expire_sessions(), sessions.maintenance(), sessions.metric_samples(), sessions.metrics()
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.lifecycle_mac(text, text), sessions.session_status(text),
+    sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text),
     sessions.list_sessions(text, int[], timestamptz, timestamptz, int, text), sessions.session_state(text),
     sessions.resume_session(jsonb), sessions.metric_samples(), sessions.metrics()
   TO session_analytics_reader;
