@@ -300,8 +300,8 @@ BEGIN
         RAISE EXCEPTION 'session "%" cannot move from status % to %', reference, cur, code
             USING ERRCODE = '55000',
                   DETAIL = format('The session is %s (%s).', r.status, cur),
-                  HINT = CASE WHEN r.ended_at IS NOT NULL AND cur NOT IN (170)
-                              THEN 'The session has reached a final status.' END;
+                  HINT = CASE WHEN cur NOT IN (100, 150, 170) THEN 'The session has reached a final status.'
+                              ELSE 'Legal moves: 100 -> 150/170/4xx/440, 150 -> 170/200/4xx/440, 170 -> 150/200/4xx.' END;
     END IF;
     UPDATE sessions.store s
        SET status = CASE WHEN cur = code THEN s.status ELSE sessions.invoice_status_name(code) END,
