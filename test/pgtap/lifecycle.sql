@@ -1,6 +1,6 @@
 -- Invoice-style lifecycle: open, status codes, counters, state, secrets, leases, expiry.
 BEGIN;
-SELECT plan(111);
+SELECT plan(115);
 
 SELECT has_function('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb']);
 SELECT function_returns('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb'], 'text');
@@ -129,6 +129,10 @@ SELECT throws_ok(format($$SELECT sessions.set_session_secret(%L, '\x00')$$, :'r5
 SET LOCAL ROLE sa_tap_r;
 SELECT throws_ok('SELECT secret FROM sessions.invoice_secret', '42501', NULL, 'readers have no access to the secret table');
 SELECT is(sessions.resume_session(sessions.session_state(:'r5')) -> 'status' ->> 'code', '100', 'a reader can resume');
+SELECT throws_ok($$SELECT sessions.open_session('online')$$, '42501', NULL, 'a reader cannot open sessions');
+SELECT throws_ok(format($$SELECT sessions.claim_session(%L, 'r', '1 minute')$$, :'r5'), '42501', NULL, 'a reader cannot claim');
+SELECT throws_ok('SELECT sessions.expire_sessions()', '42501', NULL, 'a reader cannot run expiry');
+SELECT throws_ok('SELECT * FROM sessions.lifecycle_key', '42501', NULL, 'the signing key is not readable');
 RESET ROLE;
 
 -- Leases

@@ -1,6 +1,6 @@
 -- Telemetry sessions: Stream API session management in the store.
 BEGIN;
-SELECT plan(89);
+SELECT plan(96);
 
 SELECT has_function('sessions', 'create_session',
     ARRAY['text', 'text', 'integer', 'interval', 'text', 'jsonb', 'uuid[]', 'timestamp with time zone', 'timestamp with time zone']);
@@ -172,6 +172,18 @@ SET LOCAL ROLE sa_tap_tel;
 SELECT is((SELECT count(*) FROM sessions.current_sessions(include_complete => true)), 1::bigint, 'mapped role sees its data source only');
 SELECT throws_ok(format('SELECT sessions.session_info(%L)', :'kp'), 'P0002', NULL, 'another data source''s session is unknown');
 SELECT throws_ok(format('SELECT sessions.end_session(%L)', :'kp'), 'P0002', NULL, 'and cannot be ended');
+SELECT sessions.create_session('Other', identifier => 'by a writer') AS kw \gset
+SELECT lives_ok(format($$SELECT sessions.update_session_details(%L, '{"a": "b"}')$$, :'kw'), 'a writer updates its own session');
+SELECT lives_ok(format('SELECT sessions.add_associate_session(%L, %L)', :'kw', :'ko'), 'a writer links sessions of its data source');
+SELECT is(sessions.end_session(:'kw', 'Other'), true, 'a writer ends its own session');
+SELECT throws_ok($$SELECT sessions.create_session('DataSource')$$, '42501', NULL, 'a writer cannot create in an unmapped data source');
+RESET ROLE;
+CREATE ROLE sa_tap_tel_reader LOGIN IN ROLE session_analytics_reader;
+INSERT INTO sessions.role_namespace VALUES ('sa_tap_tel_reader', '*');
+SET LOCAL ROLE sa_tap_tel_reader;
+SELECT is(sessions.session_info(:'kp') ->> 'identifier', 'main_session', 'a reader reads session_info');
+SELECT throws_ok($$SELECT sessions.create_session('DataSource')$$, '42501', NULL, 'a reader cannot create sessions');
+SELECT throws_ok(format('SELECT sessions.end_session(%L)', :'kp'), '42501', NULL, 'a reader cannot end sessions');
 RESET ROLE;
 
 SELECT * FROM finish();
