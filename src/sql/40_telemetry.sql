@@ -470,9 +470,12 @@ COMMENT ON FUNCTION sessions.current_sessions(text, boolean) IS
 /*
  * telemetry_daily
  *		Sessions started and their total duration per local day, by data
- *		source and type. The day is local to each session's utc_offset, or to
- *		time_zone when given. Duration counts ended sessions (expired ones end
- *		at valid_until); live ones are counted in sessions_live instead.
+ *		source and type, computed with the analytics aggregate
+ *		(session_stats_agg, kWh NULL = unclassified). The day is local to each
+ *		session's utc_offset (sessions are grouped by offset, each group in
+ *		the fixed POSIX zone of that offset) or to time_zone when given.
+ *		Duration counts ended sessions (expired ones end at valid_until);
+ *		live ones are counted in sessions_live.
  */
 CREATE FUNCTION sessions.telemetry_daily(
     from_time timestamptz DEFAULT NULL,
@@ -484,22 +487,30 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 BEGIN
-    IF time_zone IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM pg_timezone_names z WHERE z.name = time_zone
-        UNION ALL SELECT 1 FROM pg_timezone_abbrevs a WHERE a.abbrev = time_zone) THEN
-        RAISE EXCEPTION 'time zone "%" is not recognized', time_zone
-            USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names, e.g. Europe/London.';
+    IF time_zone IS NOT NULL THEN
+        BEGIN
+            PERFORM now() AT TIME ZONE time_zone;
+        EXCEPTION WHEN invalid_parameter_value OR string_data_right_truncation THEN
+            RAISE EXCEPTION 'time zone "%" is not recognized', time_zone
+                USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names (e.g. Europe/London) or a POSIX zone.';
+        END;
     END IF;
     RETURN QUERY
-    SELECT (CASE WHEN time_zone IS NULL THEN (t.creation_time AT TIME ZONE 'UTC') + t.utc_offset
-                 ELSE t.creation_time AT TIME ZONE time_zone END)::date AS d,
-           t.data_source, t.type,
-           count(*),
-           count(*) FILTER (WHERE t.termination_time IS NULL),
-           coalesce(sum(t.termination_time - t.creation_time), interval '0')
-      FROM sessions.telemetry_sessions t
-     WHERE (from_time IS NULL OR t.creation_time >= from_time)
-       AND (to_time IS NULL OR t.creation_time < to_time)
+    WITH g AS (
+        SELECT t.data_source AS ds, t.type AS ty,
+               sessions.session_stats_agg(t.creation_time, t.termination_time, NULL::float8,
+                   coalesce(time_zone,
+                            -- POSIX offsets count west of UTC: +02:00 is 'UTC-02:00:00'.
+                            'UTC' || CASE WHEN t.utc_offset > interval '0' THEN '-' ELSE '+' END
+                                  || to_char(abs(extract(epoch FROM t.utc_offset)) * interval '1 second', 'HH24:MI:SS'))) AS st
+          FROM sessions.telemetry_sessions t
+         WHERE (from_time IS NULL OR t.creation_time >= from_time)
+           AND (to_time IS NULL OR t.creation_time < to_time)
+         GROUP BY t.data_source, t.type, CASE WHEN time_zone IS NULL THEN t.utc_offset END
+    )
+    SELECT d.day, g.ds, g.ty, sum(d.sessions)::bigint, sum(d.active)::bigint,
+           coalesce(sum(d.avg_duration * d.completed), interval '0')
+      FROM g CROSS JOIN LATERAL sessions.days(g.st) d
      GROUP BY 1, 2, 3
      ORDER BY 1, 2, 3;
 END

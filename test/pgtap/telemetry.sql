@@ -1,6 +1,6 @@
 -- Telemetry sessions: Stream API session management in the store.
 BEGIN;
-SELECT plan(96);
+SELECT plan(98);
 
 SELECT has_function('sessions', 'create_session',
     ARRAY['text', 'text', 'integer', 'interval', 'text', 'jsonb', 'uuid[]', 'timestamp with time zone', 'timestamp with time zone']);
@@ -156,6 +156,15 @@ SELECT results_eq($$SELECT day, data_source, type, sessions_started, sessions_li
 SELECT results_eq($$SELECT day, data_source FROM sessions.telemetry_daily('2024-07-01', '2024-08-01', 'America/New_York')$$,
     $$VALUES ('2024-07-07'::date, 'DataSource'), ('2024-07-07'::date, 'Other')$$, 'days local to a given zone');
 SELECT throws_ok($$SELECT * FROM sessions.telemetry_daily(time_zone => 'Mars/Olympus')$$, '22023', NULL, 'unknown time zone');
+SELECT sessions.create_session('West', utc_offset => '-05:00', creation_time => '2024-06-08 03:00+00') AS kw1 \gset
+SELECT sessions.end_session(:'kw1', termination_time => '2024-06-08 04:00+00') AS ended_w1 \gset
+SELECT sessions.create_session('West', creation_time => '2024-06-07 12:00+00') AS kw2 \gset
+SELECT sessions.end_session(:'kw2', termination_time => '2024-06-07 12:30+00') AS ended_w2 \gset
+SELECT results_eq($$SELECT day, sessions_started, sessions_live, total_duration FROM sessions.telemetry_daily('2024-06-01', '2024-07-01')$$,
+    $$VALUES ('2024-06-07'::date, 2::bigint, 0::bigint, interval '1 hour 30 minutes')$$,
+    'sessions of different offsets meet on their local day (03:00 UTC at -05:00 is the day before)');
+SELECT results_eq($$SELECT day, sessions_started FROM sessions.telemetry_daily('2024-06-01', '2024-07-01', 'UTC')$$,
+    $$VALUES ('2024-06-07'::date, 1::bigint), ('2024-06-08'::date, 1::bigint)$$, 'the same sessions by UTC day');
 
 -- Metrics
 SELECT matches(sessions.metrics(), 'sessions_total\{kind="telemetry",data_source="DataSource",state="expired"\} 2',
@@ -163,7 +172,7 @@ SELECT matches(sessions.metrics(), 'sessions_total\{kind="telemetry",data_source
 SELECT matches(sessions.metrics(), '# TYPE sessions_expired_total counter\nsessions_expired_total\{kind="telemetry",data_source="DataSource"\} 2\n',
                'expired counter');
 SELECT matches(sessions.metrics(), 'sessions_ended_total\{kind="telemetry",data_source="DataSource"\} 3\n', 'ended counter includes expired');
-SELECT is((SELECT sum(sessions) FROM sessions.metric_samples() WHERE kind = 'telemetry'), 7::numeric, 'metric_samples counts every session');
+SELECT is((SELECT sum(sessions) FROM sessions.metric_samples() WHERE kind = 'telemetry'), 9::numeric, 'metric_samples counts every session');
 
 -- Row-level security: a role mapped to one data source sees only it.
 CREATE ROLE sa_tap_tel LOGIN IN ROLE session_analytics_writer;
