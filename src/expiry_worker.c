@@ -51,12 +51,17 @@ sa_expiry_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	/*
+	 * PGC_SIGHUP rather than PGC_POSTMASTER: the library may also be loaded
+	 * after startup, when postmaster-level variables cannot be defined. The
+	 * worker restarts itself when a reload changes the database.
+	 */
 	DefineCustomStringVariable(SA_GUC_PREFIX ".database",
 							   "Database in which the session expiry worker runs.",
 							   "The database where CREATE EXTENSION session_analytics was run.",
 							   &sa_expiry_database,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
 
@@ -127,12 +132,14 @@ sa_expiry_worker_main(Datum main_arg)
 {
 	volatile bool warned_missing = false;
 	MemoryContext loop_cxt;
+	char	   *connected_db;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(sa_expiry_database, NULL, 0);
+	connected_db = pstrdup(sa_expiry_database);
+	BackgroundWorkerInitializeConnection(connected_db, NULL, 0);
 	elog(LOG, "session_analytics expiry worker started in database \"%s\" (interval %d s)",
 		 sa_expiry_database, sa_expiry_interval);
 
@@ -148,6 +155,14 @@ sa_expiry_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			if (strcmp(connected_db, sa_expiry_database) != 0)
+			{
+				/* A worker cannot switch databases: exit and be restarted. */
+				ereport(LOG,
+						(errmsg("session_analytics expiry worker restarting to move from database \"%s\" to \"%s\"",
+								connected_db, sa_expiry_database)));
+				proc_exit(1);
+			}
 		}
 
 		if (sa_expiry_interval > 0)

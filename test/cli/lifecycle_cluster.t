@@ -5,7 +5,7 @@
 # a restart.
 . "$(dirname "$0")/tap.sh"
 . "$SA_SRC/tools/pgcluster.sh"
-plan 14
+plan 17
 
 pgc_init "$SA_TEST_DIR/lifecycle_cluster"
 PGC_BIN=$(dirname "$(command -v postgres)")
@@ -45,6 +45,17 @@ is "$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'session_analy
 late=$(q -c "SELECT sessions.create_session('Car2', valid_until => now() + interval '1 second')")
 for _ in $(seq 1 40); do [ "$(q -c "SELECT status FROM sessions.store WHERE session_key = '$late'")" = EXPIRED ] && break; sleep 0.25; done
 is "$(q -c "SELECT status FROM sessions.store WHERE session_key = '$late'")" "EXPIRED" "and expires sessions again afterwards"
+
+# SIGHUP: expiry_interval = 0 pauses the worker, a reload resumes it at once.
+q -c "ALTER SYSTEM SET session_analytics.expiry_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+paused=$(q -c "SELECT sessions.create_session('Car3', valid_until => now() + interval '500 milliseconds')")
+sleep 2
+is "$(q -c "SELECT status FROM sessions.store WHERE session_key = '$paused'")" "LIVE" "a paused worker leaves the row alone"
+is "$(q -c "SELECT sessions.session_info('$paused') ->> 'status'")" "EXPIRED" "while reads already see it expired"
+q -c "ALTER SYSTEM RESET session_analytics.expiry_interval" -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 20); do [ "$(q -c "SELECT status FROM sessions.store WHERE session_key = '$paused'")" = EXPIRED ] && break; sleep 0.25; done
+is "$(q -c "SELECT status FROM sessions.store WHERE session_key = '$paused'")" "EXPIRED" "after a reload the worker runs again"
 
 # Durable across a restart (the Stream API's in-memory store is not).
 before=$(q -c "SELECT sessions.session_info('$keep') - 'duration'")
