@@ -6,7 +6,9 @@ SELECT sessions.create_session('DataSource', identifier => 'associate_session',
 SELECT sessions.create_session('DataSource', identifier => 'silverstone-gp-2024', utc_offset => '01:00',
        details => '{"track": "Silverstone Circuit", "temperature": "22°C"}',
        associate_keys => ARRAY[:'associate_key'::uuid]) AS session_key \gset
+\o /dev/null
 SELECT sessions.update_session_details(:'session_key', '{"lap_count": "15", "temperature": null}');
+\o
 SELECT jsonb_pretty(sessions.session_info(:'session_key') - 'session_key' - 'creation_time' - 'duration'
                     - 'associate_session_keys') AS session_info;
 SELECT sessions.end_session(:'session_key', 'DataSource') AS ended, sessions.end_session(:'session_key') AS ended_again;
@@ -27,4 +29,8 @@ SELECT jsonb_array_length(items) AS sessions_on_page, continuation IS NULL AS la
 
 \echo
 \echo '== Metrics (Prometheus text)'
-SELECT sessions.metrics() AS metrics;
+\pset format unaligned
+\pset tuples_only on
+SELECT sessions.metrics();
+\pset format aligned
+\pset tuples_only off
