@@ -36,7 +36,20 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('open_session', n, a, b);
-
+END
+$$;
+VACUUM ANALYZE sessions.store;
+DO $$
+DECLARE
+    n int := current_setting('bench.n')::int;
+    t timestamptz;
+    a float8;
+    b float8;
+    tok text;
+    c timestamptz;
+    k uuid;
+    got int;
+BEGIN
     -- session_status vs SELECT doc by reference
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.session_status('bo-' || i); END LOOP;
@@ -45,7 +58,20 @@ BEGIN
     FOR i IN 1 .. n LOOP PERFORM s.doc FROM sessions.store s WHERE s.kind = 'invoice' AND s.external_id = 'bp-' || i; END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('session_status', n, a, b);
-
+END
+$$;
+VACUUM ANALYZE sessions.store;
+DO $$
+DECLARE
+    n int := current_setting('bench.n')::int;
+    t timestamptz;
+    a float8;
+    b float8;
+    tok text;
+    c timestamptz;
+    k uuid;
+    got int;
+BEGIN
     -- count_session_item vs a jsonb counter UPDATE
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.count_session_item('bo-' || i, true); END LOOP;
@@ -57,7 +83,20 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('count_session_item', n, a, b);
-
+END
+$$;
+VACUUM ANALYZE sessions.store;
+DO $$
+DECLARE
+    n int := current_setting('bench.n')::int;
+    t timestamptz;
+    a float8;
+    b float8;
+    tok text;
+    c timestamptz;
+    k uuid;
+    got int;
+BEGIN
     -- claim_session vs an upsert into a plain lease table
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.claim_session('bo-' || i, 'w', '1 minute'); END LOOP;
@@ -70,7 +109,20 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('claim_session', n, a, b);
-
+END
+$$;
+VACUUM ANALYZE sessions.store;
+DO $$
+DECLARE
+    n int := current_setting('bench.n')::int;
+    t timestamptz;
+    a float8;
+    b float8;
+    tok text;
+    c timestamptz;
+    k uuid;
+    got int;
+BEGIN
     -- list_sessions: every page of 100 vs a bare keyset query per page
     t := clock_timestamp();
     tok := NULL; got := 0;
@@ -83,16 +135,29 @@ BEGIN
     t := clock_timestamp();
     c := NULL; k := NULL;
     LOOP
-        SELECT min(p.started_at), (array_agg(p.session_key ORDER BY p.started_at, p.session_key))[1] INTO c, k
+        SELECT min(p.started_at), (array_agg(p.session_key ORDER BY p.started_at, p.session_key))[1], count(*) INTO c, k, got
           FROM (SELECT s.started_at, s.session_key, s.doc FROM sessions.store s
                  WHERE s.kind = 'invoice' AND s.namespace = 'batch'
-                   AND (c IS NULL OR (s.started_at, s.session_key) < (c, k))
+                   AND (s.started_at, s.session_key) < (coalesce(c, 'infinity'), coalesce(k, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
                  ORDER BY s.started_at DESC, s.session_key DESC LIMIT 100) p;
-        EXIT WHEN c IS NULL;
+        EXIT WHEN got < 100;
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('list_sessions, pages of 100', (n + 99) / 100, a, b);
-
+END
+$$;
+VACUUM ANALYZE sessions.store;
+DO $$
+DECLARE
+    n int := current_setting('bench.n')::int;
+    t timestamptz;
+    a float8;
+    b float8;
+    tok text;
+    c timestamptz;
+    k uuid;
+    got int;
+BEGIN
     -- create_session vs a plain telemetry INSERT
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.create_session('bench', identifier => 'c' || i, details => '{"track": "x"}'); END LOOP;
@@ -106,7 +171,20 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('create_session', n, a, b);
-
+END
+$$;
+VACUUM ANALYZE sessions.store;
+DO $$
+DECLARE
+    n int := current_setting('bench.n')::int;
+    t timestamptz;
+    a float8;
+    b float8;
+    tok text;
+    c timestamptz;
+    k uuid;
+    got int;
+BEGIN
     -- expire_sessions over every due session vs the bare UPDATE
     UPDATE sessions.store SET valid_until = now() - interval '1 second', started_at = now() - interval '1 minute'
      WHERE kind = 'invoice' AND ended_at IS NULL;
@@ -121,6 +199,7 @@ BEGIN
     INSERT INTO r VALUES ('expire_sessions, ' || 2 * n || ' due', 1, a, b);
 END
 $$;
+VACUUM ANALYZE sessions.store;
 SELECT op AS operation, round(subject_ms::numeric, 1) AS function_ms, round(baseline_ms::numeric, 1) AS plain_sql_ms,
        round((subject_ms / baseline_ms)::numeric, 2) AS ratio,
        calls, round((calls / (subject_ms / 1000))::numeric) AS calls_per_s

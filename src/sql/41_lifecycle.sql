@@ -465,9 +465,11 @@ BEGIN
               FROM sessions.invoice_sessions v
              WHERE v.type = invoice_list_page.type
                AND (statuses IS NULL OR v.code = ANY (statuses))
-               AND (created_from IS NULL OR v.date_created >= created_from)
-               AND (created_to IS NULL OR v.date_created < created_to)
-               AND (after_c IS NULL OR (v.date_created, v.session_key) < (after_c, after_k))
+               AND v.date_created >= coalesce(created_from, '-infinity')
+               AND v.date_created < coalesce(created_to, 'infinity')
+               -- One row comparison, no OR: the index range starts at the cursor.
+               AND (v.date_created, v.session_key)
+                   < (coalesce(after_c, 'infinity'), coalesce(after_k, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
              ORDER BY v.date_created DESC, v.session_key DESC
              LIMIT page_size + 1) p;
 
