@@ -1,6 +1,6 @@
 -- Invoice-style lifecycle: open, status codes, counters, state, secrets, leases, expiry.
 BEGIN;
-SELECT plan(115);
+SELECT plan(124);
 
 SELECT has_function('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb']);
 SELECT function_returns('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb'], 'text');
@@ -16,6 +16,23 @@ SELECT has_function('sessions', 'release_session', ARRAY['text', 'text']);
 SELECT has_function('sessions', 'expire_sessions', ARRAY[]::text[]);
 SELECT function_returns('sessions', 'expire_sessions', ARRAY[]::text[], 'integer');
 SELECT has_function('sessions', 'metrics', ARRAY[]::text[]);
+
+-- Helpers
+SELECT is(ARRAY[sessions.invoice_status_name(100), sessions.invoice_status_name(150), sessions.invoice_status_name(170),
+                sessions.invoice_status_name(200), sessions.invoice_status_name(415), sessions.invoice_status_name(440)],
+          ARRAY['OPEN', 'PROCESSING', 'CLOSED', 'SUCCEEDED', 'FAILED', 'CANCELLED'], 'status names by code');
+SELECT is(sessions.invoice_status_name(300), NULL, '300 is not a status');
+SELECT is(sessions.invoice_status_description(445), 'Failed: no valid items', 'default description');
+SELECT ok(sessions.invoice_transition_ok(100, 170) AND sessions.invoice_transition_ok(170, 200)
+          AND NOT sessions.invoice_transition_ok(170, 440) AND NOT sessions.invoice_transition_ok(200, 150)
+          AND NOT sessions.invoice_transition_ok(440, 100), 'transition table');
+SELECT is(length(sessions.lifecycle_mac('page', 'x')), 64, 'HMAC-SHA256 in hex');
+SELECT ok(sessions.lifecycle_mac('page', 'x') = sessions.lifecycle_mac('page', 'x')
+          AND sessions.lifecycle_mac('page', 'x') <> sessions.lifecycle_mac('state', 'x'), 'deterministic, separated by purpose');
+SELECT is(sessions.base64url_decode(sessions.base64url('\xfbff00'::bytea)), '\xfbff00'::bytea, 'base64url round trip');
+SELECT is(sessions.base64url('\xfbff'::bytea), '-_8', 'URL-safe alphabet, no padding');
+SELECT is(sessions.state_payload(1, 'r', 'online', '00000000-0000-0000-0000-000000000001', 'epoch', 'epoch'::timestamptz + interval '1 second'),
+          '1|r|online|00000000-0000-0000-0000-000000000001|0|1000000', 'canonical state payload');
 
 -- open_session: reference allocated, store conventions kept.
 SELECT sessions.open_session('online', metadata => '{"form_code": "FA3"}') AS r1 \gset

@@ -1,6 +1,6 @@
 -- Telemetry sessions: Stream API session management in the store.
 BEGIN;
-SELECT plan(98);
+SELECT plan(102);
 
 SELECT has_function('sessions', 'create_session',
     ARRAY['text', 'text', 'integer', 'interval', 'text', 'jsonb', 'uuid[]', 'timestamp with time zone', 'timestamp with time zone']);
@@ -13,6 +13,12 @@ SELECT has_function('sessions', 'current_sessions', ARRAY['text', 'boolean']);
 SELECT function_returns('sessions', 'create_session',
     ARRAY['text', 'text', 'integer', 'interval', 'text', 'jsonb', 'uuid[]', 'timestamp with time zone', 'timestamp with time zone'], 'uuid');
 SELECT function_returns('sessions', 'end_session', ARRAY['uuid', 'text', 'timestamp with time zone'], 'boolean');
+
+-- Helpers
+SELECT is(sessions.telemetry_details_limit(), 65536, 'details limit is 64 KiB');
+SELECT lives_ok($$SELECT sessions.telemetry_check_details('{"a": "x", "b": null}', true)$$, 'null allowed when removing keys');
+SELECT throws_ok($$SELECT sessions.telemetry_check_details('{"b": null}', false)$$, '22023', NULL, 'null refused otherwise');
+SELECT throws_ok($$SELECT sessions.telemetry_check_size(jsonb_build_object('x', repeat('y', 65536)))$$, '22001', NULL, 'size check');
 
 -- create_session: key allocated, store conventions kept.
 SELECT sessions.create_session('DataSource', identifier => 'silverstone-gp-2024',
