@@ -409,6 +409,9 @@ CREATE FUNCTION sessions.invoice_list_page(
     page_size int, continuation text, OUT page jsonb, OUT next_token text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
+-- A generic plan cannot see the cursor and may walk another index from the
+-- newest row on; planning each page with its values keeps the keyset range.
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     q text;

@@ -5,7 +5,7 @@
 # a restart.
 . "$(dirname "$0")/tap.sh"
 . "$SA_SRC/tools/pgcluster.sh"
-plan 17
+plan 21
 
 pgc_init "$SA_TEST_DIR/lifecycle_cluster"
 PGC_BIN=$(dirname "$(command -v postgres)")
@@ -63,5 +63,18 @@ pgc_restart
 ok $? "server restarted"
 is "$(q -c "SELECT sessions.session_info('$keep') - 'duration'")" "$before" "telemetry session unchanged after the restart"
 is "$(q -c "SELECT sessions.session_status('$oref') -> 'status' ->> 'code'")" "100" "invoice-style session still open after the restart"
+
+# Dump and restore: sessions, associations and secrets come back; the signing
+# key is new, so state documents issued before are refused.
+child=$(q -c "SELECT sessions.create_session('Car4')")
+q -c "SELECT sessions.add_associate_session('$keep', '$child')" -c "SELECT sessions.set_session_secret('$oref', '\\x0102')" >/dev/null
+state=$(q -c "SELECT sessions.session_state('$oref')")
+pg_dump -Fc -d postgres -f "$SA_TEST_DIR/lifecycle.dump" && psql -X -q -d postgres -c "CREATE DATABASE restored" &&
+    pg_restore -d restored --exit-on-error "$SA_TEST_DIR/lifecycle.dump"
+ok $? "dump restored into a new database"
+r() { psql -X -At -d restored "$@"; }
+is "$(r -c "SELECT sessions.associates('$keep')")" "$child" "associations restored"
+is "$(r -c "SELECT encode(sessions.session_secret('$oref'), 'hex')")" "0102" "secrets restored"
+like "$(r -c "SELECT sessions.resume_session('$state')" 2>&1)" "signature does not match" "a state document from before the restore is refused"
 pgc_stop
 
