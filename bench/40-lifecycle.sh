@@ -8,22 +8,19 @@ N=$(awk -v s="$SCALE" 'BEGIN { n = 20000 * s; if (n < 500) n = 500; printf "%d",
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -P pager=off)
 
 echo "## Lifecycle ($N sessions per operation)"
-"${PSQL[@]}" -v n="$N" <<'SQL'
-SET synchronous_commit = off;
-CREATE TEMP TABLE r (op text, calls int, subject_ms float8, baseline_ms float8);
-CREATE TEMP TABLE lease_plain (ref text PRIMARY KEY, holder text, lease_until timestamptz);
-SET bench.n = :n;
-DO $$
-DECLARE
-    n int := current_setting('bench.n')::int;
-    t timestamptz;
-    a float8;
-    b float8;
-    tok text;
-    c timestamptz;
-    k uuid;
-    got int;
+# Each part runs in its own transaction (a DO block, the declarations below),
+# then the store is vacuumed so no part pays for the dead rows of another.
+DECLARE_VARS='DECLARE
+    n int := current_setting($q$bench.n$q$)::int;
+    t timestamptz; a float8; b float8; tok text; c timestamptz; k uuid; got int;'
+PARTS=()
+part() { PARTS+=("DO \$\$ $DECLARE_VARS
 BEGIN
+$1
+END \$\$;
+VACUUM ANALYZE sessions.store;"); }
+
+part "$(cat <<'PART'
     -- open_session vs a plain INSERT of the same row
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.open_session('online', reference => 'bo-' || i); END LOOP;
@@ -36,20 +33,10 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('open_session', n, a, b);
-END
-$$;
-VACUUM ANALYZE sessions.store;
-DO $$
-DECLARE
-    n int := current_setting('bench.n')::int;
-    t timestamptz;
-    a float8;
-    b float8;
-    tok text;
-    c timestamptz;
-    k uuid;
-    got int;
-BEGIN
+PART
+)"
+
+part "$(cat <<'PART'
     -- session_status vs SELECT doc by reference
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.session_status('bo-' || i); END LOOP;
@@ -58,20 +45,10 @@ BEGIN
     FOR i IN 1 .. n LOOP PERFORM s.doc FROM sessions.store s WHERE s.kind = 'invoice' AND s.external_id = 'bp-' || i; END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('session_status', n, a, b);
-END
-$$;
-VACUUM ANALYZE sessions.store;
-DO $$
-DECLARE
-    n int := current_setting('bench.n')::int;
-    t timestamptz;
-    a float8;
-    b float8;
-    tok text;
-    c timestamptz;
-    k uuid;
-    got int;
-BEGIN
+PART
+)"
+
+part "$(cat <<'PART'
     -- count_session_item vs a jsonb counter UPDATE
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.count_session_item('bo-' || i, true); END LOOP;
@@ -83,20 +60,10 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('count_session_item', n, a, b);
-END
-$$;
-VACUUM ANALYZE sessions.store;
-DO $$
-DECLARE
-    n int := current_setting('bench.n')::int;
-    t timestamptz;
-    a float8;
-    b float8;
-    tok text;
-    c timestamptz;
-    k uuid;
-    got int;
-BEGIN
+PART
+)"
+
+part "$(cat <<'PART'
     -- claim_session vs an upsert into a plain lease table
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.claim_session('bo-' || i, 'w', '1 minute'); END LOOP;
@@ -109,20 +76,10 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('claim_session', n, a, b);
-END
-$$;
-VACUUM ANALYZE sessions.store;
-DO $$
-DECLARE
-    n int := current_setting('bench.n')::int;
-    t timestamptz;
-    a float8;
-    b float8;
-    tok text;
-    c timestamptz;
-    k uuid;
-    got int;
-BEGIN
+PART
+)"
+
+part "$(cat <<'PART'
     -- list_sessions: every page of 100 vs a bare keyset query per page
     t := clock_timestamp();
     tok := NULL; got := 0;
@@ -144,20 +101,10 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('list_sessions, pages of 100', (n + 99) / 100, a, b);
-END
-$$;
-VACUUM ANALYZE sessions.store;
-DO $$
-DECLARE
-    n int := current_setting('bench.n')::int;
-    t timestamptz;
-    a float8;
-    b float8;
-    tok text;
-    c timestamptz;
-    k uuid;
-    got int;
-BEGIN
+PART
+)"
+
+part "$(cat <<'PART'
     -- create_session vs a plain telemetry INSERT
     t := clock_timestamp();
     FOR i IN 1 .. n LOOP PERFORM sessions.create_session('bench', identifier => 'c' || i, details => '{"track": "x"}'); END LOOP;
@@ -171,20 +118,10 @@ BEGIN
     END LOOP;
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('create_session', n, a, b);
-END
-$$;
-VACUUM ANALYZE sessions.store;
-DO $$
-DECLARE
-    n int := current_setting('bench.n')::int;
-    t timestamptz;
-    a float8;
-    b float8;
-    tok text;
-    c timestamptz;
-    k uuid;
-    got int;
-BEGIN
+PART
+)"
+
+part "$(cat <<'PART'
     -- expire_sessions over every due session vs the bare UPDATE
     UPDATE sessions.store SET valid_until = now() - interval '1 second', started_at = now() - interval '1 minute'
      WHERE kind = 'invoice' AND ended_at IS NULL;
@@ -197,12 +134,20 @@ BEGIN
      WHERE s.kind = 'invoice' AND s.ended_at IS NULL AND s.valid_until <= now();
     b := 1000 * extract(epoch FROM clock_timestamp() - t);
     INSERT INTO r VALUES ('expire_sessions, ' || 2 * n || ' due', 1, a, b);
-END
-$$;
-VACUUM ANALYZE sessions.store;
+PART
+)"
+
+{
+    echo "SET synchronous_commit = off;"
+    echo "CREATE TEMP TABLE r (op text, calls int, subject_ms float8, baseline_ms float8);"
+    echo "CREATE TEMP TABLE lease_plain (ref text PRIMARY KEY, holder text, lease_until timestamptz);"
+    echo "SET bench.n = $N;"
+    printf '%s\n' "${PARTS[@]}"
+    cat <<'SQL'
 SELECT op AS operation, round(subject_ms::numeric, 1) AS function_ms, round(baseline_ms::numeric, 1) AS plain_sql_ms,
        round((subject_ms / baseline_ms)::numeric, 2) AS ratio,
        calls, round((calls / (subject_ms / 1000))::numeric) AS calls_per_s
   FROM r;
 SQL
+} | "${PSQL[@]}"
 "${PSQL[@]}" -c "DELETE FROM sessions.store WHERE kind IN ('invoice', 'telemetry') AND namespace IN ('online', 'batch', 'bench', 'bench-plain')"

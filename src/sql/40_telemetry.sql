@@ -48,6 +48,46 @@ GRANT SELECT ON sessions.telemetry_associate TO session_analytics_reader;
 GRANT INSERT, DELETE ON sessions.telemetry_associate TO session_analytics_writer;
 
 /*
+ * expired_doc
+ *		The document of a session once expired: invoice-style sessions get
+ *		status code 440 and a reason, telemetry documents are unchanged.
+ */
+CREATE FUNCTION sessions.expired_doc(kind text, doc jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN kind = 'invoice'
+            THEN doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
+            ELSE doc END;
+COMMENT ON FUNCTION sessions.expired_doc(text, jsonb) IS
+  'Document of an expired session (invoice-style: status_code 440 with the reason)';
+
+/*
+ * expire_row
+ *		Writes the expiry of one locked session that is open past
+ *		valid_until (status EXPIRED, ended at valid_until) and returns the row
+ *		as stored; any other row is returned unchanged. Used by the functions
+ *		that change a session, so they act on the status a reader sees.
+ */
+CREATE FUNCTION sessions.expire_row(r sessions.store)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    IF r.ended_at IS NULL AND r.valid_until <= now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = greatest(r.valid_until, r.started_at), last_updated = now(),
+               doc = sessions.expired_doc(s.kind, s.doc)
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION sessions.expire_row(sessions.store) IS
+  'Writes the due expiry of one locked telemetry or invoice-style session and returns the row';
+
+/*
  * telemetry_check_details
  *		Validates a details map: a JSON object whose values are strings (or,
  *		when allow_null, JSON null meaning "remove this key"), keys non-empty.
@@ -131,12 +171,7 @@ BEGIN
         RAISE EXCEPTION 'data_source "%" does not match session %', p_data_source, p_key
             USING ERRCODE = '22023', DETAIL = format('The session belongs to data source "%s".', r.namespace);
     END IF;
-    IF r.ended_at IS NULL AND r.valid_until <= now() THEN
-        UPDATE sessions.store s
-           SET status = 'EXPIRED', ended_at = greatest(r.valid_until, r.started_at), last_updated = now()
-         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
-        RETURNING * INTO r;
-    END IF;
+    r := sessions.expire_row(r);
     IF p_for_change AND r.ended_at IS NOT NULL THEN
         RAISE EXCEPTION 'telemetry session % has ended and no longer changes', p_key
             USING ERRCODE = '55000', DETAIL = format('Status %s since %s.', r.status, r.ended_at);
@@ -518,7 +553,7 @@ $$;
 COMMENT ON FUNCTION sessions.telemetry_daily(timestamptz, timestamptz, text) IS
   'Telemetry sessions started and total duration per local day (session utc_offset or time_zone), by data source and type';
 
-REVOKE ALL ON FUNCTION sessions.telemetry_check_details(jsonb, boolean), sessions.telemetry_check_size(jsonb),
+REVOKE ALL ON FUNCTION sessions.expire_row(sessions.store), sessions.telemetry_check_details(jsonb, boolean), sessions.telemetry_check_size(jsonb),
     sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),
     sessions.create_session(text, text, int, interval, text, jsonb, uuid[], timestamptz, timestamptz),
     sessions.update_session_details(uuid, jsonb), sessions.update_session_identifier(uuid, text),
@@ -530,7 +565,7 @@ GRANT EXECUTE ON FUNCTION sessions.telemetry_details_limit(), sessions.associate
     sessions.session_info(uuid), sessions.current_sessions(text, boolean),
     sessions.telemetry_daily(timestamptz, timestamptz, text)
   TO session_analytics_reader;
-GRANT EXECUTE ON FUNCTION sessions.telemetry_check_details(jsonb, boolean), sessions.telemetry_check_size(jsonb),
+GRANT EXECUTE ON FUNCTION sessions.expire_row(sessions.store), sessions.telemetry_check_details(jsonb, boolean), sessions.telemetry_check_size(jsonb),
     sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),
     sessions.create_session(text, text, int, interval, text, jsonb, uuid[], timestamptz, timestamptz),
     sessions.update_session_details(uuid, jsonb), sessions.update_session_identifier(uuid, text),

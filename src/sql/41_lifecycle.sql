@@ -187,15 +187,7 @@ BEGIN
         RAISE EXCEPTION 'session "%" does not exist', p_reference
             USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
     END IF;
-    IF r.ended_at IS NULL AND r.valid_until <= now() THEN
-        UPDATE sessions.store s
-           SET status = 'EXPIRED', ended_at = greatest(r.valid_until, r.started_at), last_updated = now(),
-               doc = s.doc || jsonb_build_object('status_code', 440,
-                                                 'description', 'Session expired: valid_until passed')
-         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
-        RETURNING * INTO r;
-    END IF;
-    RETURN r;
+    RETURN sessions.expire_row(r);
 END
 $$;
 COMMENT ON FUNCTION sessions.invoice_row(text) IS
@@ -817,19 +809,14 @@ RETURNS int
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, sessions, pg_temp
 BEGIN ATOMIC
-    WITH t AS (
-        UPDATE sessions.store s
-           SET status = 'EXPIRED', ended_at = greatest(s.valid_until, s.started_at), last_updated = now()
-         WHERE s.kind = 'telemetry' AND s.ended_at IS NULL AND s.valid_until <= now()
-        RETURNING 1
-    ), i AS (
+    WITH e AS (
         UPDATE sessions.store s
            SET status = 'EXPIRED', ended_at = greatest(s.valid_until, s.started_at), last_updated = now(),
-               doc = s.doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
-         WHERE s.kind = 'invoice' AND s.ended_at IS NULL AND s.valid_until <= now()
+               doc = sessions.expired_doc(s.kind, s.doc)
+         WHERE s.kind IN ('telemetry', 'invoice') AND s.ended_at IS NULL AND s.valid_until <= now()
         RETURNING 1
     )
-    SELECT ((SELECT count(*) FROM t) + (SELECT count(*) FROM i))::int;
+    SELECT count(*)::int FROM e;
 END;
 COMMENT ON FUNCTION sessions.expire_sessions() IS
   'Ends telemetry and invoice-style sessions past valid_until (EXPIRED / 440); returns how many';
