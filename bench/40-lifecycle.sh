@@ -80,7 +80,7 @@ PART
 )"
 
 part "$(cat <<'PART'
-    -- list_sessions: every page of 100 vs a bare keyset query per page
+    -- list_sessions: every page of 100 vs a bare keyset query returning the stored documents
     t := clock_timestamp();
     tok := NULL; got := 0;
     LOOP
@@ -92,7 +92,8 @@ part "$(cat <<'PART'
     t := clock_timestamp();
     c := NULL; k := NULL;
     LOOP
-        SELECT min(p.started_at), (array_agg(p.session_key ORDER BY p.started_at, p.session_key))[1], count(*) INTO c, k, got
+        SELECT min(p.started_at), (array_agg(p.session_key ORDER BY p.started_at, p.session_key))[1],
+               count(*) + 0 * jsonb_array_length(jsonb_agg(p.doc)) INTO c, k, got
           FROM (SELECT s.started_at, s.session_key, s.doc FROM sessions.store s
                  WHERE s.kind = 'invoice' AND s.namespace = 'batch'
                    AND (s.started_at, s.session_key) < (coalesce(c, 'infinity'), coalesce(k, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
