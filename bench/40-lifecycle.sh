@@ -93,7 +93,7 @@ part "$(cat <<'PART'
     c := NULL; k := NULL;
     LOOP
         SELECT min(p.started_at), (array_agg(p.session_key ORDER BY p.started_at, p.session_key))[1],
-               count(*) + 0 * jsonb_array_length(jsonb_agg(p.doc)) INTO c, k, got
+               count(*) + 0 * coalesce(jsonb_array_length(jsonb_agg(p.doc)), 0) INTO c, k, got
           FROM (SELECT s.started_at, s.session_key, s.doc FROM sessions.store s
                  WHERE s.kind = 'invoice' AND s.namespace = 'batch'
                    AND (s.started_at, s.session_key) < (coalesce(c, 'infinity'), coalesce(k, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
