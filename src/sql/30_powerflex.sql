@@ -1,0 +1,239 @@
+-- session_analytics: PowerFlex import and the daily chart.
+--
+-- A PowerFlex sessions export (the API's {"rows": [...], "total_count",
+-- "page", "limit"} response, or a bare list of rows) is loaded into
+-- sessions.store as kind 'powerflex': namespace = the site named by the call,
+-- else the row's "site", else 'powerflex'; external_id = session_id; times
+-- from epoch milliseconds; kwh = session_kwh; user_ref = user; the whole row
+-- (unknown fields included) in doc. Rows that cannot be stored are skipped,
+-- reported by NOTICE and kept in sessions.import_rejects.
+
+CREATE TABLE sessions.import_rejects (
+    rejected_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    source       text        NOT NULL,
+    position     integer     NOT NULL,
+    namespace    text,
+    session_id   text,
+    reason       text        NOT NULL,
+    row_doc      jsonb
+);
+COMMENT ON TABLE sessions.import_rejects IS
+  'Rows an import skipped: when (the importing transaction''s start), source, 1-based position in the document, session id, reason and the row itself';
+CREATE INDEX import_rejects_rejected_at_idx ON sessions.import_rejects (rejected_at);
+SELECT pg_catalog.pg_extension_config_dump('sessions.import_rejects', '');
+
+/*
+ * powerflex_epoch
+ *		Epoch milliseconds (a JSON number or a numeric string) as timestamptz;
+ *		NULL for JSON null or absence. Values that are not a time between 1970
+ *		and 9999 raise 22008 so the caller can name the field.
+ */
+CREATE FUNCTION sessions.powerflex_epoch(v jsonb)
+RETURNS timestamptz
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    ms numeric;
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        RETURN NULL;
+    ELSIF jsonb_typeof(v) = 'number' THEN
+        ms := v::numeric;
+    ELSIF jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\s*[0-9]{1,15}(\.[0-9]*)?\s*$' THEN
+        ms := (v #>> '{}')::numeric;
+    ELSE
+        RAISE EXCEPTION 'not epoch milliseconds: %', left(v::text, 40) USING ERRCODE = '22008';
+    END IF;
+    IF ms < 0 OR ms > 253402300799999 THEN
+        RAISE EXCEPTION 'epoch milliseconds out of range: %', ms USING ERRCODE = '22008';
+    END IF;
+    RETURN to_timestamp((ms / 1000)::float8);
+END
+$$;
+COMMENT ON FUNCTION sessions.powerflex_epoch(jsonb) IS
+  'PowerFlex epoch milliseconds (number or numeric string) as timestamptz; NULL for null; 22008 when not a time in 1970..9999';
+
+/*
+ * powerflex_row_problem
+ *		Why a PowerFlex row cannot be stored, or NULL when it can: the checks
+ *		import_powerflex applies to each row before writing anything.
+ */
+CREATE FUNCTION sessions.powerflex_row_problem(r jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    k        jsonb;
+    t_start  timestamptz;
+    t_end    timestamptz;
+    f        text;
+BEGIN
+    IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
+        RETURN 'row is not a JSON object';
+    END IF;
+    IF jsonb_typeof(r -> 'session_id') NOT IN ('string', 'number')
+       OR r -> 'session_id' IS NULL OR btrim(r ->> 'session_id') = '' THEN
+        RETURN 'session_id is missing';
+    END IF;
+    IF length(r ->> 'session_id') > 200 THEN
+        RETURN 'session_id is longer than 200 characters';
+    END IF;
+    k := r -> 'session_kwh';
+    IF k IS NULL OR jsonb_typeof(k) = 'null' THEN
+        RETURN 'session_kwh is missing';
+    ELSIF NOT (jsonb_typeof(k) = 'number'
+               OR (jsonb_typeof(k) = 'string' AND (k #>> '{}') ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$')) THEN
+        RETURN format('session_kwh is not a number: %s', left(k::text, 40));
+    ELSIF (k #>> '{}')::float8 < 0 THEN
+        RETURN format('session_kwh is negative: %s', k #>> '{}');
+    END IF;
+    IF r ? 'user' AND jsonb_typeof(r -> 'user') NOT IN ('string', 'null') THEN
+        RETURN 'user is not a string';
+    END IF;
+    IF r ? 'site' AND jsonb_typeof(r -> 'site') NOT IN ('string', 'null') THEN
+        RETURN 'site is not a string';
+    END IF;
+    IF r ? 'status' AND jsonb_typeof(r -> 'status') NOT IN ('string', 'null') THEN
+        RETURN 'status is not a string';
+    END IF;
+    IF r -> 'session_start_time' IS NULL OR jsonb_typeof(r -> 'session_start_time') = 'null' THEN
+        RETURN 'session_start_time is missing';
+    END IF;
+    BEGIN
+        f := 'session_start_time';
+        t_start := sessions.powerflex_epoch(r -> 'session_start_time');
+        f := 'session_end_time';
+        t_end := sessions.powerflex_epoch(r -> 'session_end_time');
+        f := 'updated_at';
+        IF jsonb_typeof(r -> 'updated_at') = 'string' THEN
+            PERFORM (r ->> 'updated_at')::timestamptz;
+        ELSIF r ? 'updated_at' AND jsonb_typeof(r -> 'updated_at') <> 'null' THEN
+            RETURN 'updated_at is not a timestamp';
+        END IF;
+    EXCEPTION WHEN data_exception THEN
+        RETURN format('%s is not a valid time: %s', f, left((r -> f)::text, 40));
+    END;
+    IF t_end < t_start THEN
+        RETURN 'session_end_time is before session_start_time';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION sessions.powerflex_row_problem(jsonb) IS
+  'Why a PowerFlex export row cannot be imported (no session_id, bad or negative kWh, bad times, end before start...), NULL when it can';
+
+/*
+ * import_powerflex
+ *		Loads a PowerFlex export, both shapes: {"rows": [...], ...} or [...].
+ *		Set-based: rows are checked, skipped ones reported, the rest upserted
+ *		in one statement keyed by (namespace, 'powerflex', session_id), so a
+ *		re-import updates. A later duplicate of a session_id in the same
+ *		document wins; the earlier one is skipped and reported.
+ */
+CREATE FUNCTION sessions.import_powerflex(doc jsonb, site text DEFAULT NULL)
+RETURNS TABLE(imported integer, updated integer, skipped integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    v_rows  jsonb;
+    rej     record;
+    n_skip  integer := 0;
+    n_new   integer := 0;
+    n_upd   integer := 0;
+BEGIN
+    IF doc IS NULL THEN
+        RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
+    END IF;
+    IF site IS NOT NULL AND btrim(site) = '' THEN
+        RAISE EXCEPTION 'import_powerflex: site must not be empty'
+              USING ERRCODE = '22023', HINT = 'Pass NULL to take the site from each row.';
+    END IF;
+    IF jsonb_typeof(doc) = 'array' THEN
+        v_rows := doc;
+    ELSIF jsonb_typeof(doc) = 'object' AND jsonb_typeof(doc -> 'rows') = 'array' THEN
+        v_rows := doc -> 'rows';
+    ELSE
+        RAISE EXCEPTION 'import_powerflex: doc is not a PowerFlex export'
+              USING ERRCODE = '22023',
+                    DETAIL = format('Got a JSON %s%s.', jsonb_typeof(doc),
+                                    CASE WHEN jsonb_typeof(doc) = 'object' THEN ' without a "rows" array' ELSE '' END),
+                    HINT = 'Pass the API response {"rows": [...], "total_count": ..., "page": ..., "limit": ...} or a JSON array of rows.';
+    END IF;
+
+    IF to_regclass('pg_temp.powerflex_batch') IS NULL THEN
+        CREATE TEMP TABLE powerflex_batch (
+            position integer, r jsonb, ns text, problem text
+        ) ON COMMIT DROP;
+    ELSE
+        TRUNCATE powerflex_batch;
+    END IF;
+
+    INSERT INTO powerflex_batch
+    SELECT e.ord::integer, e.r,
+           COALESCE(import_powerflex.site, NULLIF(btrim(e.r ->> 'site'), ''), 'powerflex'),
+           sessions.powerflex_row_problem(e.r)
+      FROM jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord);
+
+    -- An earlier row repeating a later row's session_id is superseded.
+    UPDATE powerflex_batch b SET problem = 'session_id repeated later in the document (the later row wins)'
+     WHERE b.problem IS NULL
+       AND EXISTS (SELECT 1 FROM powerflex_batch l
+                    WHERE l.problem IS NULL AND l.ns = b.ns
+                      AND l.r ->> 'session_id' = b.r ->> 'session_id'
+                      AND l.position > b.position);
+
+    FOR rej IN SELECT * FROM powerflex_batch WHERE problem IS NOT NULL ORDER BY position LOOP
+        n_skip := n_skip + 1;
+        RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.problem
+              USING DETAIL = format('session_id: %s', COALESCE(left(rej.r ->> 'session_id', 200), '(none)'));
+        INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
+        VALUES ('powerflex', rej.position, rej.ns,
+                CASE WHEN jsonb_typeof(rej.r) = 'object' THEN left(rej.r ->> 'session_id', 200) END,
+                rej.problem, rej.r);
+    END LOOP;
+
+    WITH up AS (
+        INSERT INTO sessions.store AS s
+               (kind, namespace, external_id, status, started_at, ended_at, kwh,
+                user_ref, site, last_updated, doc)
+        SELECT 'powerflex', b.ns, b.r ->> 'session_id',
+               COALESCE(NULLIF(btrim(b.r ->> 'status'), ''),
+                        CASE WHEN jsonb_typeof(b.r -> 'session_end_time') IS DISTINCT FROM 'number'
+                                  AND jsonb_typeof(b.r -> 'session_end_time') IS DISTINCT FROM 'string'
+                             THEN 'ACTIVE' ELSE 'FINISHED' END),
+               sessions.powerflex_epoch(b.r -> 'session_start_time'),
+               sessions.powerflex_epoch(b.r -> 'session_end_time'),
+               (b.r ->> 'session_kwh')::float8,
+               b.r ->> 'user',
+               COALESCE(import_powerflex.site, b.r ->> 'site'),
+               COALESCE((b.r ->> 'updated_at')::timestamptz, now()),
+               b.r
+          FROM powerflex_batch b
+         WHERE b.problem IS NULL
+        ON CONFLICT (namespace, kind, external_id) DO UPDATE
+           SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+               ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
+               user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
+               last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
+        RETURNING (s.xmax = 0) AS inserted
+    )
+    SELECT count(*) FILTER (WHERE up.inserted), count(*) FILTER (WHERE NOT up.inserted)
+      INTO n_new, n_upd
+      FROM up;
+
+    TRUNCATE powerflex_batch;
+    RETURN QUERY SELECT n_new, n_upd, n_skip;
+END
+$$;
+COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
+  'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects)';
+
+REVOKE ALL ON sessions.import_rejects FROM PUBLIC;
+GRANT SELECT, INSERT, DELETE ON sessions.import_rejects TO session_analytics_writer;
+GRANT EXECUTE ON FUNCTION sessions.powerflex_epoch(jsonb) TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.powerflex_row_problem(jsonb) TO session_analytics_reader;
+REVOKE ALL ON FUNCTION sessions.import_powerflex(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.import_powerflex(jsonb, text) TO session_analytics_writer;
