@@ -11,14 +11,14 @@
 CREATE TABLE sessions.import_rejects (
     rejected_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source       text        NOT NULL,
-    position     integer     NOT NULL,
+    position     bigint      NOT NULL,
     namespace    text,
     session_id   text,
     reason       text        NOT NULL,
     row_doc      jsonb
 );
 COMMENT ON TABLE sessions.import_rejects IS
-  'Rows an import skipped: when (the importing transaction''s start), source, 1-based position in the document, session id, reason and the row itself';
+  'Rows an import skipped: when (the importing transaction''s start), source, 1-based position in the export, session id, reason and the row itself';
 CREATE INDEX import_rejects_rejected_at_idx ON sessions.import_rejects (rejected_at);
 SELECT pg_catalog.pg_extension_config_dump('sessions.import_rejects', '');
 
@@ -139,6 +139,7 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     v_rows  jsonb;
+    v_base  bigint := 0;
     rej     record;
     n_skip  integer := 0;
     n_new   integer := 0;
@@ -155,6 +156,15 @@ BEGIN
         v_rows := doc;
     ELSIF jsonb_typeof(doc) = 'object' AND jsonb_typeof(doc -> 'rows') = 'array' THEN
         v_rows := doc -> 'rows';
+        -- Rows are numbered in the whole export: from "offset" + 1 when the
+        -- document has it (a streaming client's batches), else from the
+        -- API page's first row. Anything odd there numbers from 1.
+        IF jsonb_typeof(doc -> 'offset') = 'number' AND (doc ->> 'offset') ~ '^[0-9]{1,12}$' THEN
+            v_base := (doc ->> 'offset')::bigint;
+        ELSIF jsonb_typeof(doc -> 'page') = 'number' AND (doc ->> 'page') ~ '^[1-9][0-9]{0,8}$'
+              AND jsonb_typeof(doc -> 'limit') = 'number' AND (doc ->> 'limit') ~ '^[0-9]{1,9}$' THEN
+            v_base := ((doc ->> 'page')::bigint - 1) * (doc ->> 'limit')::bigint;
+        END IF;
     ELSE
         RAISE EXCEPTION 'import_powerflex: doc is not a PowerFlex export'
               USING ERRCODE = '22023',
@@ -165,14 +175,14 @@ BEGIN
 
     IF to_regclass('pg_temp.powerflex_batch') IS NULL THEN
         CREATE TEMP TABLE powerflex_batch (
-            position integer, r jsonb, ns text, problem text
+            position bigint, r jsonb, ns text, problem text
         ) ON COMMIT DROP;
     ELSE
         TRUNCATE powerflex_batch;
     END IF;
 
     INSERT INTO powerflex_batch
-    SELECT e.ord::integer, e.r,
+    SELECT v_base + e.ord, e.r,
            COALESCE(import_powerflex.site, NULLIF(btrim(e.r ->> 'site'), ''), 'powerflex'),
            sessions.powerflex_row_problem(e.r)
       FROM jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord);
@@ -229,7 +239,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
-  'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects)';
+  'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';
 
 REVOKE ALL ON sessions.import_rejects FROM PUBLIC;
 GRANT SELECT, INSERT, DELETE ON sessions.import_rejects TO session_analytics_writer;
@@ -237,3 +247,36 @@ GRANT EXECUTE ON FUNCTION sessions.powerflex_epoch(jsonb) TO session_analytics_r
 GRANT EXECUTE ON FUNCTION sessions.powerflex_row_problem(jsonb) TO session_analytics_reader;
 REVOKE ALL ON FUNCTION sessions.import_powerflex(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.import_powerflex(jsonb, text) TO session_analytics_writer;
+
+/*
+ * user_pseudonym
+ *		A stable stand-in for a user reference, for reports that must not
+ *		show personal data: the same user always gets the same pseudonym.
+ */
+CREATE FUNCTION sessions.user_pseudonym(user_ref text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN 'user-' OPERATOR(pg_catalog.||) pg_catalog.left(pg_catalog.md5(user_ref), 10);
+COMMENT ON FUNCTION sessions.user_pseudonym(text) IS
+  'Stable pseudonym for a user reference (user- and 10 hex digits of its MD5); not a secret: whoever knows an address can recognise its pseudonym';
+
+/*
+ * anonymize_doc
+ *		A session document safe to print: the "user" member replaced by the
+ *		user's pseudonym, and anything else that looks like an e-mail address
+ *		replaced by "(redacted)".
+ */
+CREATE FUNCTION sessions.anonymize_doc(doc jsonb, user_ref text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.regexp_replace(
+           (CASE WHEN pg_catalog.jsonb_typeof(doc) OPERATOR(pg_catalog.=) 'object'
+                      AND doc OPERATOR(pg_catalog.?) 'user'
+                 THEN doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('user', sessions.user_pseudonym(user_ref))
+                 ELSE doc END)::text,
+           '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+', '(redacted)', 'g')::jsonb;
+COMMENT ON FUNCTION sessions.anonymize_doc(jsonb, text) IS
+  'The document with its "user" member replaced by sessions.user_pseudonym(user_ref) and every other e-mail-like text redacted';
+
+GRANT EXECUTE ON FUNCTION sessions.user_pseudonym(text) TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.anonymize_doc(jsonb, text) TO session_analytics_reader;
