@@ -292,7 +292,7 @@ series(StringInfo svg, ChartDay *days, int n, bool micro, double top)
 	const char *cls = micro ? "micro" : "empty";
 	const char *color = micro ? COLOR_MICRO : COLOR_EMPTY;
 	double		r = n <= 60 ? 3.5 : (n <= 200 ? 2.5 : 1.5);
-	double		w = n <= 200 ? 2.0 : 1.2;
+	double		w = n <= 200 ? 2.0 : (n <= 500 ? 1.2 : 0.8);
 	bool		pen = false;
 	char		label[16];
 
@@ -336,13 +336,13 @@ static void
 legend(StringInfo svg)
 {
 	double		y = CH_H - 22;
-	double		x = CH_W / 2.0 - 170;
+	double		x = CH_W / 2.0 - 240;
 
 	for (int i = 0; i < 2; i++)
 	{
 		const char *color = i ? COLOR_MICRO : COLOR_EMPTY;
 		const char *name = i ? "Micro sessions (% of completed)" : "Empty sessions (% of completed)";
-		double		lx = x + i * 200;
+		double		lx = x + i * 260;
 
 		appendStringInfo(svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>"
 						 "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>"
@@ -400,7 +400,10 @@ sa_daily_chart_svg(PG_FUNCTION_ARGS)
 	{
 		format_day(days[0].day, first, false);
 		format_day(days[n - 1].day, last, false);
-		appendStringInfo(&svg, "Daily empty and micro sessions, %s to %s", first, last);
+		if (n == 1)
+			appendStringInfo(&svg, "Empty and micro sessions, %s", first);
+		else
+			appendStringInfo(&svg, "Daily empty and micro sessions, %s to %s", first, last);
 	}
 	else
 		appendStringInfoString(&svg, "Daily empty and micro sessions");

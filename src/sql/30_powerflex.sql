@@ -86,8 +86,10 @@ BEGIN
     ELSIF NOT (jsonb_typeof(k) = 'number'
                OR (jsonb_typeof(k) = 'string' AND (k #>> '{}') ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$')) THEN
         RETURN format('session_kwh is not a number: %s', left(k::text, 40));
-    ELSIF (k #>> '{}')::float8 < 0 THEN
+    ELSIF (k #>> '{}')::numeric < 0 THEN
         RETURN format('session_kwh is negative: %s', k #>> '{}');
+    ELSIF (k #>> '{}')::numeric > 1e9 THEN
+        RETURN format('session_kwh is out of range: %s', left(k #>> '{}', 40));
     END IF;
     IF r ? 'user' AND jsonb_typeof(r -> 'user') NOT IN ('string', 'null') THEN
         RETURN 'user is not a string';
@@ -197,8 +199,12 @@ BEGIN
 
     FOR rej IN SELECT * FROM powerflex_batch WHERE problem IS NOT NULL ORDER BY position LOOP
         n_skip := n_skip + 1;
-        RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.problem
-              USING DETAIL = format('session_id: %s', COALESCE(left(rej.r ->> 'session_id', 200), '(none)'));
+        IF jsonb_typeof(rej.r) = 'object' AND rej.r ->> 'session_id' IS NOT NULL THEN
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.problem
+                  USING DETAIL = format('session_id: %s', left(rej.r ->> 'session_id', 200));
+        ELSE
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.problem;
+        END IF;
         INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
         VALUES ('powerflex', rej.position, rej.ns,
                 CASE WHEN jsonb_typeof(rej.r) = 'object' THEN left(rej.r ->> 'session_id', 200) END,

@@ -724,6 +724,7 @@ json_docs(FILE *out, PGresult *res)
 #define IMPORT_BATCH_BYTES	(8 * 1024 * 1024)
 #define IMPORT_MAX_ROW		(64 * 1024 * 1024)
 #define IMPORT_SHOWN_REJECTS 20
+#define IMPORT_MAX_DEPTH	64
 
 typedef struct Buf
 {
@@ -809,7 +810,7 @@ bad_json(const char *what) __attribute__((noreturn));
 static void
 bad_json(const char *what)
 {
-	tool_die(EXIT_BAD_INPUT, "%s: line %lld: %s", opt.import_file, imp.rd.line, what);
+	tool_die(EXIT_BAD_INPUT, "%s: line %lld: %s; nothing imported", opt.import_file, imp.rd.line, what);
 }
 
 static void
@@ -871,7 +872,10 @@ copy_value(Reader *rd, Buf *out)
 		if (c == '"')
 			in_string = true;
 		else if (c == '{' || c == '[')
-			depth++;
+		{
+			if (++depth > IMPORT_MAX_DEPTH)
+				bad_json("a row is nested more than 64 levels deep");
+		}
 		else if (c == '}' || c == ']')
 		{
 			if (--depth < 0)
@@ -986,9 +990,9 @@ flush_batch(void)
 			const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 			const char *d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 
-			tool_die(EXIT_BAD_INPUT, "%s: rows %lld to %lld: %s%s%s; nothing imported", opt.import_file,
+			tool_die(EXIT_BAD_INPUT, "%s: rows %lld to %lld: %s%s%s%s; nothing imported", opt.import_file,
 					 imp.batch_first, imp.batch_first + imp.batch_rows - 1,
-					 m ? m : "invalid JSON", d ? ": " : "", d ? d : "");
+					 m ? m : "invalid JSON", d ? " (" : "", d ? d : "", d ? ")" : "");
 		}
 		die_query(res, NULL);
 	}
@@ -1167,7 +1171,8 @@ run_import(void)
  * report functions make.
  */
 #define STORE_FILTER \
-	"s.started_at OPERATOR(pg_catalog.<@) $1::tstzrange " \
+	"s.kind IN ('ocpi', 'powerflex') " \
+	"AND s.started_at OPERATOR(pg_catalog.<@) $1::tstzrange " \
 	"AND ($2::text IS NULL OR s.site = $2) " \
 	"AND ($3::boolean OR s.ended_at IS NOT NULL)"
 
@@ -1286,8 +1291,12 @@ report_query(const char *fn)
 	char		sql[256];
 	const char *p[5] = {range, opt.tz, opt.micro_kwh, opt.site, include_active_text()};
 
-	snprintf(sql, sizeof(sql), "SELECT * FROM sessions.%s(" REPORT_ARGS ")%s", fn,
-			 strcmp(fn, "daily_report") == 0 ? " ORDER BY day" : "");
+	/* summary_report has no normal_pct; SESHIS prints one (of completed). */
+	if (strcmp(fn, "daily_report") == 0)
+		snprintf(sql, sizeof(sql), "SELECT * FROM sessions.daily_report(" REPORT_ARGS ") ORDER BY day");
+	else
+		snprintf(sql, sizeof(sql), "SELECT r.*, 100.0 * r.normal / NULLIF(r.completed, 0) AS normal_pct"
+				 " FROM sessions.summary_report(" REPORT_ARGS ") r");
 	return query(sql, 5, p, NULL);
 }
 
@@ -1359,7 +1368,7 @@ resolve_user(void)
 	user_ref = query_value("SELECT s.user_ref FROM sessions.store s WHERE " STORE_FILTER
 						   " AND (pg_catalog.lower(s.user_ref) = pg_catalog.lower($4)"
 						   " OR sessions.user_pseudonym(s.user_ref) = $4)"
-						   " ORDER BY s.user_ref = $4 DESC LIMIT 1", 4, p, NULL);
+						   " ORDER BY s.user_ref = $4 DESC, s.user_ref LIMIT 1", 4, p, NULL);
 	if (user_ref == NULL)
 		tool_die(EXIT_NOT_FOUND, "User '%s' not found between %s and %s; run --user without an email to see the users",
 				 opt.user_email, range_from, range_to);
@@ -1368,45 +1377,44 @@ resolve_user(void)
 
 /*
  * users_query
- *		One row per session of the users on the page: user number and total
- *		sessions, then the session's start, end, duration, kWh, average power
- *		and current and rating, all from the analytics functions.
+ *		One row per session of the users on the page: the per-session figures
+ *		(local start and end, duration, kWh, average W and A, rating) from
+ *		sessions.user_report, narrowed to the report's site and to completed
+ *		sessions unless --include-active, numbered in --sort order.
  */
 static PGresult *
 users_query(char **n_users)
 {
 	char		sql[4096];
-	const char *p[8] = {range, opt.site, include_active_text(), user_ref,
-	opt.limit ? opt.limit : "0", opt.page, opt.volts, opt.anonymize ? "true" : "false"};
+	const char *p[9] = {range, opt.site, include_active_text(), user_ref,
+		opt.limit ? opt.limit : "0", opt.page, opt.volts, opt.anonymize ? "true" : "false", opt.tz};
 
-	*n_users = query_value("SELECT count(*) FROM (SELECT DISTINCT s.user_ref FROM sessions.store s WHERE "
-						   STORE_FILTER " AND ($4::text IS NULL OR pg_catalog.lower(s.user_ref) = pg_catalog.lower($4))) u",
-						   4, p, NULL);
 	snprintf(sql, sizeof(sql),
 			 "WITH sel AS ("
-			 " SELECT s.* FROM sessions.store s WHERE " STORE_FILTER
-			 " AND ($4::text IS NULL OR pg_catalog.lower(s.user_ref) = pg_catalog.lower($4))),"
-			 " users AS (SELECT s.user_ref, count(*) AS total_sessions FROM sel s GROUP BY s.user_ref),"
-			 " page AS (SELECT u.user_ref, u.total_sessions, row_number() OVER"
-			 " (ORDER BY u.user_ref IS NOT NULL, u.total_sessions DESC, u.user_ref) AS user_no FROM users u"
+			 " SELECT u.*, s.started_at, s.ended_at, s.last_updated, s.status, s.user_ref AS ref"
+			 " FROM sessions.user_report($4, $1::tstzrange, $9, $7::float8) u"
+			 " JOIN sessions.store s ON s.session_key = u.session_key AND s.namespace = u.namespace"
+			 " WHERE " STORE_FILTER "),"
+			 " users AS (SELECT s.ref, count(*) AS total_sessions FROM sel s GROUP BY s.ref),"
+			 " page AS (SELECT u.ref, u.total_sessions, row_number() OVER"
+			 " (ORDER BY u.ref IS NOT NULL, u.total_sessions DESC, u.ref) AS user_no FROM users u"
 			 " ORDER BY user_no LIMIT NULLIF($5::bigint, 0) OFFSET ($6::bigint - 1) * $5::bigint)"
 			 " SELECT p.user_no,"
-			 " CASE WHEN $8::boolean THEN sessions.user_pseudonym(p.user_ref) ELSE p.user_ref END AS \"user\","
+			 " CASE WHEN $8::boolean THEN sessions.user_pseudonym(p.ref) ELSE p.ref END AS \"user\","
 			 " p.total_sessions,"
 			 " row_number() OVER (PARTITION BY p.user_no ORDER BY %s %s NULLS LAST, s.external_id) AS session_no,"
 			 " s.external_id AS session_id, s.site,"
-			 " pg_catalog.to_char(s.started_at, 'YYYY-MM-DD HH24:MI:SS') AS start,"
-			 " pg_catalog.to_char(s.ended_at, 'YYYY-MM-DD HH24:MI:SS') AS \"end\","
-			 " sessions.format_duration(s.ended_at - s.started_at) AS duration,"
-			 " pg_catalog.round((EXTRACT(epoch FROM s.ended_at - s.started_at) / 3600)::numeric, 2) AS hours,"
-			 " s.kwh,"
-			 " sessions.average_power_w(s.kwh, s.started_at, s.ended_at) AS average_w,"
-			 " sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $7::float8) AS average_a,"
-			 " sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $7::float8)) AS rating"
-			 " FROM page p JOIN sel s ON s.user_ref IS NOT DISTINCT FROM p.user_ref"
+			 " pg_catalog.to_char(s.started_local, 'YYYY-MM-DD HH24:MI:SS') AS start,"
+			 " pg_catalog.to_char(s.ended_local, 'YYYY-MM-DD HH24:MI:SS') AS \"end\","
+			 " s.duration,"
+			 " pg_catalog.round((EXTRACT(epoch FROM s.duration_interval) / 3600)::numeric, 2) AS hours,"
+			 " s.kwh, s.average_w, s.average_a, s.rating"
+			 " FROM page p JOIN sel s ON s.ref IS NOT DISTINCT FROM p.ref"
 			 " ORDER BY p.user_no, session_no",
 			 sort_expr(), opt.order);
-	return query(sql, 8, p, "--volts");
+	*n_users = query_value("SELECT count(*) FROM (SELECT DISTINCT s.user_ref FROM sessions.store s WHERE "
+						   STORE_FILTER " AND ($4::text IS NULL OR s.user_ref = $4)) u", 4, p, NULL);
+	return query(sql, 9, p, "--volts");
 }
 
 /* A session id as SESHIS shows it: long ids cut to 21 characters and "...". */
@@ -1730,11 +1738,14 @@ static void
 debug_args(void)
 {
 	debug("Debug mode enabled");
-	debug("Arguments parsed: {'user': %s%s%s, 'empty': %s, 'micro': %s, 'advanced': %s, 'graph': %s, "
+	debug("Arguments parsed: {'user': %s%s%s, 'empty': %s, 'micro': %s%s%s, 'advanced': %s, 'graph': %s%s%s, "
 		  "'printsessions': %s, 'debug': True}",
 		  opt.user ? "'" : "", opt.user ? (opt.user_email ? opt.user_email : "all") : "None", opt.user ? "'" : "",
-		  opt.empty ? "True" : "False", opt.micro ? opt.micro_kwh : "False", opt.advanced ? "True" : "False",
-		  opt.graph ? opt.graph_file : "False", opt.printsessions ? "True" : "False");
+		  opt.empty ? "True" : "False",
+		  opt.micro ? "'" : "", opt.micro ? opt.micro_kwh : "False", opt.micro ? "'" : "",
+		  opt.advanced ? "True" : "False",
+		  opt.graph ? "'" : "", opt.graph ? opt.graph_file : "False", opt.graph ? "'" : "",
+		  opt.printsessions ? "True" : "False");
 	debug("Options: anonymize=%s, include_active=%s, sort_by=%s, sort_order=%s, limit=%s, page=%s, tz=%s, volts=%s, site=%s, format=%s",
 		  opt.anonymize ? "true" : "false", include_active_text(), opt.sort, opt.order,
 		  opt.limit ? opt.limit : "default", opt.page, opt.tz, opt.volts, opt.site ? opt.site : "all",
