@@ -706,14 +706,16 @@ json_row(FILE *out, PGresult *res)
 
 /* A single-column result of JSON documents as a JSON array, one per line. */
 static void
-json_docs(FILE *out, PGresult *res)
+json_docs(FILE *out, PGresult *res, const char *indent)
 {
 	int			nt = PQntuples(res);
 
 	fputc('[', out);
 	for (int r = 0; r < nt; r++)
-		fprintf(out, "%s\n  %s", r ? "," : "", PQgetvalue(res, r, 0));
-	fputs(nt ? "\n]\n" : "]\n", out);
+		fprintf(out, "%s\n%s  %s", r ? "," : "", indent, PQgetvalue(res, r, 0));
+	if (nt)
+		fprintf(out, "\n%s", indent);
+	fputc(']', out);
 }
 
 /* ---------------------------------------------------------------------
@@ -1277,7 +1279,10 @@ run_raw(void)
 	if (opt.format == FMT_CSV)
 		tool_csv_result(stdout, res);
 	else
-		json_docs(stdout, res);
+	{
+		json_docs(stdout, res, "");
+		putchar('\n');
+	}
 	PQclear(res);
 	return EXIT_OK;
 }
@@ -1295,7 +1300,7 @@ report_query(const char *fn)
 	if (strcmp(fn, "daily_report") == 0)
 		snprintf(sql, sizeof(sql), "SELECT * FROM sessions.daily_report(" REPORT_ARGS ") ORDER BY day");
 	else
-		snprintf(sql, sizeof(sql), "SELECT r.*, 100.0 * r.normal / NULLIF(r.completed, 0) AS normal_pct"
+		snprintf(sql, sizeof(sql), "SELECT r.*, (100.0 * r.normal / NULLIF(r.completed, 0))::float8 AS normal_pct"
 				 " FROM sessions.summary_report(" REPORT_ARGS ") r");
 	return query(sql, 5, p, NULL);
 }
@@ -1588,7 +1593,8 @@ text_listing(Listing *l)
 {
 	printf("\n\xF0\x9F\x93\x8B %s sessions (%d of %s, --limit/--page for more):\n",
 		   strcmp(l->class, "empty") == 0 ? "Empty" : "Micro", PQntuples(l->res), l->total);
-	json_docs(stdout, l->res);
+	json_docs(stdout, l->res, "");
+	putchar('\n');
 }
 
 /*
@@ -1695,8 +1701,8 @@ run_report(void)
 		for (int i = 0; i < nlists; i++)
 		{
 			printf(",\n  \"%s_sessions\": {\"total\": %s, \"sessions\": ", lists[i].class, lists[i].total);
-			json_docs(stdout, lists[i].res);
-			printf("  }");
+			json_docs(stdout, lists[i].res, "  ");
+			printf("}");
 		}
 		if (opt.graph)
 		{
