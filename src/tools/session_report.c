@@ -120,8 +120,9 @@ usage(FILE *out)
 			"  --sort FIELD          session_start_time (default), session_end_time, session_kwh,\n"
 			"                        duration, user, site, status, session_id, updated_at\n"
 			"  --order asc|desc      default desc\n"
-			"  --limit N             sessions per page (raw and --printsessions: 25;\n"
-			"                        with --user: users per page, default all); 0 = all\n"
+			"  --limit N             sessions per page (raw and --printsessions: default 25);\n"
+			"                        with --user: users per page and sessions per user\n"
+			"                        (default all); 0 = all\n"
 			"  --page N              page number, from 1\n"
 			"  --volts V             voltage for the average current (default 208)\n"
 			"\n"
@@ -1385,7 +1386,8 @@ resolve_user(void)
  *		One row per session of the users on the page: the per-session figures
  *		(local start and end, duration, kWh, average W and A, rating) from
  *		sessions.user_report, narrowed to the report's site and to completed
- *		sessions unless --include-active, numbered in --sort order.
+ *		sessions unless --include-active, numbered in --sort order. --limit N
+ *		pages the users and keeps each user's first N sessions.
  */
 static PGresult *
 users_query(char **n_users)
@@ -1404,7 +1406,7 @@ users_query(char **n_users)
 			 " page AS (SELECT u.ref, u.total_sessions, row_number() OVER"
 			 " (ORDER BY u.ref IS NOT NULL, u.total_sessions DESC, u.ref) AS user_no FROM users u"
 			 " ORDER BY user_no LIMIT NULLIF($5::bigint, 0) OFFSET ($6::bigint - 1) * $5::bigint)"
-			 " SELECT p.user_no,"
+			 " SELECT * FROM (SELECT p.user_no,"
 			 " CASE WHEN $8::boolean THEN sessions.user_pseudonym(p.ref) ELSE p.ref END AS \"user\","
 			 " p.total_sessions,"
 			 " row_number() OVER (PARTITION BY p.user_no ORDER BY %s %s NULLS LAST, s.external_id) AS session_no,"
@@ -1414,8 +1416,9 @@ users_query(char **n_users)
 			 " s.duration,"
 			 " pg_catalog.round((EXTRACT(epoch FROM s.duration_interval) / 3600)::numeric, 2) AS hours,"
 			 " s.kwh, s.average_w, s.average_a, s.rating"
-			 " FROM page p JOIN sel s ON s.ref IS NOT DISTINCT FROM p.ref"
-			 " ORDER BY p.user_no, session_no",
+			 " FROM page p JOIN sel s ON s.ref IS NOT DISTINCT FROM p.ref) x"
+			 " WHERE NULLIF($5::bigint, 0) IS NULL OR x.session_no <= $5::bigint"
+			 " ORDER BY x.user_no, x.session_no",
 			 sort_expr(), opt.order);
 	*n_users = query_value("SELECT count(*) FROM (SELECT DISTINCT s.user_ref FROM sessions.store s WHERE "
 						   STORE_FILTER " AND ($4::text IS NULL OR s.user_ref = $4)) u", 4, p, NULL);
@@ -1470,6 +1473,23 @@ debug_session(PGresult *res, int r)
 			  strtod(h, NULL), strtod(w, NULL), strtod(a, NULL), fig(res, r, "rating"));
 }
 
+/* After a user's last shown session: how many --limit left out. */
+static void
+text_more(PGresult *res, int last)
+{
+	const char *p[2];
+	char	   *more;
+
+	if (last < 0 || !opt.limit || strcmp(opt.limit, "0") == 0)
+		return;
+	p[0] = fig(res, last, "total_sessions");
+	p[1] = fig(res, last, "session_no");
+	more = query_value("SELECT ($1::bigint - $2::bigint)::text", 2, p, NULL);
+	if (strcmp(more, "0") != 0)
+		printf("    ... %s more session%s (--limit 0 shows all)\n", more, strcmp(more, "1") == 0 ? "" : "s");
+	free(more);
+}
+
 static void
 text_users(PGresult *res, const char *n_users)
 {
@@ -1478,7 +1498,7 @@ text_users(PGresult *res, const char *n_users)
 	printf("\xF0\x9F\x91\xA5 User Session Summary:\n");
 	printf("\xF0\x9F\x93\x8A Total unique users: %s\n", n_users);
 	if (opt.limit && strcmp(opt.limit, "0") != 0)
-		printf("\xF0\x9F\x93\x84 Page %s, %s users per page (--limit/--page)\n", opt.page, opt.limit);
+		printf("\xF0\x9F\x93\x84 Page %s: up to %s users, %s sessions each (--limit/--page)\n", opt.page, opt.limit, opt.limit);
 	for (int r = 0; r < PQntuples(res); r++)
 	{
 		const char *no = fig(res, r, "user_no");
@@ -1488,6 +1508,7 @@ text_users(PGresult *res, const char *n_users)
 
 		if (prev == NULL || strcmp(prev, no) != 0)
 		{
+			text_more(res, r - 1);
 			printf("\nUser: %s\n    Total sessions: %s\n", user ? user : "null", fig(res, r, "total_sessions"));
 			prev = no;
 		}
@@ -1503,6 +1524,7 @@ text_users(PGresult *res, const char *n_users)
 			fputs("\033[0m", stdout);
 		fputc('\n', stdout);
 	}
+	text_more(res, PQntuples(res) - 1);
 }
 
 /* Users as JSON: [{"user", "total_sessions", "sessions": [...]}, ...]. */
