@@ -1,4 +1,4 @@
--- session_analytics: PowerFlex import and the daily chart.
+-- session_analytics: PowerFlex import, report helpers and the daily chart.
 --
 -- A PowerFlex sessions export (the API's {"rows": [...], "total_count",
 -- "page", "limit"} response, or a bare list of rows) is loaded into
@@ -286,3 +286,16 @@ COMMENT ON FUNCTION sessions.anonymize_doc(jsonb, text) IS
 
 GRANT EXECUTE ON FUNCTION sessions.user_pseudonym(text) TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.anonymize_doc(jsonb, text) TO session_analytics_reader;
+
+/*
+ * daily_chart_svg
+ *		A line chart of the daily empty and micro percentages of a summary
+ *		(read through sessions.days) as a standalone SVG document.
+ */
+CREATE FUNCTION sessions.daily_chart_svg(stats sessions.session_stats, title text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_daily_chart_svg'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) IS
+  'SVG line chart (markers, dated x axis, percentage y axis, grid, legend, title) of the daily empty and micro percentages of a session_stats summary';
+GRANT EXECUTE ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) TO session_analytics_reader;

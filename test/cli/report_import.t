@@ -8,7 +8,7 @@ plan 28
 DATA=$SA_SRC/test/cli/data
 T=$SA_TEST_DIR/report_import
 mkdir -p "$T"
-fresh_db report_import
+fresh_db report_import 2>/dev/null
 export PGDATABASE=report_import
 count() { psql -X -At -c "SELECT count(*) FROM sessions.store WHERE kind = 'powerflex'"; }
 
