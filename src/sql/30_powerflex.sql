@@ -66,9 +66,11 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     k        jsonb;
-    t_start  timestamptz;
-    t_end    timestamptz;
+    v        jsonb;
     f        text;
+    ms       numeric;
+    ms_start numeric;
+    ms_end   numeric;
 BEGIN
     IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
         RETURN 'row is not a JSON object';
@@ -100,24 +102,41 @@ BEGIN
     IF r ? 'status' AND jsonb_typeof(r -> 'status') NOT IN ('string', 'null') THEN
         RETURN 'status is not a string';
     END IF;
-    IF r -> 'session_start_time' IS NULL OR jsonb_typeof(r -> 'session_start_time') = 'null' THEN
-        RETURN 'session_start_time is missing';
-    END IF;
-    BEGIN
-        f := 'session_start_time';
-        t_start := sessions.powerflex_epoch(r -> 'session_start_time');
-        f := 'session_end_time';
-        t_end := sessions.powerflex_epoch(r -> 'session_end_time');
-        f := 'updated_at';
-        IF jsonb_typeof(r -> 'updated_at') = 'string' THEN
-            PERFORM (r ->> 'updated_at')::timestamptz;
-        ELSIF r ? 'updated_at' AND jsonb_typeof(r -> 'updated_at') <> 'null' THEN
-            RETURN 'updated_at is not a timestamp';
+    -- Times: epoch milliseconds as numbers (the usual case, checked
+    -- inline) or numeric strings; updated_at an ISO 8601 string.
+    FOREACH f IN ARRAY ARRAY['session_start_time', 'session_end_time'] LOOP
+        v := r -> f;
+        IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+            IF f = 'session_start_time' THEN
+                RETURN 'session_start_time is missing';
+            END IF;
+            ms := NULL;
+        ELSIF jsonb_typeof(v) = 'number' THEN
+            ms := v::numeric;
+        ELSIF jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\s*[0-9]{1,15}(\.[0-9]*)?\s*$' THEN
+            ms := (v #>> '{}')::numeric;
+        ELSE
+            RETURN format('%s is not a valid time: %s', f, left(v::text, 40));
         END IF;
-    EXCEPTION WHEN data_exception THEN
-        RETURN format('%s is not a valid time: %s', f, left((r -> f)::text, 40));
-    END;
-    IF t_end < t_start THEN
+        IF ms < 0 OR ms > 253402300799999 THEN
+            RETURN format('%s is not a valid time: %s', f, left(v::text, 40));
+        END IF;
+        IF f = 'session_start_time' THEN
+            ms_start := ms;
+        ELSE
+            ms_end := ms;
+        END IF;
+    END LOOP;
+    IF jsonb_typeof(r -> 'updated_at') = 'string' THEN
+        BEGIN
+            PERFORM (r ->> 'updated_at')::timestamptz;
+        EXCEPTION WHEN data_exception THEN
+            RETURN format('updated_at is not a valid time: %s', left((r -> 'updated_at')::text, 40));
+        END;
+    ELSIF r ? 'updated_at' AND jsonb_typeof(r -> 'updated_at') <> 'null' THEN
+        RETURN 'updated_at is not a timestamp';
+    END IF;
+    IF ms_end < ms_start THEN
         RETURN 'session_end_time is before session_start_time';
     END IF;
     RETURN NULL;
@@ -129,8 +148,8 @@ COMMENT ON FUNCTION sessions.powerflex_row_problem(jsonb) IS
 /*
  * import_powerflex
  *		Loads a PowerFlex export, both shapes: {"rows": [...], ...} or [...].
- *		Set-based: rows are checked, skipped ones reported, the rest upserted
- *		in one statement keyed by (namespace, 'powerflex', session_id), so a
+ *		Set-based: one statement checks the rows, logs the skipped ones and
+ *		upserts the rest keyed by (namespace, 'powerflex', session_id), so a
  *		re-import updates. A later duplicate of a session_id in the same
  *		document wins; the earlier one is skipped and reported.
  */
@@ -142,6 +161,7 @@ AS $$
 DECLARE
     v_rows  jsonb;
     v_base  bigint := 0;
+    v_rejects jsonb;
     rej     record;
     n_skip  integer := 0;
     n_new   integer := 0;
@@ -175,60 +195,47 @@ BEGIN
                     HINT = 'Pass the API response {"rows": [...], "total_count": ..., "page": ..., "limit": ...} or a JSON array of rows.';
     END IF;
 
-    IF to_regclass('pg_temp.powerflex_batch') IS NULL THEN
-        CREATE TEMP TABLE powerflex_batch (
-            position bigint, r jsonb, ns text, problem text
-        ) ON COMMIT DROP;
-    ELSE
-        TRUNCATE powerflex_batch;
-    END IF;
-
-    INSERT INTO powerflex_batch
-    SELECT v_base + e.ord, e.r,
-           COALESCE(import_powerflex.site, NULLIF(btrim(e.r ->> 'site'), ''), 'powerflex'),
-           sessions.powerflex_row_problem(e.r)
-      FROM jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord);
-
-    -- An earlier row repeating a later row's session_id is superseded.
-    UPDATE powerflex_batch b SET problem = 'session_id repeated later in the document (the later row wins)'
-     WHERE b.problem IS NULL
-       AND EXISTS (SELECT 1 FROM powerflex_batch l
-                    WHERE l.problem IS NULL AND l.ns = b.ns
-                      AND l.r ->> 'session_id' = b.r ->> 'session_id'
-                      AND l.position > b.position);
-
-    FOR rej IN SELECT * FROM powerflex_batch WHERE problem IS NOT NULL ORDER BY position LOOP
-        n_skip := n_skip + 1;
-        IF jsonb_typeof(rej.r) = 'object' AND rej.r ->> 'session_id' IS NOT NULL THEN
-            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.problem
-                  USING DETAIL = format('session_id: %s', left(rej.r ->> 'session_id', 200));
-        ELSE
-            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.problem;
-        END IF;
+    -- One statement: rows checked, (of valid rows sharing a session_id the
+    -- last one wins, found in one pass with a window), skipped ones logged,
+    -- the rest upserted.
+    WITH c AS MATERIALIZED (
+        SELECT v.position, v.r, v.ns,
+               CASE WHEN v.problem IS NULL
+                         AND row_number() OVER (PARTITION BY v.problem IS NULL, v.ns, v.r ->> 'session_id'
+                                                ORDER BY v.position DESC) > 1
+                    THEN 'session_id repeated later in the document (the later row wins)'
+                    ELSE v.problem END AS problem
+          FROM (SELECT v_base + e.ord AS position, e.r,
+                       COALESCE(import_powerflex.site, NULLIF(btrim(e.r ->> 'site'), ''), 'powerflex') AS ns,
+                       sessions.powerflex_row_problem(e.r) AS problem
+                  FROM jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord)) v
+    ), logged AS (
         INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
-        VALUES ('powerflex', rej.position, rej.ns,
-                CASE WHEN jsonb_typeof(rej.r) = 'object' THEN left(rej.r ->> 'session_id', 200) END,
-                rej.problem, rej.r);
-    END LOOP;
-
-    WITH up AS (
+        SELECT 'powerflex', c.position, c.ns,
+               CASE WHEN jsonb_typeof(c.r) = 'object' THEN left(c.r ->> 'session_id', 200) END,
+               c.problem, c.r
+          FROM c
+         WHERE c.problem IS NOT NULL
+        RETURNING import_rejects.position, import_rejects.session_id, import_rejects.reason
+    ), up AS (
         INSERT INTO sessions.store AS s
                (kind, namespace, external_id, status, started_at, ended_at, kwh,
                 user_ref, site, last_updated, doc)
-        SELECT 'powerflex', b.ns, b.r ->> 'session_id',
-               COALESCE(NULLIF(btrim(b.r ->> 'status'), ''),
-                        CASE WHEN jsonb_typeof(b.r -> 'session_end_time') IS DISTINCT FROM 'number'
-                                  AND jsonb_typeof(b.r -> 'session_end_time') IS DISTINCT FROM 'string'
+        SELECT 'powerflex', c.ns, c.r ->> 'session_id',
+               COALESCE(NULLIF(btrim(c.r ->> 'status'), ''),
+                        CASE WHEN jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'number'
+                                  AND jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'string'
                              THEN 'ACTIVE' ELSE 'FINISHED' END),
-               sessions.powerflex_epoch(b.r -> 'session_start_time'),
-               sessions.powerflex_epoch(b.r -> 'session_end_time'),
-               (b.r ->> 'session_kwh')::float8,
-               b.r ->> 'user',
-               COALESCE(import_powerflex.site, b.r ->> 'site'),
-               COALESCE((b.r ->> 'updated_at')::timestamptz, now()),
-               b.r
-          FROM powerflex_batch b
-         WHERE b.problem IS NULL
+               -- checked above: numbers or numeric strings of epoch ms in range
+               to_timestamp(((c.r ->> 'session_start_time')::numeric / 1000)::float8),
+               to_timestamp(((c.r ->> 'session_end_time')::numeric / 1000)::float8),
+               (c.r ->> 'session_kwh')::float8,
+               c.r ->> 'user',
+               COALESCE(import_powerflex.site, c.r ->> 'site'),
+               COALESCE((c.r ->> 'updated_at')::timestamptz, now()),
+               c.r
+          FROM c
+         WHERE c.problem IS NULL
         ON CONFLICT (namespace, kind, external_id) DO UPDATE
            SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
                ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
@@ -236,11 +243,22 @@ BEGIN
                last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
         RETURNING (s.xmax = 0) AS inserted
     )
-    SELECT count(*) FILTER (WHERE up.inserted), count(*) FILTER (WHERE NOT up.inserted)
-      INTO n_new, n_upd
-      FROM up;
+    SELECT (SELECT count(*) FILTER (WHERE up.inserted) FROM up),
+           (SELECT count(*) FILTER (WHERE NOT up.inserted) FROM up),
+           (SELECT COALESCE(jsonb_agg(jsonb_build_object('position', l.position, 'session_id', l.session_id,
+                                                         'reason', l.reason) ORDER BY l.position), '[]')
+              FROM logged l)
+      INTO n_new, n_upd, v_rejects;
 
-    TRUNCATE powerflex_batch;
+    n_skip := jsonb_array_length(v_rejects);
+    FOR rej IN SELECT * FROM jsonb_to_recordset(v_rejects) AS x(position bigint, session_id text, reason text) LOOP
+        IF rej.session_id IS NOT NULL THEN
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason
+                  USING DETAIL = format('session_id: %s', rej.session_id);
+        ELSE
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason;
+        END IF;
+    END LOOP;
     RETURN QUERY SELECT n_new, n_upd, n_skip;
 END
 $$;
