@@ -236,6 +236,7 @@ BEGIN
                c.r
           FROM c
          WHERE c.problem IS NULL
+         ORDER BY c.position
         ON CONFLICT (namespace, kind, external_id) DO UPDATE
            SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
                ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
