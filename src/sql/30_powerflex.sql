@@ -23,38 +23,6 @@ CREATE INDEX import_rejects_rejected_at_idx ON sessions.import_rejects (rejected
 SELECT pg_catalog.pg_extension_config_dump('sessions.import_rejects', '');
 
 /*
- * powerflex_epoch
- *		Epoch milliseconds (a JSON number or a numeric string) as timestamptz;
- *		NULL for JSON null or absence. Values that are not a time between 1970
- *		and 9999 raise 22008 so the caller can name the field.
- */
-CREATE FUNCTION sessions.powerflex_epoch(v jsonb)
-RETURNS timestamptz
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-DECLARE
-    ms numeric;
-BEGIN
-    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-        RETURN NULL;
-    ELSIF jsonb_typeof(v) = 'number' THEN
-        ms := v::numeric;
-    ELSIF jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\s*[0-9]{1,15}(\.[0-9]*)?\s*$' THEN
-        ms := (v #>> '{}')::numeric;
-    ELSE
-        RAISE EXCEPTION 'not epoch milliseconds: %', left(v::text, 40) USING ERRCODE = '22008';
-    END IF;
-    IF ms < 0 OR ms > 253402300799999 THEN
-        RAISE EXCEPTION 'epoch milliseconds out of range: %', ms USING ERRCODE = '22008';
-    END IF;
-    RETURN to_timestamp((ms / 1000)::float8);
-END
-$$;
-COMMENT ON FUNCTION sessions.powerflex_epoch(jsonb) IS
-  'PowerFlex epoch milliseconds (number or numeric string) as timestamptz; NULL for null; 22008 when not a time in 1970..9999';
-
-/*
  * powerflex_row_problem
  *		Why a PowerFlex row cannot be stored, or NULL when it can: the checks
  *		import_powerflex applies to each row before writing anything.
@@ -268,7 +236,6 @@ COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
 
 REVOKE ALL ON sessions.import_rejects FROM PUBLIC;
 GRANT SELECT, INSERT, DELETE ON sessions.import_rejects TO session_analytics_writer;
-GRANT EXECUTE ON FUNCTION sessions.powerflex_epoch(jsonb) TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.powerflex_row_problem(jsonb) TO session_analytics_reader;
 REVOKE ALL ON FUNCTION sessions.import_powerflex(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.import_powerflex(jsonb, text) TO session_analytics_writer;

@@ -213,6 +213,26 @@ sort_expr(void)
 }
 
 /*
+ * optional_word
+ *		The optional value of --user / --graph: after "=", or the next word
+ *		when it is not a flag (nor the import command).
+ */
+static const char *
+optional_word(const char *name, const char *inl, int argc, char **argv, int *i)
+{
+	const char *val = NULL;
+
+	if (inl)
+		val = inl;
+	else if (*i + 1 < argc && argv[*i + 1][0] != '-' && argv[*i + 1][0] != '\0' &&
+			 strcmp(argv[*i + 1], "import") != 0)
+		val = argv[++*i];
+	if (val && *val == '\0')
+		tool_die(EXIT_USAGE, "%s= needs a value (or none at all)", name);
+	return val;
+}
+
+/*
  * parse_args
  *		SESHIS-style flags: --flag, --flag VALUE, --flag=VALUE; the optional
  *		values of --micro, --user and --graph are taken from the next word
@@ -239,7 +259,6 @@ parse_args(int argc, char **argv)
 		const char *inl = NULL;
 		const char *val = NULL;
 		const char *next = (i + 1 < argc) ? argv[i + 1] : NULL;
-		bool		next_is_word = next != NULL && next[0] != '-' && next[0] != '\0';
 
 		if (arg[0] != '-' || strcmp(arg, "-") == 0)
 		{
@@ -321,30 +340,14 @@ parse_args(int argc, char **argv)
 		else if (FLAG("--user"))
 		{
 			opt.user = true;
-			if (inl)
-				val = inl;
-			else if (next_is_word && strcmp(next, "import") != 0)
-				val = argv[++i];
-			if (val)
-			{
-				if (*val == '\0')
-					tool_die(EXIT_USAGE, "--user= needs an email (or no value for every user)");
+			if ((val = optional_word(name, inl, argc, argv, &i)) != NULL)
 				opt.user_email = val;
-			}
 		}
 		else if (FLAG("--graph"))
 		{
 			opt.graph = true;
-			if (inl)
-				val = inl;
-			else if (next_is_word && strcmp(next, "import") != 0)
-				val = argv[++i];
-			if (val)
-			{
-				if (*val == '\0')
-					tool_die(EXIT_USAGE, "--graph= needs a file name");
+			if ((val = optional_word(name, inl, argc, argv, &i)) != NULL)
 				opt.graph_file = val;
-			}
 		}
 		else if (FLAG("--printsessions"))
 		{
