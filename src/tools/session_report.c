@@ -606,6 +606,8 @@ connect_db(void)
 	p[0] = opt.tz;
 	res = query("SELECT pg_catalog.set_config('TimeZone', $1, false)", 1, p, "--tz");
 	PQclear(res);
+	/* POSIX-style zones such as UTC+99 are accepted but cannot be printed back */
+	PQclear(query("SELECT pg_catalog.now()::text::timestamptz", 0, NULL, "--tz"));
 }
 
 /*
@@ -1379,7 +1381,7 @@ resolve_user(void)
 						   " OR sessions.user_pseudonym(s.user_ref) = $4)"
 						   " ORDER BY s.user_ref = $4 DESC, s.user_ref LIMIT 1", 4, p, NULL);
 	if (user_ref == NULL)
-		tool_die(EXIT_NOT_FOUND, "User '%s' not found between %s and %s; run --user without an email to see the users",
+		tool_die(EXIT_NOT_FOUND, "User '%.200s' not found between %s and %s; run --user without an email to see the users",
 				 opt.user_email, range_from, range_to);
 	debug("User '%s' found", opt.user_email);
 }
