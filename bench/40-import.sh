@@ -10,6 +10,7 @@ N=$(awk -v s="$SCALE" 'BEGIN { n = 200000 * s; if (n < 2000) n = 2000; printf "%
 DIR=${SA_BENCH_DIR:-/tmp}/import
 mkdir -p "$DIR"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 
 echo "## PowerFlex import ($N rows)"
 python3 - "$N" "$DIR/export.json" "$DIR/rows.ndjson" <<'PY'
