@@ -1712,7 +1712,7 @@ run_report(void)
 			tool_json_string(stdout, opt.site);
 		else
 			fputs("null", stdout);
-		printf(",\n  \"micro_threshold\": %s,\n  \"include_active\": %s", opt.micro_kwh, include_active_text());
+		printf(",\n  \"micro_threshold\": %s,\n  \"include_active\": %s", kwh_label(opt.micro_kwh), include_active_text());
 		if (classes)
 		{
 			printf(",\n  \"summary\": ");

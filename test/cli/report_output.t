@@ -3,7 +3,7 @@
 # chart, --anonymize, colour, and the exit status of each error class.
 # SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
 . "$(dirname "$0")/tap.sh"
-plan 42
+plan 45
 
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
@@ -34,6 +34,12 @@ golden report_full.csv --empty --micro --user "${RANGE[@]}" --format csv
 golden report_raw.json "${RANGE[@]}" --sort session_kwh --order asc --limit 5
 golden report_raw.csv "${RANGE[@]}" --format csv --sort session_id --order asc --limit 4 --page 2
 golden report_printsessions.txt --micro 0.5 --printsessions "${RANGE[@]}"
+
+for f in report_full.json report_raw.json; do
+    python3 -m json.tool "$T/$f" >/dev/null; ok $? "$f is valid JSON"
+done
+session-report --empty --micro .5 --format json "${RANGE[@]}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["micro_threshold"])' >"$T/thr"
+is "$(cat "$T/thr")" "0.5" "--micro .5 gives valid JSON"
 
 # The seed's worked example, from --debug.
 session-report --user JOHN.DOE@example.com --debug "${RANGE[@]}" >"$T/john.txt" 2>"$T/john.err"
