@@ -3,7 +3,7 @@
 # chart, --anonymize, colour, and the exit status of each error class.
 # SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
 . "$(dirname "$0")/tap.sh"
-plan 45
+plan 48
 
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
@@ -91,6 +91,20 @@ like "$tty_out" $'\e\\[38;5;208m' "orange on a terminal"
 unlike "$(script -qec "session-report --no-color --user john.doe@example.com ${RANGE[*]}" /dev/null)" $'\e\\[' "--no-color"
 unlike "$(session-report --user "${RANGE[@]}")" $'\e\\[' "no colour into a pipe"
 
+# A reader may run every report; a writer may import; RLS decides the sites.
+psql -X -q <<'SQL' 2>/dev/null
+DROP ROLE IF EXISTS report_reader; DROP ROLE IF EXISTS report_writer;
+CREATE ROLE report_reader LOGIN IN ROLE session_analytics_reader;
+CREATE ROLE report_writer LOGIN IN ROLE session_analytics_writer;
+INSERT INTO sessions.role_namespace VALUES ('report_reader', 'Airport P2'), ('report_writer', 'Depot');
+SQL
+out=$(session-report -d "dbname=report_output user=report_reader" --empty --micro --user --graph "$T/reader.svg" "${RANGE[@]}" 2>&1)
+like "$out" "Total sessions analyzed: 19$" "a reader gets the report of the sites it may see"
+out=$(session-report -d "dbname=report_output user=report_writer" import powerflex "$DATA/powerflex_bad.json" --site Depot 2>/dev/null)
+like "$out" "12 rows, 3 new, 0 updated, 9 skipped" "a writer imports into its site"
+session-report -d "dbname=report_output user=report_reader" import powerflex "$DATA/powerflex_bad.json" --site Depot >/dev/null 2>"$T/ro.err"
+is "$?/$(grep -c 'permission denied' "$T/ro.err")" "1/1" "a reader may not import: exit 1, one line"
+
 # Exit statuses: one line on stderr each.
 status() { # WANT NAME ARGS...
     local want=$1 name=$2; shift 2
@@ -107,4 +121,5 @@ status 4 "extension missing" session-report -d report_noext --empty
 status 5 "unknown user" session-report --user nobody@example.com "${RANGE[@]}"
 like "$(cat "$T/status.err")" "User 'nobody@example.com' not found.*run --user without an email" "SESHIS's hint"
 status 6 "empty range" session-report --empty --from 2020-01-01 --to 2020-01-02
-psql -X -q -d postgres -c "DROP DATABASE report_output WITH (FORCE)" -c "DROP DATABASE report_noext WITH (FORCE)"
+psql -X -q -d postgres -c "DROP DATABASE report_output WITH (FORCE)" -c "DROP DATABASE report_noext WITH (FORCE)" \
+     -c "DROP ROLE report_reader" -c "DROP ROLE report_writer"
