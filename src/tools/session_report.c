@@ -138,6 +138,13 @@ usage(FILE *out)
 			"7 input file not valid JSON or not a PowerFlex export.\n");
 }
 
+/* An e-mail given on the command line, as messages may echo it. */
+static const char *
+shown(const char *s)
+{
+	return opt.anonymize && s && strchr(s, '@') ? "(redacted)" : s;
+}
+
 /* ---------------------------------------------------------------------
  * Flags
  * --------------------------------------------------------------------- */
@@ -514,7 +521,8 @@ query(const char *sql, int n, const char *const *params, const char *usage_what)
 	{
 		debug("SQL: %s", sql);
 		for (int i = 0; i < n; i++)
-			debug("    $%d = %s", i + 1, params[i] ? params[i] : "NULL");
+			debug("    $%d = %s", i + 1, params[i] == NULL ? "NULL" :
+				  shown(params[i]));
 	}
 	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -1382,8 +1390,8 @@ resolve_user(void)
 						   " ORDER BY s.user_ref = $4 DESC, s.user_ref LIMIT 1", 4, p, NULL);
 	if (user_ref == NULL)
 		tool_die(EXIT_NOT_FOUND, "User '%.200s' not found between %s and %s; run --user without an email to see the users",
-				 opt.user_email, range_from, range_to);
-	debug("User '%s' found", opt.user_email);
+				 shown(opt.user_email), range_from, range_to);
+	debug("User '%s' found", shown(opt.user_email));
 }
 
 /*
@@ -1654,7 +1662,7 @@ run_report(void)
 		daily = report_query("daily_report");
 	if (opt.user)
 	{
-		debug("Starting user session analysis (filter: %s)...", opt.user_email ? opt.user_email : "all");
+		debug("Starting user session analysis (filter: %s)...", opt.user_email ? shown(opt.user_email) : "all");
 		resolve_user();
 		users = users_query(&n_users);
 	}
@@ -1773,7 +1781,7 @@ debug_args(void)
 	debug("Debug mode enabled");
 	debug("Arguments parsed: {'user': %s%s%s, 'empty': %s, 'micro': %s%s%s, 'advanced': %s, 'graph': %s%s%s, "
 		  "'printsessions': %s, 'debug': True}",
-		  opt.user ? "'" : "", opt.user ? (opt.user_email ? opt.user_email : "all") : "None", opt.user ? "'" : "",
+		  opt.user ? "'" : "", opt.user ? (opt.user_email ? shown(opt.user_email) : "all") : "None", opt.user ? "'" : "",
 		  opt.empty ? "True" : "False",
 		  opt.micro ? "'" : "", opt.micro ? opt.micro_kwh : "False", opt.micro ? "'" : "",
 		  opt.advanced ? "True" : "False",

@@ -79,7 +79,9 @@ all=$( { session-report --anonymize --empty --micro --user --printsessions "${RA
          session-report --anonymize --user "${RANGE[@]}" --format csv
          session-report --anonymize "${RANGE[@]}" --limit 0
          session-report --anonymize "${RANGE[@]}" --format csv --limit 0; } 2>&1)
-unlike "$all" "@" "--anonymize: no email anywhere"
+all+=$(session-report --anonymize --debug --user john.doe@example.com --printsessions --empty "${RANGE[@]}" 2>&1)
+all+=$(session-report --anonymize --user nobody@example.com "${RANGE[@]}" 2>&1)
+unlike "$all" "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\\." "--anonymize: no email anywhere, --debug and errors included"
 like "$all" "User: user-[0-9a-f]{10}" "--anonymize: pseudonyms instead"
 pseudo=$(grep -o 'user-[0-9a-f]\{10\}' <<<"$all" | head -1)
 session-report --anonymize --user "$pseudo" "${RANGE[@]}" >/dev/null; ok $? "--user accepts a pseudonym"
