@@ -41,11 +41,11 @@ done
 session-report --empty --micro .5 --format json "${RANGE[@]}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["micro_threshold"])' >"$T/thr"
 is "$(cat "$T/thr")" "0.5" "--micro .5 gives valid JSON"
 
-# The seed's worked example, from --debug.
+# SESHIS's worked example, from --debug.
 session-report --user JOHN.DOE@example.com --debug "${RANGE[@]}" >"$T/john.txt" 2>"$T/john.err"
 is "$?" 0 "--user EMAIL (any case)"
 like "$(cat "$T/john.txt")" "^User: john.doe@example.com$" "only that user"
-like "$(cat "$T/john.txt")" "START: 2025-09-08 19:29:13 / END: 2025-09-09 00:21:03 / DURATION: 4.9h / 12.76309 kWh / 0101110102_2025-09-08..." "seed session line"
+like "$(cat "$T/john.txt")" "START: 2025-09-08 19:29:13 / END: 2025-09-09 00:21:03 / DURATION: 4.9h / 12.76309 kWh / 0101110102_2025-09-08..." "SESHIS's example session line"
 like "$(cat "$T/john.err")" "Session 8 calculations: 4.86h, 2624.1W, 12.62A \(orange\)" "per-session calculations on stderr"
 like "$(cat "$T/john.err")" "SQL: .*sessions.user_report" "--debug shows the SQL"
 like "$(cat "$T/john.err")" "Arguments parsed: \{'user': 'JOHN.DOE@example.com'" "--debug shows the arguments"
