@@ -1,4 +1,517 @@
 /*
  * session_stats.c
+ *		The sessions.session_stats type: construction, validation of values
+ *		that come from outside (text, binary, table columns), and the text
+ *		and binary forms.
+ *
+ * Text form, one line, every field in a fixed order:
+ *
+ *	 v1 tz=America/Los_Angeles micro=1 volts=208 good=16 fair=8
+ *		| 2025-09-07 active completed empty micro normal green orange red kwh duration_us
+ *		| ...
+ *
+ * Days are ISO dates (astronomical years), floats in shortest exact form.
+ * Binary form: version byte, tz as int32 length + bytes, the four floats,
+ * int32 ndays, then per day int32 date and the ten counters (int64, kwh as
+ * float8), all network order.
  */
 #include "postgres.h"
+
+#include <ctype.h>
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+
+#include "session_stats.h"
+
+PG_FUNCTION_INFO_V1(session_stats_in);
+PG_FUNCTION_INFO_V1(session_stats_out);
+PG_FUNCTION_INFO_V1(session_stats_recv);
+PG_FUNCTION_INFO_V1(session_stats_send);
+
+/*
+ * ss_create
+ *		A summary with no days and room for capacity of them, in mcxt.
+ */
+SessionStats *
+ss_create(const char *tz, int tzlen, const SessionParams *p, int32 capacity, MemoryContext mcxt)
+{
+	Size		size = SS_SIZE(tzlen, capacity);
+	SessionStats *s = MemoryContextAllocZero(mcxt, size);
+
+	SET_VARSIZE(s, size);
+	s->version = SS_VERSION;
+	s->tzlen = (uint16) tzlen;
+	s->capacity = capacity;
+	s->micro_threshold = p->micro_threshold;
+	s->volts = p->volts;
+	s->good_a = p->good_a;
+	s->fair_a = p->fair_a;
+	memcpy(s->tz, tz, tzlen);
+	return s;
+}
+
+/*
+ * ss_resize
+ *		A copy of s with room for capacity days (>= s->ndays), in mcxt.
+ */
+SessionStats *
+ss_resize(const SessionStats *s, int32 capacity, MemoryContext mcxt)
+{
+	SessionParams p = {s->micro_threshold, s->volts, s->good_a, s->fair_a};
+	SessionStats *r;
+
+	Assert(capacity >= s->ndays);
+	r = ss_create(s->tz, s->tzlen, &p, capacity, mcxt);
+	r->ndays = s->ndays;
+	memcpy(SS_DAYS(r), SS_DAYS(s), sizeof(SessionStatsDay) * s->ndays);
+	return r;
+}
+
+/* Reports a malformed value; all corruption lands here. */
+static void pg_attribute_noreturn()
+corrupt(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid session_stats value"),
+			 errdetail("%s", detail)));
+}
+
+/*
+ * check_zone_name
+ *		A zone name is 1..TZ_STRLEN_MAX printable non-blank bytes.
+ */
+static bool
+zone_name_ok(const char *tz, int len)
+{
+	if (len < 1 || len > TZ_STRLEN_MAX)
+		return false;
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) tz[i];
+
+		if (c <= ' ' || c == 0x7f || c == '|')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * check_day
+ *		One day's counters are consistent: non-negative, the classes and the
+ *		ratings each within completed, kWh finite and >= 0.
+ */
+static void
+check_day(const SessionStatsDay *d)
+{
+	if (d->reserved != 0 || !IS_VALID_DATE(d->day))
+		corrupt("day out of range");
+	if (d->active < 0 || d->completed < 0 || d->empty < 0 || d->micro < 0 ||
+		d->normal < 0 || d->green < 0 || d->orange < 0 || d->red < 0)
+		corrupt("negative counter");
+	if (d->active > PG_INT64_MAX - d->completed || d->active + d->completed == 0)
+		corrupt("day without sessions or counter overflow");
+	if (d->empty > d->completed || d->micro > d->completed - d->empty ||
+		d->normal > d->completed - d->empty - d->micro)
+		corrupt("empty + micro + normal exceed completed");
+	if (d->green > d->completed || d->orange > d->completed - d->green ||
+		d->red > d->completed - d->green - d->orange)
+		corrupt("green + orange + red exceed completed");
+	if (isnan(d->kwh) || isinf(d->kwh) || d->kwh < 0)
+		corrupt("kwh not a finite number >= 0");
+	if (d->completed == 0 && (d->kwh != 0 || d->duration != 0))
+		corrupt("energy or duration on a day without completed sessions");
+}
+
+/*
+ * ss_validate
+ *		Treats s as hostile: checks size, header, zone name, parameters and
+ *		every day. Any inconsistency is an ERROR (XX001), never a crash.
+ */
+void
+ss_validate(const SessionStats *s)
+{
+	Size		size = VARSIZE(s);
+	const SessionStatsDay *days;
+
+	if (size < SS_HEADER_SIZE + 2)
+		corrupt("value too short");
+	if (s->version != SS_VERSION || s->flags != 0 || s->reserved != 0)
+		corrupt("unknown version or flags");
+	if (s->tzlen < 1 || s->tzlen > TZ_STRLEN_MAX || SS_DAYS_OFFSET(s->tzlen) > size)
+		corrupt("zone name length out of range");
+	if (s->tz[s->tzlen] != '\0' || !zone_name_ok(s->tz, s->tzlen))
+		corrupt("zone name malformed");
+	if (s->ndays < 0 || s->capacity < s->ndays || s->capacity > SS_MAX_DAYS)
+		corrupt("day count out of range");
+	if (size != SS_SIZE(s->tzlen, s->capacity))
+		corrupt("size does not match the day count");
+	if (!(s->micro_threshold > 0 && s->volts > 0 && s->fair_a > 0 && s->good_a >= s->fair_a) ||
+		isinf(s->micro_threshold) || isinf(s->volts) || isinf(s->good_a))
+		corrupt("analysis parameters out of range");
+	days = SS_DAYS(s);
+	for (int i = 0; i < s->ndays; i++)
+	{
+		check_day(&days[i]);
+		if (i > 0 && days[i].day <= days[i - 1].day)
+			corrupt("days not in ascending order");
+	}
+}
+
+/*
+ * ss_get_arg
+ *		Argument argno as a validated, detoasted, 4-byte-header summary. The
+ *		result may be a copy; callers that modify it in place must own it.
+ */
+SessionStats *
+ss_get_arg(FunctionCallInfo fcinfo, int argno)
+{
+	struct varlena *v = PG_GETARG_VARLENA_P(argno);
+
+	if (VARSIZE(v) < SS_HEADER_SIZE + 2 || (((uintptr_t) v) & (MAXIMUM_ALIGNOF - 1)) != 0)
+	{
+		/* short or misaligned: work on an aligned copy (then validate) */
+		struct varlena *c = palloc(Max(VARSIZE(v), SS_HEADER_SIZE + 2));
+
+		memset(c, 0, Max(VARSIZE(v), SS_HEADER_SIZE + 2));
+		memcpy(c, v, VARSIZE(v));
+		v = c;
+	}
+	ss_validate((SessionStats *) v);
+	return (SessionStats *) v;
+}
+
+/* ---- text form ---------------------------------------------------------- */
+
+/* Appends a float8 in shortest exact form. */
+static void
+append_float(StringInfo buf, float8 v)
+{
+	char		tmp[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(v, tmp);
+	appendStringInfoString(buf, tmp);
+}
+
+/*
+ * session_stats_out
+ *		The text form described at the top of this file.
+ */
+Datum
+session_stats_out(PG_FUNCTION_ARGS)
+{
+	SessionStats *s = ss_get_arg(fcinfo, 0);
+	SessionStatsDay *days = SS_DAYS(s);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "v%d tz=%s micro=", SS_VERSION, s->tz);
+	append_float(&buf, s->micro_threshold);
+	appendStringInfoString(&buf, " volts=");
+	append_float(&buf, s->volts);
+	appendStringInfoString(&buf, " good=");
+	append_float(&buf, s->good_a);
+	appendStringInfoString(&buf, " fair=");
+	append_float(&buf, s->fair_a);
+	for (int i = 0; i < s->ndays; i++)
+	{
+		SessionStatsDay *d = &days[i];
+		int			y,
+					m,
+					dd;
+
+		j2date(d->day + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
+		appendStringInfo(&buf, " | %04d-%02d-%02d " INT64_FORMAT " " INT64_FORMAT " "
+						 INT64_FORMAT " " INT64_FORMAT " " INT64_FORMAT " " INT64_FORMAT " "
+						 INT64_FORMAT " " INT64_FORMAT " ",
+						 y, m, dd, d->active, d->completed, d->empty, d->micro, d->normal,
+						 d->green, d->orange, d->red);
+		append_float(&buf, d->kwh);
+		appendStringInfo(&buf, " " INT64_FORMAT, d->duration);
+	}
+	PG_RETURN_CSTRING(buf.data);
+}
+
+/* Tokenizer state for session_stats_in. */
+typedef struct Tok
+{
+	char	   *p;
+	const char *input;
+} Tok;
+
+static void pg_attribute_noreturn()
+syntax(const Tok *t, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type session_stats: \"%s\"", t->input),
+			 errdetail("Expected %s.", what)));
+}
+
+/* The next blank-separated token, NUL-terminated in place; NULL at the end. */
+static char *
+next_token(Tok *t)
+{
+	char	   *start;
+
+	while (*t->p && isspace((unsigned char) *t->p))
+		t->p++;
+	if (*t->p == '\0')
+		return NULL;
+	start = t->p;
+	while (*t->p && !isspace((unsigned char) *t->p))
+		t->p++;
+	if (*t->p)
+		*t->p++ = '\0';
+	return start;
+}
+
+static char *
+need_token(Tok *t, const char *what)
+{
+	char	   *tok = next_token(t);
+
+	if (tok == NULL)
+		syntax(t, what);
+	return tok;
+}
+
+/* key=value token: returns the value. */
+static char *
+keyed(Tok *t, const char *key)
+{
+	char	   *tok = need_token(t, key);
+	size_t		kl = strlen(key);
+
+	if (strncmp(tok, key, kl) != 0 || tok[kl] != '=')
+		syntax(t, key);
+	return tok + kl + 1;
+}
+
+static float8
+parse_float(Tok *t, const char *s, const char *what)
+{
+	char	   *end;
+	float8		v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || isnan(v) || isinf(v))
+		syntax(t, what);
+	return v;
+}
+
+static int64
+parse_int(Tok *t, const char *s, const char *what)
+{
+	char	   *end;
+	long long	v;
+
+	if (!(isdigit((unsigned char) *s) || (*s == '-' && isdigit((unsigned char) s[1]))))
+		syntax(t, what);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || errno != 0)
+		syntax(t, what);
+	return (int64) v;
+}
+
+/* YYYY-MM-DD (astronomical year, optional '-') as DateADT. */
+static int32
+parse_date(Tok *t, const char *s)
+{
+	int			y,
+				m,
+				d,
+				n = 0,
+				y2,
+				m2,
+				d2;
+	int			jd;
+
+	if (sscanf(s, "%d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] != '\0' ||
+		y < -4713 || y > 5874897 || m < 1 || m > 12 || d < 1 || d > 31)
+		syntax(t, "a date YYYY-MM-DD");
+	jd = date2j(y, m, d);
+	j2date(jd, &y2, &m2, &d2);
+	if (y2 != y || m2 != m || d2 != d || !IS_VALID_DATE(jd - POSTGRES_EPOCH_JDATE))
+		syntax(t, "a valid date");
+	return jd - POSTGRES_EPOCH_JDATE;
+}
+
+/*
+ * session_stats_in
+ *		Parses the text form; the result is validated like any other value.
+ */
+Datum
+session_stats_in(PG_FUNCTION_ARGS)
+{
+	char	   *input = PG_GETARG_CSTRING(0);
+	Tok			t;
+	char	   *tok,
+			   *tz;
+	SessionParams p;
+	SessionStats *s;
+	int32		ndays = 0,
+				cap = 8;
+
+	t.input = input;
+	t.p = pstrdup(input);
+	tok = need_token(&t, "v1");
+	if (strcmp(tok, "v1") != 0)
+		syntax(&t, "version v1");
+	tz = keyed(&t, "tz");
+	if (!zone_name_ok(tz, strlen(tz)))
+		syntax(&t, "a time-zone name");
+	p.micro_threshold = parse_float(&t, keyed(&t, "micro"), "micro=<kWh>");
+	p.volts = parse_float(&t, keyed(&t, "volts"), "volts=<V>");
+	p.good_a = parse_float(&t, keyed(&t, "good"), "good=<A>");
+	p.fair_a = parse_float(&t, keyed(&t, "fair"), "fair=<A>");
+	ss_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
+	s = ss_create(tz, strlen(tz), &p, cap, CurrentMemoryContext);
+
+	while ((tok = next_token(&t)) != NULL)
+	{
+		SessionStatsDay *d;
+
+		if (strcmp(tok, "|") != 0)
+			syntax(&t, "'|' before a day");
+		if (ndays >= SS_MAX_DAYS)
+			syntax(&t, "fewer days");
+		if (ndays == cap)
+		{
+			cap = Min(cap * 2, SS_MAX_DAYS);
+			s = ss_resize(s, cap, CurrentMemoryContext);
+		}
+		d = &SS_DAYS(s)[ndays];
+		d->day = parse_date(&t, need_token(&t, "a date"));
+		d->active = parse_int(&t, need_token(&t, "active"), "active count");
+		d->completed = parse_int(&t, need_token(&t, "completed"), "completed count");
+		d->empty = parse_int(&t, need_token(&t, "empty"), "empty count");
+		d->micro = parse_int(&t, need_token(&t, "micro"), "micro count");
+		d->normal = parse_int(&t, need_token(&t, "normal"), "normal count");
+		d->green = parse_int(&t, need_token(&t, "green"), "green count");
+		d->orange = parse_int(&t, need_token(&t, "orange"), "orange count");
+		d->red = parse_int(&t, need_token(&t, "red"), "red count");
+		d->kwh = parse_float(&t, need_token(&t, "kwh"), "kWh");
+		d->duration = parse_int(&t, need_token(&t, "duration"), "duration in microseconds");
+		s->ndays = ++ndays;
+	}
+	s = ss_resize(s, ndays, CurrentMemoryContext);
+	ss_validate(s);
+	PG_RETURN_POINTER(s);
+}
+
+/* ---- binary form -------------------------------------------------------- */
+
+#define SS_WIRE_DAY		(4 + 9 * 8 + 8)		/* date, 8 counters, kwh, duration */
+
+/*
+ * session_stats_send
+ *		The binary form described at the top of this file.
+ */
+Datum
+session_stats_send(PG_FUNCTION_ARGS)
+{
+	SessionStats *s = ss_get_arg(fcinfo, 0);
+	SessionStatsDay *days = SS_DAYS(s);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, SS_VERSION);
+	pq_sendint32(&buf, s->tzlen);
+	pq_sendbytes(&buf, s->tz, s->tzlen);
+	pq_sendfloat8(&buf, s->micro_threshold);
+	pq_sendfloat8(&buf, s->volts);
+	pq_sendfloat8(&buf, s->good_a);
+	pq_sendfloat8(&buf, s->fair_a);
+	pq_sendint32(&buf, s->ndays);
+	for (int i = 0; i < s->ndays; i++)
+	{
+		pq_sendint32(&buf, days[i].day);
+		pq_sendint64(&buf, days[i].active);
+		pq_sendint64(&buf, days[i].completed);
+		pq_sendint64(&buf, days[i].empty);
+		pq_sendint64(&buf, days[i].micro);
+		pq_sendint64(&buf, days[i].normal);
+		pq_sendint64(&buf, days[i].green);
+		pq_sendint64(&buf, days[i].orange);
+		pq_sendint64(&buf, days[i].red);
+		pq_sendfloat8(&buf, days[i].kwh);
+		pq_sendint64(&buf, days[i].duration);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+static void pg_attribute_noreturn()
+bad_binary(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid binary representation of session_stats"),
+			 errdetail("%s", detail)));
+}
+
+/*
+ * session_stats_recv
+ *		Reads the binary form; lengths are checked before anything is read
+ *		or allocated, and the result is validated.
+ */
+Datum
+session_stats_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int			version,
+				tzlen;
+	char		tz[TZ_STRLEN_MAX + 1];
+	SessionParams p;
+	int32		ndays;
+	SessionStats *s;
+	SessionStatsDay *days;
+
+	if (buf->len - buf->cursor < 1 + 4)
+		bad_binary("value too short");
+	version = pq_getmsgbyte(buf);
+	if (version != SS_VERSION)
+		bad_binary("unknown version");
+	tzlen = pq_getmsgint(buf, 4);
+	if (tzlen < 1 || tzlen > TZ_STRLEN_MAX || buf->len - buf->cursor < tzlen + 4 * 8 + 4)
+		bad_binary("zone name length out of range");
+	memcpy(tz, pq_getmsgbytes(buf, tzlen), tzlen);
+	tz[tzlen] = '\0';
+	if (!zone_name_ok(tz, tzlen))
+		bad_binary("zone name malformed");
+	p.micro_threshold = pq_getmsgfloat8(buf);
+	p.volts = pq_getmsgfloat8(buf);
+	p.good_a = pq_getmsgfloat8(buf);
+	p.fair_a = pq_getmsgfloat8(buf);
+	ss_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
+	ndays = pq_getmsgint(buf, 4);
+	if (ndays < 0 || ndays > SS_MAX_DAYS ||
+		(int64) ndays * SS_WIRE_DAY != (int64) (buf->len - buf->cursor))
+		bad_binary("day count does not match the length");
+	s = ss_create(tz, tzlen, &p, ndays, CurrentMemoryContext);
+	s->ndays = ndays;
+	days = SS_DAYS(s);
+	for (int i = 0; i < ndays; i++)
+	{
+		days[i].day = pq_getmsgint(buf, 4);
+		days[i].active = pq_getmsgint64(buf);
+		days[i].completed = pq_getmsgint64(buf);
+		days[i].empty = pq_getmsgint64(buf);
+		days[i].micro = pq_getmsgint64(buf);
+		days[i].normal = pq_getmsgint64(buf);
+		days[i].green = pq_getmsgint64(buf);
+		days[i].orange = pq_getmsgint64(buf);
+		days[i].red = pq_getmsgint64(buf);
+		days[i].kwh = pq_getmsgfloat8(buf);
+		days[i].duration = pq_getmsgint64(buf);
+	}
+	ss_validate(s);
+	PG_RETURN_POINTER(s);
+}

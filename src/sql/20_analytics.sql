@@ -1,0 +1,306 @@
+-- session_analytics: charging-session analytics.
+--
+-- Scalar functions (classification, average power and current, rating,
+-- duration text, named date ranges), the flat summary type
+-- sessions.session_stats with its aggregates and accessors, and thin report
+-- functions over sessions.store. Defaults of thresholds, volts and amperes
+-- come from the session_analytics.* settings.
+
+-- ---- scalar functions -------------------------------------------------------
+
+CREATE FUNCTION sessions.classify(
+    kwh float8,
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_classify'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.classify(float8, float8) IS
+  'empty (kwh = 0), micro (0 < kwh < micro_threshold) or normal (kwh >= micro_threshold)';
+
+CREATE FUNCTION sessions.average_power_w(kwh float8, started_at timestamptz, ended_at timestamptz)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sa_average_power_w'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.average_power_w(float8, timestamptz, timestamptz) IS
+  'Average power in watts: kWh / hours * 1000; NULL for an open session or a duration <= 0';
+
+CREATE FUNCTION sessions.average_current_a(
+    kwh float8, started_at timestamptz, ended_at timestamptz,
+    volts float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sa_average_current_a'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.average_current_a(float8, timestamptz, timestamptz, float8) IS
+  'Average current in amperes at volts (average power / volts); NULL for an open session or a duration <= 0';
+
+CREATE FUNCTION sessions.charge_rating(
+    amps float8,
+    good_a float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8,
+    fair_a float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_charge_rating'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.charge_rating(float8, float8, float8) IS
+  'green (amps >= good_a), orange (amps >= fair_a) or red';
+
+CREATE FUNCTION sessions.format_duration(interval)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_format_duration'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.format_duration(interval) IS
+  'Duration with one decimal in the largest fitting unit: 46.0s, 12.5m, 8.5h, 2.3d';
+
+CREATE FUNCTION sessions.date_range(name text, tz text DEFAULT 'UTC', at timestamptz DEFAULT pg_catalog.now())
+RETURNS tstzrange
+AS 'MODULE_PATHNAME', 'sa_date_range'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.date_range(text, text, timestamptz) IS
+  'Named range local to tz: today, yesterday, last_week (7 days before today), last_month (30 days before today), this_month';
+
+-- ---- the summary type ---------------------------------------------------------
+
+CREATE TYPE sessions.session_stats;
+
+CREATE FUNCTION sessions.session_stats_in(cstring) RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'session_stats_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.session_stats_in(cstring) IS 'Text input of session_stats (validated)';
+CREATE FUNCTION sessions.session_stats_out(sessions.session_stats) RETURNS cstring
+AS 'MODULE_PATHNAME', 'session_stats_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.session_stats_out(sessions.session_stats) IS 'Text output of session_stats';
+CREATE FUNCTION sessions.session_stats_recv(internal) RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'session_stats_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.session_stats_recv(internal) IS 'Binary input of session_stats (validated)';
+CREATE FUNCTION sessions.session_stats_send(sessions.session_stats) RETURNS bytea
+AS 'MODULE_PATHNAME', 'session_stats_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.session_stats_send(sessions.session_stats) IS 'Binary output of session_stats';
+
+CREATE TYPE sessions.session_stats (
+    INPUT = sessions.session_stats_in,
+    OUTPUT = sessions.session_stats_out,
+    RECEIVE = sessions.session_stats_recv,
+    SEND = sessions.session_stats_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = extended
+);
+COMMENT ON TYPE sessions.session_stats IS
+  'Charging sessions summarised per local day (counts, classes, kWh, duration, ratings) with the zone and parameters used';
+
+-- ---- aggregates ------------------------------------------------------------------
+
+CREATE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'session_stats_trans' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'session_stats_trans' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'session_stats_trans' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'session_stats_trans' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8) IS
+  'Transition function of session_stats_agg (aggregate context only)';
+COMMENT ON FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text) IS
+  'Transition function of session_stats_agg (aggregate context only)';
+COMMENT ON FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8) IS
+  'Transition function of session_stats_agg (aggregate context only)';
+COMMENT ON FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8) IS
+  'Transition function of session_stats_agg (aggregate context only)';
+
+CREATE FUNCTION sessions.session_stats_final(sessions.session_stats)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'session_stats_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.session_stats_final(sessions.session_stats) IS
+  'Final function of session_stats_agg and rollup: drops the spare day slots of the state';
+
+CREATE FUNCTION sessions.session_stats_combine(sessions.session_stats, sessions.session_stats)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'session_stats_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.session_stats_combine(sessions.session_stats, sessions.session_stats) IS
+  'Combine function of session_stats_agg, transition of rollup: merges two summaries of the same zone and parameters';
+
+CREATE AGGREGATE sessions.session_stats_agg(started_at timestamptz, ended_at timestamptz, kwh float8) (
+    SFUNC = sessions.session_stats_trans, STYPE = sessions.session_stats,
+    FINALFUNC = sessions.session_stats_final, COMBINEFUNC = sessions.session_stats_combine,
+    PARALLEL = SAFE);
+CREATE AGGREGATE sessions.session_stats_agg(started_at timestamptz, ended_at timestamptz, kwh float8, tz text) (
+    SFUNC = sessions.session_stats_trans, STYPE = sessions.session_stats,
+    FINALFUNC = sessions.session_stats_final, COMBINEFUNC = sessions.session_stats_combine,
+    PARALLEL = SAFE);
+CREATE AGGREGATE sessions.session_stats_agg(started_at timestamptz, ended_at timestamptz, kwh float8, tz text,
+                                            micro_threshold float8) (
+    SFUNC = sessions.session_stats_trans, STYPE = sessions.session_stats,
+    FINALFUNC = sessions.session_stats_final, COMBINEFUNC = sessions.session_stats_combine,
+    PARALLEL = SAFE);
+CREATE AGGREGATE sessions.session_stats_agg(started_at timestamptz, ended_at timestamptz, kwh float8, tz text,
+                                            micro_threshold float8, volts float8) (
+    SFUNC = sessions.session_stats_trans, STYPE = sessions.session_stats,
+    FINALFUNC = sessions.session_stats_final, COMBINEFUNC = sessions.session_stats_combine,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE sessions.session_stats_agg(timestamptz, timestamptz, float8) IS
+  'Sessions summarised per UTC day (threshold and volts from the session_analytics settings)';
+COMMENT ON AGGREGATE sessions.session_stats_agg(timestamptz, timestamptz, float8, text) IS
+  'Sessions summarised per local day in tz';
+COMMENT ON AGGREGATE sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8) IS
+  'Sessions summarised per local day in tz with a microsession threshold (kWh)';
+COMMENT ON AGGREGATE sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8, float8) IS
+  'Sessions summarised per local day in tz with a microsession threshold (kWh) and the volts for ratings';
+
+CREATE AGGREGATE sessions.rollup(sessions.session_stats) (
+    SFUNC = sessions.session_stats_combine, STYPE = sessions.session_stats,
+    FINALFUNC = sessions.session_stats_final, COMBINEFUNC = sessions.session_stats_combine,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE sessions.rollup(sessions.session_stats) IS
+  'Merges session_stats summaries of the same zone and parameters (e.g. stored per site or month)';
+
+-- ---- accessors -------------------------------------------------------------------
+
+CREATE FUNCTION sessions.days(sessions.session_stats)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+AS 'MODULE_PATHNAME', 'session_stats_days'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 366;
+COMMENT ON FUNCTION sessions.days(sessions.session_stats) IS
+  'One row per local day, ascending; percentages of completed sessions';
+
+CREATE FUNCTION sessions.totals(sessions.session_stats,
+    OUT sessions bigint, OUT active bigint, OUT completed bigint, OUT empty bigint, OUT micro bigint,
+    OUT normal bigint, OUT empty_pct float8, OUT micro_pct float8, OUT kwh float8,
+    OUT avg_duration interval, OUT green bigint, OUT orange bigint, OUT red bigint,
+    OUT combined bigint, OUT combined_pct float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'session_stats_totals'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.totals(sessions.session_stats) IS
+  'The whole range in one row, plus combined = empty + micro and its percentage of completed sessions';
+
+-- ---- reports over the store --------------------------------------------------------
+
+CREATE FUNCTION sessions.daily_report(
+    range tstzrange,
+    tz text DEFAULT 'UTC',
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT d.*
+      FROM sessions.days((
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $2, $3)
+              FROM sessions.store s
+             WHERE s.kind IN ('ocpi', 'powerflex')
+               AND s.started_at IS NOT NULL
+               AND ($1 IS NULL OR ($1 @> s.started_at
+                    AND s.started_at >= COALESCE(lower($1), '-infinity')
+                    AND s.started_at <= COALESCE(upper($1), 'infinity')))
+               AND ($4 IS NULL OR s.site = $4)
+               AND ($5 OR s.ended_at IS NOT NULL))) d
+$$;
+COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean) IS
+  'Charging sessions (ocpi, powerflex) of the store started in range, per local day: empty/micro/normal, kWh, durations, ratings';
+
+CREATE FUNCTION sessions.summary_report(
+    range tstzrange,
+    tz text DEFAULT 'UTC',
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false)
+RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
+           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
+           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
+           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
+           COALESCE(t.combined, 0), t.combined_pct
+      FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $2, $3) AS st
+              FROM sessions.store s
+             WHERE s.kind IN ('ocpi', 'powerflex')
+               AND s.started_at IS NOT NULL
+               AND ($1 IS NULL OR ($1 @> s.started_at
+                    AND s.started_at >= COALESCE(lower($1), '-infinity')
+                    AND s.started_at <= COALESCE(upper($1), 'infinity')))
+               AND ($4 IS NULL OR s.site = $4)
+               AND ($5 OR s.ended_at IS NOT NULL)) a
+      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
+$$;
+COMMENT ON FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean) IS
+  'Charging sessions (ocpi, powerflex) of the store started in range in one row: SESHIS combined summary';
+
+CREATE FUNCTION sessions.user_report(
+    user_ref text DEFAULT NULL,
+    range tstzrange DEFAULT NULL,
+    tz text DEFAULT 'UTC',
+    volts float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8)
+RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
+              external_id text, site text, started_local timestamp, ended_local timestamp,
+              duration text, duration_interval interval, kwh float8, average_w float8,
+              average_a float8, rating text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT s.user_ref,
+           count(*) OVER (PARTITION BY s.user_ref),
+           row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
+           s.session_key, s.namespace, s.external_id, s.site,
+           s.started_at AT TIME ZONE $3,
+           s.ended_at AT TIME ZONE $3,
+           sessions.format_duration(s.ended_at - s.started_at),
+           s.ended_at - s.started_at,
+           s.kwh,
+           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
+           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
+           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
+      FROM sessions.store s
+     WHERE s.kind IN ('ocpi', 'powerflex')
+       AND s.started_at IS NOT NULL
+       AND ($1 IS NULL OR s.user_ref = $1)
+       AND ($2 IS NULL OR ($2 @> s.started_at
+            AND s.started_at >= COALESCE(lower($2), '-infinity')
+            AND s.started_at <= COALESCE(upper($2), 'infinity')))
+     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
+$$;
+COMMENT ON FUNCTION sessions.user_report(text, tstzrange, text, float8) IS
+  'Charging sessions (ocpi, powerflex) per user (NULL user first), newest first: local start/end, duration, kWh, average W and A, rating';
+
+-- ---- privileges ---------------------------------------------------------------------
+
+GRANT USAGE ON TYPE sessions.session_stats TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION
+    sessions.classify(float8, float8),
+    sessions.average_power_w(float8, timestamptz, timestamptz),
+    sessions.average_current_a(float8, timestamptz, timestamptz, float8),
+    sessions.charge_rating(float8, float8, float8),
+    sessions.format_duration(interval),
+    sessions.date_range(text, text, timestamptz),
+    sessions.session_stats_in(cstring),
+    sessions.session_stats_out(sessions.session_stats),
+    sessions.session_stats_recv(internal),
+    sessions.session_stats_send(sessions.session_stats),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8),
+    sessions.session_stats_final(sessions.session_stats),
+    sessions.session_stats_combine(sessions.session_stats, sessions.session_stats),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8, float8),
+    sessions.rollup(sessions.session_stats),
+    sessions.days(sessions.session_stats),
+    sessions.totals(sessions.session_stats),
+    sessions.daily_report(tstzrange, text, float8, text, boolean),
+    sessions.summary_report(tstzrange, text, float8, text, boolean),
+    sessions.user_report(text, tstzrange, text, float8)
+  TO session_analytics_reader;

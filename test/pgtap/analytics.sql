@@ -1,0 +1,230 @@
+-- Analytics: every error path with its SQLSTATE, hostile session_stats
+-- values (text and binary), rollup rules, a forced parallel plan, and 100k
+-- randomized rows against a straightforward SQL formulation.
+BEGIN;
+SELECT plan(80);
+
+-- ---- scalar functions: error paths ------------------------------------------
+SELECT throws_ok($$SELECT sessions.classify(-1)$$, '22023', NULL, 'classify: negative kWh');
+SELECT throws_ok($$SELECT sessions.classify('NaN')$$, '22023', NULL, 'classify: NaN kWh');
+SELECT throws_ok($$SELECT sessions.classify(1, 0)$$, '22023', NULL, 'classify: threshold 0');
+SELECT throws_ok($$SELECT sessions.classify(1, -2)$$, '22023', NULL, 'classify: negative threshold');
+SELECT is(sessions.classify(NULL), NULL, 'classify is strict');
+SELECT throws_ok($$SELECT sessions.average_power_w(-1, now(), now() + interval '1h')$$, '22023', NULL, 'average_power_w: negative kWh');
+SELECT throws_ok($$SELECT sessions.average_current_a(1, now(), now() + interval '1h', 0)$$, '22023', NULL, 'average_current_a: volts 0');
+SELECT throws_ok($$SELECT sessions.average_current_a(-1, now(), now() + interval '1h')$$, '22023', NULL, 'average_current_a: negative kWh');
+SELECT throws_ok($$SELECT sessions.charge_rating(-1)$$, '22023', NULL, 'charge_rating: negative amps');
+SELECT throws_ok($$SELECT sessions.charge_rating('NaN')$$, '22023', NULL, 'charge_rating: NaN amps');
+SELECT throws_ok($$SELECT sessions.charge_rating(10, 8, 16)$$, '22023', NULL, 'charge_rating: fair above good');
+SELECT throws_ok($$SELECT sessions.charge_rating(10, 0, 0)$$, '22023', NULL, 'charge_rating: limits must be positive');
+SELECT throws_ok($$SELECT sessions.date_range('fortnight')$$, '22023', NULL, 'date_range: unknown name');
+SELECT throws_ok($$SELECT sessions.date_range('today', 'Mars/Olympus')$$, '22023', NULL, 'date_range: unknown zone');
+SELECT throws_ok($$SELECT sessions.date_range('today', 'UTC', 'infinity')$$, '22008', NULL, 'date_range: infinite at');
+
+-- ---- the aggregate: error paths ----------------------------------------------
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, NULL)$$, '22004', NULL, 'agg: NULL tz');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, 'UTC', NULL)$$, '22004', NULL, 'agg: NULL threshold');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, 'UTC', 1, NULL)$$, '22004', NULL, 'agg: NULL volts');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, 'Mars/Olympus')$$, '22023', NULL, 'agg: unknown zone');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, 'America/New York')$$, '22023', NULL, 'agg: zone with a blank');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, 'UTC', 0)$$, '22023', NULL, 'agg: threshold 0');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, 'UTC', 1, -208)$$, '22023', NULL, 'agg: negative volts');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), -1)$$, '22023', NULL, 'agg: negative kWh');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 'Infinity')$$, '22023', NULL, 'agg: infinite kWh');
+SELECT throws_ok($$SELECT sessions.session_stats_agg('infinity', NULL, 1)$$, '22008', NULL, 'agg: infinite started_at');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), 'infinity', 1)$$, '22008', NULL, 'agg: infinite ended_at');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, tz)
+                     FROM (VALUES ('UTC'), ('Europe/Warsaw')) v(tz)$$, '22023', NULL, 'agg: zone changes between rows');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now(), 1, 'UTC', thr)
+                     FROM (VALUES (1.0), (2.0)) v(thr)$$, '22023', NULL, 'agg: threshold changes between rows');
+SELECT throws_ok($$SELECT sessions.session_stats_trans(NULL, now(), now(), 1)$$, '0A000', NULL, 'transition outside an aggregate');
+SELECT throws_ok($$SELECT sessions.session_stats_combine(NULL, NULL)$$, '0A000', NULL, 'combine outside an aggregate');
+SELECT is((SELECT sessions.session_stats_agg(s, e, k) FROM (VALUES (NULL::timestamptz, NULL::timestamptz, NULL::float8)) v(s, e, k))::text,
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8', 'rows without started_at are ignored (empty summary)');
+SELECT is((SELECT sessions.session_stats_agg(now(), now(), 1) WHERE false)::text, NULL, 'no rows: NULL');
+
+-- ---- rollup: same zone and parameters only ------------------------------------
+CREATE TEMP TABLE parts (site text, st sessions.session_stats);
+INSERT INTO parts
+SELECT 'a', sessions.session_stats_agg(t, t + interval '1h', 5, 'Europe/Warsaw')
+  FROM generate_series(timestamptz '2025-01-01', '2025-01-05', '3 hours') t;
+INSERT INTO parts
+SELECT 'b', sessions.session_stats_agg(t, t + interval '1h', 0.5, 'Europe/Warsaw')
+  FROM generate_series(timestamptz '2025-01-03', '2025-01-09', '5 hours') t;
+SELECT is((SELECT sessions.rollup(st) FROM parts)::text,
+          (SELECT sessions.session_stats_agg(t, t + interval '1h', k, 'Europe/Warsaw')
+             FROM (SELECT t, 5::float8 k FROM generate_series(timestamptz '2025-01-01', '2025-01-05', '3 hours') t
+                   UNION ALL
+                   SELECT t, 0.5 FROM generate_series(timestamptz '2025-01-03', '2025-01-09', '5 hours') t) u)::text,
+          'rollup of two summaries equals one summary of all rows');
+SELECT throws_ok($$SELECT sessions.rollup(st) FROM (SELECT st FROM parts
+                     UNION ALL SELECT sessions.session_stats_agg(now(), now(), 1, 'UTC')) u$$,
+                 '22023', NULL, 'rollup: different zones');
+SELECT throws_ok($$SELECT sessions.rollup(st) FROM (SELECT st FROM parts
+                     UNION ALL SELECT sessions.session_stats_agg(now(), now(), 1, 'Europe/Warsaw', 2)) u$$,
+                 '22023', NULL, 'rollup: different thresholds');
+SELECT throws_ok($$SELECT sessions.rollup(st) FROM (SELECT st FROM parts
+                     UNION ALL SELECT sessions.session_stats_agg(now(), now(), 1, 'Europe/Warsaw', 1, 230)) u$$,
+                 '22023', NULL, 'rollup: different volts');
+SELECT throws_ok($$SET LOCAL session_analytics.good_amps = 32;
+                   SELECT sessions.rollup(st) FROM (SELECT st FROM parts
+                     UNION ALL SELECT sessions.session_stats_agg(now(), now(), 1, 'Europe/Warsaw')) u$$,
+                 '22023', NULL, 'rollup: different rating limits');
+RESET session_analytics.good_amps;
+SELECT throws_ok($$SELECT sessions.rollup(st) FROM (VALUES
+                     ('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 9223372036854775807 0 0 0 0 0 0 0 0'::sessions.session_stats),
+                     ('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 9 0 0 0 0 0 0 0 0')) v(st)$$,
+                 '22003', NULL, 'rollup: counter overflow');
+
+-- ---- hostile text values --------------------------------------------------------
+SELECT throws_ok($$SELECT ''::sessions.session_stats$$, '22P02', NULL, 'text: empty');
+SELECT throws_ok($$SELECT 'v2 tz=UTC micro=1 volts=208 good=16 fair=8'::sessions.session_stats$$, '22P02', NULL, 'text: unknown version');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=x volts=208 good=16 fair=8'::sessions.session_stats$$, '22P02', NULL, 'text: bad float');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=NaN volts=208 good=16 fair=8'::sessions.session_stats$$, '22P02', NULL, 'text: NaN');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=0 volts=208 good=16 fair=8'::sessions.session_stats$$, '22023', NULL, 'text: threshold 0');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=8 fair=16'::sessions.session_stats$$, '22023', NULL, 'text: fair above good');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-02-30 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: impossible date');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: truncated day');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0 7'::sessions.session_stats$$, '22P02', NULL, 'text: trailing garbage');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 99999999999999999999 0 0 0 0 0 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: count overflow');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 2 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: more empty than completed');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 1 1 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: more ratings than completed');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 -1 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: negative count');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 0 0 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: day without sessions');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 -5 0'::sessions.session_stats$$, 'XX001', NULL, 'text: negative kWh');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-02 0 1 0 0 0 0 0 0 0 0 | 2025-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: days out of order');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0 | 2025-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: duplicate day');
+SELECT is(('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 2 5 1 1 2 1 1 1 12.5 3600000000'::sessions.session_stats)::text,
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 2 5 1 1 2 1 1 1 12.5 3600000000', 'text: hand-made valid value round-trips');
+
+-- ---- hostile binary values (COPY BINARY of raw bytes into the type) -------------
+CREATE TEMP TABLE raw (b bytea);
+CREATE TEMP TABLE typed (st sessions.session_stats);
+CREATE FUNCTION pg_temp.recv(hex text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE raw, typed;
+    INSERT INTO raw VALUES (decode(hex, 'hex'));
+    EXECUTE format('COPY raw TO %L (FORMAT binary)', current_setting('data_directory') || '/sa_recv.bin');
+    EXECUTE format('COPY typed FROM %L (FORMAT binary)', current_setting('data_directory') || '/sa_recv.bin');
+    RETURN (SELECT st::text FROM typed);
+END $$;
+-- version 1, tz 'UTC', 1.0, 208, 16, 8, then ndays and days
+SELECT is(pg_temp.recv('01' || '00000003' || encode('UTC', 'hex') || '3ff0000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '00000000'),
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8', 'binary: hand-made empty value');
+SELECT throws_ok($$SELECT pg_temp.recv('')$$, '22P03', NULL, 'binary: empty');
+SELECT throws_ok($$SELECT pg_temp.recv('02000000035554433ff0000000000000')$$, '22P03', NULL, 'binary: unknown version');
+SELECT throws_ok($$SELECT pg_temp.recv('017fffffff')$$, '22P03', NULL, 'binary: huge zone length');
+SELECT throws_ok($$SELECT pg_temp.recv('01' || '00000003' || encode('UTC', 'hex') || '3ff0000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '7fffffff')$$, '22P03', NULL, 'binary: day count beyond the data');
+SELECT throws_ok($$SELECT pg_temp.recv('01' || '00000003' || '550143' || '3ff0000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '00000000')$$, '22P03', NULL, 'binary: zone name with a control byte');
+SELECT throws_ok($$SELECT pg_temp.recv('01' || '00000003' || encode('UTC', 'hex') || 'fff8000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '00000000')$$, '22023', NULL, 'binary: NaN threshold');
+SELECT throws_ok($$SELECT pg_temp.recv('01' || '00000003' || encode('UTC', 'hex') || '3ff0000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '00000001'
+                       || '00002400' || repeat('0000000000000000', 1) || '0000000000000001' || repeat('ffffffffffffffff', 1)
+                       || repeat('0000000000000000', 5) || '0000000000000000' || '0000000000000000')$$,
+                 'XX001', NULL, 'binary: negative counter');
+-- binary round trip of a real summary
+TRUNCATE typed;
+INSERT INTO typed SELECT st FROM parts;
+SELECT lives_ok(format($$COPY typed TO %L (FORMAT binary)$$, current_setting('data_directory') || '/sa_typed.bin'), 'binary: COPY TO');
+CREATE TEMP TABLE typed2 (st sessions.session_stats);
+SELECT lives_ok(format($$COPY typed2 FROM %L (FORMAT binary)$$, current_setting('data_directory') || '/sa_typed.bin'), 'binary: COPY FROM');
+SELECT bag_eq($$SELECT st::text FROM typed2$$, $$SELECT st::text FROM parts$$, 'binary: round trip keeps every value');
+
+-- ---- 100k randomized rows against straightforward SQL ------------------------
+SELECT setseed(0.42);
+CREATE TEMP TABLE rnd AS
+SELECT CASE WHEN r0 < 0.02 THEN NULL ELSE st END AS started_at,
+       CASE WHEN r1 < 0.05 THEN NULL ELSE st + (r2 * 30000 - 60) * interval '1 second' END AS ended_at,
+       CASE WHEN r3 < 0.05 THEN NULL WHEN r3 < 0.30 THEN 0 WHEN r3 < 0.35 THEN 1.0
+            WHEN r3 < 0.40 THEN 1.0 - 1e-9 WHEN r3 < 0.50 THEN r4 ELSE r4 * 60 END AS kwh
+  FROM (SELECT timestamptz '2024-01-01 00:00+00' + random() * interval '730 days' AS st,
+               random() r0, random() r1, random() r2, random() r3, random() r4
+          FROM generate_series(1, 100000)) g;
+CREATE FUNCTION pg_temp.sql_days(tz text, thr float8) RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint,
+        empty bigint, micro bigint, normal bigint, empty_pct numeric, micro_pct numeric, kwh numeric, avg_s numeric,
+        green bigint, orange bigint, red bigint)
+LANGUAGE sql AS $$
+    SELECT (started_at AT TIME ZONE tz)::date, count(*),
+           count(*) FILTER (WHERE ended_at IS NULL), count(*) FILTER (WHERE ended_at IS NOT NULL),
+           count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh = 0),
+           count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh > 0 AND kwh < thr),
+           count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh >= thr),
+           round((100.0 * count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh = 0) / nullif(count(*) FILTER (WHERE ended_at IS NOT NULL), 0))::numeric, 6),
+           round((100.0 * count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh > 0 AND kwh < thr) / nullif(count(*) FILTER (WHERE ended_at IS NOT NULL), 0))::numeric, 6),
+           round(COALESCE(sum(kwh) FILTER (WHERE ended_at IS NOT NULL), 0)::numeric, 6),
+           trunc(extract(epoch FROM sum(ended_at - started_at)) * 1000000 / nullif(count(ended_at), 0)) / 1000000,
+           count(*) FILTER (WHERE sessions.charge_rating(sessions.average_current_a(kwh, started_at, ended_at)) = 'green'),
+           count(*) FILTER (WHERE sessions.charge_rating(sessions.average_current_a(kwh, started_at, ended_at)) = 'orange'),
+           count(*) FILTER (WHERE sessions.charge_rating(sessions.average_current_a(kwh, started_at, ended_at)) = 'red')
+      FROM rnd WHERE started_at IS NOT NULL GROUP BY 1 $$;
+CREATE FUNCTION pg_temp.agg_days(tz text, thr float8) RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint,
+        empty bigint, micro bigint, normal bigint, empty_pct numeric, micro_pct numeric, kwh numeric, avg_s numeric,
+        green bigint, orange bigint, red bigint)
+LANGUAGE sql AS $$
+    SELECT day, sessions, active, completed, empty, micro, normal, round(empty_pct::numeric, 6), round(micro_pct::numeric, 6),
+           round(kwh::numeric, 6), extract(epoch FROM avg_duration), green, orange, red
+      FROM sessions.days((SELECT sessions.session_stats_agg(started_at, ended_at, kwh, tz, thr) FROM rnd)) $$;
+SELECT set_eq($$SELECT * FROM pg_temp.agg_days('UTC', 1.0)$$, $$SELECT * FROM pg_temp.sql_days('UTC', 1.0)$$,
+              '100k random rows, UTC: days() equals the SQL formulation');
+SELECT set_eq($$SELECT * FROM pg_temp.agg_days('America/Los_Angeles', 1.0)$$, $$SELECT * FROM pg_temp.sql_days('America/Los_Angeles', 1.0)$$,
+              '100k random rows, America/Los_Angeles');
+SELECT set_eq($$SELECT * FROM pg_temp.agg_days('Europe/Warsaw', 1.0 - 1e-9)$$, $$SELECT * FROM pg_temp.sql_days('Europe/Warsaw', 1.0 - 1e-9)$$,
+              '100k random rows, Europe/Warsaw, threshold - epsilon');
+SELECT set_eq($$SELECT * FROM pg_temp.agg_days('Australia/Lord_Howe', 0.5)$$, $$SELECT * FROM pg_temp.sql_days('Australia/Lord_Howe', 0.5)$$,
+              '100k random rows, Australia/Lord_Howe (30-minute DST shift)');
+SELECT set_eq($$SELECT * FROM pg_temp.agg_days('PST', 1.0)$$, $$SELECT * FROM pg_temp.sql_days('PST', 1.0)$$,
+              '100k random rows, fixed abbreviation PST');
+SELECT set_eq($$SELECT * FROM pg_temp.agg_days('<+0530>-5:30', 1.0)$$, $$SELECT * FROM pg_temp.sql_days('<+0530>-5:30', 1.0)$$,
+              '100k random rows, POSIX zone +05:30');
+SELECT is((SELECT row(t.sessions, t.completed, t.empty, t.micro, t.normal, t.combined)::text
+             FROM sessions.totals((SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Asia/Kolkata') FROM rnd)) t),
+          (SELECT row(count(*), count(ended_at), count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh = 0),
+                      count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh > 0 AND kwh < 1),
+                      count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh >= 1),
+                      count(*) FILTER (WHERE ended_at IS NOT NULL AND kwh < 1))::text
+             FROM rnd WHERE started_at IS NOT NULL),
+          'totals() equals the SQL formulation');
+SELECT is((SELECT count(*) FROM sessions.days((SELECT sessions.session_stats_agg(started_at, ended_at, kwh, tz)
+                                                 FROM rnd, (VALUES ('UTC')) z(tz)))),
+          (SELECT count(DISTINCT started_at::date) FROM rnd WHERE started_at IS NOT NULL)::bigint,
+          'zone from a column (not a constant) works');
+SELECT ok(pg_column_size((SELECT sessions.session_stats_agg(started_at, ended_at, kwh) FROM rnd)) < 100 * 731 + 200,
+          'the summary grows with days, not rows');
+
+-- ---- forced parallel plan ---------------------------------------------------------
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+CREATE TABLE par AS SELECT * FROM rnd;   -- a real table: temp tables are not scanned in parallel
+ANALYZE par;
+CREATE FUNCTION pg_temp.plan(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE l text; r text := '';
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP r := r || l || E'\n'; END LOOP;
+    RETURN r;
+END $$;
+SELECT matches(pg_temp.plan($$SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par$$),
+               'Partial Aggregate', 'EXPLAIN shows a Partial Aggregate');
+CREATE TEMP TABLE par_result AS
+SELECT day, sessions, active, completed, empty, micro, normal, round(kwh::numeric, 6) kwh,
+       round(extract(epoch FROM avg_duration), 3) avg_s, green, orange, red
+  FROM sessions.days((SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par));
+SELECT matches(pg_temp.plan($$SELECT sessions.rollup(st) FROM (SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') st FROM par GROUP BY ended_at IS NULL) q$$),
+               'Gather|Partial', 'rollup over grouped summaries can run in parallel');
+SET LOCAL max_parallel_workers_per_gather = 0;
+SELECT doesnt_match(pg_temp.plan($$SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par$$),
+               'Partial Aggregate', 'serial plan without workers');
+SELECT set_eq($$SELECT * FROM par_result$$,
+              $$SELECT day, sessions, active, completed, empty, micro, normal, round(kwh::numeric, 6) kwh,
+                       round(extract(epoch FROM avg_duration), 3) avg_s, green, orange, red
+                  FROM sessions.days((SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par))$$,
+              'parallel result equals the serial result');
+DROP TABLE par;
+
+SELECT * FROM finish();
+ROLLBACK;
