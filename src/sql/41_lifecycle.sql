@@ -831,11 +831,12 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 BEGIN
-    RETURN jsonb_build_object('expired', sessions.expire_sessions(), 'at', now());
+    RETURN jsonb_build_object('expired', sessions.expire_sessions(),
+                              'events_pruned', sessions.prune_events(), 'at', now());
 END
 $$;
 COMMENT ON FUNCTION sessions.maintenance() IS
-  'Periodic housekeeping run by the expiry worker (expire_sessions()); returns {"expired": n, "at": time}';
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events()); returns {"expired": n, "events_pruned": n, "at": time}';
 
 /*
  * metric_samples

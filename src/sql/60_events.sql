@@ -205,12 +205,14 @@ $$;
 COMMENT ON FUNCTION sessions.events_since(bigint, text, int) IS
   'Events after after_seq in seq order (optionally of one namespace), never returning an event after a higher-numbered one';
 
+-- Runs as the owner so sessions.maintenance() (writers, the worker) can prune.
 CREATE FUNCTION sessions.prune_events()
 RETURNS bigint
-LANGUAGE C
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'sa_prune_events';
 COMMENT ON FUNCTION sessions.prune_events() IS
-  'Deletes events older than session_analytics.event_retention; returns the number deleted (for pg_cron)';
+  'Deletes events older than session_analytics.event_retention; returns the number deleted (called by sessions.maintenance(), or pg_cron)';
 
 REVOKE ALL ON sessions.event_log, sessions.event_prune_state, sessions.event_seq FROM PUBLIC;
 REVOKE ALL ON FUNCTION sessions.store_events(), sessions.channel_for(text, text),
@@ -219,4 +221,4 @@ REVOKE ALL ON FUNCTION sessions.store_events(), sessions.channel_for(text, text)
 GRANT SELECT ON sessions.event_log, sessions.event_prune_state TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.channel_for(text, text), sessions.event_payload(sessions.event_log),
     sessions.events_head(), sessions.events_since(bigint, text, int) TO session_analytics_reader;
-GRANT EXECUTE ON FUNCTION sessions.store_events() TO session_analytics_writer;
+GRANT EXECUTE ON FUNCTION sessions.store_events(), sessions.prune_events() TO session_analytics_writer;
