@@ -8,7 +8,7 @@ set -euo pipefail
 W=$SA_BENCH_DIR/notify
 rm -rf "$W"; mkdir -p "$W"
 DUR=$(awk -v s="${BENCH_SCALE:-1}" 'BEGIN { d = int(10 * s); print (d < 3 ? 3 : d) }')
-q() { psql -X -q -At -c "$1"; }
+q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -c "$1"; }
 
 cat >"$W/start_stop.sql" <<'SQL'
 \set ds random(1, 16)
@@ -53,11 +53,13 @@ tps() { # pgbench run, prints script runs per second
         sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
 
-q "TRUNCATE sessions.store"
+q "TRUNCATE sessions.store CASCADE"
 echo "## Notifications (4 writers, ${DUR} s per run; one run = start + end = 2 events)"
 # Alternate off/on twice so drift on a shared machine hits both alike.
 session-listen --poll 1 >/dev/null 2>&1 & LP=$!
 sleep 0.3
+# Warm-up run (discarded): the first run after the load is always slow.
+pgbench -n -M prepared -c 4 -j 4 -T 2 -f "$W/start_stop.sql" >/dev/null 2>&1
 off=() log=() on=()
 for round in 1 2; do
     q "ALTER TABLE sessions.store DISABLE TRIGGER store_events"
@@ -78,7 +80,7 @@ echo "NOTIFY alone (log + NOTIFY vs log only): $(awk -v a="$n" -v b="$l" 'BEGIN 
 echo "(script runs/s: off ${off[*]}; log ${log[*]}; on ${on[*]}; best of two each)"
 
 # Latency at ~1,000 events/s (500 script runs/s).
-q "TRUNCATE sessions.store"
+q "TRUNCATE sessions.store CASCADE"
 mkfifo "$W/fifo"
 /usr/bin/python3 "$W/latency.py" "$W/lat_listen" stdin <"$W/fifo" & LPIPE=$!
 session-listen --poll 1 >"$W/fifo" 2>/dev/null & LP=$!
