@@ -10,7 +10,10 @@
  * per channel. Notifications are queued with Async_Notify just before commit
  * (XACT_EVENT_PRE_COMMIT), so a transaction that rolls back records and sends
  * nothing, and one with many events on a channel sends one range
- * notification instead of one per event (docs/notifications.md).
+ * notification instead of one per event (docs/notifications.md). When the
+ * notifier (notify_worker.c) delivers for this database, the writer queues
+ * nothing and only wakes it after commit; the notifier announces the logged
+ * rows with the same functions (sa_events_announce).
  */
 #include "postgres.h"
 
@@ -105,6 +108,7 @@ typedef struct ChannelSeg
 typedef struct ChannelItem
 {
 	int			level;
+	int64		seq;
 	char	   *payload;
 } ChannelItem;
 
@@ -127,6 +131,19 @@ typedef struct ChannelState
 static HTAB *pending_channels = NULL;
 static ChannelState *pending_first = NULL;
 static ChannelState *pending_last = NULL;
+
+/*
+ * How this transaction's logged events reach listeners, chosen at its first
+ * event: queued here (commit mode) or by the notifier, which this
+ * transaction wakes once it has ended.
+ */
+typedef enum XactDelivery
+{
+	DELIVERY_NONE,				/* no event logged (or notify = off) */
+	DELIVERY_COMMIT,
+	DELIVERY_NOTIFIER
+} XactDelivery;
+static XactDelivery xact_delivery = DELIVERY_NONE;
 
 static void events_xact_callback(XactEvent event, void *arg);
 static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -337,14 +354,13 @@ sa_channel_for(PG_FUNCTION_ARGS)
 }
 
 /*
- * sa_event_payload
- *		SQL: sessions.event_payload(sessions.event_log): the notification
- *		payload of a logged event, so catch-up and live output match.
+ * fields_from_row
+ *		The event fields of a sessions.event_log row; NULLs in NOT NULL
+ *		columns (possible in a hand-built row) are errors.
  */
-Datum
-sa_event_payload(PG_FUNCTION_ARGS)
+static void
+fields_from_row(HeapTupleHeader row, EventFields *ev_out)
 {
-	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
 	EventFields ev;
 	Datum		d;
 	bool		isnull;
@@ -366,7 +382,31 @@ sa_event_payload(PG_FUNCTION_ARGS)
 	ev.has_time = !FIELD("event_time");
 	ev.time = ev.has_time ? DatumGetTimestampTz(d) : 0;
 #undef FIELD
+	*ev_out = ev;
+}
+
+/*
+ * sa_event_payload
+ *		SQL: sessions.event_payload(sessions.event_log): the notification
+ *		payload of a logged event, so catch-up and live output match.
+ */
+Datum
+sa_event_payload(PG_FUNCTION_ARGS)
+{
+	EventFields ev;
+
+	fields_from_row(PG_GETARG_HEAPTUPLEHEADER(0), &ev);
 	PG_RETURN_TEXT_P(cstring_to_text(build_payload(&ev)));
+}
+
+/*
+ * sa_notify_enabled
+ *		session_analytics.notify, for the notifier.
+ */
+bool
+sa_notify_enabled(void)
+{
+	return notify_enabled;
 }
 
 /* ---------------------------------------------------------------------
@@ -458,10 +498,30 @@ channel_add(const EventFields *ev, bool all, char **payload)
 			}
 			if (*payload == NULL)
 				*payload = build_payload(ev);
-			ch->items[ch->nitems++] = (ChannelItem) {level, pstrdup(*payload)};
+			ch->items[ch->nitems++] = (ChannelItem) {level, seq, pstrdup(*payload)};
 		}
 	}
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * sa_events_announce
+ *		Remembers the notifications of one logged event (a sessions.event_log
+ *		row) in the current transaction, exactly as the trigger does: the
+ *		notifier calls it for each event it delivers, so payloads, channels
+ *		and coalescing are the same, counted per delivery transaction.
+ */
+void
+sa_events_announce(HeapTupleHeader row)
+{
+	EventFields ev;
+	char	   *payload = NULL;
+
+	fields_from_row(row, &ev);
+	channel_add(&ev, true, &payload);
+	channel_add(&ev, false, &payload);
+	if (payload)
+		pfree(payload);
 }
 
 /*
@@ -517,17 +577,49 @@ events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
+/* One notification to queue, with its place in the order. */
+typedef struct OutNote
+{
+	int64		seq;			/* the event's, or a range's first_seq */
+	int			chan;			/* channel creation order: ties */
+	const char *channel;
+	const char *payload;
+} OutNote;
+
+static int
+outnote_cmp(const void *a, const void *b)
+{
+	const OutNote *x = a,
+			   *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->chan - y->chan;
+}
+
 /*
  * flush_notifications
- *		Queues the transaction's notifications, channel by channel in the
- *		order channels were first used: one per event, or one range
- *		{"event","namespace","first_seq","last_seq","count"} for a channel
- *		that passed notify_coalesce_after.
+ *		Queues the transaction's notifications in seq order across channels
+ *		(for one event: the all-namespaces channel first): one per event, or
+ *		for a channel that passed notify_coalesce_after one range
+ *		{"first_seq","last_seq","count","event","namespace"}, placed at its
+ *		first_seq. A listener on several channels thus never gets an event
+ *		after a higher-numbered one, whether a writer or the notifier sends.
  */
 static void
 flush_notifications(void)
 {
+	OutNote    *notes;
+	int			nnotes = 0,
+				maxnotes = 0,
+				chan = 0;
+
 	for (ChannelState *ch = pending_first; ch; ch = ch->next)
+		maxnotes += ch->coalesced ? 1 : ch->nitems;
+	if (maxnotes == 0)
+		return;
+	notes = palloc(sizeof(OutNote) * maxnotes);
+	for (ChannelState *ch = pending_first; ch; ch = ch->next, chan++)
 	{
 		int64		count = 0,
 					first = PG_INT64_MAX,
@@ -544,7 +636,7 @@ flush_notifications(void)
 		if (!ch->coalesced)
 		{
 			for (int i = 0; i < ch->nitems; i++)
-				Async_Notify(ch->name, ch->items[i].payload);
+				notes[nnotes++] = (OutNote) {ch->items[i].seq, chan, ch->name, ch->items[i].payload};
 		}
 		else
 		{
@@ -559,18 +651,28 @@ flush_notifications(void)
 			else
 				appendStringInfoString(&buf, "null");
 			appendStringInfoChar(&buf, '}');
-			Async_Notify(ch->name, buf.data);
-			pfree(buf.data);
+			notes[nnotes++] = (OutNote) {first, chan, ch->name, buf.data};
 		}
 	}
+	qsort(notes, nnotes, sizeof(OutNote), outnote_cmp);
+	for (int i = 0; i < nnotes; i++)
+		Async_Notify(notes[i].channel, notes[i].payload);
+	pfree(notes);
 }
 
 /*
  * events_xact_callback
  *		Sends the pending notifications just before commit (before
  *		PreCommit_Notify moves NOTIFYs into the queue); forgets them at the end
- *		of every transaction. A prepared transaction cannot NOTIFY: its events
- *		are logged and reach readers through sessions.events_since.
+ *		of every transaction. A transaction that chose commit mode but finds
+ *		the notifier delivering by now leaves its events to the notifier too
+ *		(they commit after the notifier's start position, so it announces
+ *		them). A transaction whose events the notifier delivers wakes it once
+ *		the commit is visible -- a SetLatch, no lock -- and also after an
+ *		abort, since its open transaction may have held back later events. A
+ *		prepared transaction cannot NOTIFY: its events reach readers through
+ *		sessions.events_since, and the notifier's next round announces them
+ *		after COMMIT PREPARED.
  */
 static void
 events_xact_callback(XactEvent event, void *arg)
@@ -578,7 +680,9 @@ events_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (pending_first)
+			if (xact_delivery == DELIVERY_COMMIT && sa_notifier_selected())
+				xact_delivery = DELIVERY_NOTIFIER;
+			else if (pending_first && xact_delivery != DELIVERY_NOTIFIER)
 				flush_notifications();
 			break;
 		case XACT_EVENT_COMMIT:
@@ -586,9 +690,13 @@ events_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			if (xact_delivery == DELIVERY_NOTIFIER &&
+				(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT))
+				sa_notifier_wake();
 			/* The memory goes with TopTransactionContext. */
 			pending_channels = NULL;
 			pending_first = pending_last = NULL;
+			xact_delivery = DELIVERY_NONE;
 			break;
 		default:
 			break;
@@ -799,8 +907,13 @@ log_event(EventType event, const StoreRow *row, Oid nsp)
 
 	if (notify_enabled)
 	{
-		channel_add(&ev, true, &payload);
-		channel_add(&ev, false, &payload);
+		if (xact_delivery == DELIVERY_NONE)
+			xact_delivery = sa_notifier_selected() ? DELIVERY_NOTIFIER : DELIVERY_COMMIT;
+		if (xact_delivery == DELIVERY_COMMIT)
+		{
+			channel_add(&ev, true, &payload);
+			channel_add(&ev, false, &payload);
+		}
 	}
 	if (payload)
 		pfree(payload);

@@ -80,6 +80,17 @@ sa_expiry_init(void)
 }
 
 /*
+ * sa_worker_database
+ *		session_analytics.database, for the notifier (same GUC, one database
+ *		for both workers).
+ */
+const char *
+sa_worker_database(void)
+{
+	return sa_expiry_database;
+}
+
+/*
  * sa_expiry_run
  *		One run in its own transaction: maintenance() when the extension is
  *		installed in this database, nothing otherwise. Returns whether it

@@ -24,6 +24,7 @@ _PG_init(void)
 	sa_analytics_init();
 	sa_expiry_init();
 	sa_events_init();
+	sa_notify_init();
 
 	/* No one else may define variables under our prefix, typo'd ones warn. */
 	MarkGUCPrefixReserved(SA_GUC_PREFIX);

@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+
 /*
  * Each concern that owns GUCs or hooks defines one of these; _PG_init in
  * session_analytics.c calls them in order, then reserves the GUC prefix.
@@ -14,6 +16,18 @@
 extern void sa_analytics_init(void);	/* session_math.c: analytics GUCs */
 extern void sa_expiry_init(void);	/* expiry_worker.c: expiry GUCs, worker */
 extern void sa_events_init(void);	/* event_trigger.c: notification GUCs */
+extern void sa_notify_init(void);	/* notify_worker.c: notify_mode, notifier */
+
+/* expiry_worker.c: the database the background workers connect to. */
+extern const char *sa_worker_database(void);
+
+/* event_trigger.c: used by the notifier. */
+extern bool sa_notify_enabled(void);
+extern void sa_events_announce(HeapTupleHeader row);
+
+/* notify_worker.c: used by the store trigger's transaction callbacks. */
+extern bool sa_notifier_selected(void);
+extern void sa_notifier_wake(void);
 
 #define SA_GUC_PREFIX "session_analytics"
 

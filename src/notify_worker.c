@@ -1,0 +1,495 @@
+/*
+ * notify_worker.c
+ *		The notifier: a background worker that NOTIFYs logged events, so
+ *		writing transactions stay off PostgreSQL's NOTIFY path.
+ *
+ * Every notifying commit takes one cluster-wide lock (PreCommit_Notify) and
+ * signals the listeners, so notifying writers serialize. With the library in
+ * shared_preload_libraries, one worker ("session_analytics notifier")
+ * connects to session_analytics.database; writers there that logged events
+ * queue no NOTIFY and only set its latch after commit. The worker reads the
+ * log after the last seq it delivered through sessions.events_since (the
+ * catch-up order: never an event after a higher-numbered one), queues the
+ * same payloads on the same channels in one transaction per batch, and
+ * remembers the batch's last seq in shared memory, where a restarted worker
+ * resumes. session_analytics.notify_mode chooses the path (docs/notifications.md).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "session_analytics.h"
+
+PGDLLEXPORT void sa_notify_worker_main(Datum main_arg);
+PG_FUNCTION_INFO_V1(sa_notify_status);
+
+typedef enum NotifyMode
+{
+	NOTIFY_MODE_AUTO,
+	NOTIFY_MODE_COMMIT,
+	NOTIFY_MODE_WORKER
+} NotifyMode;
+
+static const struct config_enum_entry notify_mode_options[] = {
+	{"auto", NOTIFY_MODE_AUTO, false},
+	{"commit", NOTIFY_MODE_COMMIT, false},
+	{"worker", NOTIFY_MODE_WORKER, false},
+	{NULL, 0, false}
+};
+
+static int	notify_mode = NOTIFY_MODE_AUTO;
+
+/* Events per delivery transaction; coalescing counts per batch. */
+#define NOTIFIER_BATCH 10000
+/* Safety-net wake-up while delivering, and the poll while idle (ms). */
+#define NOTIFIER_TIMEOUT_MS 250
+#define NOTIFIER_IDLE_MS 1000
+#define NOTIFIER_BACKOFF_MAX_MS 10000
+
+/*
+ * Shared state. procno and active are read by every writer without a lock;
+ * dboid is written before active is set (write barrier), delivered only by
+ * the worker.
+ */
+typedef struct NotifierShared
+{
+	pg_atomic_uint32 procno;	/* the worker's pgprocno + 1; 0 when none */
+	pg_atomic_uint32 active;	/* 1: the worker delivers dboid's events */
+	pg_atomic_uint64 delivered; /* last seq delivered (valid while active) */
+	Oid			dboid;
+	int			pid;
+} NotifierShared;
+
+static NotifierShared *notifier = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void notifier_shmem_request(void);
+static void notifier_shmem_startup(void);
+
+/*
+ * sa_notify_init
+ *		Defines session_analytics.notify_mode and, while
+ *		shared_preload_libraries is processed (not under pg_upgrade), asks for
+ *		the shared memory and registers the notifier.
+ */
+void
+sa_notify_init(void)
+{
+	BackgroundWorker worker;
+
+	/*
+	 * SIGHUP: writers and the notifier must agree on who sends, so the mode
+	 * is cluster-wide (postgresql.conf, ALTER SYSTEM), never per session.
+	 */
+	DefineCustomEnumVariable(SA_GUC_PREFIX ".notify_mode",
+							 "Who sends event notifications: the writing transaction (commit), the notifier worker (worker), or the notifier when it runs (auto).",
+							 NULL, &notify_mode, NOTIFY_MODE_AUTO, notify_mode_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = notifier_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = notifier_shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "session_analytics");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "sa_notify_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "session_analytics notifier");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "session_analytics notifier");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Reserves the shared state (PG15: from shmem_request_hook only). */
+static void
+notifier_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(NotifierShared)));
+}
+
+/* Creates (postmaster) or attaches to the shared state. */
+static void
+notifier_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	notifier = ShmemInitStruct("session_analytics notifier", sizeof(NotifierShared), &found);
+	if (!found)
+	{
+		pg_atomic_init_u32(&notifier->procno, 0);
+		pg_atomic_init_u32(&notifier->active, 0);
+		pg_atomic_init_u64(&notifier->delivered, 0);
+		notifier->dboid = InvalidOid;
+		notifier->pid = 0;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* ---------------------------------------------------------------------
+ * The writers' side
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * sa_notifier_selected
+ *		True when this backend's logged events are the notifier's to send:
+ *		mode worker, or auto while the notifier delivers for this database.
+ */
+bool
+sa_notifier_selected(void)
+{
+	if (notify_mode == NOTIFY_MODE_COMMIT)
+		return false;
+	if (notify_mode == NOTIFY_MODE_WORKER)
+		return true;
+	if (notifier == NULL || pg_atomic_read_u32(&notifier->active) == 0)
+		return false;
+	pg_read_barrier();
+	return notifier->dboid == MyDatabaseId;
+}
+
+/*
+ * sa_notifier_wake
+ *		Sets the notifier's latch (no lock; a stale procno at worst wakes
+ *		another process once for nothing).
+ */
+void
+sa_notifier_wake(void)
+{
+	uint32		procno;
+
+	if (notifier == NULL)
+		return;
+	procno = pg_atomic_read_u32(&notifier->procno);
+	if (procno > 0)
+		SetLatch(&GetPGProcByNumber(procno - 1)->procLatch);
+}
+
+/*
+ * sa_notify_status
+ *		SQL: sessions.notify_status(): who notifies this database's events
+ *		now ('commit', 'worker' or 'off'), the notifier's pid, and the last
+ *		seq it delivered here.
+ */
+Datum
+sa_notify_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	bool		serving;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = CStringGetTextDatum(!sa_notify_enabled() ? "off" :
+									sa_notifier_selected() ? "worker" : "commit");
+	if (notifier != NULL && pg_atomic_read_u32(&notifier->procno) > 0)
+		values[1] = Int32GetDatum(notifier->pid);
+	else
+		nulls[1] = true;
+	serving = notifier != NULL && pg_atomic_read_u32(&notifier->active) != 0;
+	pg_read_barrier();
+	if (serving && notifier->dboid == MyDatabaseId)
+		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&notifier->delivered));
+	else
+		nulls[2] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* ---------------------------------------------------------------------
+ * The worker
+ * ---------------------------------------------------------------------
+ */
+
+static bool warned_missing = false;
+
+/* Writers go back to commit mode (auto); the next activation starts afresh. */
+static void
+notifier_deactivate(const char *why)
+{
+	if (pg_atomic_read_u32(&notifier->active) == 0)
+		return;
+	pg_atomic_write_u32(&notifier->active, 0);
+	ereport(LOG, (errmsg("session_analytics notifier stopped delivering: %s", why)));
+}
+
+/* Exit callback: no latch to set any more. active stays: the restarted
+ * worker resumes after the last delivered seq, writers keep leaving their
+ * events to it meanwhile. */
+static void
+notifier_detach(int code, Datum arg)
+{
+	pg_atomic_write_u32(&notifier->procno, 0);
+}
+
+/*
+ * extension_installed
+ *		Inside a transaction: is session_analytics installed here? Says so
+ *		once when it is not.
+ */
+static bool
+extension_installed(void)
+{
+	if (OidIsValid(get_extension_oid("session_analytics", true)))
+	{
+		warned_missing = false;
+		return true;
+	}
+	if (!warned_missing)
+		ereport(LOG,
+				(errmsg("session_analytics notifier: extension not installed in database \"%s\"",
+						sa_worker_database()),
+				 errhint("Run CREATE EXTENSION session_analytics there, or set session_analytics.database.")));
+	warned_missing = true;
+	return false;
+}
+
+/* Transaction bracket for one round of work. */
+static void
+round_begin(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+round_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * notifier_activate
+ *		Starts delivering at the log's head (older events are the catch-up
+ *		protocol's): the head is read first, then active is published, so
+ *		every event at or below it committed while writers still notified
+ *		themselves, and every writer that leaves its events to the notifier
+ *		commits after that snapshot, above the head.
+ */
+static void
+notifier_activate(void)
+{
+	bool		isnull;
+	int64		head = 0;
+
+	round_begin("session_analytics notifier: start position");
+	if (!extension_installed())
+	{
+		round_end();
+		return;
+	}
+	if (SPI_execute("SELECT sessions.events_head()", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read sessions.events_head()");
+	head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		head = 0;
+	round_end();
+
+	pg_atomic_write_u64(&notifier->delivered, (uint64) head);
+	notifier->dboid = MyDatabaseId;
+	pg_write_barrier();
+	pg_atomic_write_u32(&notifier->active, 1);
+	ereport(LOG, (errmsg("session_analytics notifier delivering events after seq " INT64_FORMAT " in database \"%s\"",
+						 head, sa_worker_database())));
+}
+
+/*
+ * notifier_deliver
+ *		One batch: the events after the last delivered seq, in the order of
+ *		sessions.events_since, announced on their channels in one transaction
+ *		(one NOTIFY queue lock for the batch). The position moves only once
+ *		the transaction has committed. Returns the number of events.
+ */
+static int
+notifier_deliver(void)
+{
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2];
+	uint64		n;
+	int64		last = 0;
+
+	round_begin("session_analytics notifier: deliver");
+	if (!extension_installed())
+	{
+		round_end();
+		notifier_deactivate("extension not installed");
+		return 0;
+	}
+	args[0] = Int64GetDatum((int64) pg_atomic_read_u64(&notifier->delivered));
+	args[1] = Int32GetDatum(NOTIFIER_BATCH);
+	/* Past pruned events (a very long stop) with a LOG, not an error loop. */
+	if (SPI_execute_with_args("SELECT e, e.seq FROM sessions.events_since("
+							  "  GREATEST($1, (SELECT s.pruned_through FROM sessions.event_prune_state s)),"
+							  "  NULL, $2) AS e",
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sessions.events_since");
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		row = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (isnull)
+			elog(ERROR, "sessions.events_since returned a NULL row");
+		sa_events_announce(DatumGetHeapTupleHeader(row));
+		last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
+	/* Commit and move the position with no interrupt in between. */
+	HOLD_INTERRUPTS();
+	round_end();
+	if (n > 0)
+		pg_atomic_write_u64(&notifier->delivered, (uint64) last);
+	RESUME_INTERRUPTS();
+	return (int) n;
+}
+
+/*
+ * sa_notify_worker_main
+ *		Worker entry: connect, publish the latch, then deliver on every wake
+ *		(and every NOTIFIER_TIMEOUT_MS as a safety net) until SIGTERM or
+ *		postmaster death. Errors are logged and retried with backoff.
+ */
+void
+sa_notify_worker_main(Datum main_arg)
+{
+	MemoryContext loop_cxt;
+	char	   *connected_db;
+	volatile int backoff_ms = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	connected_db = pstrdup(sa_worker_database());
+	BackgroundWorkerInitializeConnection(connected_db, NULL, 0);
+
+	/* A restart in another database cannot resume the old position. */
+	if (pg_atomic_read_u32(&notifier->active) != 0 && notifier->dboid != MyDatabaseId)
+		notifier_deactivate("database changed");
+	notifier->pid = MyProcPid;
+	pg_write_barrier();
+	pg_atomic_write_u32(&notifier->procno, MyProc->pgprocno + 1);
+	on_shmem_exit(notifier_detach, 0);
+	if (pg_atomic_read_u32(&notifier->active) != 0)
+		ereport(LOG, (errmsg("session_analytics notifier resuming after seq " INT64_FORMAT " in database \"%s\"",
+							 (int64) pg_atomic_read_u64(&notifier->delivered), connected_db)));
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "session_analytics notifier",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		bool		wanted;
+		long		timeout_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			if (strcmp(connected_db, sa_worker_database()) != 0)
+			{
+				notifier_deactivate("session_analytics.database changed");
+				ereport(LOG,
+						(errmsg("session_analytics notifier restarting to move from database \"%s\" to \"%s\"",
+								connected_db, sa_worker_database())));
+				proc_exit(1);
+			}
+		}
+
+		wanted = notify_mode != NOTIFY_MODE_COMMIT && sa_notify_enabled();
+		if (!wanted)
+			notifier_deactivate(notify_mode == NOTIFY_MODE_COMMIT ? "notify_mode is commit" : "notify is off");
+		else
+		{
+			MemoryContextSwitchTo(loop_cxt);
+			PG_TRY();
+			{
+				if (pg_atomic_read_u32(&notifier->active) == 0)
+					notifier_activate();
+				/* Repeat while a full batch came: there may be more. */
+				while (pg_atomic_read_u32(&notifier->active) != 0 &&
+					   notifier_deliver() == NOTIFIER_BATCH)
+				{
+					CHECK_FOR_INTERRUPTS();
+					MemoryContextReset(loop_cxt);
+				}
+				backoff_ms = 0;
+			}
+			PG_CATCH();
+			{
+				/* Report, roll back, retry later; the position has not moved. */
+				MemoryContextSwitchTo(loop_cxt);
+				EmitErrorReport();
+				FlushErrorState();
+				AbortCurrentTransaction();
+				pgstat_report_activity(STATE_IDLE, NULL);
+				backoff_ms = backoff_ms ? Min(backoff_ms * 2, NOTIFIER_BACKOFF_MAX_MS) : 100;
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContextReset(loop_cxt);
+		}
+
+		if (backoff_ms)
+		{
+			/* Back off for the whole time: writers' wake-ups do not cut it short. */
+			TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
+
+			while ((timeout_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until)) > 0)
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 timeout_ms, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+				if (ConfigReloadPending)
+					break;
+			}
+			continue;
+		}
+		timeout_ms = pg_atomic_read_u32(&notifier->active) ? NOTIFIER_TIMEOUT_MS : NOTIFIER_IDLE_MS;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
