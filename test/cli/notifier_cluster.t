@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The notifier (session_analytics.notify_mode), on a cluster of its own with
+# the library preloaded: in worker mode a LISTEN client gets every event once,
+# in seq order, with the payload commit mode sends, all from the notifier's
+# backend (writers queue no NOTIFY); rollbacks deliver nothing; a killed
+# notifier restarts and resumes after the last seq it delivered.
+. "$(dirname "$0")/tap.sh"
+. "$SA_SRC/tools/pgcluster.sh"
+plan 27
+
+pgc_init "$SA_TEST_DIR/notifier_cluster"
+PGC_BIN=$(dirname "$(command -v postgres)")
+pgc_start "shared_preload_libraries = 'session_analytics'" \
+          "session_analytics.database = 'postgres'"
+ok $? "cluster with the library preloaded starts"
+T=$PGC_DIR/t
+mkdir -p "$T"
+q() { psql -X -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
+q -c "CREATE EXTENSION session_analytics" >/dev/null
+
+# wait_for SQL WANT: until SQL returns WANT (10 s at most).
+wait_for() {
+    local i
+    for i in $(seq 1 100); do
+        [ "$(q -c "$1")" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+notifier_pid() { q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'session_analytics notifier'"; }
+
+wait_for "SELECT mode FROM sessions.notify_status()" worker
+ok $? "auto: the notifier delivers for session_analytics.database once the extension exists"
+npid=$(notifier_pid)
+is "$(q -c "SELECT notifier_pid FROM sessions.notify_status()")" "$npid" "notify_status() names the notifier's pid"
+is "$(q -c "SHOW session_analytics.notify_mode")" "auto" "notify_mode defaults to auto"
+like "$(q -c "SET session_analytics.notify_mode = commit" 2>&1)" "cannot be changed now" \
+     "notify_mode is cluster-wide, not per session"
+
+# Listener: LISTEN on the global channels and a marker channel; prints one
+# line per notification, "channel<TAB>sender pid<TAB>payload", until the marker.
+cat >"$T/listen.py" <<'PY'
+import select, sys, psycopg2
+conn = psycopg2.connect("dbname=postgres"); conn.autocommit = True
+cur = conn.cursor()
+for ch in ("sessions_start", "sessions_stop", sys.argv[2]):
+    cur.execute('LISTEN "%s"' % ch)
+out = open(sys.argv[1], "w")
+open(sys.argv[1] + ".ready", "w").close()
+while True:
+    if select.select([conn], [], [], 20) == ([], [], []):
+        sys.exit("timed out")
+    conn.poll()
+    while conn.notifies:
+        n = conn.notifies.pop(0)
+        out.write("%s\t%d\t%s\n" % (n.channel, n.pid, n.payload)); out.flush()
+        if n.channel == sys.argv[2]:
+            sys.exit(0)
+PY
+listen_start() { # OUT MARKER_NS
+    rm -f "$1.ready"
+    /usr/bin/python3 "$T/listen.py" "$1" "sessions_start_$2" &
+    LP=$!
+    for _ in $(seq 1 100); do [ -e "$1.ready" ] && break; sleep 0.05; done
+}
+marker() { q -c "INSERT INTO sessions.store (kind, namespace, status) VALUES ('telemetry', '$1', 'LIVE')" >/dev/null; }
+writer() { # TAG N: N sessions started and ended, one transaction each
+    local i
+    for i in $(seq 1 "$2"); do
+        echo "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at) VALUES ('invoice', 'online', '$1-$i', 'OPEN', clock_timestamp());"
+        [ $((i % 10)) -eq 0 ] && echo "SELECT pg_sleep(0.02);"
+        echo "UPDATE sessions.store SET status = 'CLOSED', ended_at = clock_timestamp() WHERE external_id = '$1-$i';"
+    done | psql -X -q -d postgres -o /dev/null
+}
+# Per-event notifications on the global channels: "seq payload" lines.
+events_of() { awk -F'\t' '($1 == "sessions_start" || $1 == "sessions_stop") && $3 !~ /first_seq/ { print $3 }' "$1"; }
+expected() { # after_seq [extra condition]: the log's payloads in seq order
+    q -c "SELECT sessions.event_payload(e) FROM sessions.event_log e WHERE e.seq > $1 ${2:-} ORDER BY e.seq"
+}
+
+# --- worker mode: every event once, in order, from the notifier ----------------
+h1=$(q -c "SELECT sessions.events_head()")
+listen_start "$T/w1" done1
+writer a 30 & W1=$!
+writer b 30 & W2=$!
+writer c 30 & W3=$!
+q -c "BEGIN" -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-TNM', 'RB1', 'ACTIVE')" -c "ROLLBACK" >/dev/null
+q -c "BEGIN" -c "SAVEPOINT s" -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-TNM', 'RB2', 'ACTIVE')" \
+  -c "ROLLBACK TO SAVEPOINT s" -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-TNM', 'RB3', 'ACTIVE')" -c "COMMIT" >/dev/null
+wait $W1 $W2 $W3
+hb=$(q -c "SELECT last_value FROM sessions.event_seq")
+# The bulk statement in a delivery batch of its own (coalescing counts per batch).
+wait_for "SELECT delivered_seq >= $hb FROM sessions.notify_status()" t
+q -c "INSERT INTO sessions.store (kind, namespace, status) SELECT 'telemetry', 'bulk', 'LIVE' FROM generate_series(1, 150)" >/dev/null
+wait_for "SELECT delivered_seq >= $((hb + 150)) FROM sessions.notify_status()" t
+marker done1
+wait $LP
+ok $? "listener got the marker"
+is "$(q -c "SELECT count(*) FROM sessions.event_log WHERE seq > $h1 AND namespace <> 'bulk'")" 182 \
+   "182 events logged (3 x 30 sessions started and ended, RB3, the marker)"
+is "$(events_of "$T/w1" | grep -v '"namespace":"bulk"')" "$(expected "$h1" "AND e.namespace <> 'bulk'")" \
+   "worker mode: every event once, in seq order, payload = sessions.event_payload (the commit-mode payload)"
+is "$(cut -f2 "$T/w1" | sort -u)" "$npid" "every notification was sent by the notifier: writers queued none"
+unlike "$(cat "$T/w1")" '"RB1"|"RB2"' "rolled-back transaction and savepoint deliver nothing"
+like "$(cat "$T/w1")" '"RB3"' "the committed part after a rolled-back savepoint is delivered"
+is "$(grep -c first_seq "$T/w1")" 1 "a 150-row statement is announced by one range notification (notify_coalesce_after)"
+is "$(grep first_seq "$T/w1" | cut -f3)" \
+   "{\"first_seq\":$((hb + 1)),\"last_seq\":$((hb + 150)),\"count\":150,\"event\":\"start\",\"namespace\":null}" \
+   "range payload as in commit mode"
+is "$(q -c "SELECT delivered_seq FROM sessions.notify_status()")" "$(q -c "SELECT max(seq) FROM sessions.event_log")" \
+   "notify_status() reports the last delivered seq"
+
+# The writer's own backend, listening: the notification comes from the notifier.
+cat >"$T/self.py" <<'PY'
+import select, psycopg2
+conn = psycopg2.connect("dbname=postgres"); conn.autocommit = True
+cur = conn.cursor()
+cur.execute("LISTEN sessions_start_self")
+cur.execute("SELECT pg_backend_pid()"); me = cur.fetchone()[0]
+cur.execute("INSERT INTO sessions.store (kind, namespace, status) VALUES ('telemetry', 'self', 'LIVE')")
+select.select([conn], [], [], 10); conn.poll()
+n = conn.notifies[0] if conn.notifies else None
+print("none" if n is None else ("own" if n.pid == me else n.pid))
+PY
+is "$(/usr/bin/python3 "$T/self.py")" "$npid" "a listening writer gets its event from the notifier, not from its own commit"
+
+# --- commit mode: same payloads, sent by the writers ------------------------------
+q -c "ALTER SYSTEM SET session_analytics.notify_mode = commit" -c "SELECT pg_reload_conf()" >/dev/null
+wait_for "SELECT mode FROM sessions.notify_status()" commit
+ok $? "notify_mode = commit after a reload"
+wait_for "SELECT delivered_seq IS NULL FROM sessions.notify_status()" t
+ok $? "the notifier stops delivering"
+h2=$(q -c "SELECT sessions.events_head()")
+listen_start "$T/c1" done2
+writer d 5
+marker done2
+wait $LP
+is "$(events_of "$T/c1")" "$(expected "$h2")" "commit mode: same payloads, same order"
+unlike "$(cut -f2 "$T/c1" | sort -u)" "^$npid\$" "commit mode: sent by the writers, not the notifier"
+is "$(/usr/bin/python3 "$T/self.py")" "own" "commit mode: a listening writer hears its own commit"
+
+q -c "ALTER SYSTEM RESET session_analytics.notify_mode" -c "SELECT pg_reload_conf()" >/dev/null
+wait_for "SELECT mode FROM sessions.notify_status()" worker
+ok $? "back to auto: the notifier delivers again"
+is "$(q -c "SELECT delivered_seq FROM sessions.notify_status()")" "$(q -c "SELECT sessions.events_head()")" \
+   "it starts at the log's head: events sent in commit mode are not sent again"
+
+# --- the notifier killed mid-stream -----------------------------------------------
+h3=$(q -c "SELECT sessions.events_head()")
+listen_start "$T/k1" done3
+writer e 40 & W1=$!
+writer f 40 & W2=$!
+for _ in $(seq 1 100); do [ "$(wc -l <"$T/k1")" -ge 30 ] && break; sleep 0.05; done
+is "$(q -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'session_analytics notifier'")" 1 \
+   "notifier terminated mid-stream"
+wait $W1 $W2
+for _ in $(seq 1 100); do
+    npid2=$(notifier_pid)
+    [ -n "$npid2" ] && [ "$npid2" != "$npid" ] && break
+    sleep 0.1
+done
+isnt_old=$([ -n "$npid2" ] && [ "$npid2" != "$npid" ] && echo restarted)
+is "$isnt_old" restarted "a new notifier starts"
+marker done3
+wait $LP
+is "$(events_of "$T/k1")" "$(expected "$h3")" \
+   "across the restart every event arrives once and in seq order (the new notifier resumes after the last delivered seq)"
+like "$(cat "$PGC_DIR/server.log")" "session_analytics notifier resuming after seq" "the restart resumed, it did not start at the head"
+is "$(cut -f2 "$T/k1" | sort -u | grep -cvE "^($npid|$npid2)\$")" 0 "only the notifiers sent"
+pgc_stop
