@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Notifications: write throughput with the event trigger on vs off (4
-# concurrent pgbench writers, each script run starts one telemetry session
-# and ends it: two transactions, two events), then the delivery latency from
-# the writing statement to the listener's output at ~1,000 events/s, for
-# session-listen (ordered, gap-free) and for a plain psycopg2 LISTEN client.
+# Notifications: write throughput with 4 concurrent pgbench writers (each
+# script run starts one telemetry session and ends it: two transactions, two
+# events) with the trigger off, the event log only, NOTIFY at commit, and
+# NOTIFY by the notifier worker (the cluster preloads the library); then the
+# delivery latency from the writing statement to the client at ~1,000
+# events/s, for session-listen (ordered, gap-free) and a plain psycopg2
+# LISTEN client, in worker and in commit mode.
 set -euo pipefail
 W=$SA_BENCH_DIR/notify
 rm -rf "$W"; mkdir -p "$W"
@@ -20,16 +22,21 @@ UPDATE sessions.store SET status = 'ENDED', ended_at = clock_timestamp()
 SQL
 
 # Receives lines (session-listen output) or NOTIFYs (psycopg2) and reports
-# the latency from the event's time (the writer's clock_timestamp()) to receipt.
+# the latency from the event's time (the writer's clock_timestamp()) to
+# receipt; range notifications (coalesced) carry no time and are counted apart.
 cat >"$W/latency.py" <<'PY'
 import datetime, json, select, sys, time
+ls, ranges = [], 0
 def lat(payload, recv):
+    global ranges
     p = json.loads(payload)
-    return recv - datetime.datetime.fromisoformat(p["time"]).timestamp()
-out, ls = sys.argv[1], []
+    if "time" not in p:
+        ranges += 1; return
+    ls.append(recv - datetime.datetime.fromisoformat(p["time"]).timestamp())
+out = sys.argv[1]
 if sys.argv[2] == "stdin":
     for line in sys.stdin:
-        ls.append(lat(line, time.time()))
+        lat(line, time.time())
 else:
     import psycopg2
     conn = psycopg2.connect(sys.argv[3]); conn.autocommit = True
@@ -41,13 +48,30 @@ else:
             idle += 1; continue
         idle = 0; conn.poll(); now = time.time()
         while conn.notifies:
-            ls.append(lat(conn.notifies.pop(0).payload, now))
+            lat(conn.notifies.pop(0).payload, now)
 ls.sort()
-pct = lambda f: ls[min(len(ls) - 1, int(f * len(ls)))] * 1000
+pct = lambda f: ls[min(len(ls) - 1, int(f * len(ls)))] * 1000 if ls else 0
 with open(out, "w") as f:
-    f.write("%d %.2f %.2f %.2f\n" % (len(ls), pct(0.5), pct(0.99), ls[-1] * 1000 if ls else 0))
+    f.write("%d %.2f %.2f %.2f %d\n" % (len(ls), pct(0.5), pct(0.99), ls[-1] * 1000 if ls else 0, ranges))
 PY
 
+# mode MODE: notify_mode (and notify) for the whole cluster, then wait until
+# this database's writers use it (sessions.notify_status()).
+mode() {
+    case $1 in
+        log) q "ALTER SYSTEM SET session_analytics.notify = off" ;;
+        *) q "ALTER SYSTEM RESET session_analytics.notify"
+           q "ALTER SYSTEM SET session_analytics.notify_mode = $1" ;;
+    esac
+    q "SELECT pg_reload_conf()" >/dev/null
+    local want=$1 i
+    [ "$want" = log ] && want=off
+    for i in $(seq 1 100); do
+        [ "$(q "SELECT mode FROM sessions.notify_status()")" = "$want" ] && return 0
+        sleep 0.1
+    done
+    echo "notify mode $1 not reached" >&2; return 1
+}
 tps() { # pgbench run, prints script runs per second
     pgbench -n -M prepared -c 4 -j 4 -T "$DUR" "$@" -f "$W/start_stop.sql" 2>/dev/null |
         sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
@@ -55,48 +79,61 @@ tps() { # pgbench run, prints script runs per second
 
 q "TRUNCATE sessions.store CASCADE"
 echo "## Notifications (4 writers, ${DUR} s per run; one run = start + end = 2 events)"
-# Alternate off/on twice so drift on a shared machine hits both alike.
+echo "notifier: $(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'session_analytics notifier' AND datname = current_database()") running in this database"
 session-listen --poll 1 >/dev/null 2>&1 & LP=$!
 sleep 0.3
 # Warm-up run (discarded): the first run after the load is always slow.
 pgbench -n -M prepared -c 4 -j 4 -T 2 -f "$W/start_stop.sql" >/dev/null 2>&1
-off=() log=() on=()
+# Alternate the configurations twice so drift on a shared machine hits all alike.
+off=() log=() com=() wrk=()
 for round in 1 2; do
     q "ALTER TABLE sessions.store DISABLE TRIGGER store_events"
     off+=("$(tps)")
     q "ALTER TABLE sessions.store ENABLE TRIGGER store_events"
-    log+=("$(PGOPTIONS="-c session_analytics.notify=off" tps)")
-    on+=("$(tps)")
+    mode log;    log+=("$(tps)")
+    mode commit; com+=("$(tps)")
+    mode worker; wrk+=("$(tps)")
 done
 kill $LP; wait $LP 2>/dev/null || true
 best() { printf '%s\n' "$@" | sort -g | tail -1; }
-o=$(best "${off[@]}"); l=$(best "${log[@]}"); n=$(best "${on[@]}")
-printf '| %-44s | %12s | %6s |\n' "configuration" "events/s" "ratio"
-printf '|%s|%s|%s|\n' "----------------------------------------------" "--------------" "--------"
-printf '| %-44s | %12.0f | %6s |\n' "trigger off (no log, no NOTIFY)" "$(awk -v a="$o" 'BEGIN { print a * 2 }')" "1.00"
-printf '| %-44s | %12.0f | %6.2f |\n' "event log only (notify = off)" "$(awk -v a="$l" 'BEGIN { print a * 2 }')" "$(awk -v a="$l" -v b="$o" 'BEGIN { print a / b }')"
-printf '| %-44s | %12.0f | %6.2f |\n' "log + NOTIFY, session-listen attached" "$(awk -v a="$n" 'BEGIN { print a * 2 }')" "$(awk -v a="$n" -v b="$o" 'BEGIN { print a / b }')"
-echo "NOTIFY alone (log + NOTIFY vs log only): $(awk -v a="$n" -v b="$l" 'BEGIN { printf "%.2f", a / b }')x"
-echo "(script runs/s: off ${off[*]}; log ${log[*]}; on ${on[*]}; best of two each)"
+o=$(best "${off[@]}"); l=$(best "${log[@]}"); c=$(best "${com[@]}"); w=$(best "${wrk[@]}")
+row() { printf '| %-52s | %10.0f | %6.2f |\n' "$1" "$(awk -v a="$2" 'BEGIN { print a * 2 }')" "$(awk -v a="$2" -v b="$o" 'BEGIN { print a / b }')"; }
+printf '| %-52s | %10s | %6s |\n' "configuration" "events/s" "ratio"
+printf '|%s|%s|%s|\n' "------------------------------------------------------" "------------" "--------"
+row "trigger off (no log, no NOTIFY)" "$o"
+row "event log only (notify = off)" "$l"
+row "notify_mode = commit, session-listen attached" "$c"
+row "notify_mode = worker, session-listen attached" "$w"
+echo "(script runs/s: off ${off[*]}; log ${log[*]}; commit ${com[*]}; worker ${wrk[*]}; best of two each)"
 
-# Latency at ~1,000 events/s (500 script runs/s).
-q "TRUNCATE sessions.store CASCADE"
-mkfifo "$W/fifo"
-/usr/bin/python3 "$W/latency.py" "$W/lat_listen" stdin <"$W/fifo" & LPIPE=$!
-session-listen --poll 1 >"$W/fifo" 2>/dev/null & LP=$!
-/usr/bin/python3 "$W/latency.py" "$W/lat_py" notify "dbname=$PGDATABASE" & PY=$!
-for i in $(seq 1 100); do [ -e "$W/lat_py.ready" ] && break; sleep 0.05; done
-sleep 0.3
-pgbench -n -M prepared -c 4 -j 4 -T "$DUR" -R 500 -f "$W/start_stop.sql" >"$W/pgbench_rate.log" 2>&1
-sleep 1
-kill -TERM $LP
-wait $LP $LPIPE $PY 2>/dev/null || true
-rate=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$W/pgbench_rate.log")
+# Latency at ~1,000 events/s (500 script runs/s), worker mode then commit mode.
+latency() { # MODE
+    local M=$W/lat_$1 rate c50 p50 p99 pmax nr
+    mode "$1"
+    q "TRUNCATE sessions.store CASCADE"
+    rm -f "$M.fifo"; mkfifo "$M.fifo"
+    /usr/bin/python3 "$W/latency.py" "$M.listen" stdin <"$M.fifo" & LPIPE=$!
+    session-listen --poll 1 >"$M.fifo" 2>/dev/null & LP=$!
+    /usr/bin/python3 "$W/latency.py" "$M.py" notify "dbname=$PGDATABASE" & PY=$!
+    for i in $(seq 1 100); do [ -e "$M.py.ready" ] && break; sleep 0.05; done
+    sleep 0.3
+    pgbench -n -M prepared -c 4 -j 4 -T "$DUR" -R 500 -f "$W/start_stop.sql" >"$M.pgbench" 2>&1
+    sleep 1
+    kill -TERM $LP
+    wait $LP $LPIPE $PY 2>/dev/null || true
+    rate=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$M.pgbench")
+    read -r c50 p50 p99 pmax nr <"$M.listen"
+    printf '| %-7s | %-40s | %6d | %8s | %8s | %8s | %8s | %6s |\n' "$1" "session-listen (ordered catch-up)" \
+        "$(awk -v a="$rate" 'BEGIN { printf "%d", a * 2 }')" "$c50" "$p50" "$p99" "$pmax" "-"
+    read -r c50 p50 p99 pmax nr <"$M.py"
+    printf '| %-7s | %-40s | %6d | %8s | %8s | %8s | %8s | %6s |\n' "$1" "psycopg2 LISTEN (raw payloads)" \
+        "$(awk -v a="$rate" 'BEGIN { printf "%d", a * 2 }')" "$c50" "$p50" "$p99" "$pmax" "$nr"
+}
 echo
-echo "Delivery latency, writer's statement -> client, at $(awk -v a="$rate" 'BEGIN { printf "%d", a * 2 }') events/s:"
-printf '| %-44s | %8s | %8s | %8s | %8s |\n' "client" "events" "p50 ms" "p99 ms" "max ms"
-printf '|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "----------" "----------" "----------" "----------"
-read -r c50 p50 p99 pmax <"$W/lat_listen"
-printf '| %-44s | %8s | %8s | %8s | %8s |\n' "session-listen (ordered catch-up per wake-up)" "$c50" "$p50" "$p99" "$pmax"
-read -r c50 p50 p99 pmax <"$W/lat_py"
-printf '| %-44s | %8s | %8s | %8s | %8s |\n' "psycopg2 LISTEN (raw NOTIFY payloads)" "$c50" "$p50" "$p99" "$pmax"
+echo "Delivery latency, writer's statement -> client, at ~1,000 events/s:"
+printf '| %-7s | %-40s | %6s | %8s | %8s | %8s | %8s | %6s |\n' "mode" "client" "ev/s" "events" "p50 ms" "p99 ms" "max ms" "ranges"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "---------" "------------------------------------------" "--------" "----------" "----------" "----------" "----------" "--------"
+latency worker
+latency commit
+q "ALTER SYSTEM RESET session_analytics.notify_mode"
+q "SELECT pg_reload_conf()" >/dev/null

@@ -12,8 +12,11 @@ make -s >/dev/null
 . tools/pgcluster.sh
 pgc_init "$SRC/.test/bench"
 pgc_stage
+# Preloaded, as in production: the expiry worker and the notifier run in
+# the database bench (they retry until it has been created).
 pgc_start "shared_buffers = 4GB" "work_mem = 64MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
-          "synchronous_commit = off" "max_parallel_workers = 8" "max_parallel_workers_per_gather = 2"
+          "synchronous_commit = off" "max_parallel_workers = 8" "max_parallel_workers_per_gather = 2" \
+          "shared_preload_libraries = 'session_analytics'" "session_analytics.database = 'bench'"
 export PATH=$PGC_TOOLS:$PGC_BIN:$PATH SA_SRC=$SRC SA_BENCH_DIR=$PGC_DIR BENCH_SCALE=${BENCH_SCALE:-1}
 psql -X -q -c "CREATE DATABASE bench" && export PGDATABASE=bench
 psql -X -q -c "CREATE EXTENSION session_analytics"

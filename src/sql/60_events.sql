@@ -93,7 +93,8 @@ COMMENT ON FUNCTION sessions.event_payload(sessions.event_log) IS
  *		horizon. Otherwise the limit is the oldest xid, running in the
  *		snapshot (in its xip list, or at or past its xmax), that is not
  *		provably harmless; harmless means still running now (pg_locks, read
- *		after the snapshot) without a write lock on the event log (the trigger locks the log
+ *		after the snapshot, and still in progress after that read) without a
+ *		write lock on the event log (the trigger locks the log
  *		before taking a seq, and locks last until commit), so a long
  *		transaction that writes no events does not hold readers back.
  *		Runs as the owner so a reader limited by RLS still gets the global
@@ -133,12 +134,17 @@ BEGIN
                   AND r.mode NOT IN ('AccessShareLock', 'RowShareLock')));
     -- Oldest xid running in the snapshot (or this transaction's) that may
     -- hold a seq; xids from the snapshot's xmax on count as running too.
+    -- A transaction ends in the proc array before it releases its locks,
+    -- and pg_locks is not read atomically: one seen without its log lock
+    -- may have been committing. Harmless only if still in progress now,
+    -- after pg_locks was read (then its locks were read while it ran).
     SELECT min(c.x) INTO lim
       FROM (SELECT x FROM pg_snapshot_xip(snap) AS x
             UNION ALL SELECT pg_current_xact_id_if_assigned()) AS c
-     WHERE c.x IS NOT NULL AND NOT (xid(c.x) = ANY (harmless));
+     WHERE c.x IS NOT NULL
+       AND NOT (xid(c.x) = ANY (harmless) AND pg_xact_status(c.x) = 'in progress');
     nx := pg_snapshot_xmax(snap);
-    WHILE nx < top_h AND xid(nx) = ANY (harmless) LOOP
+    WHILE nx < top_h AND xid(nx) = ANY (harmless) AND pg_xact_status(nx) = 'in progress' LOOP
         nx := ((nx::text)::bigint + 1)::text::xid8;
     END LOOP;
     lim := LEAST(lim, nx);
