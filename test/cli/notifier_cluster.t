@@ -6,7 +6,7 @@
 # notifier restarts and resumes after the last seq it delivered.
 . "$(dirname "$0")/tap.sh"
 . "$SA_SRC/tools/pgcluster.sh"
-plan 27
+plan 28
 
 pgc_init "$SA_TEST_DIR/notifier_cluster"
 PGC_BIN=$(dirname "$(command -v postgres)")
@@ -72,11 +72,38 @@ writer() { # TAG N: N sessions started and ended, one transaction each
         echo "UPDATE sessions.store SET status = 'CLOSED', ended_at = clock_timestamp() WHERE external_id = '$1-$i';"
     done | psql -X -q -d postgres -o /dev/null
 }
-# Per-event notifications on the global channels: "seq payload" lines.
-events_of() { awk -F'\t' '($1 == "sessions_start" || $1 == "sessions_stop") && $3 !~ /first_seq/ { print $3 }' "$1"; }
-expected() { # after_seq [extra condition]: the log's payloads in seq order
-    q -c "SELECT sessions.event_payload(e) FROM sessions.event_log e WHERE e.seq > $1 ${2:-} ORDER BY e.seq"
-}
+# check OUT AFTER_SEQ: compares what the listener got on the global channels
+# with the log after AFTER_SEQ. Range notifications (coalescing) stand for
+# the events of their kind from first_seq to last_seq. Prints "ok" or why not.
+cat >"$T/check.py" <<'PY'
+import json, sys, psycopg2
+cur = psycopg2.connect("dbname=postgres").cursor()
+cur.execute("SELECT e.seq, e.event, sessions.event_payload(e)::text FROM sessions.event_log e"
+            " WHERE e.seq > %s ORDER BY e.seq", (int(sys.argv[2]),))
+log = cur.fetchall()
+payload = {s: p for s, _, p in log}
+got, singles, bad = [], [], []
+for line in open(sys.argv[1]):
+    channel, pid, text = line.rstrip("\n").split("\t", 2)
+    if channel not in ("sessions_start", "sessions_stop"):
+        continue
+    p = json.loads(text)
+    if "first_seq" in p:
+        got += [s for s, ev, _ in log if p["first_seq"] <= s <= p["last_seq"] and ev == p["event"]]
+    else:
+        got.append(p["seq"]); singles.append(p["seq"])
+        if payload.get(p["seq"]) != text:
+            bad.append(p["seq"])
+if sorted(got) != [s for s, _, _ in log]:
+    print("not once: %d delivered, %d logged" % (len(got), len(log)))
+elif singles != sorted(set(singles)):
+    print("out of order")
+elif bad:
+    print("payload differs for seq %s" % bad[:5])
+else:
+    print("ok")
+PY
+check() { /usr/bin/python3 "$T/check.py" "$1" "$2"; }
 
 # --- worker mode: every event once, in order, from the notifier ----------------
 h1=$(q -c "SELECT sessions.events_head()")
@@ -88,6 +115,14 @@ q -c "BEGIN" -c "INSERT INTO sessions.store (kind, namespace, external_id, statu
 q -c "BEGIN" -c "SAVEPOINT s" -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-TNM', 'RB2', 'ACTIVE')" \
   -c "ROLLBACK TO SAVEPOINT s" -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-TNM', 'RB3', 'ACTIVE')" -c "COMMIT" >/dev/null
 wait $W1 $W2 $W3
+# Then 4 writers at full speed: commits race the notifier's reads.
+cat >"$T/start_stop.sql" <<'SQL'
+\set ds random(1, 8)
+INSERT INTO sessions.store (kind, namespace, status, started_at) VALUES ('telemetry', 'pgb_' || :ds, 'LIVE', clock_timestamp())
+RETURNING session_key AS key \gset
+UPDATE sessions.store SET status = 'ENDED', ended_at = clock_timestamp() WHERE session_key = :key AND namespace = 'pgb_' || :ds;
+SQL
+pgbench -n -M prepared -c 4 -j 4 -T 2 -f "$T/start_stop.sql" postgres >/dev/null 2>&1
 hb=$(q -c "SELECT last_value FROM sessions.event_seq")
 # The bulk statement in a delivery batch of its own (coalescing counts per batch).
 wait_for "SELECT delivered_seq >= $hb FROM sessions.notify_status()" t
@@ -96,15 +131,17 @@ wait_for "SELECT delivered_seq >= $((hb + 150)) FROM sessions.notify_status()" t
 marker done1
 wait $LP
 ok $? "listener got the marker"
-is "$(q -c "SELECT count(*) FROM sessions.event_log WHERE seq > $h1 AND namespace <> 'bulk'")" 182 \
-   "182 events logged (3 x 30 sessions started and ended, RB3, the marker)"
-is "$(events_of "$T/w1" | grep -v '"namespace":"bulk"')" "$(expected "$h1" "AND e.namespace <> 'bulk'")" \
-   "worker mode: every event once, in seq order, payload = sessions.event_payload (the commit-mode payload)"
+is "$(q -c "SELECT count(*) FROM sessions.event_log WHERE seq > $h1 AND namespace IN ('online', 'NL-TNM')")" 181 \
+   "181 events logged by the shell writers (3 x 30 sessions started and ended, RB3)"
+ok "$([ "$(q -c "SELECT count(*) FROM sessions.event_log WHERE seq > $h1 AND namespace LIKE 'pgb%'")" -gt 500 ]; echo $?)" \
+   "more than 500 events from 4 pgbench writers"
+is "$(check "$T/w1" "$h1")" ok \
+   "worker mode: every event once, in seq order, payload = sessions.event_payload (the commit-mode payload), under concurrent commits"
 is "$(cut -f2 "$T/w1" | sort -u)" "$npid" "every notification was sent by the notifier: writers queued none"
 unlike "$(cat "$T/w1")" '"RB1"|"RB2"' "rolled-back transaction and savepoint deliver nothing"
 like "$(cat "$T/w1")" '"RB3"' "the committed part after a rolled-back savepoint is delivered"
-is "$(grep -c first_seq "$T/w1")" 1 "a 150-row statement is announced by one range notification (notify_coalesce_after)"
-is "$(grep first_seq "$T/w1" | cut -f3)" \
+is "$(grep -c '"count":150,' "$T/w1")" 1 "a 150-row statement is announced by one range notification (notify_coalesce_after)"
+is "$(grep '"count":150,' "$T/w1" | cut -f3)" \
    "{\"first_seq\":$((hb + 1)),\"last_seq\":$((hb + 150)),\"count\":150,\"event\":\"start\",\"namespace\":null}" \
    "range payload as in commit mode"
 is "$(q -c "SELECT delivered_seq FROM sessions.notify_status()")" "$(q -c "SELECT max(seq) FROM sessions.event_log")" \
@@ -135,7 +172,7 @@ listen_start "$T/c1" done2
 writer d 5
 marker done2
 wait $LP
-is "$(events_of "$T/c1")" "$(expected "$h2")" "commit mode: same payloads, same order"
+is "$(check "$T/c1" "$h2")" ok "commit mode: same payloads, same order"
 unlike "$(cut -f2 "$T/c1" | sort -u)" "^$npid\$" "commit mode: sent by the writers, not the notifier"
 is "$(/usr/bin/python3 "$T/self.py")" "own" "commit mode: a listening writer hears its own commit"
 
@@ -163,7 +200,7 @@ isnt_old=$([ -n "$npid2" ] && [ "$npid2" != "$npid" ] && echo restarted)
 is "$isnt_old" restarted "a new notifier starts"
 marker done3
 wait $LP
-is "$(events_of "$T/k1")" "$(expected "$h3")" \
+is "$(check "$T/k1" "$h3")" ok \
    "across the restart every event arrives once and in seq order (the new notifier resumes after the last delivered seq)"
 like "$(cat "$PGC_DIR/server.log")" "session_analytics notifier resuming after seq" "the restart resumed, it did not start at the head"
 is "$(cut -f2 "$T/k1" | sort -u | grep -cvE "^($npid|$npid2)\$")" 0 "only the notifiers sent"
