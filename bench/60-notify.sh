@@ -79,6 +79,11 @@ tps() { # pgbench run, prints script runs per second
 
 q "TRUNCATE sessions.store CASCADE"
 echo "## Notifications (4 writers, ${DUR} s per run; one run = start + end = 2 events)"
+# The notifier retries every second until the database exists: wait for it.
+for i in $(seq 1 50); do
+    [ "$(q "SELECT notifier_pid IS NOT NULL FROM sessions.notify_status()")" = t ] && break
+    sleep 0.1
+done
 echo "notifier: $(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'session_analytics notifier' AND datname = current_database()") running in this database"
 session-listen --poll 1 >/dev/null 2>&1 & LP=$!
 sleep 0.3
