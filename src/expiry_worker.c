@@ -40,8 +40,6 @@ static char *sa_expiry_database = NULL;
 void
 sa_expiry_init(void)
 {
-	BackgroundWorker worker;
-
 	DefineCustomIntVariable(SA_GUC_PREFIX ".expiry_interval",
 							"Seconds between runs of the session expiry worker.",
 							"0 pauses the worker. Only used when the library is preloaded.",
@@ -68,14 +66,30 @@ sa_expiry_init(void)
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
 
+	sa_register_worker("sa_expiry_worker_main", "session_analytics expiry worker",
+					   "session_analytics expiry", 10);
+}
+
+/*
+ * sa_register_worker
+ *		Registers one of the library's background workers (database
+ *		connection, started once recovery has finished, restarted
+ *		restart_s seconds after it exits abnormally). Only from _PG_init
+ *		while shared_preload_libraries is processed.
+ */
+void
+sa_register_worker(const char *function, const char *name, const char *type, int restart_s)
+{
+	BackgroundWorker worker;
+
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 10;
+	worker.bgw_restart_time = restart_s;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "session_analytics");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "sa_expiry_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "session_analytics expiry worker");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "session_analytics expiry");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -88,6 +102,21 @@ const char *
 sa_worker_database(void)
 {
 	return sa_expiry_database;
+}
+
+/*
+ * sa_worker_recover
+ *		In a worker's PG_CATCH: logs the error, rolls the transaction back and
+ *		reports the worker idle, so its loop can carry on.
+ */
+void
+sa_worker_recover(MemoryContext cxt)
+{
+	MemoryContextSwitchTo(cxt);
+	EmitErrorReport();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /*
@@ -193,11 +222,7 @@ sa_expiry_worker_main(Datum main_arg)
 			PG_CATCH();
 			{
 				/* Report, roll back, and carry on at the next interval. */
-				MemoryContextSwitchTo(loop_cxt);
-				EmitErrorReport();
-				FlushErrorState();
-				AbortCurrentTransaction();
-				pgstat_report_activity(STATE_IDLE, NULL);
+				sa_worker_recover(loop_cxt);
 			}
 			PG_END_TRY();
 			MemoryContextSwitchTo(TopMemoryContext);

@@ -104,8 +104,6 @@ static void notifier_shmem_startup(void);
 void
 sa_notify_init(void)
 {
-	BackgroundWorker worker;
-
 	/*
 	 * SIGHUP: writers and the notifier must agree on who sends, so the mode
 	 * is cluster-wide (postgresql.conf, ALTER SYSTEM), never per session.
@@ -123,15 +121,8 @@ sa_notify_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = notifier_shmem_startup;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "session_analytics");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "sa_notify_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "session_analytics notifier");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "session_analytics notifier");
-	RegisterBackgroundWorker(&worker);
+	sa_register_worker("sa_notify_worker_main", "session_analytics notifier",
+					   "session_analytics notifier", 1);
 }
 
 /* Reserves the shared state (PG15: from shmem_request_hook only). */
@@ -475,11 +466,13 @@ sa_notify_worker_main(Datum main_arg)
 			PG_CATCH();
 			{
 				/* Report, roll back, retry later; the position has not moved. */
-				MemoryContextSwitchTo(loop_cxt);
-				EmitErrorReport();
-				FlushErrorState();
-				AbortCurrentTransaction();
-				pgstat_report_activity(STATE_IDLE, NULL);
+				sa_worker_recover(loop_cxt);
+				if (deliver_plan)
+				{
+					/* Prepared afresh next time (e.g. after the extension was recreated). */
+					SPI_freeplan(deliver_plan);
+					deliver_plan = NULL;
+				}
 				backoff_ms = backoff_ms ? Min(backoff_ms * 2, NOTIFIER_BACKOFF_MAX_MS) : 100;
 			}
 			PG_END_TRY();

@@ -20,6 +20,9 @@ extern void sa_notify_init(void);	/* notify_worker.c: notify_mode, notifier */
 
 /* expiry_worker.c: the database the background workers connect to. */
 extern const char *sa_worker_database(void);
+extern void sa_register_worker(const char *function, const char *name,
+							   const char *type, int restart_s);
+extern void sa_worker_recover(MemoryContext cxt);
 
 /* event_trigger.c: used by the notifier. */
 extern bool sa_notify_enabled(void);
