@@ -449,6 +449,8 @@ sa_notify_worker_main(Datum main_arg)
 			notifier_deactivate(notify_mode == NOTIFY_MODE_COMMIT ? "notify_mode is commit" : "notify is off");
 		else
 		{
+			uint32		holdoff = InterruptHoldoffCount;
+
 			MemoryContextSwitchTo(loop_cxt);
 			PG_TRY();
 			{
@@ -466,6 +468,7 @@ sa_notify_worker_main(Datum main_arg)
 			PG_CATCH();
 			{
 				/* Report, roll back, retry later; the position has not moved. */
+				InterruptHoldoffCount = holdoff;	/* an error inside the commit */
 				sa_worker_recover(loop_cxt);
 				if (deliver_plan)
 				{

@@ -6,7 +6,7 @@
 # notifier restarts and resumes after the last seq it delivered.
 . "$(dirname "$0")/tap.sh"
 . "$SA_SRC/tools/pgcluster.sh"
-plan 28
+plan 30
 
 pgc_init "$SA_TEST_DIR/notifier_cluster"
 PGC_BIN=$(dirname "$(command -v postgres)")
@@ -182,9 +182,15 @@ ok $? "back to auto: the notifier delivers again"
 is "$(q -c "SELECT delivered_seq FROM sessions.notify_status()")" "$(q -c "SELECT sessions.events_head()")" \
    "it starts at the log's head: events sent in commit mode are not sent again"
 
-# --- the notifier killed mid-stream -----------------------------------------------
+# --- a failing round, then the notifier killed mid-stream ----------------------------
 h3=$(q -c "SELECT sessions.events_head()")
 listen_start "$T/k1" done3
+q -c "ALTER FUNCTION sessions.events_since(bigint, text, int) RENAME TO events_since_off" >/dev/null
+writer g 3
+sleep 0.5
+like "$(cat "$PGC_DIR/server.log")" 'function sessions.events_since\(.*does not exist' "a failing round is logged"
+q -c "ALTER FUNCTION sessions.events_since_off(bigint, text, int) RENAME TO events_since" >/dev/null
+is "$(notifier_pid)" "$npid" "the notifier survives it and retries"
 writer e 40 & W1=$!
 writer f 40 & W2=$!
 for _ in $(seq 1 100); do [ "$(wc -l <"$T/k1")" -ge 30 ] && break; sleep 0.05; done
@@ -201,7 +207,7 @@ is "$isnt_old" restarted "a new notifier starts"
 marker done3
 wait $LP
 is "$(check "$T/k1" "$h3")" ok \
-   "across the restart every event arrives once and in seq order (the new notifier resumes after the last delivered seq)"
+   "across the failed rounds and the restart every event arrives once and in seq order (the new notifier resumes after the last delivered seq)"
 like "$(cat "$PGC_DIR/server.log")" "session_analytics notifier resuming after seq" "the restart resumed, it did not start at the head"
 is "$(cut -f2 "$T/k1" | sort -u | grep -cvE "^($npid|$npid2)\$")" 0 "only the notifiers sent"
 pgc_stop
