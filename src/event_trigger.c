@@ -1,16 +1,909 @@
 /*
  * event_trigger.c
- *		start/stop notification trigger.
+ *		Session start/stop events: the store trigger, the event log, NOTIFY.
+ *
+ * The AFTER ROW trigger on sessions.store derives events from the store's
+ * columns (START: row inserted, OCPI status moving into ACTIVE; STOP:
+ * ended_at NULL -> set for telemetry/invoice, OCPI status moving into
+ * COMPLETED/INVALID; UPDATE: any other change, when notify_updates is on),
+ * inserts one sessions.event_log row per event and remembers a notification
+ * per channel. Notifications are queued with Async_Notify just before commit
+ * (XACT_EVENT_PRE_COMMIT), so a transaction that rolls back records and sends
+ * nothing, and one with many events on a channel sends one range
+ * notification instead of one per event (docs/notifications.md).
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+#include "utils/xid8.h"
+
 #include "session_analytics.h"
+
+PG_FUNCTION_INFO_V1(sa_store_events);
+PG_FUNCTION_INFO_V1(sa_channel_for);
+PG_FUNCTION_INFO_V1(sa_event_payload);
+PG_FUNCTION_INFO_V1(sa_prune_events);
+
+/* GUCs */
+static bool notify_enabled = true;
+static bool notify_updates = false;
+static int	notify_coalesce_after = 100;
+static int	event_retention_min = 7 * 24 * 60;
+
+/* Longest JSON-escaped text field in a payload; keeps payloads < 8000 bytes. */
+#define PAYLOAD_FIELD_MAX 1024
+
+typedef enum EventType
+{
+	EV_START,
+	EV_STOP,
+	EV_UPDATE
+} EventType;
+
+static const char *const event_names[] = {"start", "stop", "update"};
+
+/*
+ * The fields of one event, as logged and as put in its payload. Strings
+ * point into the trigger's tuples or the caller's memory.
+ */
+typedef struct EventFields
+{
+	int64		seq;
+	EventType	event;
+	const char *kind;
+	const char *namespace;
+	pg_uuid_t	session_key;
+	const char *external_id;	/* NULL when the session has none */
+	const char *status;
+	bool		has_time;
+	TimestampTz time;
+} EventFields;
+
+/*
+ * Notifications owed to one channel by the current transaction. Counts are
+ * kept per subtransaction level (innermost last) so a rolled-back
+ * subtransaction's events can be taken back; per-event payloads are kept
+ * until the channel passes notify_coalesce_after, then only the range.
+ */
+typedef struct ChannelSeg
+{
+	int			level;
+	int64		count;
+	int64		first;
+	int64		last;
+} ChannelSeg;
+
+typedef struct ChannelItem
+{
+	int			level;
+	char	   *payload;
+} ChannelItem;
+
+typedef struct ChannelState
+{
+	char		name[NAMEDATALEN];	/* hash key */
+	EventType	event;
+	char	   *namespace;		/* NULL for the all-namespaces channel */
+	int			nsegs,
+				maxsegs;
+	ChannelSeg *segs;
+	int			nitems,
+				maxitems;
+	ChannelItem *items;
+	bool		coalesced;		/* items dropped: send one range */
+	struct ChannelState *next;	/* creation order */
+} ChannelState;
+
+/* Transaction-lifetime state, in TopTransactionContext; NULL when idle. */
+static HTAB *pending_channels = NULL;
+static ChannelState *pending_first = NULL;
+static ChannelState *pending_last = NULL;
+
+static void events_xact_callback(XactEvent event, void *arg);
+static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									SubTransactionId parentSubid, void *arg);
 
 /*
  * sa_events_init
- *		Registers this file's GUCs; called from _PG_init.
+ *		Registers this file's GUCs and the transaction callbacks that send the
+ *		notifications; called from _PG_init.
  */
 void
 sa_events_init(void)
 {
+	DefineCustomBoolVariable(SA_GUC_PREFIX ".notify",
+							 "Send NOTIFYs for logged events (off: readers poll sessions.events_since).",
+							 NULL, &notify_enabled, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable(SA_GUC_PREFIX ".notify_updates",
+							 "Also log and notify UPDATE events (store changes that neither start nor stop a session).",
+							 NULL, &notify_updates, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable(SA_GUC_PREFIX ".notify_coalesce_after",
+							"Per transaction and channel, events beyond this many are announced by one range notification.",
+							"0 always sends a range notification.",
+							&notify_coalesce_after, 100, 0, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable(SA_GUC_PREFIX ".event_retention",
+							"Events older than this are removed by sessions.prune_events(); 0 keeps them.",
+							NULL, &event_retention_min, 7 * 24 * 60, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
+
+	RegisterXactCallback(events_xact_callback, NULL);
+	RegisterSubXactCallback(events_subxact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Payloads and channel names
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * append_json_text
+ *		Appends s as a JSON string, cut at a character boundary so the escaped
+ *		text stays within PAYLOAD_FIELD_MAX bytes; returns true when cut.
+ */
+static bool
+append_json_text(StringInfo buf, const char *s)
+{
+	StringInfoData tmp;
+	int			len = strlen(s);
+	int			keep = len;
+
+	initStringInfo(&tmp);
+	for (;;)
+	{
+		char	   *part = pnstrdup(s, keep);
+
+		resetStringInfo(&tmp);
+		escape_json(&tmp, part);
+		pfree(part);
+		if (tmp.len <= PAYLOAD_FIELD_MAX)
+			break;
+		/* Escapes expand at most 6x: shrink in proportion, then re-check. */
+		keep = pg_mbcliplen(s, keep, Min(keep - 1, (int) ((int64) keep * PAYLOAD_FIELD_MAX / tmp.len)));
+	}
+	appendBinaryStringInfo(buf, tmp.data, tmp.len);
+	pfree(tmp.data);
+	return keep < len;
+}
+
+/*
+ * build_payload
+ *		The JSON payload of one event. Only identifiers and times: never the
+ *		user reference or the document, since LISTEN has no permission check.
+ */
+static char *
+build_payload(const EventFields *ev)
+{
+	StringInfoData buf;
+	bool		cut = false;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"seq\":" INT64_FORMAT ",\"event\":\"%s\",\"kind\":",
+					 ev->seq, event_names[ev->event]);
+	cut |= append_json_text(&buf, ev->kind);
+	appendStringInfoString(&buf, ",\"namespace\":");
+	cut |= append_json_text(&buf, ev->namespace);
+	appendStringInfoString(&buf, ",\"session_key\":\"");
+	appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(uuid_out,
+																	 UUIDPGetDatum(&ev->session_key))));
+	appendStringInfoString(&buf, "\",\"external_id\":");
+	if (ev->external_id)
+		cut |= append_json_text(&buf, ev->external_id);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoString(&buf, ",\"status\":");
+	cut |= append_json_text(&buf, ev->status);
+	appendStringInfoString(&buf, ",\"time\":");
+	if (ev->has_time)
+	{
+		char		ts[MAXDATELEN + 1];
+		int			utc = 0;
+
+		/* ISO 8601 in UTC whatever the session's TimeZone. */
+		JsonEncodeDateTime(ts, TimestampTzGetDatum(ev->time), TIMESTAMPTZOID, &utc);
+		appendStringInfo(&buf, "\"%s\"", ts);
+	}
+	else
+		appendStringInfoString(&buf, "null");
+	if (cut)
+		appendStringInfoString(&buf, ",\"truncated\":true");
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * parse_event
+ *		Event name to EventType; errors name the argument.
+ */
+static EventType
+parse_event(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(event_names); i++)
+		if (strcmp(name, event_names[i]) == 0)
+			return (EventType) i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("event must be start, stop or update, got \"%s\"", name)));
+	pg_unreachable();
+}
+
+/*
+ * channel_name
+ *		The naming rule: "sessions_<event>" for every namespace; for one
+ *		namespace "sessions_<event>_<ns>" when ns is made of [a-z0-9_] only
+ *		(a plain identifier, LISTEN needs no quotes), else
+ *		"sessions_<event>:<ns>" with ns verbatim (quote it in LISTEN). A name
+ *		over 63 bytes keeps a prefix of ns cut at a character boundary and
+ *		ends with '#' and the first 16 hex digits of sha256(ns).
+ */
+static void
+channel_name(EventType event, const char *ns, char *out)
+{
+	bool		plain = true;
+	int			nslen,
+				baselen;
+
+	if (ns == NULL)
+	{
+		snprintf(out, NAMEDATALEN, "sessions_%s", event_names[event]);
+		return;
+	}
+	for (const char *p = ns; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+		{
+			plain = false;
+			break;
+		}
+	baselen = snprintf(out, NAMEDATALEN, "sessions_%s%c", event_names[event], plain ? '_' : ':');
+	nslen = strlen(ns);
+	if (baselen + nslen <= NAMEDATALEN - 1)
+		memcpy(out + baselen, ns, nslen + 1);
+	else
+	{
+		pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+		uint8		digest[PG_SHA256_DIGEST_LENGTH];
+		int			keep;
+
+		if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) ns, nslen) < 0 ||
+			pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+			elog(ERROR, "could not compute SHA-256 of a namespace");
+		pg_cryptohash_free(ctx);
+		keep = pg_mbcliplen(ns, nslen, NAMEDATALEN - 1 - baselen - 17);
+		memcpy(out + baselen, ns, keep);
+		out[baselen + keep] = '#';
+		for (int i = 0; i < 8; i++)
+			snprintf(out + baselen + keep + 1 + 2 * i, 3, "%02x", digest[i]);
+	}
+}
+
+/*
+ * sa_channel_for
+ *		SQL: sessions.channel_for(event, namespace): the channel to LISTEN on.
+ */
+Datum
+sa_channel_for(PG_FUNCTION_ARGS)
+{
+	char		name[NAMEDATALEN];
+	char	   *ns = NULL;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event must not be NULL"),
+				 errhint("Use start, stop or update.")));
+	if (!PG_ARGISNULL(1))
+	{
+		ns = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		if (ns[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("namespace must not be empty"),
+					 errhint("Pass NULL for the channel of every namespace.")));
+	}
+	channel_name(parse_event(text_to_cstring(PG_GETARG_TEXT_PP(0))), ns, name);
+	PG_RETURN_TEXT_P(cstring_to_text(name));
+}
+
+/*
+ * sa_event_payload
+ *		SQL: sessions.event_payload(sessions.event_log): the notification
+ *		payload of a logged event, so catch-up and live output match.
+ */
+Datum
+sa_event_payload(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+	EventFields ev;
+	Datum		d;
+	bool		isnull;
+
+#define FIELD(name) (d = GetAttributeByName(row, name, &isnull), isnull)
+	if (FIELD("seq"))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("seq must not be NULL")));
+	ev.seq = DatumGetInt64(d);
+	if (FIELD("event"))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("event must not be NULL")));
+	ev.event = parse_event(TextDatumGetCString(d));
+	ev.kind = FIELD("kind") ? "" : TextDatumGetCString(d);
+	ev.namespace = FIELD("namespace") ? "" : TextDatumGetCString(d);
+	if (FIELD("session_key"))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("session_key must not be NULL")));
+	ev.session_key = *DatumGetUUIDP(d);
+	ev.external_id = FIELD("external_id") ? NULL : TextDatumGetCString(d);
+	ev.status = FIELD("status") ? "" : TextDatumGetCString(d);
+	ev.has_time = !FIELD("event_time");
+	ev.time = ev.has_time ? DatumGetTimestampTz(d) : 0;
+#undef FIELD
+	PG_RETURN_TEXT_P(cstring_to_text(build_payload(&ev)));
+}
+
+/* ---------------------------------------------------------------------
+ * Pending notifications
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * channel_add
+ *		Remembers one event for the all-namespaces channel (all) or its
+ *		namespace's channel at the current nesting level. The payload is
+ *		built on first need (*payload caches it): bulk statements past the
+ *		coalescing limit never build one.
+ */
+static void
+channel_add(const EventFields *ev, bool all, char **payload)
+{
+	EventType	event = ev->event;
+	const char *ns = all ? NULL : ev->namespace;
+	int64		seq = ev->seq;
+	char		name[NAMEDATALEN];
+	ChannelState *ch;
+	bool		found;
+	int			level = GetCurrentTransactionNestLevel();
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	if (pending_channels == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = NAMEDATALEN;
+		ctl.entrysize = sizeof(ChannelState);
+		ctl.hcxt = TopTransactionContext;
+		pending_channels = hash_create("session_analytics pending notifications", 16, &ctl,
+									   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		pending_first = pending_last = NULL;
+	}
+	channel_name(event, ns, name);
+	ch = hash_search(pending_channels, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		ch->event = event;
+		ch->namespace = ns ? pstrdup(ns) : NULL;
+		ch->nsegs = ch->nitems = 0;
+		ch->maxsegs = 4;
+		ch->segs = palloc(sizeof(ChannelSeg) * ch->maxsegs);
+		ch->maxitems = 8;
+		ch->items = palloc(sizeof(ChannelItem) * ch->maxitems);
+		ch->coalesced = false;
+		ch->next = NULL;
+		if (pending_last)
+			pending_last->next = ch;
+		else
+			pending_first = ch;
+		pending_last = ch;
+	}
+
+	if (ch->nsegs > 0 && ch->segs[ch->nsegs - 1].level == level)
+	{
+		ch->segs[ch->nsegs - 1].count++;
+		ch->segs[ch->nsegs - 1].last = seq;
+	}
+	else
+	{
+		if (ch->nsegs == ch->maxsegs)
+		{
+			ch->maxsegs *= 2;
+			ch->segs = repalloc(ch->segs, sizeof(ChannelSeg) * ch->maxsegs);
+		}
+		ch->segs[ch->nsegs++] = (ChannelSeg) {level, 1, seq, seq};
+	}
+
+	if (!ch->coalesced)
+	{
+		if (ch->nitems >= notify_coalesce_after)
+		{
+			/* Too many for one notification each: from now on, a range. */
+			for (int i = 0; i < ch->nitems; i++)
+				pfree(ch->items[i].payload);
+			ch->nitems = 0;
+			ch->coalesced = true;
+		}
+		else
+		{
+			if (ch->nitems == ch->maxitems)
+			{
+				ch->maxitems *= 2;
+				ch->items = repalloc(ch->items, sizeof(ChannelItem) * ch->maxitems);
+			}
+			if (*payload == NULL)
+				*payload = build_payload(ev);
+			ch->items[ch->nitems++] = (ChannelItem) {level, pstrdup(*payload)};
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * events_subxact_callback
+ *		A committed subtransaction's events move to its parent; an aborted
+ *		one's are forgotten (its log rows are gone with it).
+ */
+static void
+events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			level;
+
+	if (pending_first == NULL ||
+		(event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB))
+		return;
+	level = GetCurrentTransactionNestLevel();
+	for (ChannelState *ch = pending_first; ch; ch = ch->next)
+	{
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			while (ch->nsegs > 0 && ch->segs[ch->nsegs - 1].level >= level)
+				ch->nsegs--;
+			while (ch->nitems > 0 && ch->items[ch->nitems - 1].level >= level)
+				pfree(ch->items[--ch->nitems].payload);
+		}
+		else
+		{
+			/* Fold the tail segments at this level or deeper into the parent. */
+			while (ch->nsegs > 0 && ch->segs[ch->nsegs - 1].level >= level)
+			{
+				ChannelSeg *tail = &ch->segs[ch->nsegs - 1];
+
+				if (ch->nsegs > 1 && ch->segs[ch->nsegs - 2].level >= level - 1)
+				{
+					ChannelSeg *prev = &ch->segs[ch->nsegs - 2];
+
+					prev->count += tail->count;
+					prev->first = Min(prev->first, tail->first);
+					prev->last = Max(prev->last, tail->last);
+					prev->level = Min(prev->level, level - 1);
+					ch->nsegs--;
+				}
+				else
+				{
+					tail->level = level - 1;
+					break;
+				}
+			}
+			for (int i = ch->nitems - 1; i >= 0 && ch->items[i].level >= level; i--)
+				ch->items[i].level = level - 1;
+		}
+	}
+}
+
+/*
+ * flush_notifications
+ *		Queues the transaction's notifications, channel by channel in the
+ *		order channels were first used: one per event, or one range
+ *		{"event","namespace","first_seq","last_seq","count"} for a channel
+ *		that passed notify_coalesce_after.
+ */
+static void
+flush_notifications(void)
+{
+	for (ChannelState *ch = pending_first; ch; ch = ch->next)
+	{
+		int64		count = 0,
+					first = PG_INT64_MAX,
+					last = 0;
+
+		for (int i = 0; i < ch->nsegs; i++)
+		{
+			count += ch->segs[i].count;
+			first = Min(first, ch->segs[i].first);
+			last = Max(last, ch->segs[i].last);
+		}
+		if (count == 0)
+			continue;
+		if (!ch->coalesced)
+		{
+			for (int i = 0; i < ch->nitems; i++)
+				Async_Notify(ch->name, ch->items[i].payload);
+		}
+		else
+		{
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			appendStringInfo(&buf, "{\"first_seq\":" INT64_FORMAT ",\"last_seq\":" INT64_FORMAT
+							 ",\"count\":" INT64_FORMAT ",\"event\":\"%s\",\"namespace\":",
+							 first, last, count, event_names[ch->event]);
+			if (ch->namespace)
+				append_json_text(&buf, ch->namespace);
+			else
+				appendStringInfoString(&buf, "null");
+			appendStringInfoChar(&buf, '}');
+			Async_Notify(ch->name, buf.data);
+			pfree(buf.data);
+		}
+	}
+}
+
+/*
+ * events_xact_callback
+ *		Sends the pending notifications just before commit (before
+ *		PreCommit_Notify moves NOTIFYs into the queue); forgets them at the end
+ *		of every transaction. A prepared transaction cannot NOTIFY: its events
+ *		are logged and reach readers through sessions.events_since.
+ */
+static void
+events_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (pending_first)
+				flush_notifications();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* The memory goes with TopTransactionContext. */
+			pending_channels = NULL;
+			pending_first = pending_last = NULL;
+			break;
+		default:
+			break;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The trigger
+ * ---------------------------------------------------------------------
+ */
+
+/* Columns of sessions.store the trigger reads. */
+typedef struct StoreRow
+{
+	char	   *kind;
+	char	   *namespace;
+	char	   *external_id;
+	char	   *status;
+	pg_uuid_t	session_key;
+	bool		started_null,
+				ended_null,
+				updated_null;
+	TimestampTz started_at,
+				ended_at,
+				last_updated;
+} StoreRow;
+
+/*
+ * column
+ *		A column of a store row by name; errors if the table lacks it.
+ */
+static Datum
+column(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
+{
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "sessions.store has no column \"%s\"", name);
+	return heap_getattr(tuple, attnum, desc, isnull);
+}
+
+/*
+ * read_row
+ *		The typed columns events are derived from.
+ */
+static void
+read_row(HeapTuple tuple, TupleDesc desc, StoreRow *row)
+{
+	Datum		d;
+	bool		isnull;
+
+	d = column(tuple, desc, "kind", &isnull);
+	row->kind = isnull ? "" : TextDatumGetCString(d);
+	d = column(tuple, desc, "namespace", &isnull);
+	row->namespace = isnull ? "" : TextDatumGetCString(d);
+	d = column(tuple, desc, "external_id", &isnull);
+	row->external_id = isnull ? NULL : TextDatumGetCString(d);
+	d = column(tuple, desc, "status", &isnull);
+	row->status = isnull ? "" : TextDatumGetCString(d);
+	d = column(tuple, desc, "session_key", &isnull);
+	if (isnull)
+		memset(&row->session_key, 0, sizeof(pg_uuid_t));
+	else
+		row->session_key = *DatumGetUUIDP(d);
+	d = column(tuple, desc, "started_at", &row->started_null);
+	row->started_at = row->started_null ? 0 : DatumGetTimestampTz(d);
+	d = column(tuple, desc, "ended_at", &row->ended_null);
+	row->ended_at = row->ended_null ? 0 : DatumGetTimestampTz(d);
+	d = column(tuple, desc, "last_updated", &row->updated_null);
+	row->last_updated = row->updated_null ? 0 : DatumGetTimestampTz(d);
+}
+
+/* OCPI statuses that end a session. */
+static bool
+ocpi_final(const char *status)
+{
+	return strcmp(status, "COMPLETED") == 0 || strcmp(status, "INVALID") == 0;
+}
+
+/*
+ * row_changed
+ *		True when any column of the two row versions differs.
+ */
+static bool
+row_changed(HeapTuple a, HeapTuple b, TupleDesc desc)
+{
+	for (int i = 1; i <= desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+		bool		na,
+					nb;
+		Datum		da,
+					db;
+
+		if (att->attisdropped)
+			continue;
+		da = heap_getattr(a, i, desc, &na);
+		db = heap_getattr(b, i, desc, &nb);
+		if (na != nb || (!na && !datum_image_eq(da, db, att->attbyval, att->attlen)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * insert_log_row
+ *		Appends one row to sessions.event_log directly (heap and indexes), as
+ *		logical replication applies rows: no SPI, no plan, no permission or
+ *		RLS check -- writers need no privilege on the log and cannot forge
+ *		events through it. The caller holds RowExclusiveLock on the log.
+ */
+static void
+insert_log_row(Oid logid, const EventFields *ev, FullTransactionId horizon)
+{
+	Relation	rel = table_open(logid, NoLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *slot;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (desc->natts != 10)
+		elog(ERROR, "sessions.event_log has %d columns, expected 10", desc->natts);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	memset(nulls, 0, sizeof(bool) * desc->natts);
+	/* Column order of 60_events.sql. */
+	values[0] = Int64GetDatum(ev->seq);
+	values[1] = CStringGetTextDatum(event_names[ev->event]);
+	values[2] = CStringGetTextDatum(ev->kind);
+	values[3] = CStringGetTextDatum(ev->namespace);
+	values[4] = UUIDPGetDatum(&ev->session_key);
+	if (ev->external_id)
+		values[5] = CStringGetTextDatum(ev->external_id);
+	else
+		nulls[5] = true;
+	values[6] = CStringGetTextDatum(ev->status);
+	if (ev->has_time)
+		values[7] = TimestampTzGetDatum(ev->time);
+	else
+		nulls[7] = true;
+	values[8] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[9] = FullTransactionIdGetDatum(horizon);
+	ExecStoreVirtualTuple(slot);
+
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+}
+
+/*
+ * log_event
+ *		Takes the next seq, reads the transaction-id horizon after it (the
+ *		catch-up bound, see sessions.events_head), writes the log row and
+ *		remembers the notifications.
+ */
+static void
+log_event(EventType event, const StoreRow *row, Oid nsp)
+{
+	EventFields ev;
+	Oid			seqid = get_relname_relid("event_seq", nsp);
+	Oid			logid = get_relname_relid("event_log", nsp);
+	FullTransactionId horizon;
+	char	   *payload = NULL;
+
+	if (!OidIsValid(seqid) || !OidIsValid(logid))
+		elog(ERROR, "sessions.event_seq or sessions.event_log is missing");
+
+	/*
+	 * Lock the log before taking the seq: readers treat a running transaction
+	 * as a possible holder of lower seqs exactly when it holds this lock.
+	 */
+	LockRelationOid(logid, RowExclusiveLock);
+	ev.seq = nextval_internal(seqid, false);
+	horizon = ReadNextFullTransactionId();
+	ev.event = event;
+	ev.kind = row->kind;
+	ev.namespace = row->namespace;
+	ev.session_key = row->session_key;
+	ev.external_id = row->external_id;
+	ev.status = row->status;
+	switch (event)
+	{
+		case EV_START:
+			ev.has_time = !row->started_null || !row->updated_null;
+			ev.time = !row->started_null ? row->started_at : row->last_updated;
+			break;
+		case EV_STOP:
+			ev.has_time = !row->ended_null || !row->updated_null;
+			ev.time = !row->ended_null ? row->ended_at : row->last_updated;
+			break;
+		default:
+			ev.has_time = !row->updated_null;
+			ev.time = row->last_updated;
+			break;
+	}
+
+	insert_log_row(logid, &ev, horizon);
+
+	if (notify_enabled)
+	{
+		channel_add(&ev, true, &payload);
+		channel_add(&ev, false, &payload);
+	}
+	if (payload)
+		pfree(payload);
+}
+
+/*
+ * sa_store_events
+ *		AFTER INSERT OR UPDATE ... FOR EACH ROW trigger on sessions.store.
+ */
+Datum
+sa_store_events(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	StoreRow	new;
+	Oid			nsp;
+	bool		started = false,
+				stopped = false;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("sessions.store_events() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("sessions.store_events() must be an AFTER ... FOR EACH ROW trigger")));
+	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) && !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("sessions.store_events() handles INSERT and UPDATE only")));
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	nsp = RelationGetNamespace(trigdata->tg_relation);
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		read_row(trigdata->tg_trigtuple, desc, &new);
+		started = true;
+		/* A session stored already finished also stops (NULL -> set). */
+		if (strcmp(new.kind, "ocpi") == 0)
+			stopped = ocpi_final(new.status);
+		else if (strcmp(new.kind, "telemetry") == 0 || strcmp(new.kind, "invoice") == 0)
+			stopped = !new.ended_null;
+	}
+	else
+	{
+		StoreRow	old;
+
+		read_row(trigdata->tg_trigtuple, desc, &old);
+		read_row(trigdata->tg_newtuple, desc, &new);
+		if (strcmp(new.kind, "ocpi") == 0)
+		{
+			started = strcmp(new.status, "ACTIVE") == 0 && strcmp(old.status, "ACTIVE") != 0;
+			stopped = ocpi_final(new.status) && !ocpi_final(old.status);
+		}
+		else if (strcmp(new.kind, "telemetry") == 0 || strcmp(new.kind, "invoice") == 0)
+			stopped = old.ended_null && !new.ended_null;
+		if (!started && !stopped && notify_updates &&
+			row_changed(trigdata->tg_trigtuple, trigdata->tg_newtuple, desc))
+			log_event(EV_UPDATE, &new, nsp);
+	}
+	if (started)
+		log_event(EV_START, &new, nsp);
+	if (stopped)
+		log_event(EV_STOP, &new, nsp);
+
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * sa_prune_events
+ *		SQL: sessions.prune_events(): deletes events logged longer ago than
+ *		session_analytics.event_retention (never past sessions.events_head(),
+ *		so pruning cannot overtake a late-committing transaction) and records
+ *		the highest removed seq, so a reader resuming below it gets an error
+ *		instead of a silent gap.
+ */
+Datum
+sa_prune_events(PG_FUNCTION_ARGS)
+{
+	int64		deleted = 0;
+	Datum		arg;
+	Oid			argtype = INT4OID;
+	bool		isnull;
+
+	if (event_retention_min == 0)
+		PG_RETURN_INT64(0);
+	arg = Int32GetDatum(event_retention_min);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(
+							  "WITH d AS (DELETE FROM sessions.event_log e "
+							  "  WHERE e.logged_at < pg_catalog.now() - pg_catalog.make_interval(mins => $1) "
+							  "    AND e.seq <= sessions.events_head() RETURNING e.seq), "
+							  "m AS (SELECT pg_catalog.count(*) AS n, pg_catalog.max(d.seq) AS top FROM d), "
+							  "u AS (UPDATE sessions.event_prune_state s "
+							  "  SET pruned_through = GREATEST(s.pruned_through, m.top), pruned_at = pg_catalog.now() "
+							  "  FROM m WHERE m.top IS NOT NULL RETURNING 1) "
+							  "SELECT m.n FROM m",
+							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not prune sessions.event_log");
+	deleted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(deleted);
 }

@@ -1,16 +1,201 @@
 /*
  * expiry_worker.c
- *		expiry background worker.
+ *		Background worker that ends expired sessions.
+ *
+ * When the library is in shared_preload_libraries, one worker connects to
+ * session_analytics.database and runs SELECT sessions.maintenance() every
+ * session_analytics.expiry_interval seconds (which calls expire_sessions()).
+ * Loaded any other way, only the GUCs are defined; deployments without the
+ * worker schedule sessions.expire_sessions() with pg_cron instead.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
 #include "session_analytics.h"
+
+PGDLLEXPORT void sa_expiry_worker_main(Datum main_arg);
+
+/* GUCs */
+static int	sa_expiry_interval = 60;	/* seconds; 0 disables the runs */
+static char *sa_expiry_database = NULL;
 
 /*
  * sa_expiry_init
- *		Registers this file's GUCs; called from _PG_init.
+ *		Defines the expiry GUCs and, only while shared_preload_libraries is
+ *		being processed (never under pg_upgrade), registers the worker.
  */
 void
 sa_expiry_init(void)
 {
+	BackgroundWorker worker;
+
+	DefineCustomIntVariable(SA_GUC_PREFIX ".expiry_interval",
+							"Seconds between runs of the session expiry worker.",
+							"0 pauses the worker. Only used when the library is preloaded.",
+							&sa_expiry_interval,
+							60, 0, 86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
+	 * PGC_SIGHUP rather than PGC_POSTMASTER: the library may also be loaded
+	 * after startup, when postmaster-level variables cannot be defined. The
+	 * worker restarts itself when a reload changes the database.
+	 */
+	DefineCustomStringVariable(SA_GUC_PREFIX ".database",
+							   "Database in which the session expiry worker runs.",
+							   "The database where CREATE EXTENSION session_analytics was run.",
+							   &sa_expiry_database,
+							   "postgres",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+		return;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "session_analytics");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "sa_expiry_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "session_analytics expiry worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "session_analytics expiry");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * sa_expiry_run
+ *		One run in its own transaction: maintenance() when the extension is
+ *		installed in this database, nothing otherwise. Returns whether it
+ *		found the extension, so the caller can say so once.
+ */
+static bool
+sa_expiry_run(void)
+{
+	bool		installed = false;
+	int			ret;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "SELECT sessions.maintenance()");
+
+	ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'session_analytics'",
+					  true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	installed = SPI_processed > 0;
+
+	if (installed)
+	{
+		ret = SPI_execute("SELECT sessions.maintenance()::text", false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+			elog(DEBUG1, "session_analytics maintenance: %s",
+				 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return installed;
+}
+
+/*
+ * sa_expiry_worker_main
+ *		Worker entry: connect, then run every interval until SIGTERM or
+ *		postmaster death. A failing run is logged, rolled back and retried at
+ *		the next interval; it does not end the worker.
+ */
+void
+sa_expiry_worker_main(Datum main_arg)
+{
+	volatile bool warned_missing = false;
+	MemoryContext loop_cxt;
+	char	   *connected_db;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	connected_db = pstrdup(sa_expiry_database);
+	BackgroundWorkerInitializeConnection(connected_db, NULL, 0);
+	elog(LOG, "session_analytics expiry worker started in database \"%s\" (interval %d s)",
+		 sa_expiry_database, sa_expiry_interval);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "session_analytics expiry",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		long		timeout_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			if (strcmp(connected_db, sa_expiry_database) != 0)
+			{
+				/* A worker cannot switch databases: exit and be restarted. */
+				ereport(LOG,
+						(errmsg("session_analytics expiry worker restarting to move from database \"%s\" to \"%s\"",
+								connected_db, sa_expiry_database)));
+				proc_exit(1);
+			}
+		}
+
+		if (sa_expiry_interval > 0)
+		{
+			MemoryContextSwitchTo(loop_cxt);
+			PG_TRY();
+			{
+				bool		installed = sa_expiry_run();
+
+				if (!installed && !warned_missing)
+					ereport(LOG,
+							(errmsg("session_analytics expiry worker: extension not installed in database \"%s\"",
+									sa_expiry_database),
+							 errhint("Run CREATE EXTENSION session_analytics there, or set session_analytics.database.")));
+				warned_missing = !installed;
+			}
+			PG_CATCH();
+			{
+				/* Report, roll back, and carry on at the next interval. */
+				MemoryContextSwitchTo(loop_cxt);
+				EmitErrorReport();
+				FlushErrorState();
+				AbortCurrentTransaction();
+				pgstat_report_activity(STATE_IDLE, NULL);
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContextReset(loop_cxt);
+		}
+
+		timeout_ms = (sa_expiry_interval > 0 ? sa_expiry_interval : 3600) * 1000L;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
 }

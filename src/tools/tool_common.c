@@ -121,3 +121,118 @@ tool_use_color(FILE *out)
 		return false;
 	return isatty(fileno(out)) != 0;
 }
+
+/*
+ * tool_connect_dbname
+ *		Like tool_connect, but dbname may also be a bare database name: libpq
+ *		expands it when it is a connection string or URI.
+ */
+PGconn *
+tool_connect_dbname(const char *dbname)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {dbname, tool_name, NULL};
+	PGconn	   *conn;
+	char	   *msg;
+
+	if (dbname == NULL)
+		keys[0] = vals[0] = NULL;
+	conn = PQconnectdbParams(dbname ? keys : keys + 1, dbname ? vals : vals + 1, 1);
+	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+		return conn;
+	msg = strdup(conn ? PQerrorMessage(conn) : "out of memory");
+	msg[strcspn(msg, "\n")] = '\0';
+	PQfinish(conn);
+	tool_die(EXIT_CONNECT, "cannot connect to the database: %s", msg);
+}
+
+/*
+ * tool_json_field
+ *		One result field as JSON, typed by the column's type OID.
+ */
+void
+tool_json_field(FILE *out, const PGresult *res, int r, int i)
+{
+	const char *v;
+
+	if (PQgetisnull(res, r, i))
+	{
+		fputs("null", out);
+		return;
+	}
+	v = PQgetvalue(res, r, i);
+	switch (PQftype(res, i))
+	{
+		case 20:				/* int8 */
+		case 21:				/* int2 */
+		case 23:				/* int4 */
+		case 700:				/* float4 */
+		case 701:				/* float8 */
+		case 1700:				/* numeric */
+			if (strchr("0123456789-", v[0]) == NULL || strcmp(v, "-Infinity") == 0)
+				fputs("null", out);		/* NaN, Infinity */
+			else
+				fputs(v, out);
+			break;
+		case 16:				/* bool */
+			fputs(v[0] == 't' ? "true" : "false", out);
+			break;
+		case 114:				/* json */
+		case 3802:				/* jsonb */
+			fputs(v, out);
+			break;
+		default:
+			tool_json_string(out, v);
+	}
+}
+
+/*
+ * tool_csv_field
+ *		Quotes a field when it holds a comma, quote, CR or LF, doubling quotes.
+ */
+void
+tool_csv_field(FILE *out, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL)
+	{
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++)
+	{
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+/*
+ * tool_csv_result
+ *		Header from the column names; NULL is an empty field.
+ */
+void
+tool_csv_result(FILE *out, const PGresult *res)
+{
+	int			nf = PQnfields(res);
+
+	for (int i = 0; i < nf; i++)
+	{
+		if (i)
+			fputc(',', out);
+		tool_csv_field(out, PQfname(res, i));
+	}
+	fputc('\n', out);
+	for (int r = 0; r < PQntuples(res); r++)
+	{
+		for (int i = 0; i < nf; i++)
+		{
+			if (i)
+				fputc(',', out);
+			if (!PQgetisnull(res, r, i))
+				tool_csv_field(out, PQgetvalue(res, r, i));
+		}
+		fputc('\n', out);
+	}
+}

@@ -17,6 +17,7 @@
 #define EXIT_NO_EXTENSION 4	/* the database lacks the session_analytics extension */
 #define EXIT_NOT_FOUND	5	/* the thing asked for does not exist (user, file) */
 #define EXIT_NO_DATA	6	/* the range holds no sessions */
+#define EXIT_BAD_INPUT	7	/* an input file is not valid JSON or not of the expected shape */
 
 extern const char *tool_name;
 
@@ -34,5 +35,21 @@ extern void tool_json_string(FILE *out, const char *s);
 
 /* True when colour may be used on out (a terminal, NO_COLOR unset). */
 extern bool tool_use_color(FILE *out);
+
+/*
+ * Connects to dbname, which may be a database name, a key=value connection
+ * string or a URI (NULL: PG* variables only); dies with EXIT_CONNECT.
+ */
+extern PGconn *tool_connect_dbname(const char *dbname);
+
+/* Writes field i of row r as a JSON value: numbers and booleans bare,
+ * json/jsonb verbatim, NULL and non-finite floats as null, else a string. */
+extern void tool_json_field(FILE *out, const PGresult *res, int r, int i);
+
+/* Writes s as one CSV field (RFC 4180 quoting when needed). */
+extern void tool_csv_field(FILE *out, const char *s);
+
+/* Writes a whole result as CSV: a header line, then one line per row. */
+extern void tool_csv_result(FILE *out, const PGresult *res);
 
 #endif							/* TOOL_COMMON_H */

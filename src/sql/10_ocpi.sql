@@ -1,0 +1,211 @@
+-- session_analytics: OCPI 2.2.1 / 2.3.0 Sessions module.
+--
+-- Sessions live in sessions.store (kind 'ocpi'): namespace = upper(country_code)
+-- || '-' || upper(party_id), external_id = upper(id), doc = the Session exactly
+-- as received. Validation and the write paths are in C (ocpi_validate.c).
+
+-- Validation -------------------------------------------------------------------
+
+CREATE FUNCTION sessions.ocpi_validate(session jsonb, version text DEFAULT '2.2.1')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ocpi_validate'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.ocpi_validate(jsonb, text) IS
+  'True when session is a valid OCPI Session of version (2.2.1 or 2.3.0); otherwise raises an error naming the field';
+
+CREATE FUNCTION sessions.ocpi_validate_charging_preferences(preferences jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ocpi_validate_charging_preferences'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.ocpi_validate_charging_preferences(jsonb) IS
+  'True when preferences is a well-formed OCPI ChargingPreferences object; otherwise raises an error naming the field';
+
+-- Write paths ------------------------------------------------------------------
+
+CREATE FUNCTION sessions.ocpi_put(country_code text, party_id text, session_id text,
+                                  session jsonb, version text DEFAULT '2.2.1')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'ocpi_put'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text) IS
+  'OCPI PUT: validate the whole Session and create or replace it (charging_periods replaced); returns the stored object';
+
+CREATE FUNCTION sessions.ocpi_patch(country_code text, party_id text, session_id text, patch jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'ocpi_patch'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sessions.ocpi_patch(text, text, text, jsonb) IS
+  'OCPI PATCH: last_updated required; charging_periods appended, other members replaced whole; the result must be a valid Session';
+
+-- Read paths -------------------------------------------------------------------
+
+CREATE FUNCTION sessions.ocpi_get(country_code text, party_id text, session_id text)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT s.doc
+      FROM sessions.store s
+     WHERE s.namespace OPERATOR(pg_catalog.=)
+               (pg_catalog.upper(ocpi_get.country_code COLLATE "C") OPERATOR(pg_catalog.||) '-'
+                OPERATOR(pg_catalog.||) pg_catalog.upper(ocpi_get.party_id COLLATE "C"))
+       AND s.kind OPERATOR(pg_catalog.=) 'ocpi'
+       AND s.external_id OPERATOR(pg_catalog.=) pg_catalog.upper(ocpi_get.session_id COLLATE "C");
+END;
+COMMENT ON FUNCTION sessions.ocpi_get(text, text, text) IS
+  'OCPI GET: the Session as stored, NULL when unknown (keys compare case-insensitively)';
+
+CREATE FUNCTION sessions.ocpi_list(date_from timestamptz, date_to timestamptz DEFAULT NULL,
+                                   "offset" int DEFAULT 0, "limit" int DEFAULT 50,
+                                   country_code text DEFAULT NULL, party_id text DEFAULT NULL)
+RETURNS TABLE (data jsonb, total_count bigint, is_last_page boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    ns_prefix text;
+    ns_party  text;
+BEGIN
+    IF "offset" IS NULL OR "offset" < 0 OR "limit" IS NULL OR "limit" < 0 THEN
+        RAISE EXCEPTION 'invalid OCPI list paging: offset % and limit %', "offset", "limit"
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).',
+                  HINT = 'offset and limit must be non-negative integers.';
+    END IF;
+    IF date_from IS NOT NULL AND date_to IS NOT NULL AND date_to < date_from THEN
+        RAISE EXCEPTION 'invalid OCPI list window: date_to % is before date_from %', date_to, date_from
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    ns_prefix := upper(country_code COLLATE "C") || '-';
+    ns_party := '-' || upper(party_id COLLATE "C");
+
+    RETURN QUERY
+    WITH matches AS (
+        SELECT s.doc, s.last_updated, s.namespace, s.external_id
+          FROM sessions.store s
+         WHERE s.kind = 'ocpi'
+           AND (date_from IS NULL OR s.last_updated >= date_from)
+           AND (date_to IS NULL OR s.last_updated < date_to)
+           AND (ns_prefix IS NULL OR starts_with(s.namespace, ns_prefix))
+           AND (ns_party IS NULL OR right(s.namespace, length(ns_party)) = ns_party)
+    ), counted AS (
+        SELECT count(*) AS n FROM matches
+    ), page AS (
+        SELECT m.doc, m.last_updated, m.namespace, m.external_id
+          FROM matches m
+         ORDER BY m.last_updated, m.namespace, m.external_id
+        OFFSET "offset" LIMIT "limit"
+    )
+    SELECT COALESCE((SELECT jsonb_agg(p.doc ORDER BY p.last_updated, p.namespace, p.external_id) FROM page p),
+                    '[]'::jsonb),
+           c.n,
+           "offset"::bigint + "limit" >= c.n
+      FROM counted c;
+END;
+$$;
+COMMENT ON FUNCTION sessions.ocpi_list(timestamptz, timestamptz, int, int, text, text) IS
+  'OCPI GET list: one page (JSON array, oldest last_updated first) of Sessions with last_updated in [date_from, date_to), the total count and whether this is the last page';
+
+-- Charging preferences -----------------------------------------------------------
+
+CREATE TABLE sessions.ocpi_charging_preferences (
+    session_key  uuid        NOT NULL,
+    namespace    text        NOT NULL,
+    preferences  jsonb       NOT NULL,
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT ocpi_charging_preferences_pkey PRIMARY KEY (session_key, namespace)
+);
+-- No foreign key to the store: it would forbid TRUNCATE of the store and add
+-- referential triggers to every store update. Session keys are never reused,
+-- so rows of deleted sessions are inert (join on the store to read them).
+COMMENT ON TABLE sessions.ocpi_charging_preferences IS
+  'The last accepted OCPI ChargingPreferences of a session, as received';
+SELECT pg_catalog.pg_extension_config_dump('sessions.ocpi_charging_preferences', '');
+
+ALTER TABLE sessions.ocpi_charging_preferences ENABLE ROW LEVEL SECURITY;
+CREATE POLICY ocpi_charging_preferences_by_namespace ON sessions.ocpi_charging_preferences
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
+    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+
+CREATE FUNCTION sessions.ocpi_put_charging_preferences(country_code text, party_id text,
+                                                       session_id text, preferences jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    s record;
+    profile text;
+    departure timestamptz;
+BEGIN
+    IF country_code IS NULL OR party_id IS NULL OR session_id IS NULL OR preferences IS NULL THEN
+        RAISE EXCEPTION 'arguments of ocpi_put_charging_preferences must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    PERFORM sessions.ocpi_validate_charging_preferences(preferences);
+
+    SELECT st.session_key, st.namespace, st.status, st.started_at INTO s
+      FROM sessions.store st
+     WHERE st.namespace = upper(country_code COLLATE "C") || '-' || upper(party_id COLLATE "C")
+       AND st.kind = 'ocpi'
+       AND st.external_id = upper(session_id COLLATE "C")
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'OCPI session %/%/% not found', country_code, party_id, session_id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'OCPI status code 2000 (Generic client error), HTTP 404.',
+                  HINT = 'Charging preferences need a known session.';
+    END IF;
+
+    profile := preferences ->> 'profile_type';
+    -- OCPI DateTimes are UTC with or without the 'Z'.
+    departure := (rtrim(preferences ->> 'departure_time', 'Z') || '+00')::timestamptz;
+    -- The policy: a finished session cannot be steered; profiles other than
+    -- the four of the spec are not supported; CHEAP and GREEN plan against a
+    -- deadline and an amount of energy; the deadline must lie after the start.
+    IF s.status IN ('COMPLETED', 'INVALID') THEN
+        RETURN 'NOT_POSSIBLE';
+    ELSIF profile NOT IN ('CHEAP', 'FAST', 'GREEN', 'REGULAR') THEN
+        RETURN 'PROFILE_TYPE_NOT_SUPPORTED';
+    ELSIF profile IN ('CHEAP', 'GREEN') AND departure IS NULL THEN
+        RETURN 'DEPARTURE_REQUIRED';
+    ELSIF profile IN ('CHEAP', 'GREEN') AND jsonb_typeof(preferences -> 'energy_need') IS DISTINCT FROM 'number' THEN
+        RETURN 'ENERGY_NEED_REQUIRED';
+    ELSIF departure IS NOT NULL AND departure <= s.started_at THEN
+        RETURN 'NOT_POSSIBLE';
+    END IF;
+
+    INSERT INTO sessions.ocpi_charging_preferences AS p (session_key, namespace, preferences)
+    VALUES (s.session_key, s.namespace, ocpi_put_charging_preferences.preferences)
+    ON CONFLICT ON CONSTRAINT ocpi_charging_preferences_pkey
+    DO UPDATE SET preferences = excluded.preferences, updated_at = now();
+    RETURN 'ACCEPTED';
+END;
+$$;
+COMMENT ON FUNCTION sessions.ocpi_put_charging_preferences(text, text, text, jsonb) IS
+  'OCPI PUT charging_preferences: validate, store with the session when ACCEPTED, and return the ChargingPreferencesResponse';
+
+-- Privileges ---------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text),
+                       sessions.ocpi_patch(text, text, text, jsonb),
+                       sessions.ocpi_put_charging_preferences(text, text, text, jsonb),
+                       sessions.ocpi_get(text, text, text),
+                       sessions.ocpi_list(timestamptz, timestamptz, int, int, text, text)
+    FROM PUBLIC;
+REVOKE ALL ON sessions.ocpi_charging_preferences FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.ocpi_get(text, text, text),
+                          sessions.ocpi_list(timestamptz, timestamptz, int, int, text, text),
+                          sessions.ocpi_validate(jsonb, text),
+                          sessions.ocpi_validate_charging_preferences(jsonb)
+    TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text),
+                          sessions.ocpi_patch(text, text, text, jsonb),
+                          sessions.ocpi_put_charging_preferences(text, text, text, jsonb)
+    TO session_analytics_writer;
+GRANT SELECT ON sessions.ocpi_charging_preferences TO session_analytics_reader;
+GRANT INSERT, UPDATE, DELETE ON sessions.ocpi_charging_preferences TO session_analytics_writer;

@@ -1,0 +1,287 @@
+-- session_analytics: PowerFlex import, report helpers and the daily chart.
+--
+-- A PowerFlex sessions export (the API's {"rows": [...], "total_count",
+-- "page", "limit"} response, or a bare list of rows) is loaded into
+-- sessions.store as kind 'powerflex': namespace = the site named by the call,
+-- else the row's "site", else 'powerflex'; external_id = session_id; times
+-- from epoch milliseconds; kwh = session_kwh; user_ref = user; the whole row
+-- (unknown fields included) in doc. Rows that cannot be stored are skipped,
+-- reported by NOTICE and kept in sessions.import_rejects.
+
+CREATE TABLE sessions.import_rejects (
+    rejected_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    source       text        NOT NULL,
+    position     bigint      NOT NULL,
+    namespace    text,
+    session_id   text,
+    reason       text        NOT NULL,
+    row_doc      jsonb
+);
+COMMENT ON TABLE sessions.import_rejects IS
+  'Rows an import skipped: when (the importing transaction''s start), source, 1-based position in the export, session id, reason and the row itself';
+CREATE INDEX import_rejects_rejected_at_idx ON sessions.import_rejects (rejected_at);
+SELECT pg_catalog.pg_extension_config_dump('sessions.import_rejects', '');
+
+/*
+ * powerflex_row_problem
+ *		Why a PowerFlex row cannot be stored, or NULL when it can: the checks
+ *		import_powerflex applies to each row before writing anything.
+ */
+CREATE FUNCTION sessions.powerflex_row_problem(r jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    k        jsonb;
+    v        jsonb;
+    f        text;
+    ms       numeric;
+    ms_start numeric;
+    ms_end   numeric;
+BEGIN
+    IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
+        RETURN 'row is not a JSON object';
+    END IF;
+    IF jsonb_typeof(r -> 'session_id') NOT IN ('string', 'number')
+       OR r -> 'session_id' IS NULL OR btrim(r ->> 'session_id') = '' THEN
+        RETURN 'session_id is missing';
+    END IF;
+    IF length(r ->> 'session_id') > 200 THEN
+        RETURN 'session_id is longer than 200 characters';
+    END IF;
+    k := r -> 'session_kwh';
+    IF k IS NULL OR jsonb_typeof(k) = 'null' THEN
+        RETURN 'session_kwh is missing';
+    ELSIF NOT (jsonb_typeof(k) = 'number'
+               OR (jsonb_typeof(k) = 'string' AND (k #>> '{}') ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$')) THEN
+        RETURN format('session_kwh is not a number: %s', left(k::text, 40));
+    ELSIF (k #>> '{}')::numeric < 0 THEN
+        RETURN format('session_kwh is negative: %s', k #>> '{}');
+    ELSIF (k #>> '{}')::numeric > 1e9 THEN
+        RETURN format('session_kwh is out of range: %s', left(k #>> '{}', 40));
+    END IF;
+    IF r ? 'user' AND jsonb_typeof(r -> 'user') NOT IN ('string', 'null') THEN
+        RETURN 'user is not a string';
+    END IF;
+    IF r ? 'site' AND jsonb_typeof(r -> 'site') NOT IN ('string', 'null') THEN
+        RETURN 'site is not a string';
+    END IF;
+    IF r ? 'status' AND jsonb_typeof(r -> 'status') NOT IN ('string', 'null') THEN
+        RETURN 'status is not a string';
+    END IF;
+    -- Times: epoch milliseconds as numbers (the usual case, checked
+    -- inline) or numeric strings; updated_at an ISO 8601 string.
+    FOREACH f IN ARRAY ARRAY['session_start_time', 'session_end_time'] LOOP
+        v := r -> f;
+        IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+            IF f = 'session_start_time' THEN
+                RETURN 'session_start_time is missing';
+            END IF;
+            ms := NULL;
+        ELSIF jsonb_typeof(v) = 'number' THEN
+            ms := v::numeric;
+        ELSIF jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\s*[0-9]{1,15}(\.[0-9]*)?\s*$' THEN
+            ms := (v #>> '{}')::numeric;
+        ELSE
+            RETURN format('%s is not a valid time: %s', f, left(v::text, 40));
+        END IF;
+        IF ms < 0 OR ms > 253402300799999 THEN
+            RETURN format('%s is not a valid time: %s', f, left(v::text, 40));
+        END IF;
+        IF f = 'session_start_time' THEN
+            ms_start := ms;
+        ELSE
+            ms_end := ms;
+        END IF;
+    END LOOP;
+    IF jsonb_typeof(r -> 'updated_at') = 'string' THEN
+        BEGIN
+            PERFORM (r ->> 'updated_at')::timestamptz;
+        EXCEPTION WHEN data_exception THEN
+            RETURN format('updated_at is not a valid time: %s', left((r -> 'updated_at')::text, 40));
+        END;
+    ELSIF r ? 'updated_at' AND jsonb_typeof(r -> 'updated_at') <> 'null' THEN
+        RETURN 'updated_at is not a timestamp';
+    END IF;
+    IF ms_end < ms_start THEN
+        RETURN 'session_end_time is before session_start_time';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION sessions.powerflex_row_problem(jsonb) IS
+  'Why a PowerFlex export row cannot be imported (no session_id, bad or negative kWh, bad times, end before start...), NULL when it can';
+
+/*
+ * import_powerflex
+ *		Loads a PowerFlex export, both shapes: {"rows": [...], ...} or [...].
+ *		Set-based: one statement checks the rows, logs the skipped ones and
+ *		upserts the rest keyed by (namespace, 'powerflex', session_id), so a
+ *		re-import updates. A later duplicate of a session_id in the same
+ *		document wins; the earlier one is skipped and reported.
+ */
+CREATE FUNCTION sessions.import_powerflex(doc jsonb, site text DEFAULT NULL)
+RETURNS TABLE(imported integer, updated integer, skipped integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    v_rows  jsonb;
+    v_base  bigint := 0;
+    v_rejects jsonb;
+    rej     record;
+    n_skip  integer := 0;
+    n_new   integer := 0;
+    n_upd   integer := 0;
+BEGIN
+    IF doc IS NULL THEN
+        RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
+    END IF;
+    IF site IS NOT NULL AND btrim(site) = '' THEN
+        RAISE EXCEPTION 'import_powerflex: site must not be empty'
+              USING ERRCODE = '22023', HINT = 'Pass NULL to take the site from each row.';
+    END IF;
+    IF jsonb_typeof(doc) = 'array' THEN
+        v_rows := doc;
+    ELSIF jsonb_typeof(doc) = 'object' AND jsonb_typeof(doc -> 'rows') = 'array' THEN
+        v_rows := doc -> 'rows';
+        -- Rows are numbered in the whole export: from "offset" + 1 when the
+        -- document has it (a streaming client's batches), else from the
+        -- API page's first row. Anything odd there numbers from 1.
+        IF jsonb_typeof(doc -> 'offset') = 'number' AND (doc ->> 'offset') ~ '^[0-9]{1,12}$' THEN
+            v_base := (doc ->> 'offset')::bigint;
+        ELSIF jsonb_typeof(doc -> 'page') = 'number' AND (doc ->> 'page') ~ '^[1-9][0-9]{0,8}$'
+              AND jsonb_typeof(doc -> 'limit') = 'number' AND (doc ->> 'limit') ~ '^[0-9]{1,9}$' THEN
+            v_base := ((doc ->> 'page')::bigint - 1) * (doc ->> 'limit')::bigint;
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'import_powerflex: doc is not a PowerFlex export'
+              USING ERRCODE = '22023',
+                    DETAIL = format('Got a JSON %s%s.', jsonb_typeof(doc),
+                                    CASE WHEN jsonb_typeof(doc) = 'object' THEN ' without a "rows" array' ELSE '' END),
+                    HINT = 'Pass the API response {"rows": [...], "total_count": ..., "page": ..., "limit": ...} or a JSON array of rows.';
+    END IF;
+
+    -- One statement: rows checked, (of valid rows sharing a session_id the
+    -- last one wins, found in one pass with a window), skipped ones logged,
+    -- the rest upserted.
+    WITH c AS MATERIALIZED (
+        SELECT v.position, v.r, v.ns,
+               CASE WHEN v.problem IS NULL
+                         AND row_number() OVER (PARTITION BY v.problem IS NULL, v.ns, v.r ->> 'session_id'
+                                                ORDER BY v.position DESC) > 1
+                    THEN 'session_id repeated later in the document (the later row wins)'
+                    ELSE v.problem END AS problem
+          FROM (SELECT v_base + e.ord AS position, e.r,
+                       COALESCE(import_powerflex.site, NULLIF(btrim(e.r ->> 'site'), ''), 'powerflex') AS ns,
+                       sessions.powerflex_row_problem(e.r) AS problem
+                  FROM jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord)) v
+    ), logged AS (
+        INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
+        SELECT 'powerflex', c.position, c.ns,
+               CASE WHEN jsonb_typeof(c.r) = 'object' THEN left(c.r ->> 'session_id', 200) END,
+               c.problem, c.r
+          FROM c
+         WHERE c.problem IS NOT NULL
+        RETURNING import_rejects.position, import_rejects.session_id, import_rejects.reason
+    ), up AS (
+        INSERT INTO sessions.store AS s
+               (kind, namespace, external_id, status, started_at, ended_at, kwh,
+                user_ref, site, last_updated, doc)
+        SELECT 'powerflex', c.ns, c.r ->> 'session_id',
+               COALESCE(NULLIF(btrim(c.r ->> 'status'), ''),
+                        CASE WHEN jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'number'
+                                  AND jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'string'
+                             THEN 'ACTIVE' ELSE 'FINISHED' END),
+               -- checked above: numbers or numeric strings of epoch ms in range
+               to_timestamp(((c.r ->> 'session_start_time')::numeric / 1000)::float8),
+               to_timestamp(((c.r ->> 'session_end_time')::numeric / 1000)::float8),
+               (c.r ->> 'session_kwh')::float8,
+               c.r ->> 'user',
+               COALESCE(import_powerflex.site, c.r ->> 'site'),
+               COALESCE((c.r ->> 'updated_at')::timestamptz, now()),
+               c.r
+          FROM c
+         WHERE c.problem IS NULL
+         ORDER BY c.position
+        ON CONFLICT (namespace, kind, external_id) DO UPDATE
+           SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+               ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
+               user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
+               last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
+        RETURNING (s.xmax = 0) AS inserted
+    )
+    SELECT (SELECT count(*) FILTER (WHERE up.inserted) FROM up),
+           (SELECT count(*) FILTER (WHERE NOT up.inserted) FROM up),
+           (SELECT COALESCE(jsonb_agg(jsonb_build_object('position', l.position, 'session_id', l.session_id,
+                                                         'reason', l.reason) ORDER BY l.position), '[]')
+              FROM logged l)
+      INTO n_new, n_upd, v_rejects;
+
+    n_skip := jsonb_array_length(v_rejects);
+    FOR rej IN SELECT * FROM jsonb_to_recordset(v_rejects) AS x(position bigint, session_id text, reason text) LOOP
+        IF rej.session_id IS NOT NULL THEN
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason
+                  USING DETAIL = format('session_id: %s', rej.session_id);
+        ELSE
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT n_new, n_upd, n_skip;
+END
+$$;
+COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
+  'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';
+
+REVOKE ALL ON sessions.import_rejects FROM PUBLIC;
+GRANT SELECT, INSERT, DELETE ON sessions.import_rejects TO session_analytics_writer;
+GRANT EXECUTE ON FUNCTION sessions.powerflex_row_problem(jsonb) TO session_analytics_reader;
+REVOKE ALL ON FUNCTION sessions.import_powerflex(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.import_powerflex(jsonb, text) TO session_analytics_writer;
+
+/*
+ * user_pseudonym
+ *		A stable stand-in for a user reference, for reports that must not
+ *		show personal data: the same user always gets the same pseudonym.
+ */
+CREATE FUNCTION sessions.user_pseudonym(user_ref text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN 'user-' OPERATOR(pg_catalog.||) pg_catalog.left(pg_catalog.md5(user_ref), 10);
+COMMENT ON FUNCTION sessions.user_pseudonym(text) IS
+  'Stable pseudonym for a user reference (user- and 10 hex digits of its MD5); not a secret: whoever knows an address can recognise its pseudonym';
+
+/*
+ * anonymize_doc
+ *		A session document safe to print: the "user" member replaced by the
+ *		user's pseudonym, and anything else that looks like an e-mail address
+ *		replaced by "(redacted)".
+ */
+CREATE FUNCTION sessions.anonymize_doc(doc jsonb, user_ref text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.regexp_replace(
+           (CASE WHEN pg_catalog.jsonb_typeof(doc) OPERATOR(pg_catalog.=) 'object'
+                      AND doc OPERATOR(pg_catalog.?) 'user'
+                 THEN doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('user', sessions.user_pseudonym(user_ref))
+                 ELSE doc END)::text,
+           '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+', '(redacted)', 'g')::jsonb;
+COMMENT ON FUNCTION sessions.anonymize_doc(jsonb, text) IS
+  'The document with its "user" member replaced by sessions.user_pseudonym(user_ref) and every other e-mail-like text redacted';
+
+GRANT EXECUTE ON FUNCTION sessions.user_pseudonym(text) TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.anonymize_doc(jsonb, text) TO session_analytics_reader;
+
+/*
+ * daily_chart_svg
+ *		A line chart of the daily empty and micro percentages of a summary
+ *		(read through sessions.days) as a standalone SVG document.
+ */
+CREATE FUNCTION sessions.daily_chart_svg(stats sessions.session_stats, title text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_daily_chart_svg'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) IS
+  'SVG line chart (markers, dated x axis, percentage y axis, grid, legend, title) of the daily empty and micro percentages of a session_stats summary';
+GRANT EXECUTE ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) TO session_analytics_reader;

@@ -1,0 +1,573 @@
+-- session_analytics: telemetry sessions (Stream API session management).
+--
+-- A telemetry session is a row of sessions.store with kind 'telemetry':
+-- namespace = data source, external_id NULL, status LIVE | ENDED | EXPIRED,
+-- started_at = creation time, ended_at = termination time, valid_until.
+-- doc holds {type, version, utc_offset (seconds), identifier, details}.
+-- Associations (parent -> associate) live in sessions.telemetry_associate.
+--
+-- Reads never trust a LIVE status alone: a LIVE row past valid_until is
+-- reported as EXPIRED with termination_time = valid_until, whether or not the
+-- expiry worker (or sessions.expire_sessions()) has written that yet.
+
+-- Largest accepted details document (its JSON text), in bytes.
+-- Documented in docs/telemetry.md; sessions.telemetry_details_limit() says it.
+CREATE FUNCTION sessions.telemetry_details_limit()
+RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 65536;
+COMMENT ON FUNCTION sessions.telemetry_details_limit() IS
+  'Largest accepted telemetry details document, in bytes of JSON text (64 KiB)';
+
+CREATE TABLE sessions.telemetry_associate (
+    session_key          uuid NOT NULL,
+    namespace            text NOT NULL,
+    associate_key        uuid NOT NULL,
+    associate_namespace  text NOT NULL,
+    CONSTRAINT telemetry_associate_pkey PRIMARY KEY (session_key, associate_key),
+    CONSTRAINT telemetry_associate_parent_fkey FOREIGN KEY (session_key, namespace)
+        REFERENCES sessions.store (session_key, namespace) ON DELETE CASCADE,
+    CONSTRAINT telemetry_associate_child_fkey FOREIGN KEY (associate_key, associate_namespace)
+        REFERENCES sessions.store (session_key, namespace) ON DELETE CASCADE,
+    CONSTRAINT telemetry_associate_self_check CHECK (session_key <> associate_key)
+);
+CREATE INDEX telemetry_associate_child_idx ON sessions.telemetry_associate (associate_key);
+COMMENT ON TABLE sessions.telemetry_associate IS
+  'Telemetry session hierarchy: session_key lists associate_key as an associate (acyclic)';
+SELECT pg_catalog.pg_extension_config_dump('sessions.telemetry_associate', '');
+
+-- Same namespace rule as the store: a role sees links of the sessions it sees.
+ALTER TABLE sessions.telemetry_associate ENABLE ROW LEVEL SECURITY;
+CREATE POLICY telemetry_associate_by_namespace ON sessions.telemetry_associate
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
+    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+REVOKE ALL ON sessions.telemetry_associate FROM PUBLIC;
+GRANT SELECT ON sessions.telemetry_associate TO session_analytics_reader;
+GRANT INSERT, DELETE ON sessions.telemetry_associate TO session_analytics_writer;
+
+/*
+ * expired_doc
+ *		The document of a session once expired: invoice-style sessions get
+ *		status code 440 and a reason, telemetry documents are unchanged.
+ */
+CREATE FUNCTION sessions.expired_doc(kind text, doc jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN kind = 'invoice'
+            THEN doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
+            ELSE doc END;
+COMMENT ON FUNCTION sessions.expired_doc(text, jsonb) IS
+  'Document of an expired session (invoice-style: status_code 440 with the reason)';
+
+/*
+ * expire_row
+ *		Writes the expiry of one locked session that is open past
+ *		valid_until (status EXPIRED, ended at valid_until) and returns the row
+ *		as stored; any other row is returned unchanged. Used by the functions
+ *		that change a session, so they act on the status a reader sees.
+ */
+CREATE FUNCTION sessions.expire_row(r sessions.store)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    IF r.ended_at IS NULL AND r.valid_until <= now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = greatest(r.valid_until, r.started_at), last_updated = now(),
+               doc = sessions.expired_doc(s.kind, s.doc)
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION sessions.expire_row(sessions.store) IS
+  'Writes the due expiry of one locked telemetry or invoice-style session and returns the row';
+
+/*
+ * telemetry_check_details
+ *		Validates a details map: a JSON object whose values are strings (or,
+ *		when allow_null, JSON null meaning "remove this key"), keys non-empty.
+ */
+CREATE FUNCTION sessions.telemetry_check_details(details jsonb, allow_null boolean)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    k text;
+    t text;
+BEGIN
+    IF details IS NULL OR jsonb_typeof(details) <> 'object' THEN
+        RAISE EXCEPTION 'details must be a JSON object of string values'
+            USING ERRCODE = '22023',
+                  DETAIL = format('Got %s.', coalesce(jsonb_typeof(details), 'NULL'));
+    END IF;
+    FOR k, t IN SELECT e.key, jsonb_typeof(e.value) FROM jsonb_each(details) e LOOP
+        IF k = '' THEN
+            RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
+        END IF;
+        IF t <> 'string' AND NOT (allow_null AND t = 'null') THEN
+            RAISE EXCEPTION 'details value for key "%" must be a string, not %', k, t
+                USING ERRCODE = '22023',
+                      HINT = CASE WHEN allow_null THEN 'Pass JSON null to remove a key; quote numbers and booleans.'
+                                  ELSE 'Quote numbers and booleans.' END;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION sessions.telemetry_check_details(jsonb, boolean) IS
+  'Raises 22023 unless details is an object of string values (null allowed when removing keys)';
+
+/*
+ * telemetry_check_size
+ *		Raises 22001 when a details document exceeds the documented limit.
+ */
+CREATE FUNCTION sessions.telemetry_check_size(details jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    IF octet_length(details::text) > sessions.telemetry_details_limit() THEN
+        RAISE EXCEPTION 'details too large: % bytes', octet_length(details::text)
+            USING ERRCODE = '22001',
+                  DETAIL = format('The limit is %s bytes of JSON text.', sessions.telemetry_details_limit());
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sessions.telemetry_check_size(jsonb) IS
+  'Raises 22001 when a details document is larger than sessions.telemetry_details_limit() bytes';
+
+/*
+ * telemetry_row
+ *		Locks and returns a telemetry session by key (FOR UPDATE), checking
+ *		that it exists, that data_source (when given) matches, and, when
+ *		for_change, that it is still live. An expired-but-open row is written
+ *		as EXPIRED on the way (it is locked already) before refusing.
+ */
+CREATE FUNCTION sessions.telemetry_row(p_key uuid, p_data_source text, p_for_change boolean)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF p_key IS NULL THEN
+        RAISE EXCEPTION 'session_key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT * INTO r FROM sessions.store s
+     WHERE s.session_key = p_key AND s.kind = 'telemetry'
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'telemetry session % does not exist', p_key
+            USING ERRCODE = 'P0002', HINT = 'Create it with sessions.create_session().';
+    END IF;
+    IF p_data_source IS NOT NULL AND p_data_source <> r.namespace THEN
+        RAISE EXCEPTION 'data_source "%" does not match session %', p_data_source, p_key
+            USING ERRCODE = '22023', DETAIL = format('The session belongs to data source "%s".', r.namespace);
+    END IF;
+    r := sessions.expire_row(r);
+    IF p_for_change AND r.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'telemetry session % has ended and no longer changes', p_key
+            USING ERRCODE = '55000', DETAIL = format('Status %s since %s.', r.status, r.ended_at);
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION sessions.telemetry_row(uuid, text, boolean) IS
+  'Locks a telemetry session by key; P0002 when unknown, 22023 on a data source mismatch, 55000 when ended and a change was asked';
+
+/*
+ * telemetry_link
+ *		Records parent -> associate, refusing unknown keys and cycles. Links
+ *		are taken under one transaction-level advisory lock so two concurrent
+ *		additions cannot close a cycle between them.
+ */
+CREATE FUNCTION sessions.telemetry_link(p_parent sessions.store, p_associate uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    child_ns text;
+BEGIN
+    IF p_associate IS NULL THEN
+        RAISE EXCEPTION 'associate_key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT s.namespace INTO child_ns FROM sessions.store s
+     WHERE s.session_key = p_associate AND s.kind = 'telemetry';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'associate session % does not exist', p_associate USING ERRCODE = 'P0002';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('sessions.telemetry_associate'));
+    IF p_associate = p_parent.session_key OR EXISTS (
+        WITH RECURSIVE down(k) AS (
+            SELECT a.associate_key FROM sessions.telemetry_associate a WHERE a.session_key = p_associate
+            UNION
+            SELECT a.associate_key FROM sessions.telemetry_associate a JOIN down ON a.session_key = down.k
+        )
+        SELECT 1 FROM down WHERE k = p_parent.session_key)
+    THEN
+        RAISE EXCEPTION 'associating % with % would create a cycle', p_parent.session_key, p_associate
+            USING ERRCODE = '23514', DETAIL = 'Session associations form a hierarchy; a session cannot be its own ancestor.';
+    END IF;
+    INSERT INTO sessions.telemetry_associate (session_key, namespace, associate_key, associate_namespace)
+    VALUES (p_parent.session_key, p_parent.namespace, p_associate, child_ns)
+    ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION sessions.telemetry_link(sessions.store, uuid) IS
+  'Adds one association; P0002 for an unknown associate, 23514 for a cycle, duplicates ignored';
+
+/*
+ * create_session
+ *		Stream API CreateSession: allocates the key, stores the session LIVE.
+ */
+CREATE FUNCTION sessions.create_session(
+    data_source text,
+    type text DEFAULT 'Session',
+    version int DEFAULT 1,
+    utc_offset interval DEFAULT '0',
+    identifier text DEFAULT '',
+    details jsonb DEFAULT '{}',
+    associate_keys uuid[] DEFAULT '{}',
+    creation_time timestamptz DEFAULT now(),
+    valid_until timestamptz DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    a uuid;
+BEGIN
+    IF coalesce(data_source, '') = '' THEN
+        RAISE EXCEPTION 'data_source must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(type, '') = '' THEN
+        RAISE EXCEPTION 'type must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF version IS NULL OR version < 0 THEN
+        RAISE EXCEPTION 'version must be a non-negative integer' USING ERRCODE = '22023';
+    END IF;
+    IF utc_offset IS NULL OR utc_offset < interval '-14 hours' OR utc_offset > interval '14 hours' THEN
+        RAISE EXCEPTION 'utc_offset must be between -14:00 and +14:00'
+            USING ERRCODE = '22023', DETAIL = format('Got %s.', coalesce(utc_offset::text, 'NULL'));
+    END IF;
+    IF identifier IS NULL THEN
+        RAISE EXCEPTION 'identifier must not be NULL' USING ERRCODE = '22004', HINT = 'Pass '''' for none.';
+    END IF;
+    IF creation_time IS NULL OR NOT isfinite(creation_time) THEN
+        RAISE EXCEPTION 'creation_time must be a finite timestamp' USING ERRCODE = '22023';
+    END IF;
+    IF valid_until IS NOT NULL AND valid_until <= creation_time THEN
+        RAISE EXCEPTION 'valid_until must be later than creation_time'
+            USING ERRCODE = '22023', DETAIL = format('creation_time %s, valid_until %s.', creation_time, valid_until);
+    END IF;
+    PERFORM sessions.telemetry_check_details(details, false);
+    PERFORM sessions.telemetry_check_size(details);
+
+    INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, valid_until, doc)
+    VALUES ('telemetry', data_source, NULL, 'LIVE', creation_time, valid_until,
+            jsonb_build_object('type', type, 'version', version,
+                               'utc_offset', extract(epoch FROM utc_offset)::int,
+                               'identifier', identifier, 'details', details))
+    RETURNING * INTO r;
+
+    FOREACH a IN ARRAY coalesce(associate_keys, '{}') LOOP
+        PERFORM sessions.telemetry_link(r, a);
+    END LOOP;
+    RETURN r.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.create_session(text, text, int, interval, text, jsonb, uuid[], timestamptz, timestamptz) IS
+  'Creates a telemetry session (Stream API CreateSession) and returns its database-allocated key';
+
+/*
+ * update_session_details
+ *		Merges details: string values set keys, JSON null removes a key.
+ */
+CREATE FUNCTION sessions.update_session_details(session_key uuid, details jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    merged jsonb;
+BEGIN
+    PERFORM sessions.telemetry_check_details(details, true);
+    r := sessions.telemetry_row(session_key, NULL, true);
+    merged := jsonb_strip_nulls(coalesce(r.doc -> 'details', '{}') || details);
+    PERFORM sessions.telemetry_check_size(merged);
+    UPDATE sessions.store s
+       SET doc = jsonb_set(s.doc, '{details}', merged), last_updated = now()
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+END
+$$;
+COMMENT ON FUNCTION sessions.update_session_details(uuid, jsonb) IS
+  'Merges string details into a live telemetry session; a key given as JSON null is removed';
+
+/*
+ * update_session_identifier
+ *		Stream API UpdateSessionIdentifier.
+ */
+CREATE FUNCTION sessions.update_session_identifier(session_key uuid, identifier text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF identifier IS NULL THEN
+        RAISE EXCEPTION 'identifier must not be NULL' USING ERRCODE = '22004', HINT = 'Pass '''' for none.';
+    END IF;
+    r := sessions.telemetry_row(session_key, NULL, true);
+    UPDATE sessions.store s
+       SET doc = jsonb_set(s.doc, '{identifier}', to_jsonb(identifier)), last_updated = now()
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+END
+$$;
+COMMENT ON FUNCTION sessions.update_session_identifier(uuid, text) IS
+  'Sets the identifier of a live telemetry session';
+
+/*
+ * add_associate_session
+ *		Stream API AddAssociateSession, with cycle refusal.
+ */
+CREATE FUNCTION sessions.add_associate_session(session_key uuid, associate_key uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    PERFORM sessions.telemetry_link(sessions.telemetry_row(session_key, NULL, true), associate_key);
+END
+$$;
+COMMENT ON FUNCTION sessions.add_associate_session(uuid, uuid) IS
+  'Lists associate_key as an associate of a live telemetry session; duplicates ignored, cycles refused (23514)';
+
+/*
+ * associates / parents
+ *		The direct associates of a session, and the sessions that list it.
+ */
+CREATE FUNCTION sessions.associates(session_key uuid)
+RETURNS SETOF uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT a.associate_key FROM sessions.telemetry_associate a
+     WHERE a.session_key = associates.session_key
+     ORDER BY a.associate_key;
+END;
+COMMENT ON FUNCTION sessions.associates(uuid) IS 'Keys of the sessions a telemetry session lists as associates';
+
+CREATE FUNCTION sessions.parents(session_key uuid)
+RETURNS SETOF uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT a.session_key FROM sessions.telemetry_associate a
+     WHERE a.associate_key = parents.session_key
+     ORDER BY a.session_key;
+END;
+COMMENT ON FUNCTION sessions.parents(uuid) IS 'Keys of the telemetry sessions that list this session as an associate';
+
+/*
+ * end_session
+ *		Stream API EndSession: true when this call ended the session, false
+ *		when it had already ended (or expired).
+ */
+CREATE FUNCTION sessions.end_session(
+    session_key uuid,
+    data_source text DEFAULT NULL,
+    termination_time timestamptz DEFAULT now())
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF data_source = '' THEN
+        RAISE EXCEPTION 'data_source must not be empty' USING ERRCODE = '22023', HINT = 'Pass NULL to skip the check.';
+    END IF;
+    IF termination_time IS NULL OR NOT isfinite(termination_time) THEN
+        RAISE EXCEPTION 'termination_time must be a finite timestamp' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.telemetry_row(session_key, data_source, false);
+    IF r.ended_at IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    IF termination_time < r.started_at THEN
+        RAISE EXCEPTION 'termination_time is before the session''s creation_time'
+            USING ERRCODE = '22023', DETAIL = format('creation_time %s, termination_time %s.', r.started_at, termination_time);
+    END IF;
+    UPDATE sessions.store s
+       SET status = 'ENDED', ended_at = termination_time, last_updated = now()
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION sessions.end_session(uuid, text, timestamptz) IS
+  'Ends a telemetry session: true when ended now, false when already ended; 22023 when data_source does not match';
+
+/*
+ * telemetry_sessions
+ *		Telemetry rows with their state as of now: a LIVE row past
+ *		valid_until reads as EXPIRED, terminated at valid_until. Every read
+ *		below goes through this view.
+ */
+CREATE VIEW sessions.telemetry_sessions WITH (security_invoker = true) AS
+SELECT s.session_key,
+       s.namespace AS data_source,
+       s.doc ->> 'identifier' AS identifier,
+       s.doc ->> 'type' AS type,
+       (s.doc ->> 'version')::int AS version,
+       make_interval(secs => (s.doc ->> 'utc_offset')::int) AS utc_offset,
+       coalesce(s.doc -> 'details', '{}') AS details,
+       s.started_at AS creation_time,
+       CASE WHEN s.ended_at IS NULL AND s.valid_until <= now()
+            THEN greatest(s.valid_until, s.started_at) ELSE s.ended_at END AS termination_time,
+       CASE WHEN s.ended_at IS NULL AND s.valid_until <= now() THEN 'EXPIRED' ELSE s.status END AS status,
+       s.valid_until,
+       s.last_updated
+  FROM sessions.store s
+ WHERE s.kind = 'telemetry';
+COMMENT ON VIEW sessions.telemetry_sessions IS
+  'Telemetry sessions with their state as of now (a LIVE row past valid_until reads as EXPIRED)';
+GRANT SELECT ON sessions.telemetry_sessions TO session_analytics_reader;
+
+/*
+ * session_info
+ *		Stream API GetSessionInfo as one JSON document.
+ */
+CREATE FUNCTION sessions.session_info(session_key uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    t sessions.telemetry_sessions;
+BEGIN
+    SELECT * INTO t FROM sessions.telemetry_sessions v WHERE v.session_key = session_info.session_key;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'telemetry session % does not exist', session_key USING ERRCODE = 'P0002';
+    END IF;
+    RETURN jsonb_build_object(
+        'session_key', t.session_key,
+        'data_source', t.data_source,
+        'identifier', t.identifier,
+        'type', t.type,
+        'version', t.version,
+        'associate_session_keys',
+            (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]') FROM sessions.associates(t.session_key) k),
+        'is_complete', t.termination_time IS NOT NULL,
+        'status', t.status,
+        'details', t.details,
+        'utc_offset', t.utc_offset,
+        'creation_time', t.creation_time,
+        'termination_time', t.termination_time,
+        'duration', coalesce(t.termination_time, now()) - t.creation_time,
+        'valid_until', t.valid_until);
+END
+$$;
+COMMENT ON FUNCTION sessions.session_info(uuid) IS
+  'Telemetry session as JSON: GetSessionInfoResponse fields plus status, duration and valid_until';
+
+/*
+ * current_sessions
+ *		Stream API GetCurrentSessions in one query, optionally by data
+ *		source; ended and expired sessions only when include_complete.
+ */
+CREATE FUNCTION sessions.current_sessions(data_source text DEFAULT NULL, include_complete boolean DEFAULT false)
+RETURNS TABLE (key uuid, data_source text, identifier text, type text,
+               creation_time timestamptz, termination_time timestamptz, is_complete boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT t.session_key, t.data_source, t.identifier, t.type, t.creation_time, t.termination_time,
+           t.termination_time IS NOT NULL
+      FROM sessions.telemetry_sessions t
+     WHERE (current_sessions.data_source IS NULL OR t.data_source = current_sessions.data_source)
+       AND (current_sessions.include_complete OR t.termination_time IS NULL)
+     ORDER BY t.creation_time DESC, t.session_key;
+END;
+COMMENT ON FUNCTION sessions.current_sessions(text, boolean) IS
+  'Telemetry sessions (live only unless include_complete), newest first';
+
+/*
+ * telemetry_daily
+ *		Sessions started and their total duration per local day, by data
+ *		source and type, computed with the analytics aggregate
+ *		(session_stats_agg, kWh NULL = unclassified). The day is local to each
+ *		session's utc_offset (sessions are grouped by offset, each group in
+ *		the fixed POSIX zone of that offset) or to time_zone when given.
+ *		Duration counts ended sessions (expired ones end at valid_until);
+ *		live ones are counted in sessions_live.
+ */
+CREATE FUNCTION sessions.telemetry_daily(
+    from_time timestamptz DEFAULT NULL,
+    to_time timestamptz DEFAULT NULL,
+    time_zone text DEFAULT NULL)
+RETURNS TABLE (day date, data_source text, type text, sessions_started bigint,
+               sessions_live bigint, total_duration interval)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    IF time_zone IS NOT NULL THEN
+        BEGIN
+            PERFORM now() AT TIME ZONE time_zone;
+        EXCEPTION WHEN invalid_parameter_value OR string_data_right_truncation THEN
+            RAISE EXCEPTION 'time zone "%" is not recognized', time_zone
+                USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names (e.g. Europe/London) or a POSIX zone.';
+        END;
+    END IF;
+    RETURN QUERY
+    WITH g AS (
+        SELECT t.data_source AS ds, t.type AS ty,
+               sessions.session_stats_agg(t.creation_time, t.termination_time, NULL::float8,
+                   coalesce(time_zone,
+                            -- POSIX offsets count west of UTC: +02:00 is 'UTC-02:00:00'.
+                            'UTC' || CASE WHEN t.utc_offset > interval '0' THEN '-' ELSE '+' END
+                                  || to_char(abs(extract(epoch FROM t.utc_offset)) * interval '1 second', 'HH24:MI:SS'))) AS st
+          FROM sessions.telemetry_sessions t
+         WHERE (from_time IS NULL OR t.creation_time >= from_time)
+           AND (to_time IS NULL OR t.creation_time < to_time)
+         GROUP BY t.data_source, t.type, CASE WHEN time_zone IS NULL THEN t.utc_offset END
+    )
+    SELECT d.day, g.ds, g.ty, sum(d.sessions)::bigint, sum(d.active)::bigint,
+           coalesce(sum(d.avg_duration * d.completed), interval '0')
+      FROM g CROSS JOIN LATERAL sessions.days(g.st) d
+     GROUP BY 1, 2, 3
+     ORDER BY 1, 2, 3;
+END
+$$;
+COMMENT ON FUNCTION sessions.telemetry_daily(timestamptz, timestamptz, text) IS
+  'Telemetry sessions started and total duration per local day (session utc_offset or time_zone), by data source and type';
+
+REVOKE ALL ON FUNCTION sessions.expire_row(sessions.store), sessions.telemetry_check_details(jsonb, boolean), sessions.telemetry_check_size(jsonb),
+    sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),
+    sessions.create_session(text, text, int, interval, text, jsonb, uuid[], timestamptz, timestamptz),
+    sessions.update_session_details(uuid, jsonb), sessions.update_session_identifier(uuid, text),
+    sessions.add_associate_session(uuid, uuid), sessions.end_session(uuid, text, timestamptz),
+    sessions.associates(uuid), sessions.parents(uuid), sessions.session_info(uuid),
+    sessions.current_sessions(text, boolean), sessions.telemetry_daily(timestamptz, timestamptz, text)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.telemetry_details_limit(), sessions.associates(uuid), sessions.parents(uuid),
+    sessions.session_info(uuid), sessions.current_sessions(text, boolean),
+    sessions.telemetry_daily(timestamptz, timestamptz, text)
+  TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.expire_row(sessions.store), sessions.telemetry_check_details(jsonb, boolean), sessions.telemetry_check_size(jsonb),
+    sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),
+    sessions.create_session(text, text, int, interval, text, jsonb, uuid[], timestamptz, timestamptz),
+    sessions.update_session_details(uuid, jsonb), sessions.update_session_identifier(uuid, text),
+    sessions.add_associate_session(uuid, uuid), sessions.end_session(uuid, text, timestamptz)
+  TO session_analytics_writer;

@@ -1,0 +1,920 @@
+-- session_analytics: invoice-style session lifecycle (KSeF-like), expiry,
+-- maintenance and metrics.
+--
+-- An invoice-style session is a row of sessions.store with kind 'invoice':
+-- namespace = type ('online' | 'batch'), external_id = reference number,
+-- status = status name, started_at = date created, ended_at set exactly when
+-- the session closes, reaches a final status or expires, valid_until.
+-- doc holds {status_code, description, metadata, invoice_count, successful,
+-- failed}. Leases and caller secrets live in their own tables.
+--
+-- Status codes (docs/lifecycle.md):
+--   100 OPEN, 150 PROCESSING, 170 CLOSED, 200 SUCCEEDED,
+--   4xx FAILED (e.g. 415, 445), 440 CANCELLED (EXPIRED when ended by expiry).
+-- Legal moves: 100 -> 150 170 4xx 440; 150 -> 170 200 4xx 440;
+--              170 -> 150 200 4xx; 200, 4xx and 440 are final.
+
+-- References are unique across both types, and look-ups by reference alone
+-- (every function here) need an index without the namespace in front.
+CREATE UNIQUE INDEX store_invoice_reference_idx ON sessions.store (external_id) WHERE kind = 'invoice';
+-- list_sessions: newest first within a type, keyset on (started_at, key).
+CREATE INDEX store_invoice_list_idx ON sessions.store (namespace, started_at DESC, session_key DESC)
+    WHERE kind = 'invoice';
+-- expire_sessions: the open rows that carry a deadline.
+CREATE INDEX store_open_valid_until_idx ON sessions.store (valid_until)
+    WHERE ended_at IS NULL AND valid_until IS NOT NULL;
+
+-- The HMAC key that signs continuation tokens and state documents. Only the
+-- extension owner reads it (through sessions.lifecycle_mac). It is not
+-- dumped: a restored database signs with a new key and earlier tokens and
+-- state documents are refused.
+CREATE TABLE sessions.lifecycle_key (
+    id     int   NOT NULL DEFAULT 1 PRIMARY KEY CHECK (id = 1),
+    ipad   bytea NOT NULL,
+    opad   bytea NOT NULL
+);
+COMMENT ON TABLE sessions.lifecycle_key IS
+  'HMAC-SHA256 key (pre-padded) for continuation tokens and state documents; readable by the extension owner only';
+REVOKE ALL ON sessions.lifecycle_key FROM PUBLIC;
+
+DO $key$
+DECLARE
+    k bytea := decode(replace(pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text
+                            || pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, '-', ''), 'hex');
+    i bytea := k;
+    o bytea := k;
+BEGIN
+    FOR n IN 0 .. 63 LOOP
+        i := pg_catalog.set_byte(i, n, pg_catalog.get_byte(k, n) # 54);   -- 0x36
+        o := pg_catalog.set_byte(o, n, pg_catalog.get_byte(k, n) # 92);   -- 0x5c
+    END LOOP;
+    INSERT INTO sessions.lifecycle_key (ipad, opad) VALUES (i, o);
+END
+$key$;
+
+/*
+ * lifecycle_mac
+ *		HMAC-SHA256 of purpose || ':' || payload under the database's key, as
+ *		hex. The purpose separates token kinds so one cannot stand in for
+ *		another. Tokens carry no rights: every function re-reads the store
+ *		under the caller's row-level security.
+ */
+CREATE FUNCTION sessions.lifecycle_mac(purpose text, payload text)
+RETURNS text
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT encode(sha256(k.opad || sha256(k.ipad || convert_to(purpose || ':' || payload, 'UTF8'))), 'hex')
+      FROM sessions.lifecycle_key k;
+END;
+COMMENT ON FUNCTION sessions.lifecycle_mac(text, text) IS
+  'HMAC-SHA256 (hex) of purpose:payload under the database key; signs continuation tokens and state documents';
+
+/*
+ * invoice_status_name
+ *		Status name for a code; NULL for a code that is not a status.
+ */
+CREATE FUNCTION sessions.invoice_status_name(code int)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN code = 100 THEN 'OPEN'
+    WHEN code = 150 THEN 'PROCESSING'
+    WHEN code = 170 THEN 'CLOSED'
+    WHEN code = 200 THEN 'SUCCEEDED'
+    WHEN code = 440 THEN 'CANCELLED'
+    WHEN code BETWEEN 400 AND 499 THEN 'FAILED'
+END;
+COMMENT ON FUNCTION sessions.invoice_status_name(int) IS
+  'Invoice-style status name for a code (100 OPEN, 150 PROCESSING, 170 CLOSED, 200 SUCCEEDED, 440 CANCELLED, other 4xx FAILED)';
+
+/*
+ * invoice_status_description
+ *		Default description of a code, used when the caller gives none.
+ */
+CREATE FUNCTION sessions.invoice_status_description(code int)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN code = 100 THEN 'Session open'
+    WHEN code = 150 THEN 'Processing'
+    WHEN code = 170 THEN 'Session closed'
+    WHEN code = 200 THEN 'Processed successfully'
+    WHEN code = 415 THEN 'Failed: the session key could not be decrypted'
+    WHEN code = 440 THEN 'Session cancelled'
+    WHEN code = 445 THEN 'Failed: no valid items'
+    WHEN code BETWEEN 400 AND 499 THEN 'Failed'
+END;
+COMMENT ON FUNCTION sessions.invoice_status_description(int) IS
+  'Default description of an invoice-style status code';
+
+/*
+ * invoice_transition_ok
+ *		Whether a session may move from status code a to b.
+ */
+CREATE FUNCTION sessions.invoice_transition_ok(a int, b int)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN a = 100 THEN b IN (150, 170) OR b BETWEEN 400 AND 499
+    WHEN a = 150 THEN b IN (170, 200) OR b BETWEEN 400 AND 499
+    WHEN a = 170 THEN b IN (150, 200) OR (b BETWEEN 400 AND 499 AND b <> 440)
+    ELSE false
+END;
+COMMENT ON FUNCTION sessions.invoice_transition_ok(int, int) IS
+  'Legal invoice-style status moves: 100->150/170/4xx/440, 150->170/200/4xx/440, 170->150/200/4xx; 200, 4xx, 440 final';
+
+/*
+ * invoice_sessions
+ *		Invoice-style rows with their status as of now: an OPEN or
+ *		PROCESSING row past valid_until reads as 440 EXPIRED, ended at
+ *		valid_until. status_doc is the session_status() document.
+ */
+CREATE VIEW sessions.invoice_sessions WITH (security_invoker = true) AS
+SELECT v.*,
+       jsonb_build_object(
+           'reference', v.reference,
+           'type', v.type,
+           'status', jsonb_build_object('code', v.code, 'name', v.name, 'description', v.description),
+           'date_created', v.date_created,
+           'date_updated', v.date_updated,
+           'date_ended', v.date_ended,
+           'valid_until', v.valid_until,
+           'invoice_count', v.invoice_count,
+           'successful', v.successful,
+           'failed', v.failed) AS status_doc
+  FROM (
+    SELECT s.session_key, s.namespace AS type, s.external_id AS reference,
+           CASE WHEN x.expired THEN 440 ELSE (s.doc ->> 'status_code')::int END AS code,
+           CASE WHEN x.expired THEN 'EXPIRED' ELSE s.status END AS name,
+           CASE WHEN x.expired THEN 'Session expired: valid_until passed' ELSE s.doc ->> 'description' END AS description,
+           s.started_at AS date_created,
+           CASE WHEN x.expired THEN greatest(s.valid_until, s.last_updated) ELSE s.last_updated END AS date_updated,
+           CASE WHEN x.expired THEN greatest(s.valid_until, s.started_at) ELSE s.ended_at END AS date_ended,
+           s.valid_until,
+           coalesce((s.doc ->> 'invoice_count')::bigint, 0) AS invoice_count,
+           coalesce((s.doc ->> 'successful')::bigint, 0) AS successful,
+           coalesce((s.doc ->> 'failed')::bigint, 0) AS failed,
+           coalesce(s.doc -> 'metadata', '{}') AS metadata
+      FROM sessions.store s
+     CROSS JOIN LATERAL (SELECT s.ended_at IS NULL AND s.valid_until <= now() AS expired) x
+     WHERE s.kind = 'invoice') v;
+COMMENT ON VIEW sessions.invoice_sessions IS
+  'Invoice-style sessions with their status as of now (open past valid_until reads as 440 EXPIRED)';
+GRANT SELECT ON sessions.invoice_sessions TO session_analytics_reader;
+
+/*
+ * invoice_row
+ *		Locks an invoice-style session by reference (FOR UPDATE). An open row
+ *		past valid_until is written as expired on the way, so the caller sees
+ *		the same status a reader would.
+ */
+CREATE FUNCTION sessions.invoice_row(p_reference text)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF coalesce(p_reference, '') = '' THEN
+        RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO r FROM sessions.store s
+     WHERE s.kind = 'invoice' AND s.external_id = p_reference
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session "%" does not exist', p_reference
+            USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
+    END IF;
+    RETURN sessions.expire_row(r);
+END
+$$;
+COMMENT ON FUNCTION sessions.invoice_row(text) IS
+  'Locks an invoice-style session by reference (22023 empty, P0002 unknown), writing a due expiry first';
+
+/*
+ * invoice_reference
+ *		A new reference number: YYYYMMDD-S{O|B}-XXXXXXXXXX-XXXXXXXXXX-CC with
+ *		the UTC date, O(nline)/B(atch), 20 random upper-case hex digits and a
+ *		two-digit hex check (first byte of SHA-256 of the rest).
+ */
+CREATE FUNCTION sessions.invoice_reference(type text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    h text := upper(replace(gen_random_uuid()::text, '-', ''));
+    body text;
+BEGIN
+    body := to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-S' || CASE type WHEN 'batch' THEN 'B' ELSE 'O' END
+            || '-' || substr(h, 1, 10) || '-' || substr(h, 13, 10);
+    RETURN body || '-' || upper(substr(encode(sha256(convert_to(body, 'UTF8')), 'hex'), 1, 2));
+END
+$$;
+COMMENT ON FUNCTION sessions.invoice_reference(text) IS
+  'Allocates a reference number YYYYMMDD-SO|SB-<10 hex>-<10 hex>-<2 hex check>';
+
+/*
+ * open_session
+ *		Opens an invoice-style session (status 100) and returns its reference.
+ */
+CREATE FUNCTION sessions.open_session(
+    type text,
+    valid_for interval DEFAULT '12 hours',
+    reference text DEFAULT NULL,
+    metadata jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    ref text := reference;
+BEGIN
+    IF type IS NULL OR type NOT IN ('online', 'batch') THEN
+        RAISE EXCEPTION 'type must be ''online'' or ''batch''' USING ERRCODE = '22023',
+            DETAIL = format('Got %s.', coalesce(quote_literal(type), 'NULL'));
+    END IF;
+    IF valid_for IS NULL OR valid_for <= interval '0' OR NOT isfinite(now() + valid_for) THEN
+        RAISE EXCEPTION 'valid_for must be a positive interval' USING ERRCODE = '22023',
+            DETAIL = format('Got %s.', coalesce(valid_for::text, 'NULL'));
+    END IF;
+    IF ref IS NOT NULL AND ref !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' THEN
+        RAISE EXCEPTION 'reference must be 1-64 characters of letters, digits, ".", "_" or "-"'
+            USING ERRCODE = '22023', DETAIL = format('Got %s.', quote_literal(ref)),
+                  HINT = 'Pass NULL to have one allocated.';
+    END IF;
+    IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    IF octet_length(metadata::text) > 65536 THEN
+        RAISE EXCEPTION 'metadata too large: % bytes', octet_length(metadata::text)
+            USING ERRCODE = '22001', DETAIL = 'The limit is 65536 bytes of JSON text.';
+    END IF;
+    ref := coalesce(ref, sessions.invoice_reference(type));
+    BEGIN
+        INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, valid_until, doc)
+        VALUES ('invoice', type, ref, 'OPEN', now(), now() + valid_for,
+                jsonb_build_object('status_code', 100, 'description', sessions.invoice_status_description(100),
+                                   'metadata', metadata, 'invoice_count', 0, 'successful', 0, 'failed', 0));
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'session "%" already exists', ref USING ERRCODE = '23505';
+    END;
+    RETURN ref;
+END
+$$;
+COMMENT ON FUNCTION sessions.open_session(text, interval, text, jsonb) IS
+  'Opens an invoice-style session (status 100) valid for valid_for; returns its reference (allocated when NULL)';
+
+/*
+ * set_session_status
+ *		Moves a session to a new status code if the move is legal; setting
+ *		the current code again only refreshes the description. Closing or a
+ *		final status sets ended_at once.
+ */
+CREATE FUNCTION sessions.set_session_status(reference text, code int, description text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    cur int;
+BEGIN
+    IF sessions.invoice_status_name(code) IS NULL THEN
+        RAISE EXCEPTION 'status code % is not a session status', coalesce(code::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Codes: 100, 150, 170, 200, 440 and other 4xx (failed).';
+    END IF;
+    r := sessions.invoice_row(reference);
+    cur := (r.doc ->> 'status_code')::int;
+    IF cur <> code AND NOT sessions.invoice_transition_ok(cur, code) THEN
+        RAISE EXCEPTION 'session "%" cannot move from status % to %', reference, cur, code
+            USING ERRCODE = '55000',
+                  DETAIL = format('The session is %s (%s).', r.status, cur),
+                  HINT = CASE WHEN cur NOT IN (100, 150, 170) THEN 'The session has reached a final status.'
+                              ELSE 'Legal moves: 100 -> 150/170/4xx/440, 150 -> 170/200/4xx/440, 170 -> 150/200/4xx.' END;
+    END IF;
+    UPDATE sessions.store s
+       SET status = CASE WHEN cur = code THEN s.status ELSE sessions.invoice_status_name(code) END,
+           ended_at = CASE WHEN code IN (100, 150) THEN s.ended_at ELSE coalesce(s.ended_at, greatest(now(), s.started_at)) END,
+           last_updated = now(),
+           doc = s.doc || jsonb_build_object('status_code', code, 'description',
+                     coalesce(description, CASE WHEN cur = code THEN s.doc ->> 'description' END,
+                              sessions.invoice_status_description(code)))
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+    RETURN sessions.session_status(reference);
+END
+$$;
+
+/*
+ * count_session_item
+ *		Counts one processed item (invoice) as successful or failed; allowed
+ *		until the session reaches a final status.
+ */
+CREATE FUNCTION sessions.count_session_item(reference text, ok boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF ok IS NULL THEN
+        RAISE EXCEPTION 'ok must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF (r.doc ->> 'status_code')::int NOT IN (100, 150, 170) THEN
+        RAISE EXCEPTION 'session "%" is % and no longer counts items', reference, r.status
+            USING ERRCODE = '55000';
+    END IF;
+    UPDATE sessions.store s
+       SET last_updated = now(),
+           doc = s.doc || jsonb_build_object(
+               'invoice_count', coalesce((s.doc ->> 'invoice_count')::bigint, 0) + 1,
+               'successful', coalesce((s.doc ->> 'successful')::bigint, 0) + ok::int,
+               'failed', coalesce((s.doc ->> 'failed')::bigint, 0) + (NOT ok)::int)
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+    RETURNING jsonb_build_object('invoice_count', (s.doc ->> 'invoice_count')::bigint,
+                                 'successful', (s.doc ->> 'successful')::bigint,
+                                 'failed', (s.doc ->> 'failed')::bigint) INTO STRICT r.doc;
+    RETURN r.doc;
+END
+$$;
+COMMENT ON FUNCTION sessions.count_session_item(text, boolean) IS
+  'Counts one processed item as successful (ok) or failed; returns {invoice_count, successful, failed}';
+
+/*
+ * session_status
+ *		Status document: {reference, type, status {code, name, description},
+ *		date_created, date_updated, date_ended, valid_until, counters}.
+ */
+CREATE FUNCTION sessions.session_status(reference text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    d jsonb;
+BEGIN
+    IF coalesce(reference, '') = '' THEN
+        RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT v.status_doc INTO d FROM sessions.invoice_sessions v WHERE v.reference = session_status.reference;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session "%" does not exist', reference USING ERRCODE = 'P0002';
+    END IF;
+    RETURN d;
+END
+$$;
+COMMENT ON FUNCTION sessions.session_status(text) IS
+  'Status of an invoice-style session: status {code, name, description}, dates, valid_until, counters';
+
+COMMENT ON FUNCTION sessions.set_session_status(text, int, text) IS
+  'Moves an invoice-style session to a status code if legal (55000 otherwise); returns session_status()';
+
+/*
+ * base64url / base64url_decode
+ *		Unpadded URL-safe base64, for tokens that travel in URLs.
+ */
+CREATE FUNCTION sessions.base64url(data bytea)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN rtrim(translate(encode(data, 'base64'), E'+/\n', '-_'), '=');
+COMMENT ON FUNCTION sessions.base64url(bytea) IS 'Unpadded URL-safe base64 encoding';
+
+CREATE FUNCTION sessions.base64url_decode(data text)
+RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN decode(translate(data, '-_', '+/') || repeat('=', (4 - length(data) % 4) % 4), 'base64');
+COMMENT ON FUNCTION sessions.base64url_decode(text) IS 'Decodes unpadded URL-safe base64';
+
+/*
+ * list_sessions
+ *		Newest first, keyset paging on (date created, key). The continuation
+ *		token is base64url(JSON {v, q, c, k}) '.' HMAC: q binds it to the
+ *		query's filters, (c, k) is the last row returned. Rows inserted
+ *		while paging are newer than the cursor and never shift later pages.
+ */
+CREATE FUNCTION sessions.invoice_list_page(
+    type text, statuses int[], created_from timestamptz, created_to timestamptz,
+    page_size int, continuation text, OUT page jsonb, OUT next_token text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+-- A generic plan cannot see the cursor and may walk another index from the
+-- newest row on; planning each page with its values keeps the keyset range.
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    q text;
+    payload text;
+    tok jsonb;
+    after_c timestamptz;
+    after_k uuid;
+    n int;
+    last_c timestamptz;
+    last_k uuid;
+BEGIN
+    IF type IS NULL OR type NOT IN ('online', 'batch') THEN
+        RAISE EXCEPTION 'type must be ''online'' or ''batch''' USING ERRCODE = '22023';
+    END IF;
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 1000' USING ERRCODE = '22023',
+            DETAIL = format('Got %s.', coalesce(page_size::text, 'NULL'));
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(statuses) c WHERE sessions.invoice_status_name(c) IS NULL) THEN
+        RAISE EXCEPTION 'statuses contains a code that is not a session status' USING ERRCODE = '22023',
+            DETAIL = format('Got %s.', statuses);
+    END IF;
+    q := md5(concat_ws('|', type, (SELECT array_agg(DISTINCT c ORDER BY c) FROM unnest(statuses) c)::text,
+                       (extract(epoch FROM created_from) * 1000000)::bigint,
+                       (extract(epoch FROM created_to) * 1000000)::bigint));
+
+    IF continuation IS NOT NULL THEN
+        BEGIN
+            payload := convert_from(sessions.base64url_decode(split_part(continuation, '.', 1)), 'UTF8');
+            tok := payload::jsonb;
+            IF split_part(continuation, '.', 2) <> sessions.lifecycle_mac('page', payload)
+               OR tok ->> 'v' IS DISTINCT FROM '1' THEN
+                RAISE EXCEPTION USING ERRCODE = '22P02';
+            END IF;
+            after_c := 'epoch'::timestamptz + (tok ->> 'c')::bigint * interval '1 microsecond';
+            after_k := (tok ->> 'k')::uuid;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE EXCEPTION 'continuation token is malformed or was altered'
+                USING ERRCODE = '22023', HINT = 'Pass the token returned by the previous page unchanged, or NULL for the first page.';
+        END;
+        IF tok ->> 'q' <> q THEN
+            RAISE EXCEPTION 'continuation token belongs to a different query'
+                USING ERRCODE = '22023', HINT = 'Keep type, statuses, created_from and created_to the same while paging.';
+        END IF;
+    END IF;
+
+    SELECT coalesce(jsonb_agg(p.status_doc ORDER BY p.rn) FILTER (WHERE p.rn <= page_size), '[]'),
+           count(*),
+           (array_agg(p.date_created) FILTER (WHERE p.rn = page_size))[1],
+           (array_agg(p.session_key) FILTER (WHERE p.rn = page_size))[1]
+      INTO page, n, last_c, last_k
+      FROM (SELECT v.status_doc, v.date_created, v.session_key,
+                   row_number() OVER (ORDER BY v.date_created DESC, v.session_key DESC) AS rn
+              FROM sessions.invoice_sessions v
+             WHERE v.type = invoice_list_page.type
+               AND (statuses IS NULL OR v.code = ANY (statuses))
+               AND v.date_created >= coalesce(created_from, '-infinity')
+               AND v.date_created < coalesce(created_to, 'infinity')
+               -- One row comparison, no OR: the index range starts at the cursor.
+               AND (v.date_created, v.session_key)
+                   < (coalesce(after_c, 'infinity'), coalesce(after_k, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+             ORDER BY v.date_created DESC, v.session_key DESC
+             LIMIT page_size + 1) p;
+
+    IF n > page_size THEN
+        -- One row more than a page exists: point the token after this page.
+        payload := jsonb_build_object('v', 1, 'q', q,
+                                      'c', ((extract(epoch FROM last_c) * 1000000)::bigint)::text,
+                                      'k', last_k)::text;
+        next_token := sessions.base64url(convert_to(payload, 'UTF8')) || '.' || sessions.lifecycle_mac('page', payload);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text) IS
+  'One page of list_sessions(): the items and the next continuation token (NULL on the last page)';
+
+CREATE FUNCTION sessions.list_sessions(
+    type text,
+    statuses int[] DEFAULT NULL,
+    created_from timestamptz DEFAULT NULL,
+    created_to timestamptz DEFAULT NULL,
+    page_size int DEFAULT 10,
+    continuation text DEFAULT NULL)
+RETURNS TABLE (items jsonb, continuation text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT p.page, p.next_token FROM sessions.invoice_list_page($1, $2, $3, $4, $5, $6) p;
+END;
+COMMENT ON FUNCTION sessions.list_sessions(text, int[], timestamptz, timestamptz, int, text) IS
+  'Invoice-style sessions of a type, newest first, one page per call; continuation is an HMAC-signed keyset token (NULL on the last page)';
+
+/*
+ * terminate_session
+ *		Closes an open or processing session (170): true when this call
+ *		closed it, false when it was already closed, final or expired.
+ */
+CREATE FUNCTION sessions.terminate_session(reference text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    r := sessions.invoice_row(reference);
+    IF r.ended_at IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE sessions.store s
+       SET status = 'CLOSED', ended_at = greatest(now(), s.started_at), last_updated = now(),
+           doc = s.doc || jsonb_build_object('status_code', 170, 'description', sessions.invoice_status_description(170))
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION sessions.terminate_session(text) IS
+  'Closes an invoice-style session (170); true when closed now, false when already closed, final or expired';
+
+/*
+ * state_payload
+ *		The signed fields of a state document, in a fixed order.
+ */
+CREATE FUNCTION sessions.state_payload(format_version int, reference text, type text, session_key uuid,
+                                       date_created timestamptz, valid_until timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+RETURN concat_ws('|', format_version, reference, type, session_key,
+                 (extract(epoch FROM date_created) * 1000000)::bigint,
+                 (extract(epoch FROM valid_until) * 1000000)::bigint);
+COMMENT ON FUNCTION sessions.state_payload(int, text, text, uuid, timestamptz, timestamptz) IS
+  'Canonical text of the signed fields of a state document';
+
+/*
+ * session_state
+ *		A state document another process can pass to resume_session():
+ *		format_version 1, reference, type, session_key, date_created,
+ *		valid_until and an HMAC signature. Never carries secrets or metadata.
+ */
+CREATE FUNCTION sessions.session_state(reference text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    v sessions.invoice_sessions;
+BEGIN
+    IF coalesce(reference, '') = '' THEN
+        RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO v FROM sessions.invoice_sessions x WHERE x.reference = session_state.reference;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session "%" does not exist', reference USING ERRCODE = 'P0002';
+    END IF;
+    RETURN jsonb_build_object(
+        'format_version', 1, 'reference', v.reference, 'type', v.type, 'session_key', v.session_key,
+        'date_created', v.date_created, 'valid_until', v.valid_until,
+        'signature', sessions.lifecycle_mac('state', sessions.state_payload(1, v.reference, v.type, v.session_key,
+                                                                           v.date_created, v.valid_until)));
+END
+$$;
+COMMENT ON FUNCTION sessions.session_state(text) IS
+  'Signed, versioned (format_version 1) state document of an invoice-style session, for resume_session() in another process';
+
+/*
+ * resume_session
+ *		Validates a state document and returns the live status. Refuses
+ *		malformed or altered documents (22023), an unsupported format_version
+ *		(0A000), unknown sessions (P0002) and sessions that are closed, final
+ *		or expired (55000).
+ */
+CREATE FUNCTION sessions.resume_session(state jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    v sessions.invoice_sessions;
+    extra text;
+    ref text;
+    sk uuid;
+    dc timestamptz;
+    vu timestamptz;
+BEGIN
+    IF state IS NULL OR jsonb_typeof(state) <> 'object' THEN
+        RAISE EXCEPTION 'state must be a JSON object from sessions.session_state()' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(state -> 'format_version') IS DISTINCT FROM 'number' THEN
+        RAISE EXCEPTION 'state document has no format_version' USING ERRCODE = '22023';
+    END IF;
+    IF state ->> 'format_version' <> '1' THEN
+        RAISE EXCEPTION 'state document format_version % is not supported', state ->> 'format_version'
+            USING ERRCODE = '0A000', HINT = 'This version reads format_version 1.';
+    END IF;
+    SELECT string_agg(k, ', ') INTO extra FROM jsonb_object_keys(state) k
+     WHERE k NOT IN ('format_version', 'reference', 'type', 'session_key', 'date_created', 'valid_until', 'signature');
+    IF extra IS NOT NULL THEN
+        RAISE EXCEPTION 'state document has unexpected keys: %', extra USING ERRCODE = '22023';
+    END IF;
+    BEGIN
+        ref := state ->> 'reference';
+        sk := (state ->> 'session_key')::uuid;
+        dc := (state ->> 'date_created')::timestamptz;
+        vu := (state ->> 'valid_until')::timestamptz;
+        IF ref IS NULL OR sk IS NULL OR dc IS NULL OR vu IS NULL OR state ->> 'type' IS NULL
+           OR state ->> 'signature' IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = '22P02';
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'state document is malformed'
+            USING ERRCODE = '22023',
+                  DETAIL = 'reference, type, session_key, date_created, valid_until and signature are required.';
+    END;
+    IF state ->> 'signature' <> sessions.lifecycle_mac('state',
+           sessions.state_payload(1, ref, state ->> 'type', sk, dc, vu)) THEN
+        RAISE EXCEPTION 'state document signature does not match: it was altered or not issued by this database'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO v FROM sessions.invoice_sessions x WHERE x.reference = ref AND x.session_key = sk;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session "%" does not exist', ref USING ERRCODE = 'P0002';
+    END IF;
+    IF v.name = 'EXPIRED' THEN
+        RAISE EXCEPTION 'session "%" expired at %', ref, v.valid_until
+            USING ERRCODE = '55000', HINT = 'Open a new session.';
+    END IF;
+    IF v.code NOT IN (100, 150) THEN
+        RAISE EXCEPTION 'session "%" is % (%) and cannot be resumed', ref, v.name, v.code
+            USING ERRCODE = '55000', HINT = 'Open a new session.';
+    END IF;
+    RETURN v.status_doc;
+END
+$$;
+COMMENT ON FUNCTION sessions.resume_session(jsonb) IS
+  'Validates a state document from session_state() and returns the live status; refuses forged, unknown, closed or expired sessions';
+
+-- Secrets a caller keeps with a session (e.g. an encryption key). RLS lets
+-- only the role that stored a secret read or change it; the reader role has
+-- no access at all. Nothing in this extension prints or returns a secret
+-- except session_secret() to its owner.
+CREATE TABLE sessions.invoice_secret (
+    session_key  uuid NOT NULL,
+    namespace    text NOT NULL,
+    owner_role   name NOT NULL DEFAULT current_user,
+    secret       bytea NOT NULL,
+    CONSTRAINT invoice_secret_pkey PRIMARY KEY (session_key, namespace),
+    CONSTRAINT invoice_secret_store_fkey FOREIGN KEY (session_key, namespace)
+        REFERENCES sessions.store (session_key, namespace) ON DELETE CASCADE
+);
+COMMENT ON TABLE sessions.invoice_secret IS
+  'Caller secrets of invoice-style sessions; each row readable only by the role that stored it';
+SELECT pg_catalog.pg_extension_config_dump('sessions.invoice_secret', '');
+ALTER TABLE sessions.invoice_secret ENABLE ROW LEVEL SECURITY;
+CREATE POLICY invoice_secret_owner ON sessions.invoice_secret
+    USING (owner_role OPERATOR(pg_catalog.=) CURRENT_USER)
+    WITH CHECK (owner_role OPERATOR(pg_catalog.=) CURRENT_USER);
+REVOKE ALL ON sessions.invoice_secret FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON sessions.invoice_secret TO session_analytics_writer;
+
+/*
+ * set_session_secret / session_secret
+ *		Store (replace) and read the caller's secret of a session. Errors
+ *		name the reference, never the secret.
+ */
+CREATE FUNCTION sessions.set_session_secret(reference text, secret bytea)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF secret IS NULL OR length(secret) = 0 THEN
+        RAISE EXCEPTION 'secret must not be empty' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF r.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'session "%" has ended', reference USING ERRCODE = '55000';
+    END IF;
+    BEGIN
+        INSERT INTO sessions.invoice_secret AS t (session_key, namespace, secret)
+        VALUES (r.session_key, r.namespace, secret)
+        ON CONFLICT (session_key, namespace) DO UPDATE SET secret = excluded.secret
+         WHERE t.owner_role = current_user;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = '42501';
+        END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'session "%" has a secret stored by another role', reference USING ERRCODE = '42501';
+    END;
+END
+$$;
+COMMENT ON FUNCTION sessions.set_session_secret(text, bytea) IS
+  'Stores the caller''s secret for an open session, readable only by the same role (42501 if another role stored one)';
+
+CREATE FUNCTION sessions.session_secret(reference text)
+RETURNS bytea
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT t.secret FROM sessions.invoice_secret t
+      JOIN sessions.store s ON s.session_key = t.session_key AND s.namespace = t.namespace
+     WHERE s.kind = 'invoice' AND s.external_id = session_secret.reference;
+END;
+COMMENT ON FUNCTION sessions.session_secret(text) IS
+  'The secret the current role stored for a session (NULL when none or stored by another role)';
+
+-- Leases: one holder works a session at a time.
+CREATE TABLE sessions.session_lease (
+    session_key  uuid        NOT NULL,
+    namespace    text        NOT NULL,
+    holder       text        NOT NULL CHECK (holder <> ''),
+    claimed_at   timestamptz NOT NULL,
+    lease_until  timestamptz NOT NULL,
+    CONSTRAINT session_lease_pkey PRIMARY KEY (session_key, namespace),
+    CONSTRAINT session_lease_store_fkey FOREIGN KEY (session_key, namespace)
+        REFERENCES sessions.store (session_key, namespace) ON DELETE CASCADE
+);
+COMMENT ON TABLE sessions.session_lease IS 'Current lease holder of an invoice-style session';
+ALTER TABLE sessions.session_lease ENABLE ROW LEVEL SECURITY;
+CREATE POLICY session_lease_by_namespace ON sessions.session_lease
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
+    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+REVOKE ALL ON sessions.session_lease FROM PUBLIC;
+GRANT SELECT ON sessions.session_lease TO session_analytics_reader;
+GRANT INSERT, UPDATE, DELETE ON sessions.session_lease TO session_analytics_writer;
+
+/*
+ * claim_session
+ *		Takes (or renews) the lease of a session for holder: true when the
+ *		caller holds it afterwards, false when another holder's lease is still
+ *		running. The store row is locked first, so concurrent claims queue and
+ *		exactly one wins; a lapsed lease is taken over.
+ */
+CREATE FUNCTION sessions.claim_session(reference text, holder text, lease interval)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    t timestamptz := clock_timestamp();
+BEGIN
+    IF coalesce(holder, '') = '' THEN
+        RAISE EXCEPTION 'holder must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF lease IS NULL OR lease <= interval '0' OR NOT isfinite(t + lease) THEN
+        RAISE EXCEPTION 'lease must be a positive interval' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF (r.doc ->> 'status_code')::int NOT IN (100, 150, 170) THEN
+        RAISE EXCEPTION 'session "%" is % and cannot be claimed', reference, r.status USING ERRCODE = '55000';
+    END IF;
+    t := clock_timestamp();
+    INSERT INTO sessions.session_lease AS l (session_key, namespace, holder, claimed_at, lease_until)
+    VALUES (r.session_key, r.namespace, holder, t, t + lease)
+    ON CONFLICT (session_key, namespace) DO UPDATE
+       SET holder = excluded.holder,
+           claimed_at = CASE WHEN l.holder = excluded.holder THEN l.claimed_at ELSE excluded.claimed_at END,
+           lease_until = excluded.lease_until
+     WHERE l.holder = excluded.holder OR l.lease_until <= t;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION sessions.claim_session(text, text, interval) IS
+  'Claims or renews the lease of an invoice-style session for holder; false while another holder''s lease runs';
+
+/*
+ * release_session
+ *		Gives up holder's lease: true when holder held it, false otherwise.
+ */
+CREATE FUNCTION sessions.release_session(reference text, holder text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF coalesce(holder, '') = '' THEN
+        RAISE EXCEPTION 'holder must not be empty' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.invoice_row(reference);
+    DELETE FROM sessions.session_lease l
+     WHERE l.session_key = r.session_key AND l.namespace = r.namespace AND l.holder = release_session.holder;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION sessions.release_session(text, text) IS
+  'Releases holder''s lease of an invoice-style session; false when holder did not hold it';
+
+/*
+ * expire_sessions
+ *		Ends every open session past valid_until: telemetry becomes EXPIRED
+ *		with termination at valid_until, invoice-style becomes 440 EXPIRED.
+ *		Runs as the extension owner so it sees every namespace; called by the
+ *		expiry worker through maintenance(), or scheduled with pg_cron.
+ */
+CREATE FUNCTION sessions.expire_sessions()
+RETURNS int
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    WITH e AS (
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = greatest(s.valid_until, s.started_at), last_updated = now(),
+               doc = sessions.expired_doc(s.kind, s.doc)
+         WHERE s.kind IN ('telemetry', 'invoice') AND s.ended_at IS NULL AND s.valid_until <= now()
+        RETURNING 1
+    )
+    SELECT count(*)::int FROM e;
+END;
+COMMENT ON FUNCTION sessions.expire_sessions() IS
+  'Ends telemetry and invoice-style sessions past valid_until (EXPIRED / 440); returns how many';
+
+/*
+ * maintenance
+ *		What the background worker runs each interval; returns a summary.
+ */
+CREATE FUNCTION sessions.maintenance()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN jsonb_build_object('expired', sessions.expire_sessions(),
+                              'events_pruned', sessions.prune_events(), 'at', now());
+END
+$$;
+COMMENT ON FUNCTION sessions.maintenance() IS
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events()); returns {"expired": n, "events_pruned": n, "at": time}';
+
+/*
+ * metric_samples
+ *		Sessions by kind, namespace (data source) and state as of now:
+ *		live, ended (any way but expiry) or expired. A table for
+ *		postgres_exporter custom queries; metrics() formats the same rows.
+ */
+CREATE FUNCTION sessions.metric_samples()
+RETURNS TABLE (kind text, data_source text, state text, sessions bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT s.kind, s.namespace,
+           CASE WHEN s.status = 'EXPIRED' OR (s.ended_at IS NULL AND s.valid_until <= now()) THEN 'expired'
+                WHEN s.ended_at IS NOT NULL OR s.status IN ('COMPLETED', 'INVALID', 'FINISHED') THEN 'ended'
+                ELSE 'live' END AS st,
+           count(*)
+      FROM sessions.store s
+     GROUP BY 1, 2, 3
+     ORDER BY 1, 2, 3;
+END;
+COMMENT ON FUNCTION sessions.metric_samples() IS
+  'Session counts by kind, data source (namespace) and state (live, ended, expired) visible to the caller';
+
+/*
+ * metrics
+ *		Prometheus text exposition: gauge sessions_total{kind,data_source,
+ *		state}, counters sessions_ended_total and sessions_expired_total
+ *		{kind,data_source} (ended includes expired).
+ */
+CREATE FUNCTION sessions.metrics()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    WITH m AS (
+        SELECT s.kind, replace(replace(replace(s.data_source, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n') AS ds,
+               s.state, s.sessions
+          FROM sessions.metric_samples() s
+    ), by_source AS (
+        SELECT m.kind, m.ds,
+               sum(m.sessions) FILTER (WHERE m.state <> 'live') AS ended,
+               sum(m.sessions) FILTER (WHERE m.state = 'expired') AS expired
+          FROM m GROUP BY 1, 2
+    )
+    SELECT E'# HELP sessions_total Sessions in the store by kind, data source and state.\n'
+        || E'# TYPE sessions_total gauge\n'
+        || coalesce((SELECT string_agg(format('sessions_total{kind="%s",data_source="%s",state="%s"} %s', m.kind, m.ds, m.state, m.sessions), E'\n' ORDER BY m.kind, m.ds, m.state) || E'\n' FROM m), '')
+        || E'# HELP sessions_ended_total Sessions that have ended (including by expiry).\n'
+        || E'# TYPE sessions_ended_total counter\n'
+        || coalesce((SELECT string_agg(format('sessions_ended_total{kind="%s",data_source="%s"} %s', b.kind, b.ds, coalesce(b.ended, 0)), E'\n' ORDER BY b.kind, b.ds) || E'\n' FROM by_source b), '')
+        || E'# HELP sessions_expired_total Sessions ended because valid_until passed.\n'
+        || E'# TYPE sessions_expired_total counter\n'
+        || coalesce((SELECT string_agg(format('sessions_expired_total{kind="%s",data_source="%s"} %s', b.kind, b.ds, coalesce(b.expired, 0)), E'\n' ORDER BY b.kind, b.ds) || E'\n' FROM by_source b), '');
+END;
+COMMENT ON FUNCTION sessions.metrics() IS
+  'Prometheus exposition text: sessions_total gauge, sessions_ended_total and sessions_expired_total counters';
+
+-- Privileges: helpers are internal; readers read, writers change.
+REVOKE ALL ON FUNCTION sessions.lifecycle_mac(text, text), sessions.invoice_row(text),
+    sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text),
+    sessions.invoice_reference(text), sessions.open_session(text, interval, text, jsonb),
+    sessions.set_session_status(text, int, text), sessions.count_session_item(text, boolean),
+    sessions.session_status(text), sessions.list_sessions(text, int[], timestamptz, timestamptz, int, text),
+    sessions.terminate_session(text), sessions.session_state(text), sessions.resume_session(jsonb),
+    sessions.set_session_secret(text, bytea), sessions.session_secret(text),
+    sessions.claim_session(text, text, interval), sessions.release_session(text, text),
+    sessions.expire_sessions(), sessions.maintenance(), sessions.metric_samples(), sessions.metrics()
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.lifecycle_mac(text, text), sessions.session_status(text),
+    sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text),
+    sessions.list_sessions(text, int[], timestamptz, timestamptz, int, text), sessions.session_state(text),
+    sessions.resume_session(jsonb), sessions.metric_samples(), sessions.metrics()
+  TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.invoice_row(text), sessions.invoice_reference(text),
+    sessions.open_session(text, interval, text, jsonb), sessions.set_session_status(text, int, text),
+    sessions.count_session_item(text, boolean), sessions.terminate_session(text),
+    sessions.set_session_secret(text, bytea), sessions.session_secret(text),
+    sessions.claim_session(text, text, interval), sessions.release_session(text, text),
+    sessions.expire_sessions(), sessions.maintenance()
+  TO session_analytics_writer;

@@ -1,0 +1,224 @@
+-- session_analytics: start/stop events, their log and notifications.
+--
+-- A C trigger on sessions.store derives START / STOP (and, when
+-- session_analytics.notify_updates is on, UPDATE) events from the store's
+-- columns, appends one row per event to sessions.event_log in the writing
+-- transaction and NOTIFYs at commit (docs/notifications.md).
+
+-- Event numbers. CACHE 1 keeps numbers in allocation order across backends,
+-- which the catch-up rule of sessions.events_since depends on.
+CREATE SEQUENCE sessions.event_seq AS bigint CACHE 1;
+COMMENT ON SEQUENCE sessions.event_seq IS 'Event sequence numbers (sessions.event_log.seq)';
+-- Its value survives dump/restore, so saved listener positions stay valid.
+SELECT pg_catalog.pg_extension_config_dump('sessions.event_seq', '');
+
+CREATE TABLE sessions.event_log (
+    seq          bigint      NOT NULL,
+    event        text        NOT NULL,
+    kind         text        NOT NULL,
+    namespace    text        NOT NULL,
+    session_key  uuid        NOT NULL,
+    external_id  text,
+    status       text        NOT NULL,
+    event_time   timestamptz,
+    logged_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- The next transaction id right after seq was taken: once every
+    -- transaction older than this has finished, no event with a lower seq
+    -- can still appear (see sessions.events_head).
+    horizon      xid8        NOT NULL,
+    CONSTRAINT event_log_pkey PRIMARY KEY (seq),
+    CONSTRAINT event_log_event_check CHECK (event IN ('start', 'stop', 'update'))
+);
+COMMENT ON TABLE sessions.event_log IS
+  'One row per session start/stop/update event, written by the store trigger in the writing transaction';
+COMMENT ON COLUMN sessions.event_log.event_time IS
+  'When the event happened: started_at for start, ended_at for stop, else last_updated';
+COMMENT ON COLUMN sessions.event_log.logged_at IS 'Start of the writing transaction; retention is measured from it';
+COMMENT ON COLUMN sessions.event_log.horizon IS
+  'Next transaction id when seq was taken; the event bounds the catch-up position once the snapshot xmin reaches it';
+-- Retention deletes by age: a BRIN index is tiny and costs writers nothing.
+CREATE INDEX event_log_logged_at_idx ON sessions.event_log USING brin (logged_at);
+
+-- Where pruning has got to: a reader resuming below this has missed events.
+CREATE TABLE sessions.event_prune_state (
+    one             boolean     NOT NULL DEFAULT true,
+    pruned_through  bigint      NOT NULL DEFAULT 0,
+    pruned_at       timestamptz,
+    CONSTRAINT event_prune_state_pkey PRIMARY KEY (one),
+    CONSTRAINT event_prune_state_one_check CHECK (one)
+);
+INSERT INTO sessions.event_prune_state DEFAULT VALUES;
+COMMENT ON TABLE sessions.event_prune_state IS
+  'Highest event seq removed by sessions.prune_events (one row)';
+
+ALTER TABLE sessions.event_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY event_log_by_namespace ON sessions.event_log
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+
+CREATE FUNCTION sessions.store_events()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sa_store_events';
+COMMENT ON FUNCTION sessions.store_events() IS
+  'AFTER ROW trigger on sessions.store: logs start/stop events to sessions.event_log and notifies at commit';
+
+CREATE TRIGGER store_events
+    AFTER INSERT OR UPDATE ON sessions.store
+    FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+
+CREATE FUNCTION sessions.channel_for(event text, namespace text)
+RETURNS text
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_channel_for';
+COMMENT ON FUNCTION sessions.channel_for(text, text) IS
+  'NOTIFY channel for an event (start, stop, update) of one namespace, or of every namespace when namespace is NULL';
+
+CREATE FUNCTION sessions.event_payload(e sessions.event_log)
+RETURNS json
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_event_payload';
+COMMENT ON FUNCTION sessions.event_payload(sessions.event_log) IS
+  'The JSON payload a notification carries for this event (no personal data, under 8000 bytes)';
+
+/*
+ * events_head
+ *		The highest seq up to which the log is final in the caller's snapshot:
+ *		every event with a lower seq is visible now or never will be.
+ *
+ *		An event e is such a bound when every transaction that may still hold
+ *		a lower seq has finished. Such a transaction got its xid before e's
+ *		seq was taken, so its xid is below e.horizon (the next xid read right
+ *		after). Fast path: the snapshot's xmin has passed the newest event's
+ *		horizon. Otherwise the limit is the oldest xid, running in the
+ *		snapshot (in its xip list, or at or past its xmax), that is not
+ *		provably harmless; harmless means still running now (pg_locks, read
+ *		after the snapshot) without a write lock on the event log (the trigger locks the log
+ *		before taking a seq, and locks last until commit), so a long
+ *		transaction that writes no events does not hold readers back.
+ *		Runs as the owner so a reader limited by RLS still gets the global
+ *		bound (a number, no data).
+ */
+CREATE FUNCTION sessions.events_head()
+RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    snap    pg_snapshot := pg_current_snapshot();
+    pruned  bigint := (SELECT s.pruned_through FROM sessions.event_prune_state s);
+    top     bigint;
+    top_h   xid8;
+    lim     xid8;
+    nx      xid8;
+    harmless xid[];
+    head    bigint;
+BEGIN
+    SELECT e.seq, e.horizon INTO top, top_h FROM sessions.event_log e ORDER BY e.seq DESC LIMIT 1;
+    IF top IS NULL THEN
+        RETURN pruned;
+    END IF;
+    IF top_h <= pg_snapshot_xmin(snap) THEN
+        RETURN GREATEST(top, pruned);
+    END IF;
+    -- Transactions running now that hold no write lock on the log.
+    harmless := ARRAY(
+        SELECT t.transactionid FROM pg_locks t
+         WHERE t.locktype = 'transactionid'
+           AND NOT EXISTS (
+               SELECT 1 FROM pg_locks r
+                WHERE r.locktype = 'relation' AND r.relation = 'sessions.event_log'::regclass
+                  AND r.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                  AND r.virtualtransaction = t.virtualtransaction
+                  AND r.mode NOT IN ('AccessShareLock', 'RowShareLock')));
+    -- Oldest xid running in the snapshot (or this transaction's) that may
+    -- hold a seq; xids from the snapshot's xmax on count as running too.
+    SELECT min(c.x) INTO lim
+      FROM (SELECT x FROM pg_snapshot_xip(snap) AS x
+            UNION ALL SELECT pg_current_xact_id_if_assigned()) AS c
+     WHERE c.x IS NOT NULL AND NOT (xid(c.x) = ANY (harmless));
+    nx := pg_snapshot_xmax(snap);
+    WHILE nx < top_h AND xid(nx) = ANY (harmless) LOOP
+        nx := ((nx::text)::bigint + 1)::text::xid8;
+    END LOOP;
+    lim := LEAST(lim, nx);
+    SELECT e.seq INTO head FROM sessions.event_log e WHERE e.horizon <= lim ORDER BY e.seq DESC LIMIT 1;
+    RETURN GREATEST(COALESCE(head, 0), pruned);
+END
+$$;
+COMMENT ON FUNCTION sessions.events_head() IS
+  'Highest event seq a reader may resume after: no event at or below it can still appear';
+
+/*
+ * events_since
+ *		Events after a position, in seq order, never beyond events_head():
+ *		a transaction that took a lower seq and commits late is waited for,
+ *		so a reader that moves its position to the last seq returned never
+ *		skips an event. RLS on the log limits rows to the caller's namespaces.
+ *		sessions.event_payload(e) gives each row's notification payload.
+ */
+CREATE FUNCTION sessions.events_since(after_seq bigint, namespace text DEFAULT NULL, max_rows int DEFAULT 1000)
+RETURNS SETOF sessions.event_log
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    head   bigint;
+    pruned bigint;
+BEGIN
+    IF after_seq IS NULL THEN
+        RAISE EXCEPTION 'after_seq must not be NULL' USING ERRCODE = '22004',
+            HINT = 'Pass 0 to read the whole log, or sessions.events_head() to start at the current position.';
+    END IF;
+    IF after_seq < 0 THEN
+        RAISE EXCEPTION 'after_seq must be >= 0, got %', after_seq USING ERRCODE = '22023';
+    END IF;
+    IF max_rows IS NULL OR max_rows < 1 OR max_rows > 100000 THEN
+        RAISE EXCEPTION 'max_rows must be between 1 and 100000, got %', coalesce(max_rows::text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT s.pruned_through INTO pruned FROM sessions.event_prune_state s;
+    IF after_seq < pruned THEN
+        RAISE EXCEPTION 'events after seq % are no longer in the log', after_seq USING ERRCODE = '22023',
+            DETAIL = format('Events up to seq %s were removed by retention (session_analytics.event_retention).', pruned),
+            HINT = 'Resynchronise from the store, then resume from sessions.events_head().';
+    END IF;
+    -- Cheap bound first: the newest event past after_seq whose horizon the
+    -- snapshot's xmin has passed. Only when it gives nothing new, the exact
+    -- bound (which reads pg_locks).
+    head := (SELECT e.seq FROM sessions.event_log e
+              WHERE e.seq > after_seq
+                AND e.horizon <= pg_snapshot_xmin(pg_current_snapshot())
+              ORDER BY e.seq DESC LIMIT 1);
+    IF head IS NULL THEN
+        head := sessions.events_head();
+    END IF;
+    RETURN QUERY
+        SELECT e.*
+          FROM sessions.event_log e
+         WHERE e.seq > after_seq AND e.seq <= head
+           AND (events_since.namespace IS NULL OR e.namespace = events_since.namespace)
+         ORDER BY e.seq
+         LIMIT max_rows;
+END
+$$;
+COMMENT ON FUNCTION sessions.events_since(bigint, text, int) IS
+  'Events after after_seq in seq order (optionally of one namespace), never returning an event after a higher-numbered one';
+
+-- Runs as the owner so sessions.maintenance() (writers, the worker) can prune.
+CREATE FUNCTION sessions.prune_events()
+RETURNS bigint
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_prune_events';
+COMMENT ON FUNCTION sessions.prune_events() IS
+  'Deletes events older than session_analytics.event_retention; returns the number deleted (called by sessions.maintenance(), or pg_cron)';
+
+REVOKE ALL ON sessions.event_log, sessions.event_prune_state, sessions.event_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.store_events(), sessions.channel_for(text, text),
+    sessions.event_payload(sessions.event_log), sessions.events_head(),
+    sessions.events_since(bigint, text, int), sessions.prune_events() FROM PUBLIC;
+GRANT SELECT ON sessions.event_log, sessions.event_prune_state TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.channel_for(text, text), sessions.event_payload(sessions.event_log),
+    sessions.events_head(), sessions.events_since(bigint, text, int) TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.store_events(), sessions.prune_events() TO session_analytics_writer;

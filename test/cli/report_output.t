@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# session-report on a fixed dataset: golden text, JSON and CSV outputs, the
+# chart, --anonymize, colour, and the exit status of each error class.
+# SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
+. "$(dirname "$0")/tap.sh"
+plan 48
+
+DATA=$SA_SRC/test/cli/data
+EXP=$SA_SRC/test/cli/expected
+T=$SA_TEST_DIR/report_output
+mkdir -p "$T"
+fresh_db report_output 2>/dev/null
+export PGDATABASE=report_output
+session-report import powerflex "$DATA/powerflex_small.json" >/dev/null
+RANGE=(--from 2025-09-07 --to 2025-09-11)
+
+# golden NAME ARGS...: stdout of session-report ARGS equals expected/NAME.
+golden() {
+    local name=$1; shift
+    session-report "$@" >"$T/$name" 2>"$T/$name.err"
+    local rc=$?
+    [ -n "${SA_UPDATE_GOLDEN:-}" ] && cp "$T/$name" "$EXP/$name"
+    if [ "$rc" = 0 ] && diff -u "$EXP/$name" "$T/$name" >"$T/$name.diff"; then
+        ok 0 "golden $name"
+    else
+        ok 1 "golden $name (exit $rc)"; head -40 "$T/$name.diff" | sed 's/^/# /'; head -5 "$T/$name.err" | sed 's/^/# /'
+    fi
+}
+
+golden report_empty_micro.txt --empty --micro "${RANGE[@]}"
+golden report_user.txt --user "${RANGE[@]}" --site "Downtown Charging Hub"
+golden report_full.json --empty --micro --user "${RANGE[@]}" --format json
+golden report_full.csv --empty --micro --user "${RANGE[@]}" --format csv
+golden report_raw.json "${RANGE[@]}" --sort session_kwh --order asc --limit 5
+golden report_raw.csv "${RANGE[@]}" --format csv --sort session_id --order asc --limit 4 --page 2
+golden report_printsessions.txt --micro 0.5 --printsessions "${RANGE[@]}"
+
+for f in report_full.json report_raw.json; do
+    python3 -m json.tool "$T/$f" >/dev/null; ok $? "$f is valid JSON"
+done
+session-report --empty --micro .5 --format json "${RANGE[@]}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["micro_threshold"])' >"$T/thr"
+is "$(cat "$T/thr")" "0.5" "--micro .5 gives valid JSON"
+
+# SESHIS's worked example, from --debug.
+session-report --user JOHN.DOE@example.com --debug "${RANGE[@]}" >"$T/john.txt" 2>"$T/john.err"
+is "$?" 0 "--user EMAIL (any case)"
+like "$(cat "$T/john.txt")" "^User: john.doe@example.com$" "only that user"
+like "$(cat "$T/john.txt")" "START: 2025-09-08 19:29:13 / END: 2025-09-09 00:21:03 / DURATION: 4.9h / 12.76309 kWh / 0101110102_2025-09-08..." "SESHIS's example session line"
+like "$(cat "$T/john.err")" "Session 8 calculations: 4.86h, 2624.1W, 12.62A \(orange\)" "per-session calculations on stderr"
+like "$(cat "$T/john.err")" "SQL: .*sessions.user_report" "--debug shows the SQL"
+like "$(cat "$T/john.err")" "Arguments parsed: \{'user': 'JOHN.DOE@example.com'" "--debug shows the arguments"
+
+# Selection flags.
+out=$(session-report --empty --micro "${RANGE[@]}" --site "Airport P2")
+like "$out" "Site: Airport P2" "--site in the combined summary"
+like "$out" "Total sessions analyzed: 19$" "--site narrows the figures"
+out=$(session-report --empty "${RANGE[@]}" --include-active)
+like "$out" "Total sessions returned: 40 \(filtered from 41\)" "--include-active counts the live session"
+out=$(session-report --empty --from 2025-09-07 --to 2025-09-11 --tz America/Los_Angeles)
+like "$out" "^- 2025-09-07: 3 empty / 8 total \(37.5%\)$" "--tz: local days (UTC has 6 that day)"
+out=$(session-report --micro 5 "${RANGE[@]}")
+like "$out" "Microsessions \(0 < kWh < 5.0\): " "--micro KWH threshold"
+out=$(session-report --user --advanced --limit 2 --page 2 "${RANGE[@]}" 2>"$T/adv.err")
+like "$(cat "$T/adv.err")" "--advanced: no prompts" "--advanced explains itself"
+is "$(grep -c '^User: ' <<<"$out")" 2 "--limit/--page on users"
+
+# The chart: well-formed SVG, one point per day.
+session-report --empty --micro --graph "$T/chart.svg" "${RANGE[@]}" >"$T/chart.out"
+like "$(cat "$T/chart.out")" "Chart of the daily empty and micro percentages written to $T/chart.svg" "says where the chart is"
+xmllint --noout "$T/chart.svg"; ok $? "chart is well-formed XML"
+is "$(xmllint --xpath "count(//*[local-name()='circle'][@class='empty'])" "$T/chart.svg")" 5 "one empty point per day"
+is "$(xmllint --xpath "count(//*[local-name()='circle'][@class='micro'])" "$T/chart.svg")" 5 "one micro point per day"
+(cd "$T" && session-report --user --graph "${RANGE[@]}" >/dev/null); ok $? "--graph without a file"
+test -s "$T/sessions-daily.svg"; ok $? "default file sessions-daily.svg"
+
+# --anonymize never prints an email.
+all=$( { session-report --anonymize --empty --micro --user --printsessions "${RANGE[@]}"
+         session-report --anonymize --empty --micro --user --printsessions "${RANGE[@]}" --format json
+         session-report --anonymize --user "${RANGE[@]}" --format csv
+         session-report --anonymize "${RANGE[@]}" --limit 0
+         session-report --anonymize "${RANGE[@]}" --format csv --limit 0; } 2>&1)
+all+=$(session-report --anonymize --debug --user john.doe@example.com --printsessions --empty "${RANGE[@]}" 2>&1)
+all+=$(session-report --anonymize --user nobody@example.com "${RANGE[@]}" 2>&1)
+unlike "$all" "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\\." "--anonymize: no email anywhere, --debug and errors included"
+like "$all" "User: user-[0-9a-f]{10}" "--anonymize: pseudonyms instead"
+pseudo=$(grep -o 'user-[0-9a-f]\{10\}' <<<"$all" | head -1)
+session-report --anonymize --user "$pseudo" "${RANGE[@]}" >/dev/null; ok $? "--user accepts a pseudonym"
+
+# Colour by rating on a terminal only.
+tty_out=$(script -qec "session-report --user john.doe@example.com ${RANGE[*]}" /dev/null)
+like "$tty_out" $'\e\\[32m' "green on a terminal"
+like "$tty_out" $'\e\\[38;5;208m' "orange on a terminal"
+unlike "$(script -qec "session-report --no-color --user john.doe@example.com ${RANGE[*]}" /dev/null)" $'\e\\[' "--no-color"
+unlike "$(session-report --user "${RANGE[@]}")" $'\e\\[' "no colour into a pipe"
+
+# A reader may run every report; a writer may import; RLS decides the sites.
+psql -X -q <<'SQL' 2>/dev/null
+DROP ROLE IF EXISTS report_reader; DROP ROLE IF EXISTS report_writer;
+CREATE ROLE report_reader LOGIN IN ROLE session_analytics_reader;
+CREATE ROLE report_writer LOGIN IN ROLE session_analytics_writer;
+INSERT INTO sessions.role_namespace VALUES ('report_reader', 'Airport P2'), ('report_writer', 'Depot');
+SQL
+out=$(session-report -d "dbname=report_output user=report_reader" --empty --micro --user --graph "$T/reader.svg" "${RANGE[@]}" 2>&1)
+like "$out" "Total sessions analyzed: 19$" "a reader gets the report of the sites it may see"
+out=$(session-report -d "dbname=report_output user=report_writer" import powerflex "$DATA/powerflex_bad.json" --site Depot 2>/dev/null)
+like "$out" "12 rows, 3 new, 0 updated, 9 skipped" "a writer imports into its site"
+session-report -d "dbname=report_output user=report_reader" import powerflex "$DATA/powerflex_bad.json" --site Depot >/dev/null 2>"$T/ro.err"
+is "$?/$(grep -c 'permission denied' "$T/ro.err")" "1/1" "a reader may not import: exit 1, one line"
+
+# Exit statuses: one line on stderr each.
+status() { # WANT NAME ARGS...
+    local want=$1 name=$2; shift 2
+    "$@" >/dev/null 2>"$T/status.err"
+    is "$?/$(wc -l <"$T/status.err")" "$want/1" "$name: exit $want, one line"
+}
+status 2 "unknown flag" session-report --bogus
+status 2 "bad --micro" session-report --micro=abc
+status 2 "bad --tz" session-report --empty --tz Mars/Olympus
+status 2 "bad --from" session-report --empty --from 2025-02-30
+status 3 "server unreachable" env PGHOST=/nonexistent session-report --empty
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS report_noext" -c "CREATE DATABASE report_noext" 2>/dev/null
+status 4 "extension missing" session-report -d report_noext --empty
+status 5 "unknown user" session-report --user nobody@example.com "${RANGE[@]}"
+like "$(cat "$T/status.err")" "User 'nobody@example.com' not found.*run --user without an email" "SESHIS's hint"
+status 6 "empty range" session-report --empty --from 2020-01-01 --to 2020-01-02
+psql -X -q -d postgres -c "DROP DATABASE report_output WITH (FORCE)" -c "DROP DATABASE report_noext WITH (FORCE)" \
+     -c "DROP ROLE report_reader" -c "DROP ROLE report_writer"

@@ -1,0 +1,49 @@
+-- daily_chart_svg: a well-formed standalone SVG with one marker per day and
+-- series, an escaped title, readable for one day and for three years.
+BEGIN;
+SET client_min_messages = warning;
+SELECT plan(16);
+
+SELECT has_function('sessions', 'daily_chart_svg', ARRAY['sessions.session_stats', 'text']);
+
+CREATE TEMP TABLE g AS
+SELECT t AS s, t + interval '40 minutes' AS e,
+       CASE WHEN n % 5 < 3 THEN 0 WHEN n % 5 = 3 THEN 0.4 ELSE 11.0 END::float8 AS k
+  FROM generate_series('2023-01-01 00:30'::timestamptz, '2025-12-31 23:30', interval '6 hours') WITH ORDINALITY AS x(t, n);
+
+CREATE TEMP TABLE charts AS
+SELECT 'week' AS name, sessions.daily_chart_svg(sessions.session_stats_agg(s, e, k), 'Week <1> & "two"') AS svg
+  FROM g WHERE s < '2023-01-08'
+UNION ALL
+SELECT 'day', sessions.daily_chart_svg(sessions.session_stats_agg(s, e, k)) FROM g WHERE s < '2023-01-02'
+UNION ALL
+SELECT 'years', sessions.daily_chart_svg(sessions.session_stats_agg(s, e, k, 'Europe/Warsaw')) FROM g;
+
+CREATE FUNCTION pg_temp.xcount(svg text, path text) RETURNS int LANGUAGE sql AS $$
+    SELECT pg_catalog.cardinality(pg_catalog.xpath(path, svg::xml, ARRAY[ARRAY['s', 'http://www.w3.org/2000/svg']]))
+$$;
+
+SELECT ok(bool_and(xml_is_well_formed_document(svg)), 'every chart is a well-formed XML document') FROM charts;
+SELECT is((SELECT pg_temp.xcount(svg, '/s:svg') FROM charts WHERE name = 'week'), 1, 'root is an svg element in the SVG namespace');
+SELECT is((SELECT pg_temp.xcount(svg, '//s:circle[@class="empty"]') FROM charts WHERE name = 'week'), 7, 'one empty marker per day');
+SELECT is((SELECT pg_temp.xcount(svg, '//s:circle[@class="micro"]') FROM charts WHERE name = 'week'), 7, 'one micro marker per day');
+SELECT is((SELECT (xpath('//s:text[@class="title"]/text()', svg::xml, ARRAY[ARRAY['s', 'http://www.w3.org/2000/svg']]))[1]::text FROM charts WHERE name = 'week'),
+          'Week &lt;1&gt; &amp; "two"', 'title escaped (and parsed back)');
+SELECT ok((SELECT svg LIKE '%<text class="xlabel"%>2023-01-04</text>%' FROM charts WHERE name = 'week'), 'dated x axis');
+SELECT ok((SELECT svg LIKE '%>60%%</text>%' FROM charts WHERE name = 'week'), 'percentage y axis');
+SELECT is((SELECT pg_temp.xcount(svg, '//s:path[@class="line-empty"]') + pg_temp.xcount(svg, '//s:path[@class="line-micro"]') FROM charts WHERE name = 'week'),
+          2, 'two lines');
+SELECT ok((SELECT svg LIKE '%Empty sessions%Micro sessions%' FROM charts WHERE name = 'week'), 'legend');
+SELECT is((SELECT pg_temp.xcount(svg, '//s:circle[@class="empty"]') FROM charts WHERE name = 'day'), 1, 'one day: one marker');
+SELECT ok((SELECT svg LIKE '%Empty and micro sessions, 2023-01-01%' FROM charts WHERE name = 'day'), 'one day: titled with the day');
+SELECT is((SELECT pg_temp.xcount(svg, '//s:circle[@class="empty"]') FROM charts WHERE name = 'years'),
+          (SELECT count(*)::int FROM sessions.days((SELECT sessions.session_stats_agg(s, e, k, 'Europe/Warsaw') FROM g))),
+          'three years: one marker per day');
+SELECT cmp_ok((SELECT pg_temp.xcount(svg, '//s:text[@class="xlabel"]') FROM charts WHERE name = 'years'), '<=', 14,
+              'three years: axis labels thinned');
+SELECT is(sessions.daily_chart_svg(NULL), NULL, 'NULL summary, NULL chart');
+SELECT is((SELECT pg_temp.xcount(sessions.daily_chart_svg(sessions.session_stats_agg(s, e, k), E'bad \x01 control'), '//s:text[@class="title"]')
+             FROM g WHERE s < '2023-01-02'), 1, 'control characters in the title cannot break the XML');
+
+SELECT * FROM finish();
+ROLLBACK;

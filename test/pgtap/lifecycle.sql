@@ -1,0 +1,199 @@
+-- Invoice-style lifecycle: open, status codes, counters, state, secrets, leases, expiry.
+BEGIN;
+SELECT plan(124);
+
+SELECT has_function('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb']);
+SELECT function_returns('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb'], 'text');
+SELECT has_function('sessions', 'set_session_status', ARRAY['text', 'integer', 'text']);
+SELECT has_function('sessions', 'count_session_item', ARRAY['text', 'boolean']);
+SELECT has_function('sessions', 'session_status', ARRAY['text']);
+SELECT has_function('sessions', 'list_sessions', ARRAY['text', 'integer[]', 'timestamp with time zone', 'timestamp with time zone', 'integer', 'text']);
+SELECT has_function('sessions', 'terminate_session', ARRAY['text']);
+SELECT has_function('sessions', 'session_state', ARRAY['text']);
+SELECT has_function('sessions', 'resume_session', ARRAY['jsonb']);
+SELECT has_function('sessions', 'claim_session', ARRAY['text', 'text', 'interval']);
+SELECT has_function('sessions', 'release_session', ARRAY['text', 'text']);
+SELECT has_function('sessions', 'expire_sessions', ARRAY[]::text[]);
+SELECT function_returns('sessions', 'expire_sessions', ARRAY[]::text[], 'integer');
+SELECT has_function('sessions', 'metrics', ARRAY[]::text[]);
+
+-- Helpers
+SELECT is(ARRAY[sessions.invoice_status_name(100), sessions.invoice_status_name(150), sessions.invoice_status_name(170),
+                sessions.invoice_status_name(200), sessions.invoice_status_name(415), sessions.invoice_status_name(440)],
+          ARRAY['OPEN', 'PROCESSING', 'CLOSED', 'SUCCEEDED', 'FAILED', 'CANCELLED'], 'status names by code');
+SELECT is(sessions.invoice_status_name(300), NULL, '300 is not a status');
+SELECT is(sessions.invoice_status_description(445), 'Failed: no valid items', 'default description');
+SELECT ok(sessions.invoice_transition_ok(100, 170) AND sessions.invoice_transition_ok(170, 200)
+          AND NOT sessions.invoice_transition_ok(170, 440) AND NOT sessions.invoice_transition_ok(200, 150)
+          AND NOT sessions.invoice_transition_ok(440, 100), 'transition table');
+SELECT is(length(sessions.lifecycle_mac('page', 'x')), 64, 'HMAC-SHA256 in hex');
+SELECT ok(sessions.lifecycle_mac('page', 'x') = sessions.lifecycle_mac('page', 'x')
+          AND sessions.lifecycle_mac('page', 'x') <> sessions.lifecycle_mac('state', 'x'), 'deterministic, separated by purpose');
+SELECT is(sessions.base64url_decode(sessions.base64url('\xfbff00'::bytea)), '\xfbff00'::bytea, 'base64url round trip');
+SELECT is(sessions.base64url('\xfbff'::bytea), '-_8', 'URL-safe alphabet, no padding');
+SELECT is(sessions.state_payload(1, 'r', 'online', '00000000-0000-0000-0000-000000000001', 'epoch', 'epoch'::timestamptz + interval '1 second'),
+          '1|r|online|00000000-0000-0000-0000-000000000001|0|1000000', 'canonical state payload');
+
+-- open_session: reference allocated, store conventions kept.
+SELECT sessions.open_session('online', metadata => '{"form_code": "FA3"}') AS r1 \gset
+SELECT matches(:'r1'::text, '^[0-9]{8}-SO-[0-9A-F]{10}-[0-9A-F]{10}-[0-9A-F]{2}$', 'reference format YYYYMMDD-SO-hex10-hex10-check');
+SELECT is(right(:'r1', 2), upper(substr(encode(sha256(convert_to(left(:'r1', -3), 'UTF8')), 'hex'), 1, 2)), 'check digits');
+SELECT matches(sessions.open_session('batch'), '^[0-9]{8}-SB-', 'batch references carry SB');
+SELECT results_eq(format($$SELECT kind, namespace, external_id, status, started_at, ended_at, valid_until FROM sessions.store WHERE external_id = %L$$, :'r1'),
+    $$VALUES ('invoice', 'online', $$ || quote_literal(:'r1') || $$, 'OPEN', now(), NULL::timestamptz, now() + interval '12 hours')$$,
+    'stored as kind invoice, namespace = type, external_id = reference, OPEN, valid 12 hours');
+SELECT is(sessions.open_session('online', interval '1 hour', 'my-ref.001'), 'my-ref.001', 'a given reference is kept');
+SELECT throws_ok($$SELECT sessions.open_session('online', reference => 'my-ref.001')$$, '23505', 'session "my-ref.001" already exists', 'duplicate reference');
+SELECT throws_ok($$SELECT sessions.open_session('batch', reference => 'my-ref.001')$$, '23505', NULL, 'references are unique across types');
+SELECT throws_ok($$SELECT sessions.open_session('offline')$$, '22023', 'type must be ''online'' or ''batch''', 'unknown type');
+SELECT throws_ok($$SELECT sessions.open_session(NULL)$$, '22023', NULL, 'NULL type');
+SELECT throws_ok($$SELECT sessions.open_session('online', interval '0')$$, '22023', 'valid_for must be a positive interval', 'zero validity');
+SELECT throws_ok($$SELECT sessions.open_session('online', interval '-1 hour')$$, '22023', NULL, 'negative validity');
+SELECT throws_ok($$SELECT sessions.open_session('online', reference => '')$$, '22023', NULL, 'empty reference');
+SELECT throws_ok($$SELECT sessions.open_session('online', reference => 'has space')$$, '22023', NULL, 'reference with a space');
+SELECT throws_ok($$SELECT sessions.open_session('online', metadata => '[]')$$, '22023', 'metadata must be a JSON object', 'metadata not an object');
+SELECT throws_ok($$SELECT sessions.open_session('online', metadata => jsonb_build_object('x', repeat('y', 70000)))$$, '22001', NULL, 'metadata too large');
+SELECT is((SELECT count(*) FROM sessions.store WHERE kind = 'invoice'), 3::bigint, 'refused opens wrote nothing');
+
+-- session_status
+SELECT is(sessions.session_status(:'r1') - 'date_created' - 'date_updated' - 'valid_until' - 'reference',
+          '{"type": "online", "status": {"code": 100, "name": "OPEN", "description": "Session open"},
+            "date_ended": null, "invoice_count": 0, "successful": 0, "failed": 0}'::jsonb, 'status document of an open session');
+SELECT is((sessions.session_status(:'r1') ->> 'valid_until')::timestamptz, now() + interval '12 hours', 'valid_until');
+SELECT throws_ok($$SELECT sessions.session_status('nope')$$, 'P0002', 'session "nope" does not exist', 'unknown reference');
+SELECT throws_ok($$SELECT sessions.session_status('')$$, '22023', NULL, 'empty reference');
+
+-- count_session_item
+SELECT is(sessions.count_session_item(:'r1', true), '{"invoice_count": 1, "successful": 1, "failed": 0}', 'one successful item');
+SELECT is(sessions.count_session_item(:'r1', false), '{"invoice_count": 2, "successful": 1, "failed": 1}', 'one failed item');
+SELECT throws_ok(format('SELECT sessions.count_session_item(%L, NULL)', :'r1'), '22004', NULL, 'NULL ok');
+SELECT throws_ok($$SELECT sessions.count_session_item('nope', true)$$, 'P0002', NULL, 'count on unknown reference');
+
+-- set_session_status: legal moves only.
+SELECT is(sessions.set_session_status(:'r1', 150) -> 'status', '{"code": 150, "name": "PROCESSING", "description": "Processing"}', '100 -> 150');
+SELECT is((SELECT ended_at FROM sessions.store WHERE external_id = :'r1'), NULL, 'processing is still open');
+SELECT throws_ok(format('SELECT sessions.set_session_status(%L, 100)', :'r1'), '55000', NULL, '150 -> 100 refused');
+SELECT throws_ok(format('SELECT sessions.set_session_status(%L, 300)', :'r1'), '22023', NULL, 'unknown code');
+SELECT throws_ok(format('SELECT sessions.set_session_status(%L, NULL)', :'r1'), '22023', NULL, 'NULL code');
+SELECT throws_ok($$SELECT sessions.set_session_status('nope', 170)$$, 'P0002', NULL, 'status of unknown reference');
+SELECT is(sessions.set_session_status(:'r1', 170, 'closed by the client') -> 'status' ->> 'description', 'closed by the client', '150 -> 170 with a description');
+SELECT results_eq(format($$SELECT status, ended_at FROM sessions.store WHERE external_id = %L$$, :'r1'),
+    $$VALUES ('CLOSED', now())$$, 'closing sets ended_at');
+SELECT is(sessions.count_session_item(:'r1', true) -> 'invoice_count', '3', 'items still counted while closed');
+SELECT is(sessions.set_session_status(:'r1', 200) -> 'status' ->> 'name', 'SUCCEEDED', '170 -> 200');
+SELECT is(sessions.set_session_status(:'r1', 200) -> 'status' ->> 'code', '200', 'same code again is a no-op');
+SELECT throws_ok(format('SELECT sessions.set_session_status(%L, 150)', :'r1'), '55000', NULL, 'a final status does not move');
+SELECT throws_ok(format('SELECT sessions.count_session_item(%L, true)', :'r1'), '55000', NULL, 'no counting after a final status');
+SELECT sessions.open_session('online') AS r2 \gset
+SELECT throws_ok(format('SELECT sessions.set_session_status(%L, 200)', :'r2'), '55000', NULL, '100 -> 200 refused (close first)');
+SELECT is(sessions.set_session_status(:'r2', 415) -> 'status', '{"code": 415, "name": "FAILED", "description": "Failed: the session key could not be decrypted"}', '100 -> 415 failed');
+SELECT isnt((SELECT ended_at FROM sessions.store WHERE external_id = :'r2'), NULL, 'failure ends the session');
+SELECT sessions.open_session('online') AS r3 \gset
+SELECT is(sessions.set_session_status(:'r3', 440) -> 'status' ->> 'name', 'CANCELLED', '100 -> 440 cancelled');
+
+-- terminate_session: closes once.
+SELECT sessions.open_session('online') AS r4 \gset
+SELECT is(sessions.terminate_session(:'r4'), true, 'terminate closes an open session');
+SELECT is(sessions.terminate_session(:'r4'), false, 'terminate again returns false');
+SELECT is(sessions.session_status(:'r4') -> 'status' ->> 'code', '170', 'terminated is 170');
+SELECT is(sessions.terminate_session(:'r2'), false, 'terminate on a failed session returns false');
+SELECT throws_ok($$SELECT sessions.terminate_session('nope')$$, 'P0002', NULL, 'terminate unknown');
+
+-- session_state / resume_session
+SELECT sessions.open_session('online') AS r5 \gset
+SELECT sessions.session_state(:'r5') AS st \gset
+SELECT is(:'st'::jsonb -> 'format_version', '1', 'state document is versioned');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(:'st'::jsonb) k),
+          ARRAY['date_created', 'format_version', 'reference', 'session_key', 'signature', 'type', 'valid_until'],
+          'state document carries only the signed fields');
+SELECT is(sessions.resume_session(:'st') -> 'status' ->> 'code', '100', 'resume returns the live status');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"valid_until": "2099-01-01T00:00:00+00:00"}'),
+                 '22023', NULL, 'altered valid_until refused');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || jsonb_build_object(''reference'', %L))', :'st', :'r4'),
+                 '22023', NULL, 'state moved to another reference refused');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"signature": "00"}'),
+                 '22023', 'state document signature does not match: it was altered or not issued by this database', 'forged signature');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"format_version": 2}'),
+                 '0A000', NULL, 'unsupported format_version');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb - %L)', :'st', 'format_version'), '22023', NULL, 'no format_version');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb - %L)', :'st', 'session_key'), '22023', 'state document is malformed', 'missing field');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"session_key": "not-a-uuid"}'), '22023', NULL, 'bad field type');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"encryption_key": "x"}'), '22023', NULL, 'unexpected key');
+SELECT throws_ok($$SELECT sessions.resume_session('[1]')$$, '22023', NULL, 'not an object');
+SELECT throws_ok($$SELECT sessions.resume_session(NULL)$$, '22023', NULL, 'NULL state');
+SELECT throws_ok(format('SELECT sessions.resume_session(sessions.session_state(%L))', :'r4'), '55000', NULL, 'closed session not resumed');
+SELECT sessions.session_state(:'r3') AS st3 \gset
+DELETE FROM sessions.store WHERE external_id = :'r3';
+SELECT throws_ok(format('SELECT sessions.resume_session(%L)', :'st3'), 'P0002', NULL, 'state of a deleted session is unknown');
+SELECT throws_ok($$SELECT sessions.session_state('nope')$$, 'P0002', NULL, 'state of unknown reference');
+SELECT throws_ok($$SELECT sessions.session_state('')$$, '22023', NULL, 'state of empty reference');
+
+-- Secrets: kept apart, readable only by the role that stored them.
+CREATE ROLE sa_tap_w1 LOGIN IN ROLE session_analytics_writer;
+CREATE ROLE sa_tap_w2 LOGIN IN ROLE session_analytics_writer;
+CREATE ROLE sa_tap_r LOGIN IN ROLE session_analytics_reader;
+INSERT INTO sessions.role_namespace VALUES ('sa_tap_w1', '*'), ('sa_tap_w2', '*'), ('sa_tap_r', '*');
+SET LOCAL ROLE sa_tap_w1;
+SELECT lives_ok(format($$SELECT sessions.set_session_secret(%L, '\xdeadbeef')$$, :'r5'), 'secret stored');
+SELECT is(sessions.session_secret(:'r5'), '\xdeadbeef'::bytea, 'the owning role reads it');
+SELECT lives_ok(format($$SELECT sessions.set_session_secret(%L, '\xcafe')$$, :'r5'), 'secret replaced by its owner');
+SELECT throws_ok(format($$SELECT sessions.set_session_secret(%L, '')$$, :'r5'), '22023', NULL, 'empty secret');
+SELECT throws_ok(format($$SELECT sessions.set_session_secret(%L, '\x01')$$, :'r4'), '55000', NULL, 'no secret for a closed session');
+SELECT unalike(sessions.session_state(:'r5')::text || sessions.session_status(:'r5')::text, '%cafe%', 'secret not in state or status');
+SET LOCAL ROLE sa_tap_w2;
+SELECT is(sessions.session_secret(:'r5'), NULL, 'another writer cannot read it');
+SELECT throws_ok(format($$SELECT sessions.set_session_secret(%L, '\x00')$$, :'r5'), '42501', NULL, 'nor overwrite it');
+SET LOCAL ROLE sa_tap_r;
+SELECT throws_ok('SELECT secret FROM sessions.invoice_secret', '42501', NULL, 'readers have no access to the secret table');
+SELECT is(sessions.resume_session(sessions.session_state(:'r5')) -> 'status' ->> 'code', '100', 'a reader can resume');
+SELECT throws_ok($$SELECT sessions.open_session('online')$$, '42501', NULL, 'a reader cannot open sessions');
+SELECT throws_ok(format($$SELECT sessions.claim_session(%L, 'r', '1 minute')$$, :'r5'), '42501', NULL, 'a reader cannot claim');
+SELECT throws_ok('SELECT sessions.expire_sessions()', '42501', NULL, 'a reader cannot run expiry');
+SELECT throws_ok('SELECT * FROM sessions.lifecycle_key', '42501', NULL, 'the signing key is not readable');
+RESET ROLE;
+
+-- Leases
+SELECT is(sessions.claim_session(:'r5', 'worker-a', '1 minute'), true, 'first claim wins');
+SELECT is(sessions.claim_session(:'r5', 'worker-b', '1 minute'), false, 'second holder refused while the lease runs');
+SELECT is(sessions.claim_session(:'r5', 'worker-a', '5 minutes'), true, 'the holder renews');
+SELECT is(sessions.release_session(:'r5', 'worker-b'), false, 'a non-holder cannot release');
+SELECT is(sessions.release_session(:'r5', 'worker-a'), true, 'the holder releases');
+SELECT is(sessions.claim_session(:'r5', 'worker-b', '1 minute'), true, 'a released session can be claimed');
+UPDATE sessions.session_lease SET lease_until = clock_timestamp() - interval '1 second';
+SELECT is(sessions.claim_session(:'r5', 'worker-c', '1 minute'), true, 'a lapsed lease is taken over');
+SELECT is((SELECT holder FROM sessions.session_lease), 'worker-c', 'one holder recorded');
+SELECT throws_ok(format($$SELECT sessions.claim_session(%L, '', '1 minute')$$, :'r5'), '22023', NULL, 'empty holder');
+SELECT throws_ok(format($$SELECT sessions.claim_session(%L, 'w', '0')$$, :'r5'), '22023', NULL, 'zero lease');
+SELECT throws_ok(format($$SELECT sessions.claim_session(%L, 'w', '1 minute')$$, :'r2'), '55000', NULL, 'a failed session cannot be claimed');
+SELECT throws_ok($$SELECT sessions.claim_session('nope', 'w', '1 minute')$$, 'P0002', NULL, 'claim unknown');
+SELECT throws_ok(format($$SELECT sessions.release_session(%L, NULL)$$, :'r5'), '22023', NULL, 'release without holder');
+
+-- Expiry: an open session past valid_until reads as 440 EXPIRED at once.
+SELECT sessions.open_session('batch', reference => 'exp-1') AS rx \gset
+SELECT sessions.open_session('batch', reference => 'exp-2') AS ry \gset
+UPDATE sessions.store SET started_at = now() - interval '2 hours', valid_until = now() - interval '1 hour'
+ WHERE external_id IN ('exp-1', 'exp-2');
+SELECT is(sessions.session_status('exp-1') -> 'status', '{"code": 440, "name": "EXPIRED", "description": "Session expired: valid_until passed"}',
+          'expired before any expiry run');
+SELECT throws_ok(format('SELECT sessions.resume_session(sessions.session_state(%L))', 'exp-1'), '55000', 'session "exp-1" expired at ' || (now() - interval '1 hour'), 'an expired session is not resumed');
+SELECT is(sessions.terminate_session('exp-1'), false, 'terminate on an expired session returns false');
+SELECT results_eq($$SELECT status, ended_at, (doc ->> 'status_code')::int FROM sessions.store WHERE external_id = 'exp-1'$$,
+    $$VALUES ('EXPIRED', now() - interval '1 hour', 440)$$, 'the expiry was written on the way, ended at valid_until');
+SELECT throws_ok($$SELECT sessions.count_session_item('exp-2', true)$$, '55000', NULL, 'no counting after expiry');
+SELECT is(sessions.expire_sessions(), 1, 'the refused count rolled back, so expire_sessions ends exp-2');
+SELECT sessions.open_session('batch', reference => 'exp-3') AS rz \gset
+UPDATE sessions.store SET started_at = now() - interval '2 hours', valid_until = now() - interval '1 hour' WHERE external_id = 'exp-3';
+SELECT is(sessions.expire_sessions(), 1, 'expire_sessions ends a due session');
+SELECT is((SELECT status FROM sessions.store WHERE external_id = 'exp-3'), 'EXPIRED', 'written as EXPIRED');
+SELECT matches(sessions.metrics(), 'sessions_expired_total\{kind="invoice",data_source="batch"\} 3', 'expired counter by type');
+
+-- Reads under row-level security: a role mapped to 'batch' sees no online sessions.
+CREATE ROLE sa_tap_batch LOGIN IN ROLE session_analytics_writer;
+INSERT INTO sessions.role_namespace VALUES ('sa_tap_batch', 'batch');
+SET LOCAL ROLE sa_tap_batch;
+SELECT throws_ok(format('SELECT sessions.session_status(%L)', :'r5'), 'P0002', NULL, 'another type''s session is unknown');
+SELECT throws_ok(format('SELECT sessions.claim_session(%L, %L, %L)', :'r5', 'w', '1 minute'), 'P0002', NULL, 'and cannot be claimed');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,149 @@
+-- PowerFlex import: both document shapes, re-import, skipped rows and their
+-- reasons, documents of another shape, row numbering, pseudonyms.
+BEGIN;
+SET client_min_messages = warning;
+SELECT plan(37);
+
+SELECT has_function('sessions', 'import_powerflex', ARRAY['jsonb', 'text']);
+SELECT function_returns('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'setof record');
+SELECT has_table('sessions', 'import_rejects', 'skipped rows are kept in sessions.import_rejects');
+SELECT function_privs_are('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'session_analytics_writer',
+                          ARRAY['EXECUTE'], 'writers may import');
+SELECT function_privs_are('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'public',
+                          ARRAY[]::text[], 'the public may not import');
+
+-- The API response shape.
+SELECT results_eq(
+    $$SELECT * FROM sessions.import_powerflex('{"rows": [
+        {"session_id": "0021160501_2025-09-11_a", "reporting_id": 477544158, "session_kwh": 5.3713,
+         "session_start_time": 1757623500418, "session_end_time": 1757630700470,
+         "created_at": "2025-09-15T07:12:27.381Z", "updated_at": "2025-09-15T07:13:13.838Z",
+         "status": "FINISHED", "user": "user@example.com", "vehicle": "2020 Tesla Model Y Performance AWD",
+         "site": "Site Name", "cost_actual": 0.81, "charger": {"model": "PFX"}},
+        {"session_id": "0021160501_2025-09-11_b", "session_kwh": 0,
+         "session_start_time": 1757623500418, "session_end_time": 1757623546418,
+         "status": "FINISHED", "user": null, "site": "Site Name"}],
+      "total_count": 2, "page": 1, "limit": 25}')$$,
+    $$VALUES (2, 0, 0)$$, 'API response shape: two rows imported');
+
+SELECT results_eq(
+    $$SELECT namespace, kind, external_id, status, started_at, ended_at, kwh, user_ref, site, last_updated
+        FROM sessions.store WHERE external_id = '0021160501_2025-09-11_a'$$,
+    $$VALUES ('Site Name'::text, 'powerflex'::text, '0021160501_2025-09-11_a'::text, 'FINISHED'::text,
+              '2025-09-11 20:45:00.418+00'::timestamptz, '2025-09-11 22:45:00.47+00'::timestamptz,
+              5.3713::float8, 'user@example.com'::text, 'Site Name'::text,
+              '2025-09-15 07:13:13.838+00'::timestamptz)$$,
+    'columns per the powerflex convention (times from epoch ms, namespace = row site)');
+SELECT is((SELECT doc -> 'charger' ->> 'model' FROM sessions.store WHERE external_id = '0021160501_2025-09-11_a'),
+          'PFX', 'unknown fields kept in doc');
+SELECT is((SELECT doc ->> 'vehicle' FROM sessions.store WHERE external_id = '0021160501_2025-09-11_a'),
+          '2020 Tesla Model Y Performance AWD', 'known extra fields kept in doc');
+
+-- Re-import updates, keyed on session_id.
+SELECT results_eq(
+    $$SELECT * FROM sessions.import_powerflex('[{"session_id": "0021160501_2025-09-11_a", "session_kwh": 6.0,
+        "session_start_time": 1757623500418, "session_end_time": 1757630700470, "site": "Site Name",
+        "status": "FINISHED"}]')$$,
+    $$VALUES (0, 1, 0)$$, 'bare list shape; a re-import updates');
+SELECT is((SELECT kwh FROM sessions.store WHERE external_id = '0021160501_2025-09-11_a'), 6.0::float8,
+          're-import changed kWh');
+SELECT is((SELECT count(*)::int FROM sessions.store WHERE kind = 'powerflex'), 2, 'no duplicate row');
+
+-- The site argument names the namespace and the site.
+SELECT results_eq(
+    $$SELECT * FROM sessions.import_powerflex('[{"session_id": "x1", "session_kwh": 1,
+        "session_start_time": 1757623500418, "site": "Row Site"}]', 'Depot')$$,
+    $$VALUES (1, 0, 0)$$, 'import with a site');
+SELECT results_eq(
+    $$SELECT namespace, site, status, ended_at IS NULL FROM sessions.store WHERE external_id = 'x1'$$,
+    $$VALUES ('Depot'::text, 'Depot'::text, 'ACTIVE'::text, true)$$,
+    'site argument wins; no end and no status means ACTIVE');
+SELECT results_eq(
+    $$SELECT namespace FROM sessions.store WHERE external_id = 'x2'
+      UNION ALL SELECT 'none' WHERE NOT EXISTS (SELECT 1 FROM sessions.store WHERE external_id = 'x2')$$,
+    $$VALUES ('none'::text)$$, 'x2 not there yet');
+SELECT lives_ok($$SELECT sessions.import_powerflex('[{"session_id": 42, "session_kwh": "0.5",
+        "session_start_time": "1757623500418", "session_end_time": 1757623600418}]')$$,
+    'numeric session_id and numeric strings accepted');
+SELECT results_eq(
+    $$SELECT namespace, kwh FROM sessions.store WHERE external_id = '42'$$,
+    $$VALUES ('powerflex'::text, 0.5::float8)$$, 'no site anywhere: namespace powerflex');
+
+-- Malformed rows: skipped, counted, reasons reported and kept.
+DELETE FROM sessions.import_rejects;
+SELECT results_eq(
+    $$SELECT * FROM sessions.import_powerflex('[
+        {"session_id": "good", "session_kwh": 2, "session_start_time": 1757623500000, "session_end_time": 1757627100000},
+        {"session_kwh": 1, "session_start_time": 1757623500000},
+        {"session_id": "k1", "session_kwh": "abc", "session_start_time": 1757623500000},
+        {"session_id": "k2", "session_kwh": -1, "session_start_time": 1757623500000},
+        {"session_id": "k3", "session_start_time": 1757623500000},
+        {"session_id": "t1", "session_kwh": 1, "session_start_time": 1757627100000, "session_end_time": 1757623500000},
+        {"session_id": "t2", "session_kwh": 1, "session_start_time": "soon"},
+        {"session_id": "t3", "session_kwh": 1, "session_start_time": -5},
+        {"session_id": "t4", "session_kwh": 1},
+        {"session_id": "t5", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "2025-02-30"},
+        "not an object",
+        {"session_id": "d", "session_kwh": 1, "session_start_time": 1757623500000},
+        {"session_id": "d", "session_kwh": 3, "session_start_time": 1757623500000},
+        {"session_id": "u", "session_kwh": 1, "session_start_time": 1757623500000, "user": 7},
+        {"session_id": "big", "session_kwh": 1e400, "session_start_time": 1757623500000}
+      ]')$$,
+    $$VALUES (2, 0, 13)$$, 'malformed rows skipped and counted');
+SELECT results_eq(
+    $$SELECT position, session_id, reason FROM sessions.import_rejects ORDER BY position$$,
+    $$VALUES (2::bigint, NULL::text, 'session_id is missing'::text),
+             (3, 'k1', 'session_kwh is not a number: "abc"'),
+             (4, 'k2', 'session_kwh is negative: -1'),
+             (5, 'k3', 'session_kwh is missing'),
+             (6, 't1', 'session_end_time is before session_start_time'),
+             (7, 't2', 'session_start_time is not a valid time: "soon"'),
+             (8, 't3', 'session_start_time is not a valid time: -5'),
+             (9, 't4', 'session_start_time is missing'),
+             (10, 't5', 'updated_at is not a valid time: "2025-02-30"'),
+             (11, NULL, 'row is not a JSON object'),
+             (12, 'd', 'session_id repeated later in the document (the later row wins)'),
+             (14, 'u', 'user is not a string'),
+             (15, 'big', 'session_kwh is out of range: ' || left('1' || repeat('0', 400), 40))$$,
+    'each reason kept in sessions.import_rejects with its position');
+SELECT is((SELECT kwh FROM sessions.store WHERE external_id = 'd'), 3::float8, 'the later duplicate wins');
+SELECT is((SELECT row_doc FROM sessions.import_rejects WHERE session_id = 'k2'),
+          '{"session_id": "k2", "session_kwh": -1, "session_start_time": 1757623500000}'::jsonb,
+          'the rejected row is kept');
+
+-- Row numbers follow "offset", else the page.
+DELETE FROM sessions.import_rejects;
+SELECT results_eq($$SELECT skipped FROM sessions.import_powerflex('{"offset": 4000, "rows": [{"session_id": "o1"}]}')$$,
+                  $$VALUES (1)$$, 'offset document');
+SELECT results_eq($$SELECT skipped FROM sessions.import_powerflex('{"page": 3, "limit": 25, "rows": [{}, {"session_id": "p1"}]}')$$,
+                  $$VALUES (2)$$, 'page document');
+SELECT results_eq($$SELECT position FROM sessions.import_rejects ORDER BY position$$,
+                  $$VALUES (51::bigint), (52::bigint), (4001::bigint)$$,
+                  'positions numbered in the whole export');
+
+-- Another shape is an error and writes nothing.
+SELECT throws_ok($$SELECT sessions.import_powerflex('{"data": []}')$$, '22023',
+                 'import_powerflex: doc is not a PowerFlex export', 'object without rows');
+SELECT throws_ok($$SELECT sessions.import_powerflex('{"rows": {"a": 1}}')$$, '22023', NULL, 'rows not an array');
+SELECT throws_ok($$SELECT sessions.import_powerflex('"rows"')$$, '22023', NULL, 'a string');
+SELECT throws_ok($$SELECT sessions.import_powerflex(NULL)$$, '22004', NULL, 'NULL document');
+SELECT throws_ok($$SELECT sessions.import_powerflex('[]', '  ')$$, '22023', NULL, 'empty site name');
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex('[]')$$, $$VALUES (0, 0, 0)$$, 'an empty export');
+
+-- Helpers.
+SELECT is(sessions.powerflex_row_problem('{"session_id": "a", "session_kwh": 1, "session_start_time": 1e20}'),
+          'session_start_time is not a valid time: 100000000000000000000', 'time out of range');
+SELECT is(sessions.powerflex_row_problem('{"session_id": "a", "session_kwh": 1, "session_start_time": 1, "session_end_time": {}}'),
+          'session_end_time is not a valid time: {}', 'an object as a time');
+SELECT is(sessions.powerflex_row_problem('{"session_id": "a", "session_kwh": 0, "session_start_time": 1}'), NULL,
+          'a good row has no problem');
+SELECT is(sessions.user_pseudonym('vera.combatvet@gmail.com'), sessions.user_pseudonym('vera.combatvet@gmail.com'),
+          'pseudonyms are stable');
+SELECT matches(sessions.user_pseudonym('vera.combatvet@gmail.com'), '^user-[0-9a-f]{10}$', 'pseudonym shape');
+SELECT is(sessions.anonymize_doc('{"user": "a@b.example", "note": "mail c.d@e.example now", "n": 1}', 'a@b.example'),
+          jsonb_build_object('user', sessions.user_pseudonym('a@b.example'), 'note', 'mail (redacted) now', 'n', 1),
+          'anonymized document: user pseudonym, other addresses redacted');
+SELECT is(sessions.anonymize_doc('[1, "x@y.example"]', NULL), '[1, "(redacted)"]'::jsonb, 'non-object documents redacted');
+
+SELECT * FROM finish();
+ROLLBACK;
