@@ -70,7 +70,7 @@ uninstall: uninstall-tools
 uninstall-tools:
 	rm -f $(addprefix '$(DESTDIR)$(toolsdir)'/, $(TOOLS))
 
-.PHONY: test demo bench deps install-tools uninstall-tools
+.PHONY: test demo bench valgrind deps install-tools uninstall-tools
 test:
 	tools/test.sh
 demo:
@@ -79,3 +79,5 @@ bench:
 	tools/bench.sh
 deps:
 	tools/deps.sh
+valgrind:
+	tools/valgrind.sh

@@ -64,6 +64,8 @@ typedef struct TransCache
 	SessionStats *cand;			/* state that may get a map */
 	int32		cand_rows;
 	SessionStats *checked;		/* state whose zone and parameters match */
+	float8		green_k;		/* kWh per microsecond at good_a (of checked) */
+	float8		orange_k;		/* kWh per microsecond at fair_a */
 	bool		resolved;
 	bool		tz_const;		/* tz argument is a constant */
 	pg_tz	   *zone;			/* NULL for a fixed offset */
@@ -430,7 +432,41 @@ trans_setup(FunctionCallInfo fcinfo, TransCache *tc, SessionStats *s, MemoryCont
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("tz, micro_threshold and volts must be the same for every row of one session_stats_agg")));
 	tc->checked = s;
+	tc->green_k = s->good_a * s->volts / ((float8) USECS_PER_HOUR * 1000.0);
+	tc->orange_k = s->fair_a * s->volts / ((float8) USECS_PER_HOUR * 1000.0);
 	return s;
+}
+
+/*
+ * rate
+ *		Counts a completed session with kwh over dur_us (> 0) as green,
+ *		orange or red. amps >= limit is tested as kwh >= k * dur (no
+ *		division); within 1e-9 of a limit the exact formula of
+ *		average_current_a decides, so ratings agree with the scalar functions.
+ */
+static inline void
+rate(const TransCache *tc, const SessionStats *s, SessionStatsDay *d, float8 kwh, int64 dur_us)
+{
+	float8		g = tc->green_k * (float8) dur_us;
+	float8		f = tc->orange_k * (float8) dur_us;
+	float8		amps;
+
+	if (kwh > g * (1 + 1e-9))
+		d->green++;
+	else if (kwh < g * (1 - 1e-9) && kwh > f * (1 + 1e-9))
+		d->orange++;
+	else if (kwh < f * (1 - 1e-9))
+		d->red++;
+	else
+	{
+		amps = sa_current_a(kwh, dur_us, s->volts);
+		if (amps >= s->good_a)
+			d->green++;
+		else if (amps >= s->fair_a)
+			d->orange++;
+		else
+			d->red++;
+	}
 }
 
 /*
@@ -512,7 +548,6 @@ session_stats_trans(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 	{
 		float8		kwh = PG_GETARG_FLOAT8(3);
-		float8		amps;
 
 		if (!(kwh >= 0) || isinf(kwh))
 			ereport(ERROR,
@@ -525,16 +560,8 @@ session_stats_trans(PG_FUNCTION_ARGS)
 			d->micro++;
 		else
 			d->normal++;
-		amps = sa_current_a(kwh, end - start, s->volts);
-		if (!isnan(amps))
-		{
-			if (amps >= s->good_a)
-				d->green++;
-			else if (amps >= s->fair_a)
-				d->orange++;
-			else
-				d->red++;
-		}
+		if (end > start)
+			rate(tc, s, d, kwh, end - start);
 	}
 	PG_RETURN_POINTER(s);
 }
@@ -646,8 +673,8 @@ session_stats_combine(PG_FUNCTION_ARGS)
 	a = (SessionStats *) PG_GETARG_POINTER(0);
 	if (VARATT_IS_EXTENDED(a) || (((uintptr_t) a) & (MAXIMUM_ALIGNOF - 1)) != 0)
 		a = ss_get_arg(fcinfo, 0);	/* not in our own form: work on a copy */
-	else
-		ss_validate(a);
+	else if (a != (SessionStats *) fcinfo->flinfo->fn_extra)
+		ss_validate(a);			/* not the value this function just returned */
 	check_compatible(a, b);
 
 	ad = SS_DAYS(a);
@@ -667,6 +694,7 @@ session_stats_combine(PG_FUNCTION_ARGS)
 				i++;
 			add_day(&ad[i], &bd[j]);
 		}
+		fcinfo->flinfo->fn_extra = a;
 		PG_RETURN_POINTER(a);
 	}
 
@@ -690,6 +718,7 @@ session_stats_combine(PG_FUNCTION_ARGS)
 		}
 	}
 	r->ndays = n;
+	fcinfo->flinfo->fn_extra = NULL;	/* nodeAgg copies r: validate the copy once */
 	PG_RETURN_POINTER(r);
 }
 

@@ -2,7 +2,7 @@
 -- values (text and binary), rollup rules, a forced parallel plan, and 100k
 -- randomized rows against a straightforward SQL formulation.
 BEGIN;
-SELECT plan(80);
+SELECT plan(84);
 
 -- ---- scalar functions: error paths ------------------------------------------
 SELECT throws_ok($$SELECT sessions.classify(-1)$$, '22023', NULL, 'classify: negative kWh');
@@ -42,6 +42,14 @@ SELECT throws_ok($$SELECT sessions.session_stats_combine(NULL, NULL)$$, '0A000',
 SELECT is((SELECT sessions.session_stats_agg(s, e, k) FROM (VALUES (NULL::timestamptz, NULL::timestamptz, NULL::float8)) v(s, e, k))::text,
           'v1 tz=UTC micro=1 volts=208 good=16 fair=8', 'rows without started_at are ignored (empty summary)');
 SELECT is((SELECT sessions.session_stats_agg(now(), now(), 1) WHERE false)::text, NULL, 'no rows: NULL');
+
+-- ---- reports: parameter errors surface once there is data --------------------
+INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh, user_ref, site)
+VALUES ('powerflex', 'tap', 'R1', 'FINISHED', '2025-09-01 10:00+00', '2025-09-01 11:00+00', 2, 'u@example.com', 'S');
+SELECT throws_ok($$SELECT * FROM sessions.daily_report(NULL, 'Mars/Olympus')$$, '22023', NULL, 'daily_report: unknown zone');
+SELECT throws_ok($$SELECT * FROM sessions.summary_report(NULL, 'UTC', 0)$$, '22023', NULL, 'summary_report: threshold 0');
+SELECT throws_ok($$SELECT * FROM sessions.user_report(NULL, NULL, 'UTC', 0)$$, '22023', NULL, 'user_report: volts 0');
+SELECT is((SELECT rating FROM sessions.user_report('u@example.com')), 'orange', 'user_report: 2 kWh in 1 h at 208 V (9.6 A) is orange');
 
 -- ---- rollup: same zone and parameters only ------------------------------------
 CREATE TEMP TABLE parts (site text, st sessions.session_stats);
