@@ -73,7 +73,7 @@ PLAIN_EACH="DO \$\$ DECLARE r record; BEGIN FOR r IN SELECT * FROM bench_ocpi LO
             INSERT INTO sessions.store AS s ($COLS) VALUES ('ocpi', r.namespace, r.external_id, r.status,
               r.started_at, r.ended_at, r.kwh, r.user_ref, r.site, r.evse, r.connector, r.last_updated, r.doc)
             $UPSERT; END LOOP; END \$\$"
-EMPTY="TRUNCATE sessions.store, sessions.ocpi_charging_preferences"
+EMPTY="TRUNCATE sessions.store, sessions.ocpi_charging_preferences CASCADE"
 Q=(psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning")
 
 # The machine is shared: alternate the two paths and keep each one's best run.

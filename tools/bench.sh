@@ -24,5 +24,6 @@ echo "# session_analytics benchmarks — $(date -u +%Y-%m-%d), $(nproc) cores, $
 for part in bench/[0-9]*.sh; do
     [ -e "$part" ] || continue
     grep -qE "${BENCH:-.}" <<<"$(basename "$part")" || continue
-    echo; bash "$part"
+    echo; bash "$part" || { echo "$part failed"; failed=1; }
 done
+exit ${failed:-0}
