@@ -27,28 +27,6 @@ tool_die(int status, const char *fmt,...)
 }
 
 /*
- * tool_connect
- *		Opens a connection from a connection string or URI (or, when NULL, the
- *		PG* environment variables alone).
- */
-PGconn *
-tool_connect(const char *conninfo)
-{
-	PGconn	   *conn = PQconnectdb(conninfo ? conninfo : "");
-	char	   *msg;
-	size_t		len;
-
-	if (PQstatus(conn) == CONNECTION_OK)
-		return conn;
-	/* libpq's message may span lines; keep the first one. */
-	msg = strdup(PQerrorMessage(conn));
-	len = strcspn(msg, "\n");
-	msg[len] = '\0';
-	PQfinish(conn);
-	tool_die(EXIT_CONNECT, "cannot connect to the database: %s", msg);
-}
-
-/*
  * tool_require_extension
  *		Refuses to go on in a database where the extension is not installed,
  *		rather than failing later on an unknown function.
@@ -124,8 +102,8 @@ tool_use_color(FILE *out)
 
 /*
  * tool_connect_dbname
- *		Like tool_connect, but dbname may also be a bare database name: libpq
- *		expands it when it is a connection string or URI.
+ *		Opens a connection to dbname: a bare database name, or a connection
+ *		string or URI that libpq expands (NULL: the PG* variables alone).
  */
 PGconn *
 tool_connect_dbname(const char *dbname)
@@ -135,8 +113,6 @@ tool_connect_dbname(const char *dbname)
 	PGconn	   *conn;
 	char	   *msg;
 
-	if (dbname == NULL)
-		keys[0] = vals[0] = NULL;
 	conn = PQconnectdbParams(dbname ? keys : keys + 1, dbname ? vals : vals + 1, 1);
 	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
 		return conn;

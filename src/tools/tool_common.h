@@ -24,9 +24,6 @@ extern const char *tool_name;
 /* Prints "tool_name: message" to stderr and exits with status. */
 extern void tool_die(int status, const char *fmt,...) __attribute__((format(printf, 2, 3), noreturn));
 
-/* Connects with conninfo (NULL: PG* variables only); dies with EXIT_CONNECT. */
-extern PGconn *tool_connect(const char *conninfo);
-
 /* Dies with EXIT_NO_EXTENSION unless the extension is installed. */
 extern void tool_require_extension(PGconn *conn);
 
