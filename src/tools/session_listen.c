@@ -420,20 +420,6 @@ session_setup(void)
 }
 
 /*
- * try_connect
- *		One connection attempt, named like tool_connect_dbname's, that does
- *		not exit on failure.
- */
-static PGconn *
-try_connect(void)
-{
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo, tool_name, NULL};
-
-	return conninfo ? PQconnectdbParams(keys, vals, 1) : PQconnectdbParams(keys + 1, vals + 1, 1);
-}
-
-/*
  * reconnect
  *		Reconnects with exponential backoff (0.1 s doubling to 5 s) until the
  *		server answers and the catch-up succeeds.
@@ -452,7 +438,7 @@ reconnect(void)
 		if (stop_requested)
 			finish();
 		delay = delay * 2 > 5000 ? 5000 : delay * 2;
-		conn = try_connect();
+		conn = tool_try_connect(conninfo);
 		if (PQstatus(conn) == CONNECTION_OK && session_setup())
 		{
 			fprintf(stderr, "%s: reconnected, resumed after seq %lld\n", tool_name, cursor_seq);

@@ -101,19 +101,31 @@ tool_use_color(FILE *out)
 }
 
 /*
+ * tool_try_connect
+ *		One connection attempt to dbname: a bare database name, or a
+ *		connection string or URI that libpq expands (NULL: the PG* variables
+ *		alone). Does not exit; the caller checks PQstatus.
+ */
+PGconn *
+tool_try_connect(const char *dbname)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {dbname, tool_name, NULL};
+
+	return dbname ? PQconnectdbParams(keys, vals, 1) : PQconnectdbParams(keys + 1, vals + 1, 1);
+}
+
+/*
  * tool_connect_dbname
- *		Opens a connection to dbname: a bare database name, or a connection
- *		string or URI that libpq expands (NULL: the PG* variables alone).
+ *		tool_try_connect, dying with EXIT_CONNECT and libpq's first message
+ *		line when the attempt fails.
  */
 PGconn *
 tool_connect_dbname(const char *dbname)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {dbname, tool_name, NULL};
-	PGconn	   *conn;
+	PGconn	   *conn = tool_try_connect(dbname);
 	char	   *msg;
 
-	conn = PQconnectdbParams(dbname ? keys : keys + 1, dbname ? vals : vals + 1, 1);
 	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
 		return conn;
 	msg = strdup(conn ? PQerrorMessage(conn) : "out of memory");

@@ -33,6 +33,9 @@ extern void tool_json_string(FILE *out, const char *s);
 /* True when colour may be used on out (a terminal, NO_COLOR unset). */
 extern bool tool_use_color(FILE *out);
 
+/* One attempt to connect to dbname (see below); never exits. */
+extern PGconn *tool_try_connect(const char *dbname);
+
 /*
  * Connects to dbname, which may be a database name, a key=value connection
  * string or a URI (NULL: PG* variables only); dies with EXIT_CONNECT.
