@@ -219,6 +219,33 @@ sort_expr(void)
 	return NULL;
 }
 
+/* Flags that take no value and only switch something on. */
+static const struct
+{
+	const char *name;
+	bool	   *set;
+}			switches[] =
+{
+	{"--empty", &opt.empty},
+	{"--printsessions", &opt.printsessions},
+	{"--debug", &opt.debug},
+	{"--advanced", &opt.advanced},
+	{"--include-active", &opt.include_active},
+	{"--anonymize", &opt.anonymize},
+	{"--no-color", &opt.no_color},
+	{"--no-colour", &opt.no_color},
+	{NULL, NULL}
+};
+
+static bool *
+switch_flag(const char *name)
+{
+	for (int i = 0; switches[i].name; i++)
+		if (strcmp(name, switches[i].name) == 0)
+			return switches[i].set;
+	return NULL;
+}
+
 /*
  * optional_word
  *		The optional value of --user / --graph: after "=", or the next word
@@ -266,6 +293,7 @@ parse_args(int argc, char **argv)
 		const char *inl = NULL;
 		const char *val = NULL;
 		const char *next = (i + 1 < argc) ? argv[i + 1] : NULL;
+		bool	   *sw;
 
 		if (arg[0] != '-' || strcmp(arg, "-") == 0)
 		{
@@ -325,10 +353,10 @@ parse_args(int argc, char **argv)
 			printf("session-report (session_analytics) %s\n", SA_VERSION);
 			exit(EXIT_OK);
 		}
-		else if (FLAG("--empty"))
+		else if ((sw = switch_flag(name)) != NULL)
 		{
 			NO_VALUE();
-			opt.empty = true;
+			*sw = true;
 		}
 		else if (FLAG("--micro"))
 		{
@@ -355,36 +383,6 @@ parse_args(int argc, char **argv)
 			opt.graph = true;
 			if ((val = optional_word(name, inl, argc, argv, &i)) != NULL)
 				opt.graph_file = val;
-		}
-		else if (FLAG("--printsessions"))
-		{
-			NO_VALUE();
-			opt.printsessions = true;
-		}
-		else if (FLAG("--debug"))
-		{
-			NO_VALUE();
-			opt.debug = true;
-		}
-		else if (FLAG("--advanced"))
-		{
-			NO_VALUE();
-			opt.advanced = true;
-		}
-		else if (FLAG("--include-active"))
-		{
-			NO_VALUE();
-			opt.include_active = true;
-		}
-		else if (FLAG("--anonymize"))
-		{
-			NO_VALUE();
-			opt.anonymize = true;
-		}
-		else if (FLAG("--no-color") || FLAG("--no-colour"))
-		{
-			NO_VALUE();
-			opt.no_color = true;
 		}
 		else if (FLAG("--range"))
 		{
