@@ -669,26 +669,33 @@ resolve_range(void)
  * Output helpers
  * --------------------------------------------------------------------- */
 
+/* Row r of res as one JSON object on one line. */
+static void
+json_object(FILE *out, PGresult *res, int r)
+{
+	fputc('{', out);
+	for (int i = 0; i < PQnfields(res); i++)
+	{
+		if (i)
+			fputs(", ", out);
+		tool_json_string(out, PQfname(res, i));
+		fputs(": ", out);
+		tool_json_field(out, res, r, i);
+	}
+	fputc('}', out);
+}
+
 /* Rows of res as a JSON array of objects, one object per line. */
 static void
 json_rows(FILE *out, PGresult *res, const char *indent)
 {
-	int			nf = PQnfields(res);
 	int			nt = PQntuples(res);
 
 	fputc('[', out);
 	for (int r = 0; r < nt; r++)
 	{
-		fprintf(out, "%s\n%s  {", r ? "," : "", indent);
-		for (int i = 0; i < nf; i++)
-		{
-			if (i)
-				fputs(", ", out);
-			tool_json_string(out, PQfname(res, i));
-			fputs(": ", out);
-			tool_json_field(out, res, r, i);
-		}
-		fputc('}', out);
+		fprintf(out, "%s\n%s  ", r ? "," : "", indent);
+		json_object(out, res, r);
 	}
 	if (nt)
 		fprintf(out, "\n%s", indent);
@@ -700,20 +707,9 @@ static void
 json_row(FILE *out, PGresult *res)
 {
 	if (PQntuples(res) == 0)
-	{
 		fputs("null", out);
-		return;
-	}
-	fputc('{', out);
-	for (int i = 0; i < PQnfields(res); i++)
-	{
-		if (i)
-			fputs(", ", out);
-		tool_json_string(out, PQfname(res, i));
-		fputs(": ", out);
-		tool_json_field(out, res, 0, i);
-	}
-	fputc('}', out);
+	else
+		json_object(out, res, 0);
 }
 
 /* A single-column result of JSON documents as a JSON array, one per line. */
