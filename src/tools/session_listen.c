@@ -252,6 +252,23 @@ connection_lost(void)
 }
 
 /*
+ * result_ok
+ *		True when res has status want. A failure clears res and returns false
+ *		when the connection is gone (the caller reconnects); any other failure
+ *		is fatal.
+ */
+static bool
+result_ok(PGresult *res, ExecStatusType want)
+{
+	if (PQresultStatus(res) == want)
+		return true;
+	if (!connection_lost())
+		tool_die(EXIT_FAILURE_RUN, "%s", PQerrorMessage(conn));
+	PQclear(res);
+	return false;
+}
+
+/*
  * catch_up
  *		Prints every event after cursor_seq that events_since returns, page by
  *		page. With with_head, also reads events_head() in the same statement
@@ -285,15 +302,8 @@ catch_up(bool with_head)
 						   "FROM sessions.events_since($1::bigint, $2::text, $3::int) AS e "
 						   "ORDER BY e.seq",
 						   3, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			if (connection_lost())
-			{
-				PQclear(res);
-				return false;
-			}
-			tool_die(EXIT_FAILURE_RUN, "%s", PQerrorMessage(conn));
-		}
+		if (!result_ok(res, PGRES_TUPLES_OK))
+			return false;
 		n = PQntuples(res);
 		for (int i = 0; i < n; i++)
 		{
@@ -358,12 +368,8 @@ listen_channels(void)
 		if (!want[i])
 			continue;
 		res = PQexecParams(conn, "SELECT sessions.channel_for($1, $2)", 2, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			if (connection_lost())
-				return false;
-			tool_die(EXIT_FAILURE_RUN, "%s", PQerrorMessage(conn));
-		}
+		if (!result_ok(res, PGRES_TUPLES_OK))
+			return false;
 		ident = PQescapeIdentifier(conn, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
 		PQclear(res);
 		sql = malloc(strlen(ident) + 8);
@@ -371,12 +377,8 @@ listen_channels(void)
 		PQfreemem(ident);
 		res = PQexec(conn, sql);
 		free(sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		{
-			if (connection_lost())
-				return false;
-			tool_die(EXIT_FAILURE_RUN, "%s", PQerrorMessage(conn));
-		}
+		if (!result_ok(res, PGRES_COMMAND_OK))
+			return false;
 		PQclear(res);
 	}
 	return true;
@@ -392,12 +394,8 @@ start_position(void)
 {
 	PGresult   *res = PQexec(conn, "SELECT sessions.events_head()");
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		if (connection_lost())
-			return false;
-		tool_die(EXIT_FAILURE_RUN, "%s", PQerrorMessage(conn));
-	}
+	if (!result_ok(res, PGRES_TUPLES_OK))
+		return false;
 	cursor_seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	save_state();
