@@ -41,6 +41,7 @@
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -145,9 +146,19 @@ typedef enum XactDelivery
 } XactDelivery;
 static XactDelivery xact_delivery = DELIVERY_NONE;
 
+/*
+ * The OIDs of sessions.event_seq and sessions.event_log, looked up at the
+ * first event of a backend and kept until a relcache invalidation touches
+ * either relation (DROP/CREATE EXTENSION, rename) or the whole cache.
+ */
+static Oid	log_nsp = InvalidOid;
+static Oid	log_seqid = InvalidOid;
+static Oid	log_relid = InvalidOid;
+
 static void events_xact_callback(XactEvent event, void *arg);
 static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									SubTransactionId parentSubid, void *arg);
+static void events_relcache_callback(Datum arg, Oid relid);
 
 /*
  * sa_events_init
@@ -177,6 +188,15 @@ sa_events_init(void)
 
 	RegisterXactCallback(events_xact_callback, NULL);
 	RegisterSubXactCallback(events_subxact_callback, NULL);
+	CacheRegisterRelcacheCallback(events_relcache_callback, (Datum) 0);
+}
+
+/* Forgets the log's OIDs when either relation (or every one) changes. */
+static void
+events_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == log_seqid || relid == log_relid)
+		log_nsp = log_seqid = log_relid = InvalidOid;
 }
 
 /* ---------------------------------------------------------------------
@@ -866,13 +886,24 @@ static void
 log_event(EventType event, const StoreRow *row, Oid nsp)
 {
 	EventFields ev;
-	Oid			seqid = get_relname_relid("event_seq", nsp);
-	Oid			logid = get_relname_relid("event_log", nsp);
+	Oid			seqid;
+	Oid			logid;
 	FullTransactionId horizon;
 	char	   *payload = NULL;
 
-	if (!OidIsValid(seqid) || !OidIsValid(logid))
-		elog(ERROR, "sessions.event_seq or sessions.event_log is missing");
+	if (log_nsp != nsp)
+	{
+		Oid			s = get_relname_relid("event_seq", nsp);
+		Oid			l = get_relname_relid("event_log", nsp);
+
+		if (!OidIsValid(s) || !OidIsValid(l))
+			elog(ERROR, "sessions.event_seq or sessions.event_log is missing");
+		log_seqid = s;
+		log_relid = l;
+		log_nsp = nsp;
+	}
+	seqid = log_seqid;
+	logid = log_relid;
 
 	/*
 	 * Lock the log before taking the seq: readers treat a running transaction

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -120,30 +121,69 @@ sa_worker_recover(MemoryContext cxt)
 }
 
 /*
- * sa_expiry_run
- *		One run in its own transaction: maintenance() when the extension is
- *		installed in this database, nothing otherwise. Returns whether it
- *		found the extension, so the caller can say so once.
+ * sa_worker_round_begin
+ *		Opens one round of a worker's work: a transaction with SPI connected,
+ *		a snapshot, and activity reported as running.
  */
-static bool
-sa_expiry_run(void)
+void
+sa_worker_round_begin(const char *activity)
 {
-	bool		installed = false;
-	int			ret;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "SELECT sessions.maintenance()");
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
 
-	ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'session_analytics'",
-					  true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-	installed = SPI_processed > 0;
+/*
+ * sa_worker_round_end
+ *		Closes the round: commits, flushes statistics, reports idle.
+ */
+void
+sa_worker_round_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
 
-	if (installed)
+/*
+ * sa_worker_extension_installed
+ *		Inside a round: is session_analytics installed in this database? When
+ *		it is not, the worker named who says so once (*warned remembers).
+ */
+bool
+sa_worker_extension_installed(const char *who, bool *warned)
+{
+	if (OidIsValid(get_extension_oid("session_analytics", true)))
+	{
+		*warned = false;
+		return true;
+	}
+	if (!*warned)
+		ereport(LOG,
+				(errmsg("%s: extension not installed in database \"%s\"",
+						who, sa_expiry_database),
+				 errhint("Run CREATE EXTENSION session_analytics there, or set session_analytics.database.")));
+	*warned = true;
+	return false;
+}
+
+/*
+ * sa_expiry_run
+ *		One run in its own transaction: maintenance() when the extension is
+ *		installed in this database, nothing otherwise.
+ */
+static void
+sa_expiry_run(bool *warned_missing)
+{
+	int			ret;
+
+	sa_worker_round_begin("SELECT sessions.maintenance()");
+	if (sa_worker_extension_installed("session_analytics expiry worker", warned_missing))
 	{
 		ret = SPI_execute("SELECT sessions.maintenance()::text", false, 1);
 		if (ret != SPI_OK_SELECT)
@@ -152,13 +192,7 @@ sa_expiry_run(void)
 			elog(DEBUG1, "session_analytics maintenance: %s",
 				 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	}
-
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return installed;
+	sa_worker_round_end();
 }
 
 /*
@@ -170,7 +204,7 @@ sa_expiry_run(void)
 void
 sa_expiry_worker_main(Datum main_arg)
 {
-	volatile bool warned_missing = false;
+	static bool warned_missing = false;
 	MemoryContext loop_cxt;
 	char	   *connected_db;
 
@@ -210,14 +244,7 @@ sa_expiry_worker_main(Datum main_arg)
 			MemoryContextSwitchTo(loop_cxt);
 			PG_TRY();
 			{
-				bool		installed = sa_expiry_run();
-
-				if (!installed && !warned_missing)
-					ereport(LOG,
-							(errmsg("session_analytics expiry worker: extension not installed in database \"%s\"",
-									sa_expiry_database),
-							 errhint("Run CREATE EXTENSION session_analytics there, or set session_analytics.database.")));
-				warned_missing = !installed;
+				sa_expiry_run(&warned_missing);
 			}
 			PG_CATCH();
 			{

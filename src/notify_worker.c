@@ -18,7 +18,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -231,7 +230,7 @@ sa_notify_status(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-static bool warned_missing = false;
+static bool warned_missing = false;	/* said once that the extension is missing */
 static SPIPlanPtr deliver_plan = NULL;	/* kept across rounds */
 
 /* Writers go back to commit mode (auto); the next activation starts afresh. */
@@ -254,50 +253,6 @@ notifier_detach(int code, Datum arg)
 }
 
 /*
- * extension_installed
- *		Inside a transaction: is session_analytics installed here? Says so
- *		once when it is not.
- */
-static bool
-extension_installed(void)
-{
-	if (OidIsValid(get_extension_oid("session_analytics", true)))
-	{
-		warned_missing = false;
-		return true;
-	}
-	if (!warned_missing)
-		ereport(LOG,
-				(errmsg("session_analytics notifier: extension not installed in database \"%s\"",
-						sa_worker_database()),
-				 errhint("Run CREATE EXTENSION session_analytics there, or set session_analytics.database.")));
-	warned_missing = true;
-	return false;
-}
-
-/* Transaction bracket for one round of work. */
-static void
-round_begin(const char *activity)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-}
-
-static void
-round_end(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
-/*
  * notifier_activate
  *		Starts delivering at the log's head (older events are the catch-up
  *		protocol's): the head is read first, then active is published, so
@@ -311,10 +266,10 @@ notifier_activate(void)
 	bool		isnull;
 	int64		head = 0;
 
-	round_begin("session_analytics notifier: start position");
-	if (!extension_installed())
+	sa_worker_round_begin("session_analytics notifier: start position");
+	if (!sa_worker_extension_installed("session_analytics notifier", &warned_missing))
 	{
-		round_end();
+		sa_worker_round_end();
 		return;
 	}
 	if (SPI_execute("SELECT sessions.events_head()", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -322,7 +277,7 @@ notifier_activate(void)
 	head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		head = 0;
-	round_end();
+	sa_worker_round_end();
 
 	pg_atomic_write_u64(&notifier->delivered, (uint64) head);
 	notifier->dboid = MyDatabaseId;
@@ -347,10 +302,10 @@ notifier_deliver(void)
 	uint64		n;
 	int64		last = 0;
 
-	round_begin("session_analytics notifier: deliver");
-	if (!extension_installed())
+	sa_worker_round_begin("session_analytics notifier: deliver");
+	if (!sa_worker_extension_installed("session_analytics notifier", &warned_missing))
 	{
-		round_end();
+		sa_worker_round_end();
 		notifier_deactivate("extension not installed");
 		return 0;
 	}
@@ -383,7 +338,7 @@ notifier_deliver(void)
 
 	/* Commit and move the position with no interrupt in between. */
 	HOLD_INTERRUPTS();
-	round_end();
+	sa_worker_round_end();
 	if (n > 0)
 		pg_atomic_write_u64(&notifier->delivered, (uint64) last);
 	RESUME_INTERRUPTS();

@@ -670,6 +670,14 @@ string_datum(const JsonbValue *v)
 	return PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
 }
 
+/* The store namespace of an OCPI party: upper(country_code)-upper(party_id). */
+static Datum
+ocpi_namespace(const char *cc, int cclen, const char *pid, int pidlen)
+{
+	return CStringGetTextDatum(psprintf("%s-%s", sa_ascii_upper(cc, cclen),
+										sa_ascii_upper(pid, pidlen)));
+}
+
 /*
  * session_row
  *		Typed columns from a validated Session's slots.
@@ -679,17 +687,13 @@ session_row(OcpiCheck *c, Slot *s, Jsonb *doc, OcpiRow *row)
 {
 	JsonbValue	contract;
 	double		kwh;
-	StringInfoData ns;
 
 	memset(row->nulls, 0, sizeof(row->nulls));
 
-	initStringInfo(&ns);
-	appendStringInfoString(&ns, sa_ascii_upper(s[S_COUNTRY_CODE].v.val.string.val,
-											   s[S_COUNTRY_CODE].v.val.string.len));
-	appendStringInfoChar(&ns, '-');
-	appendStringInfoString(&ns, sa_ascii_upper(s[S_PARTY_ID].v.val.string.val,
-											   s[S_PARTY_ID].v.val.string.len));
-	row->values[R_NAMESPACE] = CStringGetTextDatum(ns.data);
+	row->values[R_NAMESPACE] = ocpi_namespace(s[S_COUNTRY_CODE].v.val.string.val,
+											  s[S_COUNTRY_CODE].v.val.string.len,
+											  s[S_PARTY_ID].v.val.string.val,
+											  s[S_PARTY_ID].v.val.string.len);
 	row->values[R_EXTERNAL_ID] =
 		CStringGetTextDatum(sa_ascii_upper(s[S_ID].v.val.string.val, s[S_ID].v.val.string.len));
 	row->values[R_STATUS] = string_datum(&s[S_STATUS].v);
@@ -1032,9 +1036,8 @@ ocpi_patch(PG_FUNCTION_ARGS)
 		raise_check(&c);
 	}
 
-	key[0] = CStringGetTextDatum(psprintf("%s-%s",
-										  sa_ascii_upper(VARDATA_ANY(cc), VARSIZE_ANY_EXHDR(cc)),
-										  sa_ascii_upper(VARDATA_ANY(pid), VARSIZE_ANY_EXHDR(pid))));
+	key[0] = ocpi_namespace(VARDATA_ANY(cc), VARSIZE_ANY_EXHDR(cc),
+							VARDATA_ANY(pid), VARSIZE_ANY_EXHDR(pid));
 	key[1] = CStringGetTextDatum(sa_ascii_upper(VARDATA_ANY(sid), VARSIZE_ANY_EXHDR(sid)));
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -23,6 +23,9 @@ extern const char *sa_worker_database(void);
 extern void sa_register_worker(const char *function, const char *name,
 							   const char *type, int restart_s);
 extern void sa_worker_recover(MemoryContext cxt);
+extern void sa_worker_round_begin(const char *activity);
+extern void sa_worker_round_end(void);
+extern bool sa_worker_extension_installed(const char *who, bool *warned);
 
 /* event_trigger.c: used by the notifier. */
 extern bool sa_notify_enabled(void);
