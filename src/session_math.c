@@ -149,7 +149,7 @@ sa_average_power_w(PG_FUNCTION_ARGS)
 	check_kwh(kwh);
 	if (!span_us(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), &us) || us <= 0)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(kwh / ((float8) us / (float8) USECS_PER_HOUR) * 1000.0);
+	PG_RETURN_FLOAT8(sa_power_w(kwh, us));
 }
 
 /*

@@ -103,6 +103,15 @@ extern SessionStats *ss_get_arg(FunctionCallInfo fcinfo, int argno);
 extern void ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair_a);
 
 /*
+ * Average power in watts of kwh delivered over dur_us (> 0) microseconds.
+ */
+static inline float8
+sa_power_w(float8 kwh, int64 dur_us)
+{
+	return kwh / ((float8) dur_us / (float8) USECS_PER_HOUR) * 1000.0;
+}
+
+/*
  * Average current in amperes of kwh delivered over dur_us microseconds at
  * volts; NaN when the duration is not positive. One formula for the scalar
  * functions and the aggregates, so ratings agree exactly.
@@ -110,12 +119,9 @@ extern void ss_check_params(float8 micro_threshold, float8 volts, float8 good_a,
 static inline float8
 sa_current_a(float8 kwh, int64 dur_us, float8 volts)
 {
-	float8		hours;
-
 	if (dur_us <= 0)
 		return get_float8_nan();
-	hours = (float8) dur_us / (float8) USECS_PER_HOUR;
-	return kwh / hours * 1000.0 / volts;
+	return sa_power_w(kwh, dur_us) / volts;
 }
 
 #endif							/* SESSION_STATS_H */
