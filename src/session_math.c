@@ -84,6 +84,21 @@ check_positive(const char *field, float8 v)
 }
 
 /*
+ * check_amp_limits
+ *		The rating limits: both positive, fair_a <= good_a.
+ */
+static void
+check_amp_limits(float8 good_a, float8 fair_a)
+{
+	check_positive("good_a", good_a);
+	check_positive("fair_a", fair_a);
+	if (fair_a > good_a)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fair_a (%g) must not exceed good_a (%g)", fair_a, good_a)));
+}
+
+/*
  * ss_check_params
  *		Validates the analysis parameters of a summary (and of the scalar
  *		functions): all positive, fair_a <= good_a.
@@ -93,12 +108,7 @@ ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair
 {
 	check_positive("micro_threshold", micro_threshold);
 	check_positive("volts", volts);
-	check_positive("good_a", good_a);
-	check_positive("fair_a", fair_a);
-	if (fair_a > good_a)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("fair_a (%g) must not exceed good_a (%g)", fair_a, good_a)));
+	check_amp_limits(good_a, fair_a);
 }
 
 /*
@@ -189,12 +199,7 @@ sa_charge_rating(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amps must be a number >= 0, got %g", amps)));
-	check_positive("good_a", good);
-	check_positive("fair_a", fair);
-	if (fair > good)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("fair_a (%g) must not exceed good_a (%g)", fair, good)));
+	check_amp_limits(good, fair);
 	if (amps >= good)
 		PG_RETURN_TEXT_P(cstring_to_text("green"));
 	if (amps >= fair)
