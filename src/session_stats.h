@@ -100,6 +100,7 @@ extern SessionStats *ss_create(const char *tz, int tzlen, const SessionParams *p
 extern SessionStats *ss_resize(const SessionStats *s, int32 capacity, MemoryContext mcxt);
 extern void ss_validate(const SessionStats *s);
 extern SessionStats *ss_get_arg(FunctionCallInfo fcinfo, int argno);
+extern bool ss_zone_name_ok(const char *tz, int len);
 extern void ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair_a);
 
 /*

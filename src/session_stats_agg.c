@@ -98,11 +98,10 @@ zone_resolve(TransCache *tc, const char *name, int len)
 				 errmsg("time zone name must have 1 to %d characters", TZ_STRLEN_MAX)));
 	memcpy(buf, name, len);
 	buf[len] = '\0';
-	for (int i = 0; i < len; i++)
-		if ((unsigned char) buf[i] <= ' ' || buf[i] == 0x7f || buf[i] == '|')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("time zone \"%s\" not recognized", buf)));
+	if (!ss_zone_name_ok(buf, len))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", buf)));
 
 	tc->nspans = 0;
 	tc->checked = NULL;
