@@ -721,21 +721,6 @@ session_stats_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(r);
 }
 
-/* Output columns shared by days() and totals(). */
-typedef struct Totals
-{
-	int64		active,
-				completed,
-				empty,
-				micro,
-				normal,
-				green,
-				orange,
-				red,
-				duration;
-	float8		kwh;
-} Totals;
-
 /*
  * fill_values
  *		sessions .. red columns from t, starting at values[k]; returns the
@@ -744,7 +729,7 @@ typedef struct Totals
  *		days like timestamptz subtraction.
  */
 static int
-fill_values(const Totals *t, Datum *values, bool *nulls, int k)
+fill_values(const SessionStatsDay *t, Datum *values, bool *nulls, int k)
 {
 	values[k++] = Int64GetDatum(t->active + t->completed);
 	values[k++] = Int64GetDatum(t->active);
@@ -775,21 +760,6 @@ fill_values(const Totals *t, Datum *values, bool *nulls, int k)
 	return k;
 }
 
-static void
-day_totals(const SessionStatsDay *d, Totals *t)
-{
-	t->active = d->active;
-	t->completed = d->completed;
-	t->empty = d->empty;
-	t->micro = d->micro;
-	t->normal = d->normal;
-	t->green = d->green;
-	t->orange = d->orange;
-	t->red = d->red;
-	t->duration = d->duration;
-	t->kwh = d->kwh;
-}
-
 /*
  * session_stats_days
  *		One row per local day, ascending.
@@ -806,11 +776,9 @@ session_stats_days(PG_FUNCTION_ARGS)
 	{
 		Datum		values[15];
 		bool		nulls[15] = {0};
-		Totals		t;
 
 		values[0] = DateADTGetDatum(days[i].day);
-		day_totals(&days[i], &t);
-		fill_values(&t, values, nulls, 1);
+		fill_values(&days[i], values, nulls, 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -827,7 +795,7 @@ session_stats_totals(PG_FUNCTION_ARGS)
 	SessionStats *s = ss_get_arg(fcinfo, 0);
 	SessionStatsDay *days = SS_DAYS(s);
 	TupleDesc	desc;
-	Totals		t = {0};
+	SessionStatsDay t = {0};
 	Datum		values[16];
 	bool		nulls[16] = {0};
 	int			k;
