@@ -611,7 +611,7 @@ add_day(SessionStatsDay *a, const SessionStatsDay *b)
 }
 
 /*
- * same_params
+ * check_compatible
  *		Summaries merge only when computed with the same zone and parameters.
  */
 static void
