@@ -58,19 +58,6 @@ sa_analytics_init(void)
 }
 
 /*
- * check_kwh
- *		kWh must be finite and not negative.
- */
-static void
-check_kwh(float8 kwh)
-{
-	if (isnan(kwh) || isinf(kwh) || kwh < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("kwh must be a finite number >= 0, got %g", kwh)));
-}
-
-/*
  * check_positive
  *		A threshold, a voltage or a current limit must be finite and > 0.
  */
@@ -121,7 +108,7 @@ sa_classify(PG_FUNCTION_ARGS)
 	float8		kwh = PG_GETARG_FLOAT8(0);
 	float8		thr = PG_GETARG_FLOAT8(1);
 
-	check_kwh(kwh);
+	sa_check_kwh(kwh);
 	check_positive("micro_threshold", thr);
 	if (kwh == 0)
 		PG_RETURN_TEXT_P(cstring_to_text("empty"));
@@ -156,7 +143,7 @@ sa_average_power_w(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	kwh = PG_GETARG_FLOAT8(0);
-	check_kwh(kwh);
+	sa_check_kwh(kwh);
 	if (!span_us(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), &us) || us <= 0)
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(sa_power_w(kwh, us));
@@ -177,7 +164,7 @@ sa_average_current_a(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	kwh = PG_GETARG_FLOAT8(0);
 	volts = PG_GETARG_FLOAT8(3);
-	check_kwh(kwh);
+	sa_check_kwh(kwh);
 	check_positive("volts", volts);
 	if (!span_us(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), &us) || us <= 0)
 		PG_RETURN_NULL();

@@ -32,6 +32,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "pgtime.h"
@@ -102,6 +104,19 @@ extern void ss_validate(const SessionStats *s);
 extern SessionStats *ss_get_arg(FunctionCallInfo fcinfo, int argno);
 extern bool ss_zone_name_ok(const char *tz, int len);
 extern void ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair_a);
+
+/*
+ * Errors unless kwh is finite and >= 0; for the scalar functions and the
+ * aggregate's per-row path.
+ */
+static inline void
+sa_check_kwh(float8 kwh)
+{
+	if (!(kwh >= 0) || isinf(kwh))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("kwh must be a finite number >= 0, got %g", kwh)));
+}
 
 /*
  * Average power in watts of kwh delivered over dur_us (> 0) microseconds.

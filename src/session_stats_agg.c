@@ -548,10 +548,7 @@ session_stats_trans(PG_FUNCTION_ARGS)
 	{
 		float8		kwh = PG_GETARG_FLOAT8(3);
 
-		if (!(kwh >= 0) || isinf(kwh))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("kwh must be a finite number >= 0, got %g", kwh)));
+		sa_check_kwh(kwh);
 		d->kwh += kwh;
 		if (kwh == 0)
 			d->empty++;
