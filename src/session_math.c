@@ -58,19 +58,6 @@ sa_analytics_init(void)
 }
 
 /*
- * check_kwh
- *		kWh must be finite and not negative.
- */
-static void
-check_kwh(float8 kwh)
-{
-	if (isnan(kwh) || isinf(kwh) || kwh < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("kwh must be a finite number >= 0, got %g", kwh)));
-}
-
-/*
  * check_positive
  *		A threshold, a voltage or a current limit must be finite and > 0.
  */
@@ -84,6 +71,21 @@ check_positive(const char *field, float8 v)
 }
 
 /*
+ * check_amp_limits
+ *		The rating limits: both positive, fair_a <= good_a.
+ */
+static void
+check_amp_limits(float8 good_a, float8 fair_a)
+{
+	check_positive("good_a", good_a);
+	check_positive("fair_a", fair_a);
+	if (fair_a > good_a)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fair_a (%g) must not exceed good_a (%g)", fair_a, good_a)));
+}
+
+/*
  * ss_check_params
  *		Validates the analysis parameters of a summary (and of the scalar
  *		functions): all positive, fair_a <= good_a.
@@ -93,12 +95,7 @@ ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair
 {
 	check_positive("micro_threshold", micro_threshold);
 	check_positive("volts", volts);
-	check_positive("good_a", good_a);
-	check_positive("fair_a", fair_a);
-	if (fair_a > good_a)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("fair_a (%g) must not exceed good_a (%g)", fair_a, good_a)));
+	check_amp_limits(good_a, fair_a);
 }
 
 /*
@@ -111,7 +108,7 @@ sa_classify(PG_FUNCTION_ARGS)
 	float8		kwh = PG_GETARG_FLOAT8(0);
 	float8		thr = PG_GETARG_FLOAT8(1);
 
-	check_kwh(kwh);
+	sa_check_kwh(kwh);
 	check_positive("micro_threshold", thr);
 	if (kwh == 0)
 		PG_RETURN_TEXT_P(cstring_to_text("empty"));
@@ -146,10 +143,10 @@ sa_average_power_w(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	kwh = PG_GETARG_FLOAT8(0);
-	check_kwh(kwh);
+	sa_check_kwh(kwh);
 	if (!span_us(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), &us) || us <= 0)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(kwh / ((float8) us / (float8) USECS_PER_HOUR) * 1000.0);
+	PG_RETURN_FLOAT8(sa_power_w(kwh, us));
 }
 
 /*
@@ -167,7 +164,7 @@ sa_average_current_a(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	kwh = PG_GETARG_FLOAT8(0);
 	volts = PG_GETARG_FLOAT8(3);
-	check_kwh(kwh);
+	sa_check_kwh(kwh);
 	check_positive("volts", volts);
 	if (!span_us(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), &us) || us <= 0)
 		PG_RETURN_NULL();
@@ -189,12 +186,7 @@ sa_charge_rating(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amps must be a number >= 0, got %g", amps)));
-	check_positive("good_a", good);
-	check_positive("fair_a", fair);
-	if (fair > good)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("fair_a (%g) must not exceed good_a (%g)", fair, good)));
+	check_amp_limits(good, fair);
 	if (amps >= good)
 		PG_RETURN_TEXT_P(cstring_to_text("green"));
 	if (amps >= fair)

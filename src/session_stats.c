@@ -83,11 +83,11 @@ corrupt(const char *detail)
 }
 
 /*
- * check_zone_name
- *		A zone name is 1..TZ_STRLEN_MAX printable non-blank bytes.
+ * ss_zone_name_ok
+ *		A zone name is 1..TZ_STRLEN_MAX printable non-blank bytes, no '|'.
  */
-static bool
-zone_name_ok(const char *tz, int len)
+bool
+ss_zone_name_ok(const char *tz, int len)
 {
 	if (len < 1 || len > TZ_STRLEN_MAX)
 		return false;
@@ -145,7 +145,7 @@ ss_validate(const SessionStats *s)
 		corrupt("unknown version or flags");
 	if (s->tzlen < 1 || s->tzlen > TZ_STRLEN_MAX || SS_DAYS_OFFSET(s->tzlen) > size)
 		corrupt("zone name length out of range");
-	if (s->tz[s->tzlen] != '\0' || !zone_name_ok(s->tz, s->tzlen))
+	if (s->tz[s->tzlen] != '\0' || !ss_zone_name_ok(s->tz, s->tzlen))
 		corrupt("zone name malformed");
 	if (s->ndays < 0 || s->capacity < s->ndays || s->capacity > SS_MAX_DAYS)
 		corrupt("day count out of range");
@@ -366,7 +366,7 @@ session_stats_in(PG_FUNCTION_ARGS)
 	if (strcmp(tok, "v1") != 0)
 		syntax(&t, "version v1");
 	tz = keyed(&t, "tz");
-	if (!zone_name_ok(tz, strlen(tz)))
+	if (!ss_zone_name_ok(tz, strlen(tz)))
 		syntax(&t, "a time-zone name");
 	p.micro_threshold = parse_float(&t, keyed(&t, "micro"), "micro=<kWh>");
 	p.volts = parse_float(&t, keyed(&t, "volts"), "volts=<V>");
@@ -484,7 +484,7 @@ session_stats_recv(PG_FUNCTION_ARGS)
 		bad_binary("zone name length out of range");
 	memcpy(tz, pq_getmsgbytes(buf, tzlen), tzlen);
 	tz[tzlen] = '\0';
-	if (!zone_name_ok(tz, tzlen))
+	if (!ss_zone_name_ok(tz, tzlen))
 		bad_binary("zone name malformed");
 	p.micro_threshold = pq_getmsgfloat8(buf);
 	p.volts = pq_getmsgfloat8(buf);

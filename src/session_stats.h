@@ -32,6 +32,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "pgtime.h"
@@ -100,7 +102,30 @@ extern SessionStats *ss_create(const char *tz, int tzlen, const SessionParams *p
 extern SessionStats *ss_resize(const SessionStats *s, int32 capacity, MemoryContext mcxt);
 extern void ss_validate(const SessionStats *s);
 extern SessionStats *ss_get_arg(FunctionCallInfo fcinfo, int argno);
+extern bool ss_zone_name_ok(const char *tz, int len);
 extern void ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair_a);
+
+/*
+ * Errors unless kwh is finite and >= 0; for the scalar functions and the
+ * aggregate's per-row path.
+ */
+static inline void
+sa_check_kwh(float8 kwh)
+{
+	if (!(kwh >= 0) || isinf(kwh))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("kwh must be a finite number >= 0, got %g", kwh)));
+}
+
+/*
+ * Average power in watts of kwh delivered over dur_us (> 0) microseconds.
+ */
+static inline float8
+sa_power_w(float8 kwh, int64 dur_us)
+{
+	return kwh / ((float8) dur_us / (float8) USECS_PER_HOUR) * 1000.0;
+}
 
 /*
  * Average current in amperes of kwh delivered over dur_us microseconds at
@@ -110,12 +135,9 @@ extern void ss_check_params(float8 micro_threshold, float8 volts, float8 good_a,
 static inline float8
 sa_current_a(float8 kwh, int64 dur_us, float8 volts)
 {
-	float8		hours;
-
 	if (dur_us <= 0)
 		return get_float8_nan();
-	hours = (float8) dur_us / (float8) USECS_PER_HOUR;
-	return kwh / hours * 1000.0 / volts;
+	return sa_power_w(kwh, dur_us) / volts;
 }
 
 #endif							/* SESSION_STATS_H */

@@ -98,11 +98,10 @@ zone_resolve(TransCache *tc, const char *name, int len)
 				 errmsg("time zone name must have 1 to %d characters", TZ_STRLEN_MAX)));
 	memcpy(buf, name, len);
 	buf[len] = '\0';
-	for (int i = 0; i < len; i++)
-		if ((unsigned char) buf[i] <= ' ' || buf[i] == 0x7f || buf[i] == '|')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("time zone \"%s\" not recognized", buf)));
+	if (!ss_zone_name_ok(buf, len))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", buf)));
 
 	tc->nspans = 0;
 	tc->checked = NULL;
@@ -549,10 +548,7 @@ session_stats_trans(PG_FUNCTION_ARGS)
 	{
 		float8		kwh = PG_GETARG_FLOAT8(3);
 
-		if (!(kwh >= 0) || isinf(kwh))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("kwh must be a finite number >= 0, got %g", kwh)));
+		sa_check_kwh(kwh);
 		d->kwh += kwh;
 		if (kwh == 0)
 			d->empty++;
@@ -612,7 +608,7 @@ add_day(SessionStatsDay *a, const SessionStatsDay *b)
 }
 
 /*
- * same_params
+ * check_compatible
  *		Summaries merge only when computed with the same zone and parameters.
  */
 static void
@@ -722,21 +718,6 @@ session_stats_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(r);
 }
 
-/* Output columns shared by days() and totals(). */
-typedef struct Totals
-{
-	int64		active,
-				completed,
-				empty,
-				micro,
-				normal,
-				green,
-				orange,
-				red,
-				duration;
-	float8		kwh;
-} Totals;
-
 /*
  * fill_values
  *		sessions .. red columns from t, starting at values[k]; returns the
@@ -745,7 +726,7 @@ typedef struct Totals
  *		days like timestamptz subtraction.
  */
 static int
-fill_values(const Totals *t, Datum *values, bool *nulls, int k)
+fill_values(const SessionStatsDay *t, Datum *values, bool *nulls, int k)
 {
 	values[k++] = Int64GetDatum(t->active + t->completed);
 	values[k++] = Int64GetDatum(t->active);
@@ -776,21 +757,6 @@ fill_values(const Totals *t, Datum *values, bool *nulls, int k)
 	return k;
 }
 
-static void
-day_totals(const SessionStatsDay *d, Totals *t)
-{
-	t->active = d->active;
-	t->completed = d->completed;
-	t->empty = d->empty;
-	t->micro = d->micro;
-	t->normal = d->normal;
-	t->green = d->green;
-	t->orange = d->orange;
-	t->red = d->red;
-	t->duration = d->duration;
-	t->kwh = d->kwh;
-}
-
 /*
  * session_stats_days
  *		One row per local day, ascending.
@@ -807,11 +773,9 @@ session_stats_days(PG_FUNCTION_ARGS)
 	{
 		Datum		values[15];
 		bool		nulls[15] = {0};
-		Totals		t;
 
 		values[0] = DateADTGetDatum(days[i].day);
-		day_totals(&days[i], &t);
-		fill_values(&t, values, nulls, 1);
+		fill_values(&days[i], values, nulls, 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -828,7 +792,7 @@ session_stats_totals(PG_FUNCTION_ARGS)
 	SessionStats *s = ss_get_arg(fcinfo, 0);
 	SessionStatsDay *days = SS_DAYS(s);
 	TupleDesc	desc;
-	Totals		t = {0};
+	SessionStatsDay t = {0};
 	Datum		values[16];
 	bool		nulls[16] = {0};
 	int			k;
