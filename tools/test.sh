@@ -27,6 +27,16 @@ pattern=${TESTS:-.}
 LOG=$PGC_DIR/test.log
 : >"$LOG"
 
+# Runs one TAP harness command (prove / pg_prove), logs and shows its output
+# and adds its summary to the totals.
+run_tap() {
+    local out
+    out=$("$@" 2>&1)
+    echo "$out" >>"$LOG"
+    echo "$out" | grep -vE '^(All tests successful|Files=|Result:)' | sed 's/^/  /'
+    count_tap "$out"
+}
+
 # Adds one TAP harness summary (prove / pg_prove output in $1) to the totals.
 count_tap() {
     local out=$1 tests failures result
@@ -72,10 +82,7 @@ for f in test/pgtap/*.sql; do
     i=$((i + 1)); db=tap_$i
     "${PSQL[@]}" -c "CREATE DATABASE $db TEMPLATE tap_template" >/dev/null
     echo "== pgTAP $f"
-    out=$(pg_prove -h "$PGHOST" -p "$PGPORT" -U postgres -d "$db" "$f" 2>&1)
-    echo "$out" >>"$LOG"
-    echo "$out" | grep -vE '^(All tests successful|Files=|Result:)' | sed 's/^/  /'
-    count_tap "$out"
+    run_tap pg_prove -h "$PGHOST" -p "$PGPORT" -U postgres -d "$db" "$f"
     "${PSQL[@]}" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null 2>&1
 done
 
@@ -84,10 +91,7 @@ for f in test/cli/*.t; do
     [ -e "$f" ] || continue
     grep -qE "$pattern" <<<"$(basename "$f")" || continue
     echo "== prove $f"
-    out=$(prove "$f" 2>&1)
-    echo "$out" >>"$LOG"
-    echo "$out" | grep -vE '^(All tests successful|Files=|Result:)' | sed 's/^/  /'
-    count_tap "$out"
+    run_tap prove "$f"
 done
 
 pgc_stop
