@@ -191,7 +191,9 @@ COMMENT ON FUNCTION sessions.ocpi_put_charging_preferences(text, text, text, jso
 
 -- Privileges ---------------------------------------------------------------------
 
-REVOKE ALL ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text),
+REVOKE ALL ON FUNCTION sessions.ocpi_validate(jsonb, text),
+                       sessions.ocpi_validate_charging_preferences(jsonb),
+                       sessions.ocpi_put(text, text, text, jsonb, text),
                        sessions.ocpi_patch(text, text, text, jsonb),
                        sessions.ocpi_put_charging_preferences(text, text, text, jsonb),
                        sessions.ocpi_get(text, text, text),
