@@ -21,6 +21,7 @@ BEGIN
     END LOOP;
 END
 $$;
+DELETE FROM sessions.role_namespace WHERE role_name LIKE 'atk\_%';
 CREATE ROLE atk_nl LOGIN IN ROLE session_analytics_writer;        -- OCPI party NL-AAA, invoice type online
 CREATE ROLE atk_de LOGIN IN ROLE session_analytics_writer;        -- OCPI party DE-BBB, invoice type batch
 CREATE ROLE atk_site LOGIN IN ROLE session_analytics_reader;      -- reads the PowerFlex site SITE-1
