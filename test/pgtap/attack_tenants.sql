@@ -286,9 +286,11 @@ SELECT is(pg_temp.peek('atk_nl', $$SELECT count(*) FROM sessions.events_since(0)
           'events_since() returns no event of another tenant');
 SELECT pg_temp.attack('atk_nl', 'SELECT sessions.maintenance()', '42501', 'writer cannot run maintenance() (crosses tenants as the owner)');
 SELECT pg_temp.attack('atk_nl', 'SELECT sessions.expire_sessions()', '42501', 'writer cannot run expire_sessions()');
-SELECT pg_temp.attack('atk_nl', $$CREATE TEMP TABLE fake (session_key uuid, kind text, namespace text, external_id text, status text,
+SELECT pg_temp.attack('atk_nl', $$BEGIN;
+                                  CREATE TEMP TABLE fake (session_key uuid, kind text, namespace text, external_id text, status text,
                                     started_at timestamptz, ended_at timestamptz, last_updated timestamptz);
-                                  CREATE TRIGGER t AFTER INSERT ON fake FOR EACH ROW EXECUTE FUNCTION sessions.store_events()$$,
+                                  CREATE TRIGGER t AFTER INSERT ON fake FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+                                  ROLLBACK$$,
                       '42501', 'writer cannot attach sessions.store_events() to its own temp table');
 
 -- import_rejects (row-level security by namespace is the PowerFlex area's) -------------------
@@ -414,6 +416,11 @@ DECLARE r text;
 BEGIN
     FOREACH r IN ARRAY ARRAY['atk_nl', 'atk_de', 'atk_site', 'atk_unmapped', 'atk_nobody', 'atk_pool'] LOOP
         PERFORM dblink_disconnect(r);
+    END LOOP;
+    -- Backends end asynchronously; their roles can be dropped once they have.
+    FOR i IN 1 .. 100 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE usename LIKE 'atk\_%');
+        PERFORM pg_sleep(0.05);
     END LOOP;
 END
 $$;

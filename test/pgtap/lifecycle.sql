@@ -1,6 +1,6 @@
 -- Invoice-style lifecycle: open, status codes, counters, state, secrets, leases, expiry.
 BEGIN;
-SELECT plan(126);
+SELECT plan(127);
 
 SELECT has_function('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb']);
 SELECT function_returns('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb'], 'text');
@@ -47,6 +47,9 @@ SELECT is(sessions.open_session('batch', reference => 'my-ref.001'), 'my-ref.001
 SELECT throws_ok($$SELECT sessions.session_status('my-ref.001')$$, '21000',
                  'reference "my-ref.001" names sessions of more than one type', 'status of a reference seen in two types');
 SELECT throws_ok($$SELECT sessions.terminate_session('my-ref.001')$$, '21000', NULL, 'a change by a reference seen in two types');
+INSERT INTO sessions.invoice_secret (session_key, namespace, secret)
+SELECT s.session_key, s.namespace, '\x01' FROM sessions.store s WHERE s.kind = 'invoice' AND s.external_id = 'my-ref.001';
+SELECT throws_ok($$SELECT sessions.session_secret('my-ref.001')$$, '21000', NULL, 'the secret of a reference seen in two types');
 DELETE FROM sessions.store WHERE kind = 'invoice' AND namespace = 'batch' AND external_id = 'my-ref.001';
 SELECT throws_ok($$SELECT sessions.open_session('offline')$$, '22023', 'type must be ''online'' or ''batch''', 'unknown type');
 SELECT throws_ok($$SELECT sessions.open_session(NULL)$$, '22023', NULL, 'NULL type');
