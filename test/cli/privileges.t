@@ -6,7 +6,7 @@
 # and the diff reviewed. Then the rules the list must follow, each checked
 # on its own.
 . "$SA_SRC/test/cli/tap.sh"
-plan 5
+plan 6
 export PGDATABASE=privs_audit
 fresh_db privs_audit
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
@@ -48,4 +48,11 @@ SELECT string_agg(r || ' ' || t || ' ' || p, ', ' ORDER BY 1)
        unnest(ARRAY['sessions.role_namespace', 'sessions.lifecycle_key']) t,
        unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
  WHERE has_table_privilege(r, t, p)")" "" "no extension role may write role_namespace or lifecycle_key"
+# Every function and aggregate says what it is for.
+is "$(q -c "
+SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY 1)
+  FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+ WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'session_analytics')
+   AND obj_description(p.oid, 'pg_proc') IS NULL")" "" "every function has a COMMENT"
 psql -X -q -d postgres -c "DROP DATABASE privs_audit WITH (FORCE)" >/dev/null
