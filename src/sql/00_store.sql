@@ -10,6 +10,49 @@
 
 \echo Use "CREATE EXTENSION session_analytics" to load this file. \quit
 
+-- Install-hijack guard. CREATE EXTENSION installs into an existing schema
+-- "sessions" as it finds it, and objects a non-superuser placed there (or
+-- may still place there) could capture calls made by this script or, later,
+-- by functions run as a superuser (the expiry worker). Refuse unless the
+-- schema is owned by a superuser, no non-superuser role (nor PUBLIC) may
+-- create in it, and nothing in it belongs to a non-superuser. This block
+-- runs before anything else and names only pg_catalog objects.
+DO $guard$
+DECLARE
+    nsp pg_catalog.oid;
+    reasons pg_catalog.text;
+BEGIN
+    SELECT n.oid INTO nsp FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'sessions';
+    SELECT pg_catalog.string_agg(x.why, '; ') INTO reasons
+      FROM (SELECT pg_catalog.format('it is owned by the non-superuser role %I', r.rolname) AS why
+              FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+             WHERE n.oid OPERATOR(pg_catalog.=) nsp AND NOT r.rolsuper
+            UNION ALL
+            SELECT pg_catalog.format('%s may create objects in it',
+                       CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                            ELSE pg_catalog.quote_ident(r.rolname::pg_catalog.text) END)
+              FROM pg_catalog.pg_namespace n
+             CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+              LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+             WHERE n.oid OPERATOR(pg_catalog.=) nsp AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+               AND (a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid OR NOT r.rolsuper)
+            UNION ALL
+            SELECT pg_catalog.format('it contains objects owned by the non-superuser role %I', r.rolname)
+              FROM (SELECT c.relowner AS owner FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+                    UNION SELECT p.proowner FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
+                    UNION SELECT t.typowner FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp
+                    UNION SELECT o.oprowner FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp) o
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+             WHERE NOT r.rolsuper) x;
+    IF reasons IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing to install session_analytics into the existing schema "sessions": %', reasons
+            USING ERRCODE = '42501',
+                  DETAIL = 'Objects a non-superuser controls in this schema could run as the role installing the extension or as the expiry worker.',
+                  HINT = 'Drop the schema (after checking what is in it) and run CREATE EXTENSION again, or make a superuser its owner, revoke CREATE on it from every other role and drop the objects of other roles.';
+    END IF;
+END
+$guard$;
+
 -- Roles are cluster-wide and outlive the extension; create them only once.
 DO $roles$
 BEGIN
@@ -88,9 +131,11 @@ SELECT pg_catalog.pg_extension_config_dump('sessions.role_namespace', '');
 
 /*
  * visible_namespaces
- *		The namespaces mapped to the current role or to a role it is a member
- *		of; '*' in the result means every namespace. Mappings naming a role
- *		that no longer exists are ignored.
+ *		The namespaces mapped to the current role or to a role whose
+ *		privileges it has (pg_has_role USAGE: a member of a NOINHERIT role,
+ *		or a NOINHERIT member, gets the mapping only after SET ROLE, just as
+ *		with table privileges); '*' in the result means every namespace.
+ *		Mappings naming a role that no longer exists are ignored.
  */
 CREATE FUNCTION sessions.visible_namespaces()
 RETURNS text[]
@@ -99,7 +144,7 @@ BEGIN ATOMIC
     SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.namespace), '{}')
       FROM sessions.role_namespace r
       JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role_name
-     WHERE pg_catalog.pg_has_role(g.oid, 'MEMBER');
+     WHERE pg_catalog.pg_has_role(g.oid, 'USAGE');
 END;
 COMMENT ON FUNCTION sessions.visible_namespaces() IS
   'Namespaces the current role may see through sessions.role_namespace (''*'' = all)';
@@ -113,7 +158,18 @@ CREATE POLICY store_by_namespace ON sessions.store
     WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
            OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
 
+-- Each role sees only the mappings that apply to it (the same rule as
+-- visible_namespaces(), so that function reads exactly its own rows), never
+-- who else is mapped to what. Only the owner writes the map: it has no
+-- INSERT/UPDATE/DELETE grant and no policy for them.
+ALTER TABLE sessions.role_namespace ENABLE ROW LEVEL SECURITY;
+CREATE POLICY role_namespace_own ON sessions.role_namespace FOR SELECT
+    USING (EXISTS (SELECT FROM pg_catalog.pg_roles g
+                    WHERE g.rolname OPERATOR(pg_catalog.=) role_name
+                      AND pg_catalog.pg_has_role(g.oid, 'USAGE')));
+
 REVOKE ALL ON sessions.store, sessions.role_namespace FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.visible_namespaces() FROM PUBLIC;
 GRANT USAGE ON SCHEMA sessions TO session_analytics_reader;
 GRANT SELECT ON sessions.store, sessions.role_namespace TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.visible_namespaces() TO session_analytics_reader;

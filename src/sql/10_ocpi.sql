@@ -77,8 +77,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
     END IF;
-    ns_prefix := upper(country_code COLLATE "C") || '-';
-    ns_party := '-' || upper(party_id COLLATE "C");
+    ns_prefix := pg_catalog.upper(country_code COLLATE "C") || '-';
+    ns_party := '-' || pg_catalog.upper(party_id COLLATE "C");
 
     RETURN QUERY
     WITH matches AS (
@@ -87,17 +87,17 @@ BEGIN
          WHERE s.kind = 'ocpi'
            AND (date_from IS NULL OR s.last_updated >= date_from)
            AND (date_to IS NULL OR s.last_updated < date_to)
-           AND (ns_prefix IS NULL OR starts_with(s.namespace, ns_prefix))
-           AND (ns_party IS NULL OR right(s.namespace, length(ns_party)) = ns_party)
+           AND (ns_prefix IS NULL OR pg_catalog.starts_with(s.namespace, ns_prefix))
+           AND (ns_party IS NULL OR pg_catalog.right(s.namespace, pg_catalog.length(ns_party)) = ns_party)
     ), counted AS (
-        SELECT count(*) AS n FROM matches
+        SELECT pg_catalog.count(*) AS n FROM matches
     ), page AS (
         SELECT m.doc, m.last_updated, m.namespace, m.external_id
           FROM matches m
          ORDER BY m.last_updated, m.namespace, m.external_id
         OFFSET "offset" LIMIT "limit"
     )
-    SELECT COALESCE((SELECT jsonb_agg(p.doc ORDER BY p.last_updated, p.namespace, p.external_id) FROM page p),
+    SELECT COALESCE((SELECT pg_catalog.jsonb_agg(p.doc ORDER BY p.last_updated, p.namespace, p.external_id) FROM page p),
                     '[]'::jsonb),
            c.n,
            "offset"::bigint + "limit" >= c.n
@@ -150,9 +150,9 @@ BEGIN
 
     SELECT st.session_key, st.namespace, st.status, st.started_at INTO s
       FROM sessions.store st
-     WHERE st.namespace = upper(country_code COLLATE "C") || '-' || upper(party_id COLLATE "C")
+     WHERE st.namespace = pg_catalog.upper(country_code COLLATE "C") || '-' || pg_catalog.upper(party_id COLLATE "C")
        AND st.kind = 'ocpi'
-       AND st.external_id = upper(session_id COLLATE "C")
+       AND st.external_id = pg_catalog.upper(session_id COLLATE "C")
        FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'OCPI session %/%/% not found', country_code, party_id, session_id
@@ -163,7 +163,7 @@ BEGIN
 
     profile := preferences ->> 'profile_type';
     -- OCPI DateTimes are UTC with or without the 'Z'.
-    departure := (rtrim(preferences ->> 'departure_time', 'Z') || '+00')::timestamptz;
+    departure := (pg_catalog.rtrim(preferences ->> 'departure_time', 'Z') || '+00')::timestamptz;
     -- The policy: a finished session cannot be steered; profiles other than
     -- the four of the spec are not supported; CHEAP and GREEN plan against a
     -- deadline and an amount of energy; the deadline must lie after the start.
@@ -173,7 +173,7 @@ BEGIN
         RETURN 'PROFILE_TYPE_NOT_SUPPORTED';
     ELSIF profile IN ('CHEAP', 'GREEN') AND departure IS NULL THEN
         RETURN 'DEPARTURE_REQUIRED';
-    ELSIF profile IN ('CHEAP', 'GREEN') AND jsonb_typeof(preferences -> 'energy_need') IS DISTINCT FROM 'number' THEN
+    ELSIF profile IN ('CHEAP', 'GREEN') AND pg_catalog.jsonb_typeof(preferences -> 'energy_need') IS DISTINCT FROM 'number' THEN
         RETURN 'ENERGY_NEED_REQUIRED';
     ELSIF departure IS NOT NULL AND departure <= s.started_at THEN
         RETURN 'NOT_POSSIBLE';
@@ -182,7 +182,7 @@ BEGIN
     INSERT INTO sessions.ocpi_charging_preferences AS p (session_key, namespace, preferences)
     VALUES (s.session_key, s.namespace, ocpi_put_charging_preferences.preferences)
     ON CONFLICT ON CONSTRAINT ocpi_charging_preferences_pkey
-    DO UPDATE SET preferences = excluded.preferences, updated_at = now();
+    DO UPDATE SET preferences = excluded.preferences, updated_at = pg_catalog.now();
     RETURN 'ACCEPTED';
 END;
 $$;
@@ -191,7 +191,9 @@ COMMENT ON FUNCTION sessions.ocpi_put_charging_preferences(text, text, text, jso
 
 -- Privileges ---------------------------------------------------------------------
 
-REVOKE ALL ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text),
+REVOKE ALL ON FUNCTION sessions.ocpi_validate(jsonb, text),
+                       sessions.ocpi_validate_charging_preferences(jsonb),
+                       sessions.ocpi_put(text, text, text, jsonb, text),
                        sessions.ocpi_patch(text, text, text, jsonb),
                        sessions.ocpi_put_charging_preferences(text, text, text, jsonb),
                        sessions.ocpi_get(text, text, text),

@@ -36,111 +36,20 @@ COMMENT ON TABLE sessions.telemetry_associate IS
   'Telemetry session hierarchy: session_key lists associate_key as an associate (acyclic)';
 SELECT pg_catalog.pg_extension_config_dump('sessions.telemetry_associate', '');
 
--- Same namespace rule as the store: a role sees links of the sessions it sees.
+-- Same namespace rule as the store, applied to both ends: a role sees and
+-- writes only links between sessions it sees, so it can neither link its
+-- session to another data source's nor learn another source's keys.
 ALTER TABLE sessions.telemetry_associate ENABLE ROW LEVEL SECURITY;
 CREATE POLICY telemetry_associate_by_namespace ON sessions.telemetry_associate
     USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
+           OR (namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+               AND associate_namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])))
     WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+           OR (namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+               AND associate_namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])));
 REVOKE ALL ON sessions.telemetry_associate FROM PUBLIC;
 GRANT SELECT ON sessions.telemetry_associate TO session_analytics_reader;
 GRANT INSERT, DELETE ON sessions.telemetry_associate TO session_analytics_writer;
-
-/*
- * expired_doc
- *		The document of a session once expired: invoice-style sessions get
- *		status code 440 and a reason, telemetry documents are unchanged.
- */
-CREATE FUNCTION sessions.expired_doc(kind text, doc jsonb)
-RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN kind = 'invoice'
-            THEN doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
-            ELSE doc END;
-COMMENT ON FUNCTION sessions.expired_doc(text, jsonb) IS
-  'Document of an expired session (invoice-style: status_code 440 with the reason)';
-
-/*
- * expire_row
- *		Writes the expiry of one locked session that is open past
- *		valid_until (status EXPIRED, ended at valid_until) and returns the row
- *		as stored; any other row is returned unchanged. Used by the functions
- *		that change a session, so they act on the status a reader sees.
- */
-CREATE FUNCTION sessions.expire_row(r sessions.store)
-RETURNS sessions.store
-LANGUAGE plpgsql
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-BEGIN
-    IF r.ended_at IS NULL AND r.valid_until <= now() THEN
-        UPDATE sessions.store s
-           SET status = 'EXPIRED', ended_at = greatest(r.valid_until, r.started_at), last_updated = now(),
-               doc = sessions.expired_doc(s.kind, s.doc)
-         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
-        RETURNING * INTO r;
-    END IF;
-    RETURN r;
-END
-$$;
-COMMENT ON FUNCTION sessions.expire_row(sessions.store) IS
-  'Writes the due expiry of one locked telemetry or invoice-style session and returns the row';
-
-/*
- * telemetry_check_details
- *		Validates a details map: a JSON object whose values are strings (or,
- *		when allow_null, JSON null meaning "remove this key"), keys non-empty.
- */
-CREATE FUNCTION sessions.telemetry_check_details(details jsonb, allow_null boolean)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-DECLARE
-    k text;
-    t text;
-BEGIN
-    IF details IS NULL OR jsonb_typeof(details) <> 'object' THEN
-        RAISE EXCEPTION 'details must be a JSON object of string values'
-            USING ERRCODE = '22023',
-                  DETAIL = format('Got %s.', coalesce(jsonb_typeof(details), 'NULL'));
-    END IF;
-    FOR k, t IN SELECT e.key, jsonb_typeof(e.value) FROM jsonb_each(details) e LOOP
-        IF k = '' THEN
-            RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
-        END IF;
-        IF t <> 'string' AND NOT (allow_null AND t = 'null') THEN
-            RAISE EXCEPTION 'details value for key "%" must be a string, not %', k, t
-                USING ERRCODE = '22023',
-                      HINT = CASE WHEN allow_null THEN 'Pass JSON null to remove a key; quote numbers and booleans.'
-                                  ELSE 'Quote numbers and booleans.' END;
-        END IF;
-    END LOOP;
-END
-$$;
-COMMENT ON FUNCTION sessions.telemetry_check_details(jsonb, boolean) IS
-  'Raises 22023 unless details is an object of string values (null allowed when removing keys)';
-
-/*
- * telemetry_check_size
- *		Raises 22001 when a details document exceeds the documented limit.
- */
-CREATE FUNCTION sessions.telemetry_check_size(details jsonb)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-BEGIN
-    IF octet_length(details::text) > sessions.telemetry_details_limit() THEN
-        RAISE EXCEPTION 'details too large: % bytes', octet_length(details::text)
-            USING ERRCODE = '22001',
-                  DETAIL = format('The limit is %s bytes of JSON text.', sessions.telemetry_details_limit());
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION sessions.telemetry_check_size(jsonb) IS
-  'Raises 22001 when a details document is larger than sessions.telemetry_details_limit() bytes';
 
 /*
  * telemetry_row
@@ -169,12 +78,19 @@ BEGIN
     END IF;
     IF p_data_source IS NOT NULL AND p_data_source <> r.namespace THEN
         RAISE EXCEPTION 'data_source "%" does not match session %', p_data_source, p_key
-            USING ERRCODE = '22023', DETAIL = format('The session belongs to data source "%s".', r.namespace);
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('The session belongs to data source "%s".', r.namespace);
     END IF;
-    r := sessions.expire_row(r);
+    -- A due expiry is written first (the row is locked already), so the
+    -- caller acts on the status a reader sees.
+    IF r.ended_at IS NULL AND r.valid_until <= pg_catalog.now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = GREATEST(r.valid_until, r.started_at), last_updated = pg_catalog.now()
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
     IF p_for_change AND r.ended_at IS NOT NULL THEN
         RAISE EXCEPTION 'telemetry session % has ended and no longer changes', p_key
-            USING ERRCODE = '55000', DETAIL = format('Status %s since %s.', r.status, r.ended_at);
+            USING ERRCODE = '55000', DETAIL = pg_catalog.format('Status %s since %s.', r.status, r.ended_at);
     END IF;
     RETURN r;
 END
@@ -204,7 +120,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'associate session % does not exist', p_associate USING ERRCODE = 'P0002';
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('sessions.telemetry_associate'));
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sessions.telemetry_associate'));
     IF p_associate = p_parent.session_key OR EXISTS (
         WITH RECURSIVE down(k) AS (
             SELECT a.associate_key FROM sessions.telemetry_associate a WHERE a.session_key = p_associate
@@ -236,7 +152,7 @@ CREATE FUNCTION sessions.create_session(
     identifier text DEFAULT '',
     details jsonb DEFAULT '{}',
     associate_keys uuid[] DEFAULT '{}',
-    creation_time timestamptz DEFAULT now(),
+    creation_time timestamptz DEFAULT pg_catalog.now(),
     valid_until timestamptz DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql
@@ -245,6 +161,8 @@ AS $$
 DECLARE
     r sessions.store;
     a uuid;
+    bad_key text;
+    bad_type text;
 BEGIN
     IF coalesce(data_source, '') = '' THEN
         RAISE EXCEPTION 'data_source must not be empty' USING ERRCODE = '22023';
@@ -257,24 +175,44 @@ BEGIN
     END IF;
     IF utc_offset IS NULL OR utc_offset < interval '-14 hours' OR utc_offset > interval '14 hours' THEN
         RAISE EXCEPTION 'utc_offset must be between -14:00 and +14:00'
-            USING ERRCODE = '22023', DETAIL = format('Got %s.', coalesce(utc_offset::text, 'NULL'));
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', coalesce(utc_offset::text, 'NULL'));
     END IF;
     IF identifier IS NULL THEN
         RAISE EXCEPTION 'identifier must not be NULL' USING ERRCODE = '22004', HINT = 'Pass '''' for none.';
     END IF;
-    IF creation_time IS NULL OR NOT isfinite(creation_time) THEN
+    IF creation_time IS NULL OR NOT pg_catalog.isfinite(creation_time) THEN
         RAISE EXCEPTION 'creation_time must be a finite timestamp' USING ERRCODE = '22023';
     END IF;
     IF valid_until IS NOT NULL AND valid_until <= creation_time THEN
         RAISE EXCEPTION 'valid_until must be later than creation_time'
-            USING ERRCODE = '22023', DETAIL = format('creation_time %s, valid_until %s.', creation_time, valid_until);
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('creation_time %s, valid_until %s.', creation_time, valid_until);
     END IF;
-    PERFORM sessions.telemetry_check_details(details, false);
-    PERFORM sessions.telemetry_check_size(details);
+    -- details: an object of non-empty keys with string values, within the
+    -- documented size.
+    IF details IS NULL OR pg_catalog.jsonb_typeof(details) <> 'object' THEN
+        RAISE EXCEPTION 'details must be a JSON object of string values'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('Got %s.', coalesce(pg_catalog.jsonb_typeof(details), 'NULL'));
+    END IF;
+    SELECT e.key, pg_catalog.jsonb_typeof(e.value) INTO bad_key, bad_type
+      FROM pg_catalog.jsonb_each(details) e
+     WHERE e.key = '' OR pg_catalog.jsonb_typeof(e.value) <> 'string'
+     LIMIT 1;
+    IF bad_key = '' THEN
+        RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
+    ELSIF bad_key IS NOT NULL THEN
+        RAISE EXCEPTION 'details value for key "%" must be a string, not %', bad_key, bad_type
+            USING ERRCODE = '22023', HINT = 'Quote numbers and booleans.';
+    END IF;
+    IF pg_catalog.octet_length(details::text) > sessions.telemetry_details_limit() THEN
+        RAISE EXCEPTION 'details too large: % bytes', pg_catalog.octet_length(details::text)
+            USING ERRCODE = '22001',
+                  DETAIL = pg_catalog.format('The limit is %s bytes of JSON text.', sessions.telemetry_details_limit());
+    END IF;
 
     INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, valid_until, doc)
     VALUES ('telemetry', data_source, NULL, 'LIVE', creation_time, valid_until,
-            jsonb_build_object('type', type, 'version', version,
+            pg_catalog.jsonb_build_object('type', type, 'version', version,
                                'utc_offset', extract(epoch FROM utc_offset)::int,
                                'identifier', identifier, 'details', details))
     RETURNING * INTO r;
@@ -300,13 +238,35 @@ AS $$
 DECLARE
     r sessions.store;
     merged jsonb;
+    bad_key text;
+    bad_type text;
 BEGIN
-    PERFORM sessions.telemetry_check_details(details, true);
+    -- details: an object of non-empty keys with string values or JSON
+    -- null (remove the key); the merged document within the size limit.
+    IF details IS NULL OR pg_catalog.jsonb_typeof(details) <> 'object' THEN
+        RAISE EXCEPTION 'details must be a JSON object of string values'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('Got %s.', coalesce(pg_catalog.jsonb_typeof(details), 'NULL'));
+    END IF;
+    SELECT e.key, pg_catalog.jsonb_typeof(e.value) INTO bad_key, bad_type
+      FROM pg_catalog.jsonb_each(details) e
+     WHERE e.key = '' OR pg_catalog.jsonb_typeof(e.value) NOT IN ('string', 'null')
+     LIMIT 1;
+    IF bad_key = '' THEN
+        RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
+    ELSIF bad_key IS NOT NULL THEN
+        RAISE EXCEPTION 'details value for key "%" must be a string, not %', bad_key, bad_type
+            USING ERRCODE = '22023', HINT = 'Pass JSON null to remove a key; quote numbers and booleans.';
+    END IF;
     r := sessions.telemetry_row(session_key, NULL, true);
-    merged := jsonb_strip_nulls(coalesce(r.doc -> 'details', '{}') || details);
-    PERFORM sessions.telemetry_check_size(merged);
+    merged := pg_catalog.jsonb_strip_nulls(coalesce(r.doc -> 'details', '{}') || details);
+    IF pg_catalog.octet_length(merged::text) > sessions.telemetry_details_limit() THEN
+        RAISE EXCEPTION 'details too large: % bytes', pg_catalog.octet_length(merged::text)
+            USING ERRCODE = '22001',
+                  DETAIL = pg_catalog.format('The limit is %s bytes of JSON text.', sessions.telemetry_details_limit());
+    END IF;
     UPDATE sessions.store s
-       SET doc = jsonb_set(s.doc, '{details}', merged), last_updated = now()
+       SET doc = pg_catalog.jsonb_set(s.doc, '{details}', merged), last_updated = pg_catalog.now()
      WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
 END
 $$;
@@ -330,7 +290,7 @@ BEGIN
     END IF;
     r := sessions.telemetry_row(session_key, NULL, true);
     UPDATE sessions.store s
-       SET doc = jsonb_set(s.doc, '{identifier}', to_jsonb(identifier)), last_updated = now()
+       SET doc = pg_catalog.jsonb_set(s.doc, '{identifier}', pg_catalog.to_jsonb(identifier)), last_updated = pg_catalog.now()
      WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
 END
 $$;
@@ -387,7 +347,7 @@ COMMENT ON FUNCTION sessions.parents(uuid) IS 'Keys of the telemetry sessions th
 CREATE FUNCTION sessions.end_session(
     session_key uuid,
     data_source text DEFAULT NULL,
-    termination_time timestamptz DEFAULT now())
+    termination_time timestamptz DEFAULT pg_catalog.now())
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
@@ -398,7 +358,7 @@ BEGIN
     IF data_source = '' THEN
         RAISE EXCEPTION 'data_source must not be empty' USING ERRCODE = '22023', HINT = 'Pass NULL to skip the check.';
     END IF;
-    IF termination_time IS NULL OR NOT isfinite(termination_time) THEN
+    IF termination_time IS NULL OR NOT pg_catalog.isfinite(termination_time) THEN
         RAISE EXCEPTION 'termination_time must be a finite timestamp' USING ERRCODE = '22023';
     END IF;
     r := sessions.telemetry_row(session_key, data_source, false);
@@ -407,10 +367,10 @@ BEGIN
     END IF;
     IF termination_time < r.started_at THEN
         RAISE EXCEPTION 'termination_time is before the session''s creation_time'
-            USING ERRCODE = '22023', DETAIL = format('creation_time %s, termination_time %s.', r.started_at, termination_time);
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('creation_time %s, termination_time %s.', r.started_at, termination_time);
     END IF;
     UPDATE sessions.store s
-       SET status = 'ENDED', ended_at = termination_time, last_updated = now()
+       SET status = 'ENDED', ended_at = termination_time, last_updated = pg_catalog.now()
      WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
     RETURN true;
 END
@@ -430,12 +390,12 @@ SELECT s.session_key,
        s.doc ->> 'identifier' AS identifier,
        s.doc ->> 'type' AS type,
        (s.doc ->> 'version')::int AS version,
-       make_interval(secs => (s.doc ->> 'utc_offset')::int) AS utc_offset,
+       pg_catalog.make_interval(secs => (s.doc ->> 'utc_offset')::int) AS utc_offset,
        coalesce(s.doc -> 'details', '{}') AS details,
        s.started_at AS creation_time,
-       CASE WHEN s.ended_at IS NULL AND s.valid_until <= now()
+       CASE WHEN s.ended_at IS NULL AND s.valid_until <= pg_catalog.now()
             THEN greatest(s.valid_until, s.started_at) ELSE s.ended_at END AS termination_time,
-       CASE WHEN s.ended_at IS NULL AND s.valid_until <= now() THEN 'EXPIRED' ELSE s.status END AS status,
+       CASE WHEN s.ended_at IS NULL AND s.valid_until <= pg_catalog.now() THEN 'EXPIRED' ELSE s.status END AS status,
        s.valid_until,
        s.last_updated
   FROM sessions.store s
@@ -460,21 +420,21 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'telemetry session % does not exist', session_key USING ERRCODE = 'P0002';
     END IF;
-    RETURN jsonb_build_object(
+    RETURN pg_catalog.jsonb_build_object(
         'session_key', t.session_key,
         'data_source', t.data_source,
         'identifier', t.identifier,
         'type', t.type,
         'version', t.version,
         'associate_session_keys',
-            (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]') FROM sessions.associates(t.session_key) k),
+            (SELECT coalesce(pg_catalog.jsonb_agg(k ORDER BY k), '[]') FROM sessions.associates(t.session_key) k),
         'is_complete', t.termination_time IS NOT NULL,
         'status', t.status,
         'details', t.details,
         'utc_offset', t.utc_offset,
         'creation_time', t.creation_time,
         'termination_time', t.termination_time,
-        'duration', coalesce(t.termination_time, now()) - t.creation_time,
+        'duration', coalesce(t.termination_time, pg_catalog.now()) - t.creation_time,
         'valid_until', t.valid_until);
 END
 $$;
@@ -524,7 +484,7 @@ AS $$
 BEGIN
     IF time_zone IS NOT NULL THEN
         BEGIN
-            PERFORM now() AT TIME ZONE time_zone;
+            PERFORM pg_catalog.now() AT TIME ZONE time_zone;
         EXCEPTION WHEN invalid_parameter_value OR string_data_right_truncation THEN
             RAISE EXCEPTION 'time zone "%" is not recognized', time_zone
                 USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names (e.g. Europe/London) or a POSIX zone.';
@@ -537,14 +497,14 @@ BEGIN
                    coalesce(time_zone,
                             -- POSIX offsets count west of UTC: +02:00 is 'UTC-02:00:00'.
                             'UTC' || CASE WHEN t.utc_offset > interval '0' THEN '-' ELSE '+' END
-                                  || to_char(abs(extract(epoch FROM t.utc_offset)) * interval '1 second', 'HH24:MI:SS'))) AS st
+                                  || pg_catalog.to_char(pg_catalog.abs(extract(epoch FROM t.utc_offset)) * interval '1 second', 'HH24:MI:SS'))) AS st
           FROM sessions.telemetry_sessions t
          WHERE (from_time IS NULL OR t.creation_time >= from_time)
            AND (to_time IS NULL OR t.creation_time < to_time)
          GROUP BY t.data_source, t.type, CASE WHEN time_zone IS NULL THEN t.utc_offset END
     )
-    SELECT d.day, g.ds, g.ty, sum(d.sessions)::bigint, sum(d.active)::bigint,
-           coalesce(sum(d.avg_duration * d.completed), interval '0')
+    SELECT d.day, g.ds, g.ty, pg_catalog.sum(d.sessions)::bigint, pg_catalog.sum(d.active)::bigint,
+           coalesce(pg_catalog.sum(d.avg_duration * d.completed), interval '0')
       FROM g CROSS JOIN LATERAL sessions.days(g.st) d
      GROUP BY 1, 2, 3
      ORDER BY 1, 2, 3;
@@ -553,7 +513,13 @@ $$;
 COMMENT ON FUNCTION sessions.telemetry_daily(timestamptz, timestamptz, text) IS
   'Telemetry sessions started and total duration per local day (session utc_offset or time_zone), by data source and type';
 
-REVOKE ALL ON FUNCTION sessions.expire_row(sessions.store), sessions.telemetry_check_details(jsonb, boolean), sessions.telemetry_check_size(jsonb),
+-- Privileges: no function is executable by PUBLIC. telemetry_row and
+-- telemetry_link are helpers of the writer functions above, which run as
+-- their caller (SECURITY INVOKER, so row-level security applies to every
+-- read and write they make), so writers need EXECUTE on them; called
+-- directly they lock, read and write only rows the caller could reach with
+-- its own table privileges (docs/security.md, test/privileges.approved).
+REVOKE ALL ON FUNCTION sessions.telemetry_details_limit(),
     sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),
     sessions.create_session(text, text, int, interval, text, jsonb, uuid[], timestamptz, timestamptz),
     sessions.update_session_details(uuid, jsonb), sessions.update_session_identifier(uuid, text),
@@ -565,8 +531,7 @@ GRANT EXECUTE ON FUNCTION sessions.telemetry_details_limit(), sessions.associate
     sessions.session_info(uuid), sessions.current_sessions(text, boolean),
     sessions.telemetry_daily(timestamptz, timestamptz, text)
   TO session_analytics_reader;
-GRANT EXECUTE ON FUNCTION sessions.expire_row(sessions.store), sessions.telemetry_check_details(jsonb, boolean), sessions.telemetry_check_size(jsonb),
-    sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),
+GRANT EXECUTE ON FUNCTION sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),
     sessions.create_session(text, text, int, interval, text, jsonb, uuid[], timestamptz, timestamptz),
     sessions.update_session_details(uuid, jsonb), sessions.update_session_identifier(uuid, text),
     sessions.add_associate_session(uuid, uuid), sessions.end_session(uuid, text, timestamptz)

@@ -14,9 +14,12 @@
 -- Legal moves: 100 -> 150 170 4xx 440; 150 -> 170 200 4xx 440;
 --              170 -> 150 200 4xx; 200, 4xx and 440 are final.
 
--- References are unique across both types, and look-ups by reference alone
--- (every function here) need an index without the namespace in front.
-CREATE UNIQUE INDEX store_invoice_reference_idx ON sessions.store (external_id) WHERE kind = 'invoice';
+-- References are unique within a type (store_external_key), not across
+-- types: a global unique index would tell a writer that a reference exists
+-- in a type it cannot see, and let it take another party's reference first.
+-- Look-ups by reference alone (every function here) need an index without
+-- the namespace in front.
+CREATE INDEX store_invoice_reference_idx ON sessions.store (external_id) WHERE kind = 'invoice';
 -- list_sessions: newest first within a type, keyset on (started_at, key).
 CREATE INDEX store_invoice_list_idx ON sessions.store (namespace, started_at DESC, session_key DESC)
     WHERE kind = 'invoice';
@@ -109,22 +112,6 @@ COMMENT ON FUNCTION sessions.invoice_status_description(int) IS
   'Default description of an invoice-style status code';
 
 /*
- * invoice_transition_ok
- *		Whether a session may move from status code a to b.
- */
-CREATE FUNCTION sessions.invoice_transition_ok(a int, b int)
-RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE
-    WHEN a = 100 THEN b IN (150, 170) OR b BETWEEN 400 AND 499
-    WHEN a = 150 THEN b IN (170, 200) OR b BETWEEN 400 AND 499
-    WHEN a = 170 THEN b IN (150, 200) OR (b BETWEEN 400 AND 499 AND b <> 440)
-    ELSE false
-END;
-COMMENT ON FUNCTION sessions.invoice_transition_ok(int, int) IS
-  'Legal invoice-style status moves: 100->150/170/4xx/440, 150->170/200/4xx/440, 170->150/200/4xx; 200, 4xx, 440 final';
-
-/*
  * invoice_sessions
  *		Invoice-style rows with their status as of now: an OPEN or
  *		PROCESSING row past valid_until reads as 440 EXPIRED, ended at
@@ -132,10 +119,10 @@ COMMENT ON FUNCTION sessions.invoice_transition_ok(int, int) IS
  */
 CREATE VIEW sessions.invoice_sessions WITH (security_invoker = true) AS
 SELECT v.*,
-       jsonb_build_object(
+       pg_catalog.jsonb_build_object(
            'reference', v.reference,
            'type', v.type,
-           'status', jsonb_build_object('code', v.code, 'name', v.name, 'description', v.description),
+           'status', pg_catalog.jsonb_build_object('code', v.code, 'name', v.name, 'description', v.description),
            'date_created', v.date_created,
            'date_updated', v.date_updated,
            'date_ended', v.date_ended,
@@ -157,7 +144,7 @@ SELECT v.*,
            coalesce((s.doc ->> 'failed')::bigint, 0) AS failed,
            coalesce(s.doc -> 'metadata', '{}') AS metadata
       FROM sessions.store s
-     CROSS JOIN LATERAL (SELECT s.ended_at IS NULL AND s.valid_until <= now() AS expired) x
+     CROSS JOIN LATERAL (SELECT s.ended_at IS NULL AND s.valid_until <= pg_catalog.now() AS expired) x
      WHERE s.kind = 'invoice') v;
 COMMENT ON VIEW sessions.invoice_sessions IS
   'Invoice-style sessions with their status as of now (open past valid_until reads as 440 EXPIRED)';
@@ -187,11 +174,28 @@ BEGIN
         RAISE EXCEPTION 'session "%" does not exist', p_reference
             USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
     END IF;
-    RETURN sessions.expire_row(r);
+    -- References are unique within a type only: a role that sees two types
+    -- may see one reference twice, and must not act on either by chance.
+    IF EXISTS (SELECT FROM sessions.store s
+                WHERE s.kind = 'invoice' AND s.external_id = p_reference AND s.namespace <> r.namespace) THEN
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', p_reference
+            USING ERRCODE = '21000',
+                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
+    END IF;
+    -- A due expiry is written first (the row is locked already), so the
+    -- caller acts on the status a reader sees.
+    IF r.ended_at IS NULL AND r.valid_until <= pg_catalog.now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = GREATEST(r.valid_until, r.started_at), last_updated = pg_catalog.now(),
+               doc = s.doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    RETURN r;
 END
 $$;
 COMMENT ON FUNCTION sessions.invoice_row(text) IS
-  'Locks an invoice-style session by reference (22023 empty, P0002 unknown), writing a due expiry first';
+  'Locks an invoice-style session by reference (22023 empty, P0002 unknown, 21000 when the caller sees it in two types), writing a due expiry first';
 
 /*
  * invoice_reference
@@ -205,12 +209,12 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    h text := upper(replace(gen_random_uuid()::text, '-', ''));
+    h text := pg_catalog.upper(pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''));
     body text;
 BEGIN
-    body := to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-S' || CASE type WHEN 'batch' THEN 'B' ELSE 'O' END
-            || '-' || substr(h, 1, 10) || '-' || substr(h, 13, 10);
-    RETURN body || '-' || upper(substr(encode(sha256(convert_to(body, 'UTF8')), 'hex'), 1, 2));
+    body := pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-S' || CASE type WHEN 'batch' THEN 'B' ELSE 'O' END
+            || '-' || pg_catalog.substr(h, 1, 10) || '-' || pg_catalog.substr(h, 13, 10);
+    RETURN body || '-' || pg_catalog.upper(pg_catalog.substr(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(body, 'UTF8')), 'hex'), 1, 2));
 END
 $$;
 COMMENT ON FUNCTION sessions.invoice_reference(text) IS
@@ -234,29 +238,29 @@ DECLARE
 BEGIN
     IF type IS NULL OR type NOT IN ('online', 'batch') THEN
         RAISE EXCEPTION 'type must be ''online'' or ''batch''' USING ERRCODE = '22023',
-            DETAIL = format('Got %s.', coalesce(quote_literal(type), 'NULL'));
+            DETAIL = pg_catalog.format('Got %s.', coalesce(pg_catalog.quote_literal(type), 'NULL'));
     END IF;
-    IF valid_for IS NULL OR valid_for <= interval '0' OR NOT isfinite(now() + valid_for) THEN
+    IF valid_for IS NULL OR valid_for <= interval '0' OR NOT pg_catalog.isfinite(pg_catalog.now() + valid_for) THEN
         RAISE EXCEPTION 'valid_for must be a positive interval' USING ERRCODE = '22023',
-            DETAIL = format('Got %s.', coalesce(valid_for::text, 'NULL'));
+            DETAIL = pg_catalog.format('Got %s.', coalesce(valid_for::text, 'NULL'));
     END IF;
     IF ref IS NOT NULL AND ref !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' THEN
         RAISE EXCEPTION 'reference must be 1-64 characters of letters, digits, ".", "_" or "-"'
-            USING ERRCODE = '22023', DETAIL = format('Got %s.', quote_literal(ref)),
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', pg_catalog.quote_literal(ref)),
                   HINT = 'Pass NULL to have one allocated.';
     END IF;
-    IF metadata IS NULL OR jsonb_typeof(metadata) <> 'object' THEN
+    IF metadata IS NULL OR pg_catalog.jsonb_typeof(metadata) <> 'object' THEN
         RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = '22023';
     END IF;
-    IF octet_length(metadata::text) > 65536 THEN
-        RAISE EXCEPTION 'metadata too large: % bytes', octet_length(metadata::text)
+    IF pg_catalog.octet_length(metadata::text) > 65536 THEN
+        RAISE EXCEPTION 'metadata too large: % bytes', pg_catalog.octet_length(metadata::text)
             USING ERRCODE = '22001', DETAIL = 'The limit is 65536 bytes of JSON text.';
     END IF;
     ref := coalesce(ref, sessions.invoice_reference(type));
     BEGIN
         INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, valid_until, doc)
-        VALUES ('invoice', type, ref, 'OPEN', now(), now() + valid_for,
-                jsonb_build_object('status_code', 100, 'description', sessions.invoice_status_description(100),
+        VALUES ('invoice', type, ref, 'OPEN', pg_catalog.now(), pg_catalog.now() + valid_for,
+                pg_catalog.jsonb_build_object('status_code', 100, 'description', sessions.invoice_status_description(100),
                                    'metadata', metadata, 'invoice_count', 0, 'successful', 0, 'failed', 0));
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'session "%" already exists', ref USING ERRCODE = '23505';
@@ -288,18 +292,24 @@ BEGIN
     END IF;
     r := sessions.invoice_row(reference);
     cur := (r.doc ->> 'status_code')::int;
-    IF cur <> code AND NOT sessions.invoice_transition_ok(cur, code) THEN
+    -- Legal moves: 100 -> 150 170 4xx 440; 150 -> 170 200 4xx 440;
+    -- 170 -> 150 200 4xx; 200, 4xx and 440 are final.
+    IF cur <> code AND NOT (CASE
+           WHEN cur = 100 THEN code IN (150, 170) OR code BETWEEN 400 AND 499
+           WHEN cur = 150 THEN code IN (170, 200) OR code BETWEEN 400 AND 499
+           WHEN cur = 170 THEN code IN (150, 200) OR (code BETWEEN 400 AND 499 AND code <> 440)
+           ELSE false END) THEN
         RAISE EXCEPTION 'session "%" cannot move from status % to %', reference, cur, code
             USING ERRCODE = '55000',
-                  DETAIL = format('The session is %s (%s).', r.status, cur),
+                  DETAIL = pg_catalog.format('The session is %s (%s).', r.status, cur),
                   HINT = CASE WHEN cur NOT IN (100, 150, 170) THEN 'The session has reached a final status.'
                               ELSE 'Legal moves: 100 -> 150/170/4xx/440, 150 -> 170/200/4xx/440, 170 -> 150/200/4xx.' END;
     END IF;
     UPDATE sessions.store s
        SET status = CASE WHEN cur = code THEN s.status ELSE sessions.invoice_status_name(code) END,
-           ended_at = CASE WHEN code IN (100, 150) THEN s.ended_at ELSE coalesce(s.ended_at, greatest(now(), s.started_at)) END,
-           last_updated = now(),
-           doc = s.doc || jsonb_build_object('status_code', code, 'description',
+           ended_at = CASE WHEN code IN (100, 150) THEN s.ended_at ELSE coalesce(s.ended_at, greatest(pg_catalog.now(), s.started_at)) END,
+           last_updated = pg_catalog.now(),
+           doc = s.doc || pg_catalog.jsonb_build_object('status_code', code, 'description',
                      coalesce(description, CASE WHEN cur = code THEN s.doc ->> 'description' END,
                               sessions.invoice_status_description(code)))
      WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
@@ -329,13 +339,13 @@ BEGIN
             USING ERRCODE = '55000';
     END IF;
     UPDATE sessions.store s
-       SET last_updated = now(),
-           doc = s.doc || jsonb_build_object(
+       SET last_updated = pg_catalog.now(),
+           doc = s.doc || pg_catalog.jsonb_build_object(
                'invoice_count', coalesce((s.doc ->> 'invoice_count')::bigint, 0) + 1,
                'successful', coalesce((s.doc ->> 'successful')::bigint, 0) + ok::int,
                'failed', coalesce((s.doc ->> 'failed')::bigint, 0) + (NOT ok)::int)
      WHERE s.session_key = r.session_key AND s.namespace = r.namespace
-    RETURNING jsonb_build_object('invoice_count', (s.doc ->> 'invoice_count')::bigint,
+    RETURNING pg_catalog.jsonb_build_object('invoice_count', (s.doc ->> 'invoice_count')::bigint,
                                  'successful', (s.doc ->> 'successful')::bigint,
                                  'failed', (s.doc ->> 'failed')::bigint) INTO STRICT r.doc;
     RETURN r.doc;
@@ -355,16 +365,21 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    d jsonb;
+    docs jsonb[];
 BEGIN
     IF coalesce(reference, '') = '' THEN
         RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
     END IF;
-    SELECT v.status_doc INTO d FROM sessions.invoice_sessions v WHERE v.reference = session_status.reference;
-    IF NOT FOUND THEN
+    SELECT pg_catalog.array_agg(v.status_doc) INTO docs
+      FROM sessions.invoice_sessions v WHERE v.reference = session_status.reference;
+    IF docs IS NULL THEN
         RAISE EXCEPTION 'session "%" does not exist', reference USING ERRCODE = 'P0002';
+    ELSIF pg_catalog.cardinality(docs) > 1 THEN
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', reference
+            USING ERRCODE = '21000',
+                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
     END IF;
-    RETURN d;
+    RETURN docs[1];
 END
 $$;
 COMMENT ON FUNCTION sessions.session_status(text) IS
@@ -514,8 +529,8 @@ BEGIN
         RETURN false;
     END IF;
     UPDATE sessions.store s
-       SET status = 'CLOSED', ended_at = greatest(now(), s.started_at), last_updated = now(),
-           doc = s.doc || jsonb_build_object('status_code', 170, 'description', sessions.invoice_status_description(170))
+       SET status = 'CLOSED', ended_at = greatest(pg_catalog.now(), s.started_at), last_updated = pg_catalog.now(),
+           doc = s.doc || pg_catalog.jsonb_build_object('status_code', 170, 'description', sessions.invoice_status_description(170))
      WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
     RETURN true;
 END
@@ -657,9 +672,17 @@ COMMENT ON TABLE sessions.invoice_secret IS
   'Caller secrets of invoice-style sessions; each row readable only by the role that stored it';
 SELECT pg_catalog.pg_extension_config_dump('sessions.invoice_secret', '');
 ALTER TABLE sessions.invoice_secret ENABLE ROW LEVEL SECURITY;
+-- The row's owner, and only while its namespace is visible: a writer cannot
+-- store a secret for a session of a type it is not mapped to. The check
+-- runs before the foreign key's, so a made-up key in such a namespace gets
+-- the same 42501 as a real one and tells nothing about which keys exist.
 CREATE POLICY invoice_secret_owner ON sessions.invoice_secret
-    USING (owner_role OPERATOR(pg_catalog.=) CURRENT_USER)
-    WITH CHECK (owner_role OPERATOR(pg_catalog.=) CURRENT_USER);
+    USING (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           AND ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+                OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])))
+    WITH CHECK (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           AND ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+                OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])));
 REVOKE ALL ON sessions.invoice_secret FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON sessions.invoice_secret TO session_analytics_writer;
 
@@ -676,7 +699,7 @@ AS $$
 DECLARE
     r sessions.store;
 BEGIN
-    IF secret IS NULL OR length(secret) = 0 THEN
+    IF secret IS NULL OR pg_catalog.length(secret) = 0 THEN
         RAISE EXCEPTION 'secret must not be empty' USING ERRCODE = '22023';
     END IF;
     r := sessions.invoice_row(reference);
@@ -701,13 +724,24 @@ COMMENT ON FUNCTION sessions.set_session_secret(text, bytea) IS
 
 CREATE FUNCTION sessions.session_secret(reference text)
 RETURNS bytea
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
-    SELECT t.secret FROM sessions.invoice_secret t
+AS $$
+DECLARE
+    secrets bytea[];
+BEGIN
+    SELECT pg_catalog.array_agg(t.secret) INTO secrets
+      FROM sessions.invoice_secret t
       JOIN sessions.store s ON s.session_key = t.session_key AND s.namespace = t.namespace
      WHERE s.kind = 'invoice' AND s.external_id = session_secret.reference;
-END;
+    IF pg_catalog.cardinality(secrets) > 1 THEN
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', reference
+            USING ERRCODE = '21000',
+                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
+    END IF;
+    RETURN secrets[1];
+END
+$$;
 COMMENT ON FUNCTION sessions.session_secret(text) IS
   'The secret the current role stored for a session (NULL when none or stored by another role)';
 
@@ -747,19 +781,19 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     r sessions.store;
-    t timestamptz := clock_timestamp();
+    t timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     IF coalesce(holder, '') = '' THEN
         RAISE EXCEPTION 'holder must not be empty' USING ERRCODE = '22023';
     END IF;
-    IF lease IS NULL OR lease <= interval '0' OR NOT isfinite(t + lease) THEN
+    IF lease IS NULL OR lease <= interval '0' OR NOT pg_catalog.isfinite(t + lease) THEN
         RAISE EXCEPTION 'lease must be a positive interval' USING ERRCODE = '22023';
     END IF;
     r := sessions.invoice_row(reference);
     IF (r.doc ->> 'status_code')::int NOT IN (100, 150, 170) THEN
         RAISE EXCEPTION 'session "%" is % and cannot be claimed', reference, r.status USING ERRCODE = '55000';
     END IF;
-    t := clock_timestamp();
+    t := pg_catalog.clock_timestamp();
     INSERT INTO sessions.session_lease AS l (session_key, namespace, holder, claimed_at, lease_until)
     VALUES (r.session_key, r.namespace, holder, t, t + lease)
     ON CONFLICT (session_key, namespace) DO UPDATE
@@ -811,12 +845,14 @@ SET search_path = pg_catalog, sessions, pg_temp
 BEGIN ATOMIC
     WITH e AS (
         UPDATE sessions.store s
-           SET status = 'EXPIRED', ended_at = greatest(s.valid_until, s.started_at), last_updated = now(),
-               doc = sessions.expired_doc(s.kind, s.doc)
-         WHERE s.kind IN ('telemetry', 'invoice') AND s.ended_at IS NULL AND s.valid_until <= now()
+           SET status = 'EXPIRED', ended_at = greatest(s.valid_until, s.started_at), last_updated = pg_catalog.now(),
+               doc = CASE WHEN s.kind = 'invoice'
+                          THEN s.doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
+                          ELSE s.doc END
+         WHERE s.kind IN ('telemetry', 'invoice') AND s.ended_at IS NULL AND s.valid_until <= pg_catalog.now()
         RETURNING 1
     )
-    SELECT count(*)::int FROM e;
+    SELECT pg_catalog.count(*)::int FROM e;
 END;
 COMMENT ON FUNCTION sessions.expire_sessions() IS
   'Ends telemetry and invoice-style sessions past valid_until (EXPIRED / 440); returns how many';
@@ -831,8 +867,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 BEGIN
-    RETURN jsonb_build_object('expired', sessions.expire_sessions(),
-                              'events_pruned', sessions.prune_events(), 'at', now());
+    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
+                              'events_pruned', sessions.prune_events(), 'at', pg_catalog.now());
 END
 $$;
 COMMENT ON FUNCTION sessions.maintenance() IS
@@ -850,10 +886,10 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
 BEGIN ATOMIC
     SELECT s.kind, s.namespace,
-           CASE WHEN s.status = 'EXPIRED' OR (s.ended_at IS NULL AND s.valid_until <= now()) THEN 'expired'
+           CASE WHEN s.status = 'EXPIRED' OR (s.ended_at IS NULL AND s.valid_until <= pg_catalog.now()) THEN 'expired'
                 WHEN s.ended_at IS NOT NULL OR s.status IN ('COMPLETED', 'INVALID', 'FINISHED') THEN 'ended'
                 ELSE 'live' END AS st,
-           count(*)
+           pg_catalog.count(*)
       FROM sessions.store s
      GROUP BY 1, 2, 3
      ORDER BY 1, 2, 3;
@@ -873,29 +909,40 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
 BEGIN ATOMIC
     WITH m AS (
-        SELECT s.kind, replace(replace(replace(s.data_source, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n') AS ds,
+        SELECT s.kind, pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(s.data_source, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n') AS ds,
                s.state, s.sessions
           FROM sessions.metric_samples() s
     ), by_source AS (
         SELECT m.kind, m.ds,
-               sum(m.sessions) FILTER (WHERE m.state <> 'live') AS ended,
-               sum(m.sessions) FILTER (WHERE m.state = 'expired') AS expired
+               pg_catalog.sum(m.sessions) FILTER (WHERE m.state <> 'live') AS ended,
+               pg_catalog.sum(m.sessions) FILTER (WHERE m.state = 'expired') AS expired
           FROM m GROUP BY 1, 2
     )
     SELECT E'# HELP sessions_total Sessions in the store by kind, data source and state.\n'
         || E'# TYPE sessions_total gauge\n'
-        || coalesce((SELECT string_agg(format('sessions_total{kind="%s",data_source="%s",state="%s"} %s', m.kind, m.ds, m.state, m.sessions), E'\n' ORDER BY m.kind, m.ds, m.state) || E'\n' FROM m), '')
+        || coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('sessions_total{kind="%s",data_source="%s",state="%s"} %s', m.kind, m.ds, m.state, m.sessions), E'\n' ORDER BY m.kind, m.ds, m.state) || E'\n' FROM m), '')
         || E'# HELP sessions_ended_total Sessions that have ended (including by expiry).\n'
         || E'# TYPE sessions_ended_total counter\n'
-        || coalesce((SELECT string_agg(format('sessions_ended_total{kind="%s",data_source="%s"} %s', b.kind, b.ds, coalesce(b.ended, 0)), E'\n' ORDER BY b.kind, b.ds) || E'\n' FROM by_source b), '')
+        || coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('sessions_ended_total{kind="%s",data_source="%s"} %s', b.kind, b.ds, coalesce(b.ended, 0)), E'\n' ORDER BY b.kind, b.ds) || E'\n' FROM by_source b), '')
         || E'# HELP sessions_expired_total Sessions ended because valid_until passed.\n'
         || E'# TYPE sessions_expired_total counter\n'
-        || coalesce((SELECT string_agg(format('sessions_expired_total{kind="%s",data_source="%s"} %s', b.kind, b.ds, coalesce(b.expired, 0)), E'\n' ORDER BY b.kind, b.ds) || E'\n' FROM by_source b), '');
+        || coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('sessions_expired_total{kind="%s",data_source="%s"} %s', b.kind, b.ds, coalesce(b.expired, 0)), E'\n' ORDER BY b.kind, b.ds) || E'\n' FROM by_source b), '');
 END;
 COMMENT ON FUNCTION sessions.metrics() IS
   'Prometheus exposition text: sessions_total gauge, sessions_ended_total and sessions_expired_total counters';
 
--- Privileges: helpers are internal; readers read, writers change.
+-- Privileges: no function is executable by PUBLIC; readers read, writers
+-- change. invoice_row is the helper of the writer functions above, which run
+-- as their caller (row-level security applies), so writers need EXECUTE on
+-- it; called directly it locks and writes only rows the caller could change
+-- with its own table privileges. invoice_status_name/description document
+-- the status codes and are readers' to call. expire_sessions() and
+-- maintenance() cross tenants (they run as the owner): only the owner, the
+-- expiry worker and pg_cron jobs run them.
+REVOKE ALL ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_status_description(int)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_status_description(int)
+  TO session_analytics_reader;
 REVOKE ALL ON FUNCTION sessions.lifecycle_mac(text, text), sessions.invoice_row(text),
     sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text),
     sessions.invoice_reference(text), sessions.open_session(text, interval, text, jsonb),
@@ -915,6 +962,5 @@ GRANT EXECUTE ON FUNCTION sessions.invoice_row(text), sessions.invoice_reference
     sessions.open_session(text, interval, text, jsonb), sessions.set_session_status(text, int, text),
     sessions.count_session_item(text, boolean), sessions.terminate_session(text),
     sessions.set_session_secret(text, bytea), sessions.session_secret(text),
-    sessions.claim_session(text, text, interval), sessions.release_session(text, text),
-    sessions.expire_sessions(), sessions.maintenance()
+    sessions.claim_session(text, text, interval), sessions.release_session(text, text)
   TO session_analytics_writer;

@@ -1,6 +1,6 @@
 -- Invoice-style lifecycle: open, status codes, counters, state, secrets, leases, expiry.
 BEGIN;
-SELECT plan(124);
+SELECT plan(127);
 
 SELECT has_function('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb']);
 SELECT function_returns('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb'], 'text');
@@ -23,9 +23,7 @@ SELECT is(ARRAY[sessions.invoice_status_name(100), sessions.invoice_status_name(
           ARRAY['OPEN', 'PROCESSING', 'CLOSED', 'SUCCEEDED', 'FAILED', 'CANCELLED'], 'status names by code');
 SELECT is(sessions.invoice_status_name(300), NULL, '300 is not a status');
 SELECT is(sessions.invoice_status_description(445), 'Failed: no valid items', 'default description');
-SELECT ok(sessions.invoice_transition_ok(100, 170) AND sessions.invoice_transition_ok(170, 200)
-          AND NOT sessions.invoice_transition_ok(170, 440) AND NOT sessions.invoice_transition_ok(200, 150)
-          AND NOT sessions.invoice_transition_ok(440, 100), 'transition table');
+SELECT hasnt_function('sessions', 'invoice_transition_ok', 'the transition table is part of set_session_status (no helper to grant)');
 SELECT is(length(sessions.lifecycle_mac('page', 'x')), 64, 'HMAC-SHA256 in hex');
 SELECT ok(sessions.lifecycle_mac('page', 'x') = sessions.lifecycle_mac('page', 'x')
           AND sessions.lifecycle_mac('page', 'x') <> sessions.lifecycle_mac('state', 'x'), 'deterministic, separated by purpose');
@@ -44,7 +42,15 @@ SELECT results_eq(format($$SELECT kind, namespace, external_id, status, started_
     'stored as kind invoice, namespace = type, external_id = reference, OPEN, valid 12 hours');
 SELECT is(sessions.open_session('online', interval '1 hour', 'my-ref.001'), 'my-ref.001', 'a given reference is kept');
 SELECT throws_ok($$SELECT sessions.open_session('online', reference => 'my-ref.001')$$, '23505', 'session "my-ref.001" already exists', 'duplicate reference');
-SELECT throws_ok($$SELECT sessions.open_session('batch', reference => 'my-ref.001')$$, '23505', NULL, 'references are unique across types');
+SELECT is(sessions.open_session('batch', reference => 'my-ref.001'), 'my-ref.001',
+          'references are unique within a type only (no oracle on other types)');
+SELECT throws_ok($$SELECT sessions.session_status('my-ref.001')$$, '21000',
+                 'reference "my-ref.001" names sessions of more than one type', 'status of a reference seen in two types');
+SELECT throws_ok($$SELECT sessions.terminate_session('my-ref.001')$$, '21000', NULL, 'a change by a reference seen in two types');
+INSERT INTO sessions.invoice_secret (session_key, namespace, secret)
+SELECT s.session_key, s.namespace, '\x01' FROM sessions.store s WHERE s.kind = 'invoice' AND s.external_id = 'my-ref.001';
+SELECT throws_ok($$SELECT sessions.session_secret('my-ref.001')$$, '21000', NULL, 'the secret of a reference seen in two types');
+DELETE FROM sessions.store WHERE kind = 'invoice' AND namespace = 'batch' AND external_id = 'my-ref.001';
 SELECT throws_ok($$SELECT sessions.open_session('offline')$$, '22023', 'type must be ''online'' or ''batch''', 'unknown type');
 SELECT throws_ok($$SELECT sessions.open_session(NULL)$$, '22023', NULL, 'NULL type');
 SELECT throws_ok($$SELECT sessions.open_session('online', interval '0')$$, '22023', 'valid_for must be a positive interval', 'zero validity');

@@ -16,9 +16,9 @@ SELECT function_returns('sessions', 'end_session', ARRAY['uuid', 'text', 'timest
 
 -- Helpers
 SELECT is(sessions.telemetry_details_limit(), 65536, 'details limit is 64 KiB');
-SELECT lives_ok($$SELECT sessions.telemetry_check_details('{"a": "x", "b": null}', true)$$, 'null allowed when removing keys');
-SELECT throws_ok($$SELECT sessions.telemetry_check_details('{"b": null}', false)$$, '22023', NULL, 'null refused otherwise');
-SELECT throws_ok($$SELECT sessions.telemetry_check_size(jsonb_build_object('x', repeat('y', 65536)))$$, '22001', NULL, 'size check');
+SELECT hasnt_function('sessions', 'telemetry_check_details', 'the details check is part of its callers (no helper to grant)');
+SELECT hasnt_function('sessions', 'telemetry_check_size', 'the size check is part of its callers');
+SELECT hasnt_function('sessions', 'expire_row', 'the expiry write is part of telemetry_row and invoice_row');
 
 -- create_session: key allocated, store conventions kept.
 SELECT sessions.create_session('DataSource', identifier => 'silverstone-gp-2024',
