@@ -1,0 +1,904 @@
+-- session_analytics 0.1.0 -> 0.2.0
+--
+-- Moves a database installed as 0.1.0 (src/session_analytics--0.1.0.sql) to
+-- the catalog a fresh 0.2.0 install creates (test/cli/upgrade.t compares
+-- the two object by object). Hand-written, in the order of the master SQL
+-- (src/sql/NN_*.sql); every change to the SQL API of 0.2.0 goes here in the
+-- same commit (docs/development.md). Rules kept here:
+--   - functions whose body or options changed: CREATE OR REPLACE with the
+--     master text verbatim (bodies are compared byte for byte), then their
+--     COMMENT; grants survive CREATE OR REPLACE, so changed grants are
+--     stated explicitly;
+--   - helpers 0.2.0 folded into their callers are dropped after the callers
+--     no longer use them;
+--   - tables keep their rows: changed tables are altered in place, or rebuilt
+--     with their rows copied when the column order changes.
+
+\echo Use "ALTER EXTENSION session_analytics UPDATE TO '0.2.0'" to load this file. \quit
+
+-- 00_store -------------------------------------------------------------------
+
+-- The install-hijack guard of 0.2.0 also guards the update: the functions
+-- below run as the superuser updating the extension, and later as the
+-- expiry worker, so refuse to update a schema that a non-superuser controls.
+DO $guard$
+DECLARE
+    nsp pg_catalog.oid;
+    reasons pg_catalog.text;
+BEGIN
+    SELECT n.oid INTO nsp FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) 'sessions';
+    SELECT pg_catalog.string_agg(x.why, '; ') INTO reasons
+      FROM (SELECT pg_catalog.format('it is owned by the non-superuser role %I', r.rolname) AS why
+              FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+             WHERE n.oid OPERATOR(pg_catalog.=) nsp AND NOT r.rolsuper
+            UNION ALL
+            SELECT pg_catalog.format('%s may create objects in it',
+                       CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                            ELSE pg_catalog.quote_ident(r.rolname::pg_catalog.text) END)
+              FROM pg_catalog.pg_namespace n
+             CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+              LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+             WHERE n.oid OPERATOR(pg_catalog.=) nsp AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+               AND (a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid OR NOT r.rolsuper)
+            UNION ALL
+            SELECT pg_catalog.format('it contains objects owned by the non-superuser role %I', r.rolname)
+              FROM (SELECT c.relowner AS owner FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+                    UNION SELECT p.proowner FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
+                    UNION SELECT t.typowner FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp
+                    UNION SELECT o.oprowner FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp) o
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+             WHERE NOT r.rolsuper) x;
+    IF reasons IS NOT NULL THEN
+        RAISE EXCEPTION 'refusing to install session_analytics into the existing schema "sessions": %', reasons
+            USING ERRCODE = '42501',
+                  DETAIL = 'Objects a non-superuser controls in this schema could run as the role installing the extension or as the expiry worker.',
+                  HINT = 'Drop the schema (after checking what is in it) and run CREATE EXTENSION again, or make a superuser its owner, revoke CREATE on it from every other role and drop the objects of other roles.';
+    END IF;
+END
+$guard$;
+
+-- visible_namespaces: a mapping applies through pg_has_role USAGE, as table
+-- privileges do (a NOINHERIT member needs SET ROLE); no PUBLIC EXECUTE.
+CREATE OR REPLACE FUNCTION sessions.visible_namespaces()
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.namespace), '{}')
+      FROM sessions.role_namespace r
+      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role_name
+     WHERE pg_catalog.pg_has_role(g.oid, 'USAGE');
+END;
+COMMENT ON FUNCTION sessions.visible_namespaces() IS
+  'Namespaces the current role may see through sessions.role_namespace (''*'' = all)';
+
+REVOKE ALL ON FUNCTION sessions.visible_namespaces() FROM PUBLIC;
+
+-- role_namespace: each role sees only the mappings that apply to it.
+ALTER TABLE sessions.role_namespace ENABLE ROW LEVEL SECURITY;
+CREATE POLICY role_namespace_own ON sessions.role_namespace FOR SELECT
+    USING (EXISTS (SELECT FROM pg_catalog.pg_roles g
+                    WHERE g.rolname OPERATOR(pg_catalog.=) role_name
+                      AND pg_catalog.pg_has_role(g.oid, 'USAGE')));
+
+-- 10_ocpi --------------------------------------------------------------------
+
+-- Names in the bodies qualified (pg_catalog.); the validators are not PUBLIC.
+CREATE OR REPLACE FUNCTION sessions.ocpi_list(date_from timestamptz, date_to timestamptz DEFAULT NULL,
+                                   "offset" int DEFAULT 0, "limit" int DEFAULT 50,
+                                   country_code text DEFAULT NULL, party_id text DEFAULT NULL)
+RETURNS TABLE (data jsonb, total_count bigint, is_last_page boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    ns_prefix text;
+    ns_party  text;
+BEGIN
+    IF "offset" IS NULL OR "offset" < 0 OR "limit" IS NULL OR "limit" < 0 THEN
+        RAISE EXCEPTION 'invalid OCPI list paging: offset % and limit %', "offset", "limit"
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).',
+                  HINT = 'offset and limit must be non-negative integers.';
+    END IF;
+    IF date_from IS NOT NULL AND date_to IS NOT NULL AND date_to < date_from THEN
+        RAISE EXCEPTION 'invalid OCPI list window: date_to % is before date_from %', date_to, date_from
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    ns_prefix := pg_catalog.upper(country_code COLLATE "C") || '-';
+    ns_party := '-' || pg_catalog.upper(party_id COLLATE "C");
+
+    RETURN QUERY
+    WITH matches AS (
+        SELECT s.doc, s.last_updated, s.namespace, s.external_id
+          FROM sessions.store s
+         WHERE s.kind = 'ocpi'
+           AND (date_from IS NULL OR s.last_updated >= date_from)
+           AND (date_to IS NULL OR s.last_updated < date_to)
+           AND (ns_prefix IS NULL OR pg_catalog.starts_with(s.namespace, ns_prefix))
+           AND (ns_party IS NULL OR pg_catalog.right(s.namespace, pg_catalog.length(ns_party)) = ns_party)
+    ), counted AS (
+        SELECT pg_catalog.count(*) AS n FROM matches
+    ), page AS (
+        SELECT m.doc, m.last_updated, m.namespace, m.external_id
+          FROM matches m
+         ORDER BY m.last_updated, m.namespace, m.external_id
+        OFFSET "offset" LIMIT "limit"
+    )
+    SELECT COALESCE((SELECT pg_catalog.jsonb_agg(p.doc ORDER BY p.last_updated, p.namespace, p.external_id) FROM page p),
+                    '[]'::jsonb),
+           c.n,
+           "offset"::bigint + "limit" >= c.n
+      FROM counted c;
+END;
+$$;
+COMMENT ON FUNCTION sessions.ocpi_list(timestamptz, timestamptz, int, int, text, text) IS
+  'OCPI GET list: one page (JSON array, oldest last_updated first) of Sessions with last_updated in [date_from, date_to), the total count and whether this is the last page';
+CREATE OR REPLACE FUNCTION sessions.ocpi_put_charging_preferences(country_code text, party_id text,
+                                                       session_id text, preferences jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    s record;
+    profile text;
+    departure timestamptz;
+BEGIN
+    IF country_code IS NULL OR party_id IS NULL OR session_id IS NULL OR preferences IS NULL THEN
+        RAISE EXCEPTION 'arguments of ocpi_put_charging_preferences must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    PERFORM sessions.ocpi_validate_charging_preferences(preferences);
+
+    SELECT st.session_key, st.namespace, st.status, st.started_at INTO s
+      FROM sessions.store st
+     WHERE st.namespace = pg_catalog.upper(country_code COLLATE "C") || '-' || pg_catalog.upper(party_id COLLATE "C")
+       AND st.kind = 'ocpi'
+       AND st.external_id = pg_catalog.upper(session_id COLLATE "C")
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'OCPI session %/%/% not found', country_code, party_id, session_id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'OCPI status code 2000 (Generic client error), HTTP 404.',
+                  HINT = 'Charging preferences need a known session.';
+    END IF;
+
+    profile := preferences ->> 'profile_type';
+    -- OCPI DateTimes are UTC with or without the 'Z'.
+    departure := (pg_catalog.rtrim(preferences ->> 'departure_time', 'Z') || '+00')::timestamptz;
+    -- The policy: a finished session cannot be steered; profiles other than
+    -- the four of the spec are not supported; CHEAP and GREEN plan against a
+    -- deadline and an amount of energy; the deadline must lie after the start.
+    IF s.status IN ('COMPLETED', 'INVALID') THEN
+        RETURN 'NOT_POSSIBLE';
+    ELSIF profile NOT IN ('CHEAP', 'FAST', 'GREEN', 'REGULAR') THEN
+        RETURN 'PROFILE_TYPE_NOT_SUPPORTED';
+    ELSIF profile IN ('CHEAP', 'GREEN') AND departure IS NULL THEN
+        RETURN 'DEPARTURE_REQUIRED';
+    ELSIF profile IN ('CHEAP', 'GREEN') AND pg_catalog.jsonb_typeof(preferences -> 'energy_need') IS DISTINCT FROM 'number' THEN
+        RETURN 'ENERGY_NEED_REQUIRED';
+    ELSIF departure IS NOT NULL AND departure <= s.started_at THEN
+        RETURN 'NOT_POSSIBLE';
+    END IF;
+
+    INSERT INTO sessions.ocpi_charging_preferences AS p (session_key, namespace, preferences)
+    VALUES (s.session_key, s.namespace, ocpi_put_charging_preferences.preferences)
+    ON CONFLICT ON CONSTRAINT ocpi_charging_preferences_pkey
+    DO UPDATE SET preferences = excluded.preferences, updated_at = pg_catalog.now();
+    RETURN 'ACCEPTED';
+END;
+$$;
+COMMENT ON FUNCTION sessions.ocpi_put_charging_preferences(text, text, text, jsonb) IS
+  'OCPI PUT charging_preferences: validate, store with the session when ACCEPTED, and return the ChargingPreferencesResponse';
+
+REVOKE ALL ON FUNCTION sessions.ocpi_validate(jsonb, text),
+                       sessions.ocpi_validate_charging_preferences(jsonb)
+  FROM PUBLIC;
+
+-- 40_telemetry ----------------------------------------------------------------
+
+-- Links are checked at both ends: a role links only sessions it sees.
+DROP POLICY telemetry_associate_by_namespace ON sessions.telemetry_associate;
+CREATE POLICY telemetry_associate_by_namespace ON sessions.telemetry_associate
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR (namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+               AND associate_namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])))
+    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR (namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+               AND associate_namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])));
+
+-- The checks of expire_row, telemetry_check_details and telemetry_check_size
+-- are folded into their callers (dropped below); names qualified.
+CREATE OR REPLACE FUNCTION sessions.telemetry_row(p_key uuid, p_data_source text, p_for_change boolean)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF p_key IS NULL THEN
+        RAISE EXCEPTION 'session_key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT * INTO r FROM sessions.store s
+     WHERE s.session_key = p_key AND s.kind = 'telemetry'
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'telemetry session % does not exist', p_key
+            USING ERRCODE = 'P0002', HINT = 'Create it with sessions.create_session().';
+    END IF;
+    IF p_data_source IS NOT NULL AND p_data_source <> r.namespace THEN
+        RAISE EXCEPTION 'data_source "%" does not match session %', p_data_source, p_key
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('The session belongs to data source "%s".', r.namespace);
+    END IF;
+    -- A due expiry is written first (the row is locked already), so the
+    -- caller acts on the status a reader sees.
+    IF r.ended_at IS NULL AND r.valid_until <= pg_catalog.now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = GREATEST(r.valid_until, r.started_at), last_updated = pg_catalog.now()
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    IF p_for_change AND r.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'telemetry session % has ended and no longer changes', p_key
+            USING ERRCODE = '55000', DETAIL = pg_catalog.format('Status %s since %s.', r.status, r.ended_at);
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION sessions.telemetry_row(uuid, text, boolean) IS
+  'Locks a telemetry session by key; P0002 when unknown, 22023 on a data source mismatch, 55000 when ended and a change was asked';
+CREATE OR REPLACE FUNCTION sessions.telemetry_link(p_parent sessions.store, p_associate uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    child_ns text;
+BEGIN
+    IF p_associate IS NULL THEN
+        RAISE EXCEPTION 'associate_key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT s.namespace INTO child_ns FROM sessions.store s
+     WHERE s.session_key = p_associate AND s.kind = 'telemetry';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'associate session % does not exist', p_associate USING ERRCODE = 'P0002';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sessions.telemetry_associate'));
+    IF p_associate = p_parent.session_key OR EXISTS (
+        WITH RECURSIVE down(k) AS (
+            SELECT a.associate_key FROM sessions.telemetry_associate a WHERE a.session_key = p_associate
+            UNION
+            SELECT a.associate_key FROM sessions.telemetry_associate a JOIN down ON a.session_key = down.k
+        )
+        SELECT 1 FROM down WHERE k = p_parent.session_key)
+    THEN
+        RAISE EXCEPTION 'associating % with % would create a cycle', p_parent.session_key, p_associate
+            USING ERRCODE = '23514', DETAIL = 'Session associations form a hierarchy; a session cannot be its own ancestor.';
+    END IF;
+    INSERT INTO sessions.telemetry_associate (session_key, namespace, associate_key, associate_namespace)
+    VALUES (p_parent.session_key, p_parent.namespace, p_associate, child_ns)
+    ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION sessions.telemetry_link(sessions.store, uuid) IS
+  'Adds one association; P0002 for an unknown associate, 23514 for a cycle, duplicates ignored';
+CREATE OR REPLACE FUNCTION sessions.create_session(
+    data_source text,
+    type text DEFAULT 'Session',
+    version int DEFAULT 1,
+    utc_offset interval DEFAULT '0',
+    identifier text DEFAULT '',
+    details jsonb DEFAULT '{}',
+    associate_keys uuid[] DEFAULT '{}',
+    creation_time timestamptz DEFAULT pg_catalog.now(),
+    valid_until timestamptz DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    a uuid;
+    bad_key text;
+    bad_type text;
+BEGIN
+    IF coalesce(data_source, '') = '' THEN
+        RAISE EXCEPTION 'data_source must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(type, '') = '' THEN
+        RAISE EXCEPTION 'type must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF version IS NULL OR version < 0 THEN
+        RAISE EXCEPTION 'version must be a non-negative integer' USING ERRCODE = '22023';
+    END IF;
+    IF utc_offset IS NULL OR utc_offset < interval '-14 hours' OR utc_offset > interval '14 hours' THEN
+        RAISE EXCEPTION 'utc_offset must be between -14:00 and +14:00'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', coalesce(utc_offset::text, 'NULL'));
+    END IF;
+    IF identifier IS NULL THEN
+        RAISE EXCEPTION 'identifier must not be NULL' USING ERRCODE = '22004', HINT = 'Pass '''' for none.';
+    END IF;
+    IF creation_time IS NULL OR NOT pg_catalog.isfinite(creation_time) THEN
+        RAISE EXCEPTION 'creation_time must be a finite timestamp' USING ERRCODE = '22023';
+    END IF;
+    IF valid_until IS NOT NULL AND valid_until <= creation_time THEN
+        RAISE EXCEPTION 'valid_until must be later than creation_time'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('creation_time %s, valid_until %s.', creation_time, valid_until);
+    END IF;
+    -- details: an object of non-empty keys with string values, within the
+    -- documented size.
+    IF details IS NULL OR pg_catalog.jsonb_typeof(details) <> 'object' THEN
+        RAISE EXCEPTION 'details must be a JSON object of string values'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('Got %s.', coalesce(pg_catalog.jsonb_typeof(details), 'NULL'));
+    END IF;
+    SELECT e.key, pg_catalog.jsonb_typeof(e.value) INTO bad_key, bad_type
+      FROM pg_catalog.jsonb_each(details) e
+     WHERE e.key = '' OR pg_catalog.jsonb_typeof(e.value) <> 'string'
+     LIMIT 1;
+    IF bad_key = '' THEN
+        RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
+    ELSIF bad_key IS NOT NULL THEN
+        RAISE EXCEPTION 'details value for key "%" must be a string, not %', bad_key, bad_type
+            USING ERRCODE = '22023', HINT = 'Quote numbers and booleans.';
+    END IF;
+    IF pg_catalog.octet_length(details::text) > sessions.telemetry_details_limit() THEN
+        RAISE EXCEPTION 'details too large: % bytes', pg_catalog.octet_length(details::text)
+            USING ERRCODE = '22001',
+                  DETAIL = pg_catalog.format('The limit is %s bytes of JSON text.', sessions.telemetry_details_limit());
+    END IF;
+
+    INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, valid_until, doc)
+    VALUES ('telemetry', data_source, NULL, 'LIVE', creation_time, valid_until,
+            pg_catalog.jsonb_build_object('type', type, 'version', version,
+                               'utc_offset', extract(epoch FROM utc_offset)::int,
+                               'identifier', identifier, 'details', details))
+    RETURNING * INTO r;
+
+    FOREACH a IN ARRAY coalesce(associate_keys, '{}') LOOP
+        PERFORM sessions.telemetry_link(r, a);
+    END LOOP;
+    RETURN r.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.create_session(text, text, int, interval, text, jsonb, uuid[], timestamptz, timestamptz) IS
+  'Creates a telemetry session (Stream API CreateSession) and returns its database-allocated key';
+CREATE OR REPLACE FUNCTION sessions.update_session_details(session_key uuid, details jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    merged jsonb;
+    bad_key text;
+    bad_type text;
+BEGIN
+    -- details: an object of non-empty keys with string values or JSON
+    -- null (remove the key); the merged document within the size limit.
+    IF details IS NULL OR pg_catalog.jsonb_typeof(details) <> 'object' THEN
+        RAISE EXCEPTION 'details must be a JSON object of string values'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('Got %s.', coalesce(pg_catalog.jsonb_typeof(details), 'NULL'));
+    END IF;
+    SELECT e.key, pg_catalog.jsonb_typeof(e.value) INTO bad_key, bad_type
+      FROM pg_catalog.jsonb_each(details) e
+     WHERE e.key = '' OR pg_catalog.jsonb_typeof(e.value) NOT IN ('string', 'null')
+     LIMIT 1;
+    IF bad_key = '' THEN
+        RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
+    ELSIF bad_key IS NOT NULL THEN
+        RAISE EXCEPTION 'details value for key "%" must be a string, not %', bad_key, bad_type
+            USING ERRCODE = '22023', HINT = 'Pass JSON null to remove a key; quote numbers and booleans.';
+    END IF;
+    r := sessions.telemetry_row(session_key, NULL, true);
+    merged := pg_catalog.jsonb_strip_nulls(coalesce(r.doc -> 'details', '{}') || details);
+    IF pg_catalog.octet_length(merged::text) > sessions.telemetry_details_limit() THEN
+        RAISE EXCEPTION 'details too large: % bytes', pg_catalog.octet_length(merged::text)
+            USING ERRCODE = '22001',
+                  DETAIL = pg_catalog.format('The limit is %s bytes of JSON text.', sessions.telemetry_details_limit());
+    END IF;
+    UPDATE sessions.store s
+       SET doc = pg_catalog.jsonb_set(s.doc, '{details}', merged), last_updated = pg_catalog.now()
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+END
+$$;
+COMMENT ON FUNCTION sessions.update_session_details(uuid, jsonb) IS
+  'Merges string details into a live telemetry session; a key given as JSON null is removed';
+CREATE OR REPLACE FUNCTION sessions.update_session_identifier(session_key uuid, identifier text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF identifier IS NULL THEN
+        RAISE EXCEPTION 'identifier must not be NULL' USING ERRCODE = '22004', HINT = 'Pass '''' for none.';
+    END IF;
+    r := sessions.telemetry_row(session_key, NULL, true);
+    UPDATE sessions.store s
+       SET doc = pg_catalog.jsonb_set(s.doc, '{identifier}', pg_catalog.to_jsonb(identifier)), last_updated = pg_catalog.now()
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+END
+$$;
+COMMENT ON FUNCTION sessions.update_session_identifier(uuid, text) IS
+  'Sets the identifier of a live telemetry session';
+CREATE OR REPLACE FUNCTION sessions.end_session(
+    session_key uuid,
+    data_source text DEFAULT NULL,
+    termination_time timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF data_source = '' THEN
+        RAISE EXCEPTION 'data_source must not be empty' USING ERRCODE = '22023', HINT = 'Pass NULL to skip the check.';
+    END IF;
+    IF termination_time IS NULL OR NOT pg_catalog.isfinite(termination_time) THEN
+        RAISE EXCEPTION 'termination_time must be a finite timestamp' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.telemetry_row(session_key, data_source, false);
+    IF r.ended_at IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    IF termination_time < r.started_at THEN
+        RAISE EXCEPTION 'termination_time is before the session''s creation_time'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('creation_time %s, termination_time %s.', r.started_at, termination_time);
+    END IF;
+    UPDATE sessions.store s
+       SET status = 'ENDED', ended_at = termination_time, last_updated = pg_catalog.now()
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION sessions.end_session(uuid, text, timestamptz) IS
+  'Ends a telemetry session: true when ended now, false when already ended; 22023 when data_source does not match';
+CREATE OR REPLACE FUNCTION sessions.session_info(session_key uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    t sessions.telemetry_sessions;
+BEGIN
+    SELECT * INTO t FROM sessions.telemetry_sessions v WHERE v.session_key = session_info.session_key;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'telemetry session % does not exist', session_key USING ERRCODE = 'P0002';
+    END IF;
+    RETURN pg_catalog.jsonb_build_object(
+        'session_key', t.session_key,
+        'data_source', t.data_source,
+        'identifier', t.identifier,
+        'type', t.type,
+        'version', t.version,
+        'associate_session_keys',
+            (SELECT coalesce(pg_catalog.jsonb_agg(k ORDER BY k), '[]') FROM sessions.associates(t.session_key) k),
+        'is_complete', t.termination_time IS NOT NULL,
+        'status', t.status,
+        'details', t.details,
+        'utc_offset', t.utc_offset,
+        'creation_time', t.creation_time,
+        'termination_time', t.termination_time,
+        'duration', coalesce(t.termination_time, pg_catalog.now()) - t.creation_time,
+        'valid_until', t.valid_until);
+END
+$$;
+COMMENT ON FUNCTION sessions.session_info(uuid) IS
+  'Telemetry session as JSON: GetSessionInfoResponse fields plus status, duration and valid_until';
+CREATE OR REPLACE FUNCTION sessions.telemetry_daily(
+    from_time timestamptz DEFAULT NULL,
+    to_time timestamptz DEFAULT NULL,
+    time_zone text DEFAULT NULL)
+RETURNS TABLE (day date, data_source text, type text, sessions_started bigint,
+               sessions_live bigint, total_duration interval)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    IF time_zone IS NOT NULL THEN
+        BEGIN
+            PERFORM pg_catalog.now() AT TIME ZONE time_zone;
+        EXCEPTION WHEN invalid_parameter_value OR string_data_right_truncation THEN
+            RAISE EXCEPTION 'time zone "%" is not recognized', time_zone
+                USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names (e.g. Europe/London) or a POSIX zone.';
+        END;
+    END IF;
+    RETURN QUERY
+    WITH g AS (
+        SELECT t.data_source AS ds, t.type AS ty,
+               sessions.session_stats_agg(t.creation_time, t.termination_time, NULL::float8,
+                   coalesce(time_zone,
+                            -- POSIX offsets count west of UTC: +02:00 is 'UTC-02:00:00'.
+                            'UTC' || CASE WHEN t.utc_offset > interval '0' THEN '-' ELSE '+' END
+                                  || pg_catalog.to_char(pg_catalog.abs(extract(epoch FROM t.utc_offset)) * interval '1 second', 'HH24:MI:SS'))) AS st
+          FROM sessions.telemetry_sessions t
+         WHERE (from_time IS NULL OR t.creation_time >= from_time)
+           AND (to_time IS NULL OR t.creation_time < to_time)
+         GROUP BY t.data_source, t.type, CASE WHEN time_zone IS NULL THEN t.utc_offset END
+    )
+    SELECT d.day, g.ds, g.ty, pg_catalog.sum(d.sessions)::bigint, pg_catalog.sum(d.active)::bigint,
+           coalesce(pg_catalog.sum(d.avg_duration * d.completed), interval '0')
+      FROM g CROSS JOIN LATERAL sessions.days(g.st) d
+     GROUP BY 1, 2, 3
+     ORDER BY 1, 2, 3;
+END
+$$;
+COMMENT ON FUNCTION sessions.telemetry_daily(timestamptz, timestamptz, text) IS
+  'Telemetry sessions started and total duration per local day (session utc_offset or time_zone), by data source and type';
+
+REVOKE ALL ON FUNCTION sessions.telemetry_details_limit() FROM PUBLIC;
+
+-- 41_lifecycle ----------------------------------------------------------------
+
+-- References are unique within a type only (store_external_key): a global
+-- unique index was an existence oracle across types.
+DROP INDEX sessions.store_invoice_reference_idx;
+CREATE INDEX store_invoice_reference_idx ON sessions.store (external_id) WHERE kind = 'invoice';
+
+-- Functions: expiry folded in, 21000 for a reference seen in two types, names qualified.
+CREATE OR REPLACE FUNCTION sessions.invoice_row(p_reference text)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF coalesce(p_reference, '') = '' THEN
+        RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO r FROM sessions.store s
+     WHERE s.kind = 'invoice' AND s.external_id = p_reference
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session "%" does not exist', p_reference
+            USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
+    END IF;
+    -- References are unique within a type only: a role that sees two types
+    -- may see one reference twice, and must not act on either by chance.
+    IF EXISTS (SELECT FROM sessions.store s
+                WHERE s.kind = 'invoice' AND s.external_id = p_reference AND s.namespace <> r.namespace) THEN
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', p_reference
+            USING ERRCODE = '21000',
+                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
+    END IF;
+    -- A due expiry is written first (the row is locked already), so the
+    -- caller acts on the status a reader sees.
+    IF r.ended_at IS NULL AND r.valid_until <= pg_catalog.now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = GREATEST(r.valid_until, r.started_at), last_updated = pg_catalog.now(),
+               doc = s.doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION sessions.invoice_row(text) IS
+  'Locks an invoice-style session by reference (22023 empty, P0002 unknown, 21000 when the caller sees it in two types), writing a due expiry first';
+CREATE OR REPLACE FUNCTION sessions.invoice_reference(type text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    h text := pg_catalog.upper(pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''));
+    body text;
+BEGIN
+    body := pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-S' || CASE type WHEN 'batch' THEN 'B' ELSE 'O' END
+            || '-' || pg_catalog.substr(h, 1, 10) || '-' || pg_catalog.substr(h, 13, 10);
+    RETURN body || '-' || pg_catalog.upper(pg_catalog.substr(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(body, 'UTF8')), 'hex'), 1, 2));
+END
+$$;
+COMMENT ON FUNCTION sessions.invoice_reference(text) IS
+  'Allocates a reference number YYYYMMDD-SO|SB-<10 hex>-<10 hex>-<2 hex check>';
+CREATE OR REPLACE FUNCTION sessions.open_session(
+    type text,
+    valid_for interval DEFAULT '12 hours',
+    reference text DEFAULT NULL,
+    metadata jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    ref text := reference;
+BEGIN
+    IF type IS NULL OR type NOT IN ('online', 'batch') THEN
+        RAISE EXCEPTION 'type must be ''online'' or ''batch''' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Got %s.', coalesce(pg_catalog.quote_literal(type), 'NULL'));
+    END IF;
+    IF valid_for IS NULL OR valid_for <= interval '0' OR NOT pg_catalog.isfinite(pg_catalog.now() + valid_for) THEN
+        RAISE EXCEPTION 'valid_for must be a positive interval' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Got %s.', coalesce(valid_for::text, 'NULL'));
+    END IF;
+    IF ref IS NOT NULL AND ref !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' THEN
+        RAISE EXCEPTION 'reference must be 1-64 characters of letters, digits, ".", "_" or "-"'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', pg_catalog.quote_literal(ref)),
+                  HINT = 'Pass NULL to have one allocated.';
+    END IF;
+    IF metadata IS NULL OR pg_catalog.jsonb_typeof(metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.octet_length(metadata::text) > 65536 THEN
+        RAISE EXCEPTION 'metadata too large: % bytes', pg_catalog.octet_length(metadata::text)
+            USING ERRCODE = '22001', DETAIL = 'The limit is 65536 bytes of JSON text.';
+    END IF;
+    ref := coalesce(ref, sessions.invoice_reference(type));
+    BEGIN
+        INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, valid_until, doc)
+        VALUES ('invoice', type, ref, 'OPEN', pg_catalog.now(), pg_catalog.now() + valid_for,
+                pg_catalog.jsonb_build_object('status_code', 100, 'description', sessions.invoice_status_description(100),
+                                   'metadata', metadata, 'invoice_count', 0, 'successful', 0, 'failed', 0));
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'session "%" already exists', ref USING ERRCODE = '23505';
+    END;
+    RETURN ref;
+END
+$$;
+COMMENT ON FUNCTION sessions.open_session(text, interval, text, jsonb) IS
+  'Opens an invoice-style session (status 100) valid for valid_for; returns its reference (allocated when NULL)';
+CREATE OR REPLACE FUNCTION sessions.set_session_status(reference text, code int, description text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    cur int;
+BEGIN
+    IF sessions.invoice_status_name(code) IS NULL THEN
+        RAISE EXCEPTION 'status code % is not a session status', coalesce(code::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Codes: 100, 150, 170, 200, 440 and other 4xx (failed).';
+    END IF;
+    r := sessions.invoice_row(reference);
+    cur := (r.doc ->> 'status_code')::int;
+    -- Legal moves: 100 -> 150 170 4xx 440; 150 -> 170 200 4xx 440;
+    -- 170 -> 150 200 4xx; 200, 4xx and 440 are final.
+    IF cur <> code AND NOT (CASE
+           WHEN cur = 100 THEN code IN (150, 170) OR code BETWEEN 400 AND 499
+           WHEN cur = 150 THEN code IN (170, 200) OR code BETWEEN 400 AND 499
+           WHEN cur = 170 THEN code IN (150, 200) OR (code BETWEEN 400 AND 499 AND code <> 440)
+           ELSE false END) THEN
+        RAISE EXCEPTION 'session "%" cannot move from status % to %', reference, cur, code
+            USING ERRCODE = '55000',
+                  DETAIL = pg_catalog.format('The session is %s (%s).', r.status, cur),
+                  HINT = CASE WHEN cur NOT IN (100, 150, 170) THEN 'The session has reached a final status.'
+                              ELSE 'Legal moves: 100 -> 150/170/4xx/440, 150 -> 170/200/4xx/440, 170 -> 150/200/4xx.' END;
+    END IF;
+    UPDATE sessions.store s
+       SET status = CASE WHEN cur = code THEN s.status ELSE sessions.invoice_status_name(code) END,
+           ended_at = CASE WHEN code IN (100, 150) THEN s.ended_at ELSE coalesce(s.ended_at, greatest(pg_catalog.now(), s.started_at)) END,
+           last_updated = pg_catalog.now(),
+           doc = s.doc || pg_catalog.jsonb_build_object('status_code', code, 'description',
+                     coalesce(description, CASE WHEN cur = code THEN s.doc ->> 'description' END,
+                              sessions.invoice_status_description(code)))
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+    RETURN sessions.session_status(reference);
+END
+$$;
+CREATE OR REPLACE FUNCTION sessions.count_session_item(reference text, ok boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF ok IS NULL THEN
+        RAISE EXCEPTION 'ok must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF (r.doc ->> 'status_code')::int NOT IN (100, 150, 170) THEN
+        RAISE EXCEPTION 'session "%" is % and no longer counts items', reference, r.status
+            USING ERRCODE = '55000';
+    END IF;
+    UPDATE sessions.store s
+       SET last_updated = pg_catalog.now(),
+           doc = s.doc || pg_catalog.jsonb_build_object(
+               'invoice_count', coalesce((s.doc ->> 'invoice_count')::bigint, 0) + 1,
+               'successful', coalesce((s.doc ->> 'successful')::bigint, 0) + ok::int,
+               'failed', coalesce((s.doc ->> 'failed')::bigint, 0) + (NOT ok)::int)
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+    RETURNING pg_catalog.jsonb_build_object('invoice_count', (s.doc ->> 'invoice_count')::bigint,
+                                 'successful', (s.doc ->> 'successful')::bigint,
+                                 'failed', (s.doc ->> 'failed')::bigint) INTO STRICT r.doc;
+    RETURN r.doc;
+END
+$$;
+COMMENT ON FUNCTION sessions.count_session_item(text, boolean) IS
+  'Counts one processed item as successful (ok) or failed; returns {invoice_count, successful, failed}';
+CREATE OR REPLACE FUNCTION sessions.session_status(reference text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    docs jsonb[];
+BEGIN
+    IF coalesce(reference, '') = '' THEN
+        RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
+    END IF;
+    SELECT pg_catalog.array_agg(v.status_doc) INTO docs
+      FROM sessions.invoice_sessions v WHERE v.reference = session_status.reference;
+    IF docs IS NULL THEN
+        RAISE EXCEPTION 'session "%" does not exist', reference USING ERRCODE = 'P0002';
+    ELSIF pg_catalog.cardinality(docs) > 1 THEN
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', reference
+            USING ERRCODE = '21000',
+                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
+    END IF;
+    RETURN docs[1];
+END
+$$;
+COMMENT ON FUNCTION sessions.session_status(text) IS
+  'Status of an invoice-style session: status {code, name, description}, dates, valid_until, counters';
+CREATE OR REPLACE FUNCTION sessions.terminate_session(reference text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    r := sessions.invoice_row(reference);
+    IF r.ended_at IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE sessions.store s
+       SET status = 'CLOSED', ended_at = greatest(pg_catalog.now(), s.started_at), last_updated = pg_catalog.now(),
+           doc = s.doc || pg_catalog.jsonb_build_object('status_code', 170, 'description', sessions.invoice_status_description(170))
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION sessions.terminate_session(text) IS
+  'Closes an invoice-style session (170); true when closed now, false when already closed, final or expired';
+CREATE OR REPLACE FUNCTION sessions.set_session_secret(reference text, secret bytea)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF secret IS NULL OR pg_catalog.length(secret) = 0 THEN
+        RAISE EXCEPTION 'secret must not be empty' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF r.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'session "%" has ended', reference USING ERRCODE = '55000';
+    END IF;
+    BEGIN
+        INSERT INTO sessions.invoice_secret AS t (session_key, namespace, secret)
+        VALUES (r.session_key, r.namespace, secret)
+        ON CONFLICT (session_key, namespace) DO UPDATE SET secret = excluded.secret
+         WHERE t.owner_role = current_user;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = '42501';
+        END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'session "%" has a secret stored by another role', reference USING ERRCODE = '42501';
+    END;
+END
+$$;
+COMMENT ON FUNCTION sessions.set_session_secret(text, bytea) IS
+  'Stores the caller''s secret for an open session, readable only by the same role (42501 if another role stored one)';
+CREATE OR REPLACE FUNCTION sessions.session_secret(reference text)
+RETURNS bytea
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    secrets bytea[];
+BEGIN
+    SELECT pg_catalog.array_agg(t.secret) INTO secrets
+      FROM sessions.invoice_secret t
+      JOIN sessions.store s ON s.session_key = t.session_key AND s.namespace = t.namespace
+     WHERE s.kind = 'invoice' AND s.external_id = session_secret.reference;
+    IF pg_catalog.cardinality(secrets) > 1 THEN
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', reference
+            USING ERRCODE = '21000',
+                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
+    END IF;
+    RETURN secrets[1];
+END
+$$;
+COMMENT ON FUNCTION sessions.session_secret(text) IS
+  'The secret the current role stored for a session (NULL when none or stored by another role)';
+CREATE OR REPLACE FUNCTION sessions.claim_session(reference text, holder text, lease interval)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF coalesce(holder, '') = '' THEN
+        RAISE EXCEPTION 'holder must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF lease IS NULL OR lease <= interval '0' OR NOT pg_catalog.isfinite(t + lease) THEN
+        RAISE EXCEPTION 'lease must be a positive interval' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF (r.doc ->> 'status_code')::int NOT IN (100, 150, 170) THEN
+        RAISE EXCEPTION 'session "%" is % and cannot be claimed', reference, r.status USING ERRCODE = '55000';
+    END IF;
+    t := pg_catalog.clock_timestamp();
+    INSERT INTO sessions.session_lease AS l (session_key, namespace, holder, claimed_at, lease_until)
+    VALUES (r.session_key, r.namespace, holder, t, t + lease)
+    ON CONFLICT (session_key, namespace) DO UPDATE
+       SET holder = excluded.holder,
+           claimed_at = CASE WHEN l.holder = excluded.holder THEN l.claimed_at ELSE excluded.claimed_at END,
+           lease_until = excluded.lease_until
+     WHERE l.holder = excluded.holder OR l.lease_until <= t;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION sessions.claim_session(text, text, interval) IS
+  'Claims or renews the lease of an invoice-style session for holder; false while another holder''s lease runs';
+CREATE OR REPLACE FUNCTION sessions.expire_sessions()
+RETURNS int
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    WITH e AS (
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = greatest(s.valid_until, s.started_at), last_updated = pg_catalog.now(),
+               doc = CASE WHEN s.kind = 'invoice'
+                          THEN s.doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
+                          ELSE s.doc END
+         WHERE s.kind IN ('telemetry', 'invoice') AND s.ended_at IS NULL AND s.valid_until <= pg_catalog.now()
+        RETURNING 1
+    )
+    SELECT pg_catalog.count(*)::int FROM e;
+END;
+COMMENT ON FUNCTION sessions.expire_sessions() IS
+  'Ends telemetry and invoice-style sessions past valid_until (EXPIRED / 440); returns how many';
+CREATE OR REPLACE FUNCTION sessions.maintenance()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
+                              'events_pruned', sessions.prune_events(), 'at', pg_catalog.now());
+END
+$$;
+COMMENT ON FUNCTION sessions.maintenance() IS
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events()); returns {"expired": n, "events_pruned": n, "at": time}';
+
+-- A secret is stored only for a namespace its owner sees.
+DROP POLICY invoice_secret_owner ON sessions.invoice_secret;
+CREATE POLICY invoice_secret_owner ON sessions.invoice_secret
+    USING (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           AND ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+                OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])))
+    WITH CHECK (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           AND ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+                OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])));
+
+-- Privileges: the status documentation functions are readers', no longer
+-- PUBLIC's; expire_sessions() and maintenance() cross tenants and are the
+-- owner's only.
+REVOKE ALL ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_status_description(int)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_status_description(int)
+  TO session_analytics_reader;
+REVOKE ALL ON FUNCTION sessions.expire_sessions(), sessions.maintenance() FROM session_analytics_writer;
+
+-- Helpers folded into their callers ----------------------------------------------
+
+DROP FUNCTION sessions.expire_row(sessions.store);
+DROP FUNCTION sessions.expired_doc(text, jsonb);
+DROP FUNCTION sessions.telemetry_check_details(jsonb, boolean);
+DROP FUNCTION sessions.telemetry_check_size(jsonb);
+DROP FUNCTION sessions.invoice_transition_ok(int, int);
