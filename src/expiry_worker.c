@@ -11,7 +11,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -22,6 +21,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -152,13 +152,32 @@ sa_worker_round_end(void)
 
 /*
  * sa_worker_extension_installed
- *		Inside a round: is session_analytics installed in this database? When
- *		it is not, the worker named who says so once (*warned remembers).
+ *		Inside a round: is session_analytics installed in this database? The
+ *		extension's pg_extension row is locked FOR SHARE until the round ends.
+ *		ALTER EXTENSION ... UPDATE and DROP EXTENSION update that row before
+ *		they change anything else, so a round never runs the old SQL against
+ *		a half-replaced catalog: it waits for the update to commit (and then
+ *		runs the new functions, the next statements taking a new snapshot),
+ *		or the update waits for the round. When the extension is not
+ *		installed, the worker named who says so once (*warned remembers).
  */
 bool
 sa_worker_extension_installed(const char *who, bool *warned)
 {
-	if (OidIsValid(get_extension_oid("session_analytics", true)))
+	int			ret;
+
+	ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension e"
+					  " WHERE e.extname OPERATOR(pg_catalog.=) 'session_analytics' FOR SHARE",
+					  false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+
+	/*
+	 * Waiting for a row lock reads no invalidations: read them now, or the
+	 * caches would still hold the functions an update just replaced.
+	 */
+	AcceptInvalidationMessages();
+	if (SPI_processed > 0)
 	{
 		*warned = false;
 		return true;
@@ -207,6 +226,10 @@ sa_expiry_worker_main(Datum main_arg)
 	static bool warned_missing = false;
 	MemoryContext loop_cxt;
 	char	   *connected_db;
+
+	/* Never registered under pg_upgrade; and never run there either. */
+	if (IsBinaryUpgrade)
+		proc_exit(0);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
