@@ -14,7 +14,7 @@
 # load is that test: every 0.1.0 C function is called with it).
 . "$SA_SRC/test/cli/tap.sh"
 pgtap=("$SA_SRC"/test/pgtap/*.sql)
-plan $((15 + ${#pgtap[@]}))
+plan $((16 + ${#pgtap[@]}))
 export PGDATABASE=postgres
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$SA_SRC/session_analytics.control")
@@ -22,6 +22,15 @@ old=upgrade_from_010 new=upgrade_fresh tpl=upgrade_tap_template
 for db in $old $new $tpl; do
     q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" 2>/dev/null
 done
+
+# --- the library serves 0.1.0's SQL --------------------------------------------
+# Every C function 0.1.0's script names is exported by the library (with its
+# pg_finfo_ record), so a database still on 0.1.0 keeps working with it.
+lib=$(pg_config --pkglibdir)/session_analytics.so
+syms=$(grep -o "MODULE_PATHNAME', '[a-z_0-9]*'" "$SA_SRC/src/session_analytics--0.1.0.sql" | cut -d"'" -f4 | sort -u)
+exported=$(nm -D --defined-only "$lib" | awk '{print $3}')
+missing=$(for f in $syms; do grep -qx "$f" <<<"$exported" && grep -qx "pg_finfo_$f" <<<"$exported" || echo "$f"; done)
+is "$(wc -w <<<"$syms"):$missing" "$(wc -w <<<"$syms"):" "the library exports every C function 0.1.0 names"
 
 # --- 0.1.0, filled ------------------------------------------------------------
 q -d $old -c "CREATE EXTENSION session_analytics VERSION '0.1.0'"
@@ -45,7 +54,7 @@ is "$(q -d $old -c "SELECT string_agg(kind || '=' || n, ' ' ORDER BY kind) FROM 
                            (SELECT count(*) FROM sessions.telemetry_associate), (SELECT count(*) FROM sessions.invoice_secret),
                            (SELECT count(*) FROM sessions.session_lease), (SELECT count(*) FROM sessions.ocpi_charging_preferences),
                            (SELECT count(*) FROM public.stats_by_site)" | paste -sd' ')" \
-   "invoice=3 ocpi=3 powerflex=44 telemetry=4 t|t|2|1|1|1|13" "every kind of row is there before the update"
+   "invoice=3 ocpi=3 powerflex=44 telemetry=4 t|t|2|1|1|1|15" "every kind of row is there before the update"
 
 # The read-back: every row of every 0.1.0 table (its 0.1.0 columns, so a
 # column the update adds does not count as a change) and of the user tables,

@@ -77,6 +77,13 @@ SELECT 'all/NY/micro', sessions.session_stats_agg(s.started_at, s.ended_at, s.kw
 UNION ALL
 SELECT 'all/LA/volts', sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, 'America/Los_Angeles', 1, 230)
   FROM sessions.store s WHERE s.started_at IS NOT NULL
+ UNION ALL
+-- Zone names as a user typed them (0.1.0 stored them as given).
+SELECT 'all/utc-lower', sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, 'utc')
+  FROM sessions.store s WHERE s.started_at IS NOT NULL
+UNION ALL
+SELECT 'all/ny-lower', sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, 'america/new_york')
+  FROM sessions.store s WHERE s.started_at IS NOT NULL
 UNION ALL
 SELECT 'text', 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-09-07 1 2 0 1 1 1 0 1 12.5 5400000000'::sessions.session_stats;
 INSERT INTO public.stats_by_site
