@@ -14,7 +14,7 @@
 # load is that test: every 0.1.0 C function is called with it).
 . "$SA_SRC/test/cli/tap.sh"
 pgtap=("$SA_SRC"/test/pgtap/*.sql)
-plan $((16 + ${#pgtap[@]}))
+plan $((18 + ${#pgtap[@]}))
 export PGDATABASE=postgres
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$SA_SRC/session_analytics.control")
@@ -121,6 +121,21 @@ is "$(q -d $old -c "SELECT count(*) > 50 FROM sessions.events_since(0, NULL, 100
 is "$(q -d $old -c "SELECT sessions.open_session('online', '1 hour', 'REF-NEW-1') IS NOT NULL,
                            (SELECT count(*) FROM sessions.event_log WHERE seq > (SELECT max(seq) - 1 FROM sessions.event_log))")" \
    "t|1" "a session opened after the update is stored and logs its event"
+
+# --- the update refuses a schema a non-superuser controls -----------------------------------
+# Its functions run as the superuser updating, later as the expiry worker:
+# the same guard as CREATE EXTENSION (docs/security.md).
+hij=upgrade_hijack
+q -c "DROP DATABASE IF EXISTS $hij WITH (FORCE)" -c "CREATE DATABASE $hij" 2>/dev/null
+q -c "DROP ROLE IF EXISTS upgrade_squatter" -c "CREATE ROLE upgrade_squatter" 2>/dev/null
+q -d $hij -c "CREATE EXTENSION session_analytics VERSION '0.1.0'" -c "GRANT CREATE ON SCHEMA sessions TO upgrade_squatter"
+like "$(q -d $hij -c "ALTER EXTENSION session_analytics UPDATE" 2>&1)" \
+     "refusing to install session_analytics into the existing schema \"sessions\": upgrade_squatter may create objects in it" \
+     "ALTER EXTENSION UPDATE refuses when a non-superuser may create in schema sessions"
+q -d $hij -c "REVOKE CREATE ON SCHEMA sessions FROM upgrade_squatter"
+is "$(q -d $hij -c "ALTER EXTENSION session_analytics UPDATE" -c "SELECT extversion FROM pg_extension WHERE extname = 'session_analytics'" 2>&1)" \
+   "$current" "and goes through once the grant is revoked"
+q -c "DROP DATABASE $hij WITH (FORCE)" -c "DROP ROLE upgrade_squatter" 2>/dev/null
 
 # --- the pgTAP suites against an updated database --------------------------------------------
 q -d $tpl -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION dblink" \
