@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -32,6 +33,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -84,6 +86,7 @@ typedef struct NotifierShared
 	pg_atomic_uint32 active;	/* 1: the worker delivers dboid's events */
 	pg_atomic_uint64 delivered; /* last seq delivered (valid while active) */
 	Oid			dboid;
+	Oid			logrelid;		/* the log delivered is the one with this OID */
 	int			pid;
 } NotifierShared;
 
@@ -149,6 +152,7 @@ notifier_shmem_startup(void)
 		pg_atomic_init_u32(&notifier->active, 0);
 		pg_atomic_init_u64(&notifier->delivered, 0);
 		notifier->dboid = InvalidOid;
+		notifier->logrelid = InvalidOid;
 		notifier->pid = 0;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -218,7 +222,14 @@ sa_notify_status(PG_FUNCTION_ARGS)
 		nulls[1] = true;
 	serving = notifier != NULL && pg_atomic_read_u32(&notifier->active) != 0;
 	pg_read_barrier();
-	if (serving && notifier->dboid == MyDatabaseId)
+
+	/*
+	 * The delivered seq is the global event count: shown, like the query
+	 * text of pg_stat_activity, only to roles with pg_read_all_stats (and
+	 * superusers); tenants get NULL.
+	 */
+	if (serving && notifier->dboid == MyDatabaseId &&
+		has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
 		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&notifier->delivered));
 	else
 		nulls[2] = true;
@@ -265,6 +276,8 @@ notifier_activate(void)
 {
 	bool		isnull;
 	int64		head = 0;
+	Oid			seqid;
+	Oid			logid;
 
 	sa_worker_round_begin("session_analytics notifier: start position");
 	if (!sa_worker_extension_installed("session_analytics notifier", &warned_missing))
@@ -272,6 +285,7 @@ notifier_activate(void)
 		sa_worker_round_end();
 		return;
 	}
+	logid = sa_event_log_oid(&seqid);
 	if (SPI_execute("SELECT sessions.events_head()", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read sessions.events_head()");
 	head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -280,11 +294,72 @@ notifier_activate(void)
 	sa_worker_round_end();
 
 	pg_atomic_write_u64(&notifier->delivered, (uint64) head);
+	notifier->logrelid = logid;
 	notifier->dboid = MyDatabaseId;
 	pg_write_barrier();
 	pg_atomic_write_u32(&notifier->active, 1);
 	ereport(LOG, (errmsg("session_analytics notifier delivering events after seq " INT64_FORMAT " in database \"%s\"",
 						 head, sa_worker_database())));
+}
+
+/*
+ * notifier_restart_log
+ *		Delivers the (new) log from its start: the position belonged to
+ *		another log. Every event in it was left to the notifier, since the
+ *		notifier stayed active (writers queued no NOTIFY) while it appeared.
+ */
+static void
+notifier_restart_log(Oid logid, const char *why)
+{
+	ereport(LOG,
+			(errmsg("session_analytics notifier: %s; delivering the event log from its start "
+					"(was after seq " INT64_FORMAT ")",
+					why, (int64) pg_atomic_read_u64(&notifier->delivered))));
+	pg_atomic_write_u64(&notifier->delivered, 0);
+	notifier->logrelid = logid;
+	if (deliver_plan)
+	{
+		SPI_freeplan(deliver_plan);
+		deliver_plan = NULL;
+	}
+}
+
+/*
+ * notifier_check_log
+ *		Inside a round, before reading the log: is the position still one of
+ *		this log? The position is tied to the log's OID (DROP EXTENSION then
+ *		CREATE EXTENSION, in one transaction or not, makes a new log whose
+ *		seqs start again at 1), and it must not be above the sequence (the
+ *		log emptied and its sequence restarted).
+ */
+static void
+notifier_check_log(void)
+{
+	Oid			seqid;
+	Oid			logid = sa_event_log_oid(&seqid);
+	Oid			argtype = REGCLASSOID;
+	Datum		arg;
+	bool		isnull;
+	int64		last;
+
+	if (!OidIsValid(logid) || !OidIsValid(seqid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sessions.event_log or sessions.event_seq is missing")));
+	if (logid != notifier->logrelid)
+	{
+		notifier_restart_log(logid, "the event log was recreated (extension dropped and created again)");
+		return;
+	}
+	arg = ObjectIdGetDatum(seqid);
+	if (SPI_execute_with_args("SELECT pg_catalog.pg_sequence_last_value($1)", 1, &argtype, &arg,
+							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the event sequence");
+	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		last = 0;
+	if ((uint64) last < pg_atomic_read_u64(&notifier->delivered))
+		notifier_restart_log(logid, "the event sequence is below the delivered position");
 }
 
 /*
@@ -309,6 +384,7 @@ notifier_deliver(void)
 		notifier_deactivate("extension not installed");
 		return 0;
 	}
+	notifier_check_log();
 	args[0] = Int64GetDatum((int64) pg_atomic_read_u64(&notifier->delivered));
 	args[1] = Int32GetDatum(NOTIFIER_BATCH);
 	if (deliver_plan == NULL)
@@ -362,8 +438,8 @@ sa_notify_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	sa_worker_connect(SA_WORKER_NOTIFIER, "session_analytics notifier");
 	connected_db = pstrdup(sa_worker_database());
-	BackgroundWorkerInitializeConnection(connected_db, NULL, 0);
 
 	/* A restart in another database cannot resume the old position. */
 	if (pg_atomic_read_u32(&notifier->active) != 0 && notifier->dboid != MyDatabaseId)
