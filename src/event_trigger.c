@@ -1210,8 +1210,8 @@ sa_prune_events(PG_FUNCTION_ARGS)
 	/* Every name qualified: the schema is the extension's (non-relocatable). */
 	if (SPI_execute_with_args(
 							  "WITH d AS (DELETE FROM sessions.event_log e "
-							  "  WHERE e.logged_at OPERATOR(pg_catalog.<) pg_catalog.now() "
-							  "          OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => $1) "
+							  "  WHERE e.logged_at OPERATOR(pg_catalog.<) (pg_catalog.now() "
+							  "          OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => $1)) "
 							  "    AND e.seq OPERATOR(pg_catalog.<=) sessions.events_head() RETURNING e.seq), "
 							  "m AS (SELECT pg_catalog.count(*) AS n, pg_catalog.max(d.seq) AS top FROM d), "
 							  "u AS (UPDATE sessions.event_prune_state s "
