@@ -9,6 +9,7 @@
 plan 6
 
 pgc_init "$SA_TEST_DIR/worker_backoff"
+rm -f "$PGC_DIR/server.log"   # the log of an earlier run would satisfy the checks
 PGC_BIN=$(dirname "$(command -v postgres)")
 pgc_start "shared_preload_libraries = 'session_analytics'" \
           "session_analytics.database = 'notyet'" "session_analytics.worker_retry_max = 2" \
