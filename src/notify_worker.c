@@ -243,6 +243,7 @@ sa_notify_status(PG_FUNCTION_ARGS)
 
 static bool warned_missing = false;	/* said once that the extension is missing */
 static SPIPlanPtr deliver_plan = NULL;	/* kept across rounds */
+static SPIPlanPtr seq_plan = NULL;	/* the sequence's last value, kept too */
 
 /* Writers go back to commit mode (auto); the next activation starts afresh. */
 static void
@@ -352,8 +353,15 @@ notifier_check_log(void)
 		return;
 	}
 	arg = ObjectIdGetDatum(seqid);
-	if (SPI_execute_with_args("SELECT pg_catalog.pg_sequence_last_value($1)", 1, &argtype, &arg,
-							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (seq_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT pg_catalog.pg_sequence_last_value($1)", 1, &argtype);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the sequence query: %s", SPI_result_code_string(SPI_result));
+		seq_plan = plan;
+	}
+	if (SPI_execute_plan(seq_plan, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the event sequence");
 	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
