@@ -198,6 +198,13 @@ sa_worker_connect(int which, const char *who)
 	pg_atomic_write_u32(&worker_retry->failures[which], failures + 1);
 	BackgroundWorkerInitializeConnection(sa_expiry_database, NULL, 0);
 	pg_atomic_write_u32(&worker_retry->failures[which], 0);
+
+	/*
+	 * The workers run as a superuser: their queries qualify every name, and
+	 * no schema a user can create in (public, or a database-level setting)
+	 * is searched for the operators and types they leave unqualified.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /*
