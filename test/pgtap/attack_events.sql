@@ -5,7 +5,7 @@
 -- sequence and the prune state are compared with a snapshot at the end, and
 -- the server is still up (the store_events repro used to crash it).
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 CREATE FUNCTION pg_temp.conn(name text, role text) RETURNS text LANGUAGE sql AS $$
     SELECT dblink_connect(name, format('dbname=%s host=%s port=%s user=%s', current_database(),
@@ -18,6 +18,7 @@ SELECT pg_temp.su('CREATE ROLE atk_ev_w1 LOGIN IN ROLE session_analytics_writer'
 SELECT pg_temp.su('CREATE ROLE atk_ev_w2 LOGIN IN ROLE session_analytics_writer');
 SELECT pg_temp.su('CREATE ROLE atk_ev_r1 LOGIN IN ROLE session_analytics_reader');
 SELECT pg_temp.su('CREATE ROLE atk_ev_none LOGIN');
+SELECT pg_temp.su('CREATE ROLE atk_ev_unmapped LOGIN IN ROLE session_analytics_writer');
 SELECT pg_temp.su($$INSERT INTO sessions.role_namespace VALUES ('atk_ev_w1', 'EV-AAA'), ('atk_ev_r1', 'EV-AAA'), ('atk_ev_w2', 'EV-BBB')$$);
 -- A schema of the first writer's own, with a real table in it.
 SELECT pg_temp.su('CREATE SCHEMA atk_ev AUTHORIZATION atk_ev_w1');
@@ -25,6 +26,7 @@ SELECT pg_temp.conn('w1', 'atk_ev_w1');
 SELECT pg_temp.conn('w2', 'atk_ev_w2');
 SELECT pg_temp.conn('r1', 'atk_ev_r1');
 SELECT pg_temp.conn('none', 'atk_ev_none');
+SELECT pg_temp.conn('um', 'atk_ev_unmapped');
 
 -- Some events of each party.
 SELECT dblink_exec('w1', $$INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'EV-AAA', 'A1', 'ACTIVE')$$);
@@ -113,6 +115,12 @@ SELECT is((SELECT h FROM dblink('w2', 'SELECT sessions.events_head()') AS t(h bi
           (SELECT pg_catalog.max(seq) FROM sessions.event_log WHERE namespace = 'EV-BBB'),
           'attack 18: the other party''s writer gets its own head');
 
+SELECT is((SELECT h FROM dblink('um', 'SELECT sessions.events_head()') AS t(h bigint)),
+          (SELECT pruned_through FROM sessions.event_prune_state),
+          'attack 25: an unmapped writer''s head is the pruned position, not the global count');
+SELECT is((SELECT n FROM dblink('um', 'SELECT pg_catalog.count(*) FROM sessions.events_since(0)') AS t(n bigint)),
+          0::bigint, 'attack 25: and it catches up on nothing');
+
 -- ---- 19-24: forging the log ------------------------------------------------------
 SELECT throws_ok($$SELECT dblink_exec('w1', $q$INSERT INTO sessions.event_log (seq, event, kind, namespace, session_key, status, horizon)
                    VALUES (999999, 'start', 'ocpi', 'EV-BBB', gen_random_uuid(), 'ACTIVE', '1')$q$)$$,
@@ -143,12 +151,14 @@ SELECT dblink_disconnect('w1');
 SELECT dblink_disconnect('w2');
 SELECT dblink_disconnect('r1');
 SELECT dblink_disconnect('none');
+SELECT dblink_disconnect('um');
 SELECT pg_temp.su('DROP SCHEMA atk_ev CASCADE');
 SELECT pg_temp.su($$DELETE FROM sessions.role_namespace WHERE role_name LIKE 'atk\_ev\_%'$$);
 SELECT pg_temp.su('DROP ROLE atk_ev_w1');
 SELECT pg_temp.su('DROP ROLE atk_ev_w2');
 SELECT pg_temp.su('DROP ROLE atk_ev_r1');
 SELECT pg_temp.su('DROP ROLE atk_ev_none');
+SELECT pg_temp.su('DROP ROLE atk_ev_unmapped');
 SELECT dblink_disconnect('su');
 SELECT * FROM finish();
 ROLLBACK;
