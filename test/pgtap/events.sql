@@ -5,7 +5,7 @@
 -- transaction id (see docs/notifications.md: a writing transaction reads the
 -- log only up to its own start).
 BEGIN;
-SELECT plan(70);
+SELECT plan(72);
 
 SELECT dblink_connect('w', format('dbname=%s host=%s port=%s', current_database(),
                       current_setting('unix_socket_directories'), current_setting('port')));
@@ -209,6 +209,14 @@ ROLLBACK TO SAVEPOINT trig;
 CREATE TRIGGER tr_del AFTER DELETE ON sessions.store FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
 INSERT INTO sessions.store (kind, namespace, status) VALUES ('ocpi', 'TR', 'ACTIVE');
 SELECT throws_ok($$DELETE FROM sessions.store WHERE namespace = 'TR'$$, '39P01', NULL, 'store_events refuses DELETE');
+ROLLBACK TO SAVEPOINT trig;
+-- Defence in depth: a log whose columns are not the expected ones is never
+-- written or read (no tuple is formed against another descriptor).
+ALTER TABLE sessions.event_log ADD COLUMN extra int;
+SELECT throws_ok($$INSERT INTO sessions.store (kind, namespace, status) VALUES ('ocpi', 'TR', 'ACTIVE')$$, '55000', NULL,
+                 'store_events refuses a log with other columns');
+SELECT throws_ok($$SELECT sessions.event_payload(e) FROM sessions.event_log e LIMIT 1$$, '55000', NULL,
+                 'event_payload refuses a row of another shape');
 ROLLBACK TO SAVEPOINT trig;
 SELECT throws_ok($$SELECT sessions.event_payload(ROW(NULL, 'start', 'ocpi', 'x', gen_random_uuid(), NULL, 'A', NULL, now(), '1')::sessions.event_log)$$,
                  '22004', NULL, 'event_payload: NULL seq rejected');
