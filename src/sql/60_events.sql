@@ -112,13 +112,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     snap    pg_catalog.pg_snapshot := pg_catalog.pg_current_snapshot();
-    pruned  bigint := (SELECT s.pruned_through FROM sessions.event_prune_state s);
-    top     bigint;
+    pruned  pg_catalog.int8 := (SELECT s.pruned_through FROM sessions.event_prune_state s);
+    top     pg_catalog.int8;
     top_h   pg_catalog.xid8;
     lim     pg_catalog.xid8;
     nx      pg_catalog.xid8;
     harmless pg_catalog.xid[];
-    head    bigint;
+    head    pg_catalog.int8;
 BEGIN
     SELECT e.seq, e.horizon INTO top, top_h FROM sessions.event_log e ORDER BY e.seq DESC LIMIT 1;
     IF top IS NULL THEN
@@ -154,7 +154,7 @@ BEGIN
     nx := pg_catalog.pg_snapshot_xmax(snap);
     WHILE nx OPERATOR(pg_catalog.<) top_h AND pg_catalog.xid(nx) OPERATOR(pg_catalog.=) ANY (harmless)
           AND pg_catalog.pg_xact_status(nx) OPERATOR(pg_catalog.=) 'in progress' LOOP
-        nx := (((nx::text)::bigint OPERATOR(pg_catalog.+) 1)::text)::pg_catalog.xid8;
+        nx := (((nx::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog.+) 1)::pg_catalog.text)::pg_catalog.xid8;
     END LOOP;
     lim := LEAST(lim, nx);
     SELECT e.seq INTO head FROM sessions.event_log e
@@ -179,8 +179,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    head   bigint;
-    pruned bigint;
+    head   pg_catalog.int8;
+    pruned pg_catalog.int8;
 BEGIN
     IF after_seq IS NULL THEN
         RAISE EXCEPTION 'after_seq must not be NULL' USING ERRCODE = '22004',
@@ -190,7 +190,7 @@ BEGIN
         RAISE EXCEPTION 'after_seq must be >= 0, got %', after_seq USING ERRCODE = '22023';
     END IF;
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
-        RAISE EXCEPTION 'max_rows must be between 1 and 100000, got %', COALESCE(max_rows::text, 'NULL')
+        RAISE EXCEPTION 'max_rows must be between 1 and 100000, got %', COALESCE(max_rows::pg_catalog.text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
     SELECT s.pruned_through INTO pruned FROM sessions.event_prune_state s;
