@@ -43,8 +43,9 @@ CREATE POLICY import_rejects_by_namespace ON sessions.import_rejects
  *		row that passes cannot fail the import:
  *		- session_id: a string or number of 1..200 characters (it is in a
  *		  unique index, whose entries are limited to about 2.7 kB);
- *		- site, user, status: strings when present; site at most 200
- *		  characters (it becomes the namespace, in two unique indexes);
+ *		- site, user, status: strings when present; site at most 1000 bytes
+ *		  (it becomes the namespace, in two unique indexes: with a 200
+ *		  character session_id an entry stays under the 2.7 kB limit);
  *		- session_kwh: a number or numeric string from 0 to 1e9; a non-zero
  *		  value below 1e-9 kWh (1 µWh) is refused: no meter reports it, and
  *		  below about 1e-308 float8 cannot hold it at all;
@@ -105,8 +106,8 @@ BEGIN
     IF r ? 'site' AND pg_catalog.jsonb_typeof(r -> 'site') NOT IN ('string', 'null') THEN
         RETURN 'site is not a string';
     END IF;
-    IF pg_catalog.length(r ->> 'site') > 200 THEN
-        RETURN 'site is longer than 200 characters';
+    IF pg_catalog.octet_length(r ->> 'site') > 1000 THEN
+        RETURN 'site is longer than 1000 bytes';
     END IF;
     IF r ? 'status' AND pg_catalog.jsonb_typeof(r -> 'status') NOT IN ('string', 'null') THEN
         RETURN 'status is not a string';
@@ -193,10 +194,10 @@ BEGIN
         RAISE EXCEPTION 'import_powerflex: site must not be empty'
               USING ERRCODE = '22023', HINT = 'Pass NULL to take the site from each row.';
     END IF;
-    IF pg_catalog.length(site) > 200 THEN
-        RAISE EXCEPTION 'import_powerflex: site is longer than 200 characters'
-              USING ERRCODE = '22023', DETAIL = pg_catalog.format('It has %s characters.', pg_catalog.length(site)),
-                    HINT = 'Site names (namespaces) are limited to 200 characters.';
+    IF pg_catalog.octet_length(site) > 1000 THEN
+        RAISE EXCEPTION 'import_powerflex: site is longer than 1000 bytes'
+              USING ERRCODE = '22023', DETAIL = pg_catalog.format('It has %s bytes.', pg_catalog.octet_length(site)),
+                    HINT = 'Site names (namespaces) are limited to 1000 bytes (UTF-8).';
     END IF;
     IF pg_catalog.jsonb_typeof(doc) = 'array' THEN
         v_rows := doc;
@@ -222,8 +223,8 @@ BEGIN
     -- One statement: rows checked, (of valid rows sharing a session_id the
     -- last one wins, found in one pass with a window), skipped ones logged,
     -- the rest upserted. The namespace: the site argument, else the row's
-    -- site when it is a usable one (a string of 1..200 characters after
-    -- trimming), else 'powerflex'; a rejected row is logged under it too.
+    -- site when it is a usable one (a string of at most 1000 bytes, not
+    -- blank), else 'powerflex'; a rejected row is logged under it too.
     WITH c AS MATERIALIZED (
         SELECT v.position, v.r, v.ns,
                CASE WHEN v.problem IS NULL
@@ -235,7 +236,7 @@ BEGIN
                        COALESCE(import_powerflex.site,
                                 CASE WHEN pg_catalog.jsonb_typeof(e.r) = 'object'
                                           AND pg_catalog.jsonb_typeof(e.r -> 'site') = 'string'
-                                          AND pg_catalog.length(e.r ->> 'site') <= 200
+                                          AND pg_catalog.octet_length(e.r ->> 'site') <= 1000
                                      THEN NULLIF(pg_catalog.btrim(e.r ->> 'site'), '') END,
                                 'powerflex') AS ns,
                        sessions.powerflex_row_problem(e.r) AS problem

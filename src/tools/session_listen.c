@@ -412,7 +412,9 @@ start_position(void)
 /*
  * session_setup
  *		After (re)connecting: LISTEN first, then catch up, so nothing
- *		committed in between is missed.
+ *		committed in between is missed. The catch-up is repeated until it
+ *		brings nothing: events_since may stop early at the first bound it
+ *		finds cheaply, and no notification will come for history.
  */
 static bool
 session_setup(void)
@@ -423,7 +425,12 @@ session_setup(void)
 		return false;
 	if (cursor_seq < 0 && !start_position())
 		return false;
-	return catch_up(&advanced);
+	do
+	{
+		if (!catch_up(&advanced))
+			return false;
+	} while (advanced);
+	return true;
 }
 
 /*

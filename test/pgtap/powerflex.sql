@@ -141,7 +141,7 @@ SELECT results_eq(
     $$VALUES (2::bigint, 'session_kwh is too small (non-zero below 1e-9): 0.' || repeat('0', 38)),
              (3, 'session_kwh is too small (non-zero below 1e-9): 1e-400'),
              (4, 'session_kwh is too small (non-zero below 1e-9): 0.' || repeat('0', 38)),
-             (5, 'site is longer than 200 characters'),
+             (5, 'site is longer than 1000 bytes'),
              (6, 'session_id is longer than 200 characters'),
              (7, 'updated_at is not a valid time: "now"'),
              (8, 'updated_at is not a valid time: "infinity"'),
@@ -165,8 +165,8 @@ SELECT results_eq(format($$SELECT skipped FROM sessions.import_powerflex('[{"ses
                   $$VALUES (1)$$, 'without a site argument too a long site is skipped, not an index error');
 SELECT is((SELECT namespace FROM sessions.import_rejects), 'powerflex',
           'a reject whose own site is unusable is logged under powerflex');
-SELECT throws_ok(format($$SELECT sessions.import_powerflex('[]', '%s')$$, repeat('x', 201)), '22023',
-                 'import_powerflex: site is longer than 200 characters', 'a site argument over 200 characters');
+SELECT throws_ok(format($$SELECT sessions.import_powerflex('[]', '%s')$$, repeat('€', 334)), '22023',
+                 'import_powerflex: site is longer than 1000 bytes', 'a site argument over 1000 bytes');
 SELECT function_privs_are('sessions', 'powerflex_row_problem', ARRAY['jsonb'], 'session_analytics_reader',
                           ARRAY[]::text[], 'readers may not call the row check');
 
