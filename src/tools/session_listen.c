@@ -43,6 +43,15 @@ static long long cursor_seq = -1;	/* last seq printed (or skipped as caught up) 
 static long long announced = 0;	/* highest seq a notification mentioned */
 static long long printed = 0;
 static bool verbose = false;
+
+/*
+ * Namespaces whose events this role can read, when row-level security limits
+ * it (see_all false): a notification of another namespace on the
+ * all-namespaces channel (any role may LISTEN there) is not waited for.
+ */
+static bool see_all = true;
+static char **visible = NULL;
+static int	nvisible = 0;
 static volatile sig_atomic_t stop_requested = 0;
 
 /*
@@ -392,6 +401,82 @@ listen_channels(void)
 }
 
 /*
+ * load_visibility
+ *		Whether RLS limits this role's view of the log and, if so, the
+ *		namespaces it sees. Any doubt (a query refused) means see_all, which
+ *		only costs catch-ups. Returns false when the connection is gone.
+ */
+static bool
+load_visibility(void)
+{
+	PGresult   *res;
+
+	for (int i = 0; i < nvisible; i++)
+		free(visible[i]);
+	free(visible);
+	visible = NULL;
+	nvisible = 0;
+	see_all = true;
+	if (namespace != NULL)
+		return true;			/* the channel is already the namespace's */
+	res = PQexec(conn, "SELECT pg_catalog.row_security_active('sessions.event_log'::pg_catalog.regclass)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		PQclear(res);
+		return !connection_lost();
+	}
+	PQclear(res);
+	res = PQexec(conn, "SELECT pg_catalog.unnest(sessions.visible_namespaces())");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		return !connection_lost();
+	}
+	visible = calloc(PQntuples(res) + 1, sizeof(char *));
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		if (strcmp(PQgetvalue(res, i, 0), "*") == 0)
+		{
+			PQclear(res);
+			return true;
+		}
+		visible[nvisible++] = strdup(PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	see_all = false;
+	debug("row-level security: %d namespace(s) visible", nvisible);
+	return true;
+}
+
+/*
+ * note_relevant
+ *		False only for a notification that surely names a namespace this
+ *		role cannot read: its "namespace" member, plain (no escapes, not
+ *		truncated), is none of the visible ones. Ranges (namespace null) and
+ *		anything unusual count as relevant.
+ */
+static bool
+note_relevant(const char *payload)
+{
+	const char *p,
+			   *end;
+
+	if (see_all || strstr(payload, "\"truncated\":true") != NULL)
+		return true;
+	p = strstr(payload, "\"namespace\":\"");
+	if (p == NULL)
+		return true;
+	p += strlen("\"namespace\":\"");
+	end = strchr(p, '"');
+	if (end == NULL || memchr(p, '\\', end - p) != NULL)
+		return true;
+	for (int i = 0; i < nvisible; i++)
+		if (strlen(visible[i]) == (size_t) (end - p) && memcmp(visible[i], p, end - p) == 0)
+			return true;
+	return false;
+}
+
+/*
  * start_position
  *		Where to begin when neither --from nor a state file says: the current
  *		head, so only events from now on are printed.
@@ -421,7 +506,7 @@ session_setup(void)
 {
 	bool		advanced;
 
-	if (!listen_channels())
+	if (!listen_channels() || !load_visibility())
 		return false;
 	if (cursor_seq < 0 && !start_position())
 		return false;
@@ -507,9 +592,14 @@ listen_loop(void)
 		{
 			long long	s = payload_seq(note->extra);
 
-			debug("notification on %s announces seq %lld", note->relname, s);
-			if (s > announced)
-				announced = s;
+			if (!note_relevant(note->extra))
+				debug("notification on %s: seq %lld of a namespace this role cannot read", note->relname, s);
+			else
+			{
+				debug("notification on %s announces seq %lld", note->relname, s);
+				if (s > announced)
+					announced = s;
+			}
 			PQfreemem(note);
 		}
 		if (announced > cursor_seq)

@@ -5,7 +5,7 @@
 # writes plus a restart from --state, and forged notifications (any role may
 # NOTIFY) that must not keep it polling.
 . "$(dirname "$0")/tap.sh"
-plan 17
+plan 21
 
 DB=listen_faults_t
 fresh_db $DB
@@ -154,4 +154,27 @@ wait_lines "$T/out4" 1 30
 ok $? "a real event is still delivered promptly"
 like "$(cat "$T/out4")" '"external_id":"REAL1"' "the real event, not a forged one"
 kill -TERM $LP; wait $LP
-psql -X -q -d postgres -c "DROP DATABASE $DB WITH (FORCE)" -c "DROP ROLE lf_forger" >/dev/null
+
+# --- (d) a tenant's listener among other tenants' events --------------------
+# Without --party a listener hears the all-namespaces channel, where other
+# tenants' events are announced but hidden from it by RLS: waiting for them
+# must not delay (back off) its own events.
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS lf_tenant" -c "CREATE ROLE lf_tenant LOGIN IN ROLE session_analytics_reader" >/dev/null 2>&1
+q "INSERT INTO sessions.role_namespace VALUES ('lf_tenant', 'tenant_a')"
+session-listen -d "dbname=$DB user=lf_tenant" --poll 60 --verbose >"$T/out5" 2>"$T/err5" &
+LP=$!
+sleep 1
+before=$(grep -c 'catch-up after' "$T/err5")
+for i in $(seq 1 100); do
+    echo "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'tenant_b', 'b$i', 'OPEN');"
+done | psql -X -q -d $DB -o /dev/null
+sleep 0.5
+is "$(( $(grep -c 'catch-up after' "$T/err5") - before ))" 0 "no query for 100 other tenants' notifications"
+q "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'tenant_a', 'mine', 'OPEN')"
+wait_lines "$T/out5" 1 30
+ok $? "its own event arrives promptly after 100 hidden ones (no back-off from them)"
+is "$(sed -E 's/.*"namespace":"([^"]+)".*"external_id":"([^"]+)".*/\1 \2/' "$T/out5")" "tenant_a mine" \
+   "it prints only its own namespace's event"
+is "$(grep -c 'of a namespace this role cannot read' "$T/err5")" 100 "the 100 foreign notifications are recognised and not waited for"
+kill -TERM $LP; wait $LP
+psql -X -q -d postgres -c "DROP DATABASE $DB WITH (FORCE)" -c "DROP ROLE lf_forger" -c "DROP ROLE lf_tenant" >/dev/null
