@@ -63,16 +63,16 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    k        jsonb;
-    v        jsonb;
-    f        text;
+    k        pg_catalog.jsonb;
+    v        pg_catalog.jsonb;
+    f        pg_catalog.text;
     kn       pg_catalog.numeric;
     ms       pg_catalog.numeric;
     ms_start pg_catalog.numeric;
     ms_end   pg_catalog.numeric;
-    t        text[];
-    y        integer;
-    mo       integer;
+    t        pg_catalog.text[];
+    y        pg_catalog.int4;
+    mo       pg_catalog.int4;
 BEGIN
     IF pg_catalog.jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
         RETURN 'row is not a JSON object';
@@ -90,7 +90,7 @@ BEGIN
     ELSIF NOT (pg_catalog.jsonb_typeof(k) = 'number'
                OR (pg_catalog.jsonb_typeof(k) = 'string'
                    AND (k #>> '{}') ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$')) THEN
-        RETURN pg_catalog.format('session_kwh is not a number: %s', pg_catalog.left(k::text, 40));
+        RETURN pg_catalog.format('session_kwh is not a number: %s', pg_catalog.left(k::pg_catalog.text, 40));
     END IF;
     kn := (k #>> '{}')::pg_catalog.numeric;
     IF kn < 0 THEN
@@ -126,10 +126,10 @@ BEGIN
         ELSIF pg_catalog.jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\s*[0-9]{1,15}(\.[0-9]*)?\s*$' THEN
             ms := (v #>> '{}')::pg_catalog.numeric;
         ELSE
-            RETURN pg_catalog.format('%s is not a valid time: %s', f, pg_catalog.left(v::text, 40));
+            RETURN pg_catalog.format('%s is not a valid time: %s', f, pg_catalog.left(v::pg_catalog.text, 40));
         END IF;
         IF ms < 0 OR ms > 253402300799999 THEN
-            RETURN pg_catalog.format('%s is not a valid time: %s', f, pg_catalog.left(v::text, 40));
+            RETURN pg_catalog.format('%s is not a valid time: %s', f, pg_catalog.left(v::pg_catalog.text, 40));
         END IF;
         IF f = 'session_start_time' THEN
             ms_start := ms;
@@ -143,13 +143,13 @@ BEGIN
         t := pg_catalog.regexp_match(v #>> '{}',
                '^([0-9]{4})-([0-9]{2})-([0-9]{2})([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?)?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)?$');
         IF t IS NOT NULL THEN
-            y := t[1]::integer;
-            mo := t[2]::integer;
+            y := t[1]::pg_catalog.int4;
+            mo := t[2]::pg_catalog.int4;
         END IF;
-        IF t IS NULL OR y < 1970 OR mo NOT BETWEEN 1 AND 12 OR t[3]::integer < 1
-           OR t[3]::integer > pg_catalog.date_part('day', pg_catalog.make_date(y, mo, 1)
+        IF t IS NULL OR y < 1970 OR mo NOT BETWEEN 1 AND 12 OR t[3]::pg_catalog.int4 < 1
+           OR t[3]::pg_catalog.int4 > pg_catalog.date_part('day', pg_catalog.make_date(y, mo, 1)
                                                     + '1 month -1 day'::pg_catalog.interval) THEN
-            RETURN pg_catalog.format('updated_at is not a valid time: %s', pg_catalog.left(v::text, 40));
+            RETURN pg_catalog.format('updated_at is not a valid time: %s', pg_catalog.left(v::pg_catalog.text, 40));
         END IF;
     ELSIF v IS NOT NULL AND pg_catalog.jsonb_typeof(v) <> 'null' THEN
         RETURN 'updated_at is not a timestamp';
@@ -179,13 +179,13 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    v_rows  jsonb;
-    v_base  bigint := 0;
-    v_rejects jsonb;
+    v_rows  pg_catalog.jsonb;
+    v_base  pg_catalog.int8 := 0;
+    v_rejects pg_catalog.jsonb;
     rej     record;
-    n_skip  integer := 0;
-    n_new   integer := 0;
-    n_upd   integer := 0;
+    n_skip  pg_catalog.int4 := 0;
+    n_new   pg_catalog.int4 := 0;
+    n_upd   pg_catalog.int4 := 0;
 BEGIN
     IF doc IS NULL THEN
         RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
@@ -207,10 +207,10 @@ BEGIN
         -- document has it (a streaming client's batches), else from the
         -- API page's first row. Anything odd there numbers from 1.
         IF pg_catalog.jsonb_typeof(doc -> 'offset') = 'number' AND (doc ->> 'offset') ~ '^[0-9]{1,12}$' THEN
-            v_base := (doc ->> 'offset')::bigint;
+            v_base := (doc ->> 'offset')::pg_catalog.int8;
         ELSIF pg_catalog.jsonb_typeof(doc -> 'page') = 'number' AND (doc ->> 'page') ~ '^[1-9][0-9]{0,8}$'
               AND pg_catalog.jsonb_typeof(doc -> 'limit') = 'number' AND (doc ->> 'limit') ~ '^[0-9]{1,9}$' THEN
-            v_base := ((doc ->> 'page')::bigint - 1) * (doc ->> 'limit')::bigint;
+            v_base := ((doc ->> 'page')::pg_catalog.int8 - 1) * (doc ->> 'limit')::pg_catalog.int8;
         END IF;
     ELSE
         RAISE EXCEPTION 'import_powerflex: doc is not a PowerFlex export'
@@ -284,7 +284,7 @@ BEGIN
       INTO n_new, n_upd, v_rejects;
 
     n_skip := pg_catalog.jsonb_array_length(v_rejects);
-    FOR rej IN SELECT * FROM pg_catalog.jsonb_to_recordset(v_rejects) AS x(position bigint, session_id text, reason text) LOOP
+    FOR rej IN SELECT * FROM pg_catalog.jsonb_to_recordset(v_rejects) AS x(position pg_catalog.int8, session_id pg_catalog.text, reason pg_catalog.text) LOOP
         IF rej.session_id IS NOT NULL THEN
             RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason
                   USING DETAIL = pg_catalog.format('session_id: %s', rej.session_id);

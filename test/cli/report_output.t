@@ -3,7 +3,7 @@
 # chart, --anonymize, colour, and the exit status of each error class.
 # SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
 . "$(dirname "$0")/tap.sh"
-plan 61
+plan 60
 
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
