@@ -549,21 +549,26 @@ reconnect(void)
 /*
  * listen_loop
  *		Waits for notifications and catches up. A notification announcing a
- *		seq past the position asks for a catch-up at once; one that brings
- *		nothing (an older transaction is still open, the events are not this
- *		role's, or the NOTIFY was forged: any role may send one) retries
- *		after 1, 2, 4 ... ms up to the --poll interval, then gives up and
- *		idles: the idle catch-up every --poll seconds delivers what was held
- *		back. The back-off is reset only by a catch-up that moved the position
- *		or by a quiet interval, so a stream of forged notifications costs at
- *		most one query per --poll interval.
+ *		seq past the position asks for a catch-up at once. One that brings
+ *		nothing (an older writing transaction is still open, or the NOTIFY
+ *		was forged: any role may send one) is retried after 1, 2, 4 ... ms,
+ *		at most every second, until the wait has lasted a --poll interval;
+ *		then the listener gives up on that seq and idles: the catch-up every
+ *		--poll seconds delivers whatever was held back. Having given up, it
+ *		serves further notifications at most once per --poll interval until
+ *		a catch-up moves the position or an interval passes quietly, so a
+ *		stream of forged notifications costs about a dozen queries, then one
+ *		per --poll interval.
  */
 static void
 listen_loop(void)
 {
+	const int	retry_cap = idle_poll_ms < 1000 ? idle_poll_ms : 1000;
 	long long	last_check = now_ms();
+	long long	stall_since = -1;	/* first fruitless retry of this wait */
 	int			backoff_ms = 0;
-	bool		pending = false;
+	bool		pending = false;	/* a notification asks for a catch-up */
+	bool		penalty = false;	/* gave up: notifications wait a --poll */
 
 	for (;;)
 	{
@@ -584,8 +589,9 @@ listen_loop(void)
 		{
 			reconnect();
 			last_check = now_ms();
-			pending = false;
+			pending = penalty = false;
 			backoff_ms = 0;
+			stall_since = -1;
 			continue;
 		}
 		while ((note = PQnotifies(conn)) != NULL)
@@ -613,22 +619,36 @@ listen_loop(void)
 		{
 			reconnect();
 			last_check = now_ms();
-			pending = false;
+			pending = penalty = false;
 			backoff_ms = 0;
+			stall_since = -1;
 			continue;
 		}
 		last_check = now_ms();
 		if (advanced || !was_pending)
+		{
+			/* Progress, or a quiet interval: serve notifications at once. */
 			backoff_ms = 0;
-		else
-			backoff_ms = backoff_ms == 0 ? 1 : (backoff_ms >= idle_poll_ms / 2 ? idle_poll_ms : backoff_ms * 2);
+			stall_since = -1;
+			penalty = false;
+		}
+		else if (!penalty)
+		{
+			if (stall_since < 0)
+				stall_since = last_check;
+			backoff_ms = backoff_ms == 0 ? 1 : (backoff_ms * 2 > retry_cap ? retry_cap : backoff_ms * 2);
+			if (last_check - stall_since >= idle_poll_ms)
+				penalty = true;
+		}
 		if (announced <= cursor_seq)
 			pending = false;
-		else if (was_pending && !advanced && backoff_ms >= idle_poll_ms)
+		else if (penalty)
 		{
 			debug("announced seq %lld not readable; back to idle polling", announced);
 			announced = cursor_seq;
 			pending = false;
+			backoff_ms = idle_poll_ms;
+			stall_since = -1;
 		}
 	}
 }
