@@ -39,7 +39,7 @@ static long long max_events = -1;
 static int	idle_poll_ms = 10000;
 
 static PGconn *conn = NULL;
-static long long cursor_seq = -1;	/* last seq printed (or skipped as caught up) */
+static long long cursor_seq = -1;	/* last seq events_since returned (printed, or not asked for) */
 static long long announced = 0;	/* highest seq a notification mentioned */
 static long long printed = 0;
 static bool verbose = false;
