@@ -86,19 +86,29 @@ xml_escape(StringInfo buf, const char *s)
 	}
 }
 
-/* "YYYY-MM-DD" of a date; buf holds at least 16 bytes. */
+/*
+ * format_day
+ *		"YYYY-MM-DD" (or "YYYY-MM") of a date as PostgreSQL prints dates in
+ *		ISO style: years before 1 AD as the BC year with " BC" appended
+ *		("0100-01-01 BC"), never a negative year. buf holds at least 24 bytes.
+ */
 static void
 format_day(DateADT d, char *buf, bool month_only)
 {
 	int			y,
 				m,
 				dd;
+	bool		bc;
 
 	j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
+	/* j2date counts astronomically: year 0 is 1 BC. */
+	bc = y <= 0;
+	if (bc)
+		y = 1 - y;
 	if (month_only)
-		snprintf(buf, 16, "%04d-%02d", y, m);
+		snprintf(buf, 24, "%04d-%02d%s", y, m, bc ? " BC" : "");
 	else
-		snprintf(buf, 16, "%04d-%02d-%02d", y, m, dd);
+		snprintf(buf, 24, "%04d-%02d-%02d%s", y, m, dd, bc ? " BC" : "");
 }
 
 /*
@@ -216,16 +226,24 @@ x_tick(StringInfo svg, double x, const char *label, bool rotate)
 						 x, CH_BOTTOM + 18, label);
 }
 
+/* Floor division: month indexes of BC dates are negative. */
+static int
+floor_div(int a, int b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
 /*
  * x_axis
- *		Date ticks thinned to at most CH_MAX_TICKS: every 1, 2, 7 or 14 days
- *		for spans up to 92 days, else the first of every 1, 2, 3, 6, 12 or 24
- *		months.
+ *		Date ticks thinned to at most CH_MAX_TICKS for any span the date
+ *		type holds: every 1, 2, 7 or 14 days for spans up to 92 days, else
+ *		the first of every 1, 2, 3 or 6 months or 1, 2, 5, 10, 20, 50 ...
+ *		years, the smallest step that gives at most CH_MAX_TICKS ticks.
  */
 static void
 x_axis(StringInfo svg, DateADT first, DateADT last)
 {
-	char		label[16];
+	char		label[24];
 	int			span = last - first;
 
 	if (span <= 92)
@@ -247,7 +265,6 @@ x_axis(StringInfo svg, DateADT first, DateADT last)
 	}
 	else
 	{
-		static const int msteps[] = {1, 2, 3, 6, 12, 24, 60, 120};
 		int			y0,
 					m0,
 					d0,
@@ -256,25 +273,40 @@ x_axis(StringInfo svg, DateADT first, DateADT last)
 					d1;
 		int			mfirst,
 					mlast,
-					step = 120;
+					step = 0,
+					ticks = 0;
 
 		j2date(first + POSTGRES_EPOCH_JDATE, &y0, &m0, &d0);
 		j2date(last + POSTGRES_EPOCH_JDATE, &y1, &m1, &d1);
+		/* Months since 0000-01 (1 BC), fits in int for every date. */
 		mfirst = y0 * 12 + (m0 - 1) + (d0 > 1 ? 1 : 0);
 		mlast = y1 * 12 + (m1 - 1);
-		for (int i = 0; i < (int) lengthof(msteps); i++)
-			if ((mlast - mfirst) / msteps[i] + 1 <= CH_MAX_TICKS)
+		/* 1, 2, 3, 6 months, then 1, 2, 5 times powers of ten years. */
+		{
+			static const int msteps[] = {1, 2, 3, 6};
+			int			years = 1;
+
+			for (int i = 0; i < (int) lengthof(msteps) && step == 0; i++)
+				if ((mlast - mfirst) / msteps[i] + 1 <= CH_MAX_TICKS)
+					step = msteps[i];
+			while (step == 0)
 			{
-				step = msteps[i];
-				break;
+				static const int mult[] = {1, 2, 5};
+
+				for (int i = 0; i < (int) lengthof(mult) && step == 0; i++)
+					if ((mlast - mfirst) / (12 * mult[i] * years) + 1 <= CH_MAX_TICKS)
+						step = 12 * mult[i] * years;
+				years *= 10;	/* 10^7 years * 12 months exceeds no int step needed */
 			}
-		for (int mi = mfirst; mi <= mlast; mi++)
+		}
+		/* The first multiple of step at or after mfirst, then every step. */
+		for (int mi = floor_div(mfirst + step - 1, step) * step; mi <= mlast && ticks < CH_MAX_TICKS;
+			 mi += step, ticks++)
 		{
 			DateADT		d;
+			int			yy = floor_div(mi, 12);
 
-			if (mi % step != 0)
-				continue;
-			d = date2j(mi / 12, mi % 12 + 1, 1) - POSTGRES_EPOCH_JDATE;
+			d = date2j(yy, mi - yy * 12 + 1, 1) - POSTGRES_EPOCH_JDATE;
 			format_day(d, label, true);
 			x_tick(svg, x_of(d, first, last), label, true);
 		}
@@ -294,7 +326,7 @@ series(StringInfo svg, ChartDay *days, int n, bool micro, double top)
 	double		r = n <= 60 ? 3.5 : (n <= 200 ? 2.5 : 1.5);
 	double		w = n <= 200 ? 2.0 : (n <= 500 ? 1.2 : 0.8);
 	bool		pen = false;
-	char		label[16];
+	char		label[24];
 
 	appendStringInfo(svg, "<path class=\"line-%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" "
 					 "stroke-linejoin=\"round\" d=\"", cls, color, w);
@@ -365,8 +397,8 @@ sa_daily_chart_svg(PG_FUNCTION_ARGS)
 				top,
 				step;
 	StringInfoData svg;
-	char		first[16],
-				last[16];
+	char		first[24],
+				last[24];
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();

@@ -17,14 +17,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/extension.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
@@ -39,6 +43,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -47,6 +52,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 #include "utils/uuid.h"
 #include "utils/xid8.h"
 
@@ -147,13 +153,39 @@ typedef enum XactDelivery
 static XactDelivery xact_delivery = DELIVERY_NONE;
 
 /*
- * The OIDs of sessions.event_seq and sessions.event_log, looked up at the
- * first event of a backend and kept until a relcache invalidation touches
- * either relation (DROP/CREATE EXTENSION, rename) or the whole cache.
+ * The extension's own objects, resolved by OID from its schema (never from
+ * the firing table's schema or the search_path) at the first event of a
+ * backend, and kept until a relcache invalidation touches one of them
+ * (DROP/CREATE EXTENSION, ALTER TABLE, rename) or the whole cache. The
+ * store's column numbers are checked once per cached descriptor.
  */
-static Oid	log_nsp = InvalidOid;
-static Oid	log_seqid = InvalidOid;
-static Oid	log_relid = InvalidOid;
+static Oid	ext_store_relid = InvalidOid;
+static Oid	ext_log_relid = InvalidOid;
+static Oid	ext_seq_relid = InvalidOid;
+static bool store_cols_ok = false;
+
+/* Columns of sessions.store the trigger reads, by attribute number. */
+enum
+{
+	SC_KIND, SC_NAMESPACE, SC_EXTERNAL_ID, SC_STATUS, SC_SESSION_KEY,
+	SC_STARTED_AT, SC_ENDED_AT, SC_LAST_UPDATED, SC_N
+};
+static const char *const store_col_names[SC_N] = {
+	"kind", "namespace", "external_id", "status", "session_key",
+	"started_at", "ended_at", "last_updated"
+};
+static const Oid store_col_types[SC_N] = {
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID
+};
+static AttrNumber store_att[SC_N];
+
+/* The column types of sessions.event_log, in order (60_events.sql). */
+#define LOG_NATTS 10
+static const Oid log_col_types[LOG_NATTS] = {
+	INT8OID, TEXTOID, TEXTOID, TEXTOID, UUIDOID,
+	TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, XID8OID
+};
 
 static void events_xact_callback(XactEvent event, void *arg);
 static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -191,12 +223,154 @@ sa_events_init(void)
 	CacheRegisterRelcacheCallback(events_relcache_callback, (Datum) 0);
 }
 
-/* Forgets the log's OIDs when either relation (or every one) changes. */
+/* Forgets the cached OIDs when one of the relations (or every one) changes. */
 static void
 events_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == log_seqid || relid == log_relid)
-		log_nsp = log_seqid = log_relid = InvalidOid;
+	if (relid == InvalidOid || relid == ext_store_relid ||
+		relid == ext_seq_relid || relid == ext_log_relid)
+	{
+		ext_store_relid = ext_log_relid = ext_seq_relid = InvalidOid;
+		store_cols_ok = false;
+	}
+}
+
+/*
+ * ext_relation
+ *		A relation of the extension's schema by name, with its kind checked;
+ *		an error naming it when it is missing or of another kind.
+ */
+static Oid
+ext_relation(Oid nsp, const char *name, char relkind)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != relkind)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s.%s\" of extension session_analytics is missing or not a %s",
+						get_namespace_name(nsp), name,
+						relkind == RELKIND_SEQUENCE ? "sequence" : "table"),
+				 errhint("Reinstall the extension (DROP EXTENSION session_analytics; CREATE EXTENSION session_analytics).")));
+	return relid;
+}
+
+/*
+ * extension_schema
+ *		pg_extension.extnamespace of the extension (PostgreSQL 15 does not
+ *		export get_extension_schema); InvalidOid when not found.
+ */
+static Oid
+extension_schema(Oid extoid)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	Oid			nsp = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		nsp = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp;
+}
+
+/*
+ * resolve_ext_objects
+ *		Fills the cache: the schema is the one pg_extension records for
+ *		session_analytics, so objects a caller creates in its own schemas
+ *		(pg_temp included) can never stand in for the store, log or sequence.
+ */
+static void
+resolve_ext_objects(void)
+{
+	Oid			extoid = get_extension_oid("session_analytics", true);
+	Oid			nsp;
+	Oid			store,
+				log,
+				seq;
+
+	if (!OidIsValid(extoid) || !OidIsValid(nsp = extension_schema(extoid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension session_analytics is not installed in this database")));
+	store = ext_relation(nsp, "store", RELKIND_RELATION);
+	log = ext_relation(nsp, "event_log", RELKIND_RELATION);
+	seq = ext_relation(nsp, "event_seq", RELKIND_SEQUENCE);
+	ext_store_relid = store;
+	ext_log_relid = log;
+	ext_seq_relid = seq;
+	store_cols_ok = false;
+}
+
+/*
+ * sa_event_log_oid
+ *		The OIDs of the extension's event log and sequence as the catalog has
+ *		them now (uncached), for the notifier to tell one log from the next;
+ *		InvalidOid when the extension or the log is not there.
+ */
+Oid
+sa_event_log_oid(Oid *seqid)
+{
+	Oid			extoid = get_extension_oid("session_analytics", true);
+	Oid			nsp = OidIsValid(extoid) ? extension_schema(extoid) : InvalidOid;
+	Oid			log = OidIsValid(nsp) ? get_relname_relid("event_log", nsp) : InvalidOid;
+
+	*seqid = OidIsValid(nsp) ? get_relname_relid("event_seq", nsp) : InvalidOid;
+	return log;
+}
+
+/*
+ * check_log_desc
+ *		Defence in depth before a log tuple is formed or read: the columns
+ *		must be exactly those of 60_events.sql, in order and type.
+ */
+static void
+check_log_desc(TupleDesc desc)
+{
+	bool		ok = desc->natts == LOG_NATTS;
+
+	for (int i = 0; ok && i < LOG_NATTS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		ok = !att->attisdropped && att->atttypid == log_col_types[i];
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sessions.event_log does not have the columns session_analytics expects"),
+				 errdetail("Expected (seq bigint, event text, kind text, namespace text, session_key uuid, "
+						   "external_id text, status text, event_time timestamptz, logged_at timestamptz, horizon xid8)."),
+				 errhint("Reinstall the extension instead of altering its tables.")));
+}
+
+/*
+ * check_store_desc
+ *		Once per cached store descriptor: the attribute numbers and types of
+ *		the columns the trigger reads.
+ */
+static void
+check_store_desc(TupleDesc desc)
+{
+	for (int c = 0; c < SC_N; c++)
+	{
+		int			attnum = SPI_fnumber(desc, store_col_names[c]);
+
+		if (attnum <= 0 || TupleDescAttr(desc, attnum - 1)->atttypid != store_col_types[c])
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column \"%s\" of sessions.store is missing or of another type", store_col_names[c]),
+					 errhint("Reinstall the extension instead of altering its tables.")));
+		store_att[c] = attnum;
+	}
+	store_cols_ok = true;
 }
 
 /* ---------------------------------------------------------------------
@@ -375,33 +549,46 @@ sa_channel_for(PG_FUNCTION_ARGS)
 
 /*
  * fields_from_row
- *		The event fields of a sessions.event_log row; NULLs in NOT NULL
- *		columns (possible in a hand-built row) are errors.
+ *		The event fields of a sessions.event_log row, read by attribute number
+ *		once the row type's columns are checked; NULLs in NOT NULL columns
+ *		(possible in a hand-built row) are errors.
  */
 static void
 fields_from_row(HeapTupleHeader row, EventFields *ev_out)
 {
 	EventFields ev;
+	TupleDesc	desc;
+	HeapTupleData tuple;
 	Datum		d;
 	bool		isnull;
 
-#define FIELD(name) (d = GetAttributeByName(row, name, &isnull), isnull)
-	if (FIELD("seq"))
+	/* On error the resource owner releases the descriptor. */
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+	check_log_desc(desc);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&(tuple.t_self));
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+
+	/* The descriptor's shape is fixed (check_log_desc), so use attnums. */
+#define FIELD(n) (d = heap_getattr(&tuple, n, desc, &isnull), isnull)
+	if (FIELD(1))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("seq must not be NULL")));
 	ev.seq = DatumGetInt64(d);
-	if (FIELD("event"))
+	if (FIELD(2))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("event must not be NULL")));
 	ev.event = parse_event(TextDatumGetCString(d));
-	ev.kind = FIELD("kind") ? "" : TextDatumGetCString(d);
-	ev.namespace = FIELD("namespace") ? "" : TextDatumGetCString(d);
-	if (FIELD("session_key"))
+	ev.kind = FIELD(3) ? "" : TextDatumGetCString(d);
+	ev.namespace = FIELD(4) ? "" : TextDatumGetCString(d);
+	if (FIELD(5))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("session_key must not be NULL")));
 	ev.session_key = *DatumGetUUIDP(d);
-	ev.external_id = FIELD("external_id") ? NULL : TextDatumGetCString(d);
-	ev.status = FIELD("status") ? "" : TextDatumGetCString(d);
-	ev.has_time = !FIELD("event_time");
+	ev.external_id = FIELD(6) ? NULL : TextDatumGetCString(d);
+	ev.status = FIELD(7) ? "" : TextDatumGetCString(d);
+	ev.has_time = !FIELD(8);
 	ev.time = ev.has_time ? DatumGetTimestampTz(d) : 0;
 #undef FIELD
+	ReleaseTupleDesc(desc);
 	*ev_out = ev;
 }
 
@@ -745,22 +932,9 @@ typedef struct StoreRow
 } StoreRow;
 
 /*
- * column
- *		A column of a store row by name; errors if the table lacks it.
- */
-static Datum
-column(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
-{
-	int			attnum = SPI_fnumber(desc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "sessions.store has no column \"%s\"", name);
-	return heap_getattr(tuple, attnum, desc, isnull);
-}
-
-/*
  * read_row
- *		The typed columns events are derived from.
+ *		The typed columns events are derived from, by the attribute numbers
+ *		check_store_desc found.
  */
 static void
 read_row(HeapTuple tuple, TupleDesc desc, StoreRow *row)
@@ -768,24 +942,24 @@ read_row(HeapTuple tuple, TupleDesc desc, StoreRow *row)
 	Datum		d;
 	bool		isnull;
 
-	d = column(tuple, desc, "kind", &isnull);
+	d = heap_getattr(tuple, store_att[SC_KIND], desc, &isnull);
 	row->kind = isnull ? "" : TextDatumGetCString(d);
-	d = column(tuple, desc, "namespace", &isnull);
+	d = heap_getattr(tuple, store_att[SC_NAMESPACE], desc, &isnull);
 	row->namespace = isnull ? "" : TextDatumGetCString(d);
-	d = column(tuple, desc, "external_id", &isnull);
+	d = heap_getattr(tuple, store_att[SC_EXTERNAL_ID], desc, &isnull);
 	row->external_id = isnull ? NULL : TextDatumGetCString(d);
-	d = column(tuple, desc, "status", &isnull);
+	d = heap_getattr(tuple, store_att[SC_STATUS], desc, &isnull);
 	row->status = isnull ? "" : TextDatumGetCString(d);
-	d = column(tuple, desc, "session_key", &isnull);
+	d = heap_getattr(tuple, store_att[SC_SESSION_KEY], desc, &isnull);
 	if (isnull)
 		memset(&row->session_key, 0, sizeof(pg_uuid_t));
 	else
 		row->session_key = *DatumGetUUIDP(d);
-	d = column(tuple, desc, "started_at", &row->started_null);
+	d = heap_getattr(tuple, store_att[SC_STARTED_AT], desc, &row->started_null);
 	row->started_at = row->started_null ? 0 : DatumGetTimestampTz(d);
-	d = column(tuple, desc, "ended_at", &row->ended_null);
+	d = heap_getattr(tuple, store_att[SC_ENDED_AT], desc, &row->ended_null);
 	row->ended_at = row->ended_null ? 0 : DatumGetTimestampTz(d);
-	d = column(tuple, desc, "last_updated", &row->updated_null);
+	d = heap_getattr(tuple, store_att[SC_LAST_UPDATED], desc, &row->updated_null);
 	row->last_updated = row->updated_null ? 0 : DatumGetTimestampTz(d);
 }
 
@@ -839,8 +1013,7 @@ insert_log_row(Oid logid, const EventFields *ev, FullTransactionId horizon)
 	Datum	   *values;
 	bool	   *nulls;
 
-	if (desc->natts != 10)
-		elog(ERROR, "sessions.event_log has %d columns, expected 10", desc->natts);
+	check_log_desc(desc);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
 	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
@@ -883,27 +1056,13 @@ insert_log_row(Oid logid, const EventFields *ev, FullTransactionId horizon)
  *		remembers the notifications.
  */
 static void
-log_event(EventType event, const StoreRow *row, Oid nsp)
+log_event(EventType event, const StoreRow *row)
 {
 	EventFields ev;
-	Oid			seqid;
-	Oid			logid;
+	Oid			seqid = ext_seq_relid;
+	Oid			logid = ext_log_relid;
 	FullTransactionId horizon;
 	char	   *payload = NULL;
-
-	if (log_nsp != nsp)
-	{
-		Oid			s = get_relname_relid("event_seq", nsp);
-		Oid			l = get_relname_relid("event_log", nsp);
-
-		if (!OidIsValid(s) || !OidIsValid(l))
-			elog(ERROR, "sessions.event_seq or sessions.event_log is missing");
-		log_seqid = s;
-		log_relid = l;
-		log_nsp = nsp;
-	}
-	seqid = log_seqid;
-	logid = log_relid;
 
 	/*
 	 * Lock the log before taking the seq: readers treat a running transaction
@@ -952,7 +1111,10 @@ log_event(EventType event, const StoreRow *row, Oid nsp)
 
 /*
  * sa_store_events
- *		AFTER INSERT OR UPDATE ... FOR EACH ROW trigger on sessions.store.
+ *		AFTER INSERT OR UPDATE ... FOR EACH ROW trigger on sessions.store,
+ *		and on no other table: it refuses to run anywhere else (checked by
+ *		OID against the extension's own store), so a trigger attached to a
+ *		look-alike table cannot make it write or read foreign relations.
  */
 Datum
 sa_store_events(PG_FUNCTION_ARGS)
@@ -960,7 +1122,6 @@ sa_store_events(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;
 	StoreRow	new;
-	Oid			nsp;
 	bool		started = false,
 				stopped = false;
 
@@ -968,6 +1129,15 @@ sa_store_events(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("sessions.store_events() must be called as a trigger")));
+	if (!OidIsValid(ext_store_relid))
+		resolve_ext_objects();
+	if (RelationGetRelid(trigdata->tg_relation) != ext_store_relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("sessions.store_events() may only be a trigger on sessions.store, not on \"%s\"",
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errhint("Drop trigger \"%s\"; the extension installs the only trigger that uses this function.",
+						 trigdata->tg_trigger->tgname)));
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -978,7 +1148,8 @@ sa_store_events(PG_FUNCTION_ARGS)
 				 errmsg("sessions.store_events() handles INSERT and UPDATE only")));
 
 	desc = RelationGetDescr(trigdata->tg_relation);
-	nsp = RelationGetNamespace(trigdata->tg_relation);
+	if (!store_cols_ok)
+		check_store_desc(desc);
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 	{
@@ -1005,12 +1176,12 @@ sa_store_events(PG_FUNCTION_ARGS)
 			stopped = old.ended_null && !new.ended_null;
 		if (!started && !stopped && notify_updates &&
 			row_changed(trigdata->tg_trigtuple, trigdata->tg_newtuple, desc))
-			log_event(EV_UPDATE, &new, nsp);
+			log_event(EV_UPDATE, &new);
 	}
 	if (started)
-		log_event(EV_START, &new, nsp);
+		log_event(EV_START, &new);
 	if (stopped)
-		log_event(EV_STOP, &new, nsp);
+		log_event(EV_STOP, &new);
 
 	return PointerGetDatum(NULL);
 }
@@ -1035,18 +1206,20 @@ sa_prune_events(PG_FUNCTION_ARGS)
 		PG_RETURN_INT64(0);
 	arg = Int32GetDatum(event_retention_min);
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("SPI_connect failed")));
+	/* Every name qualified: the schema is the extension's (non-relocatable). */
 	if (SPI_execute_with_args(
 							  "WITH d AS (DELETE FROM sessions.event_log e "
-							  "  WHERE e.logged_at < pg_catalog.now() - pg_catalog.make_interval(mins => $1) "
-							  "    AND e.seq <= sessions.events_head() RETURNING e.seq), "
+							  "  WHERE e.logged_at OPERATOR(pg_catalog.<) (pg_catalog.now() "
+							  "          OPERATOR(pg_catalog.-) pg_catalog.make_interval(mins => $1)) "
+							  "    AND e.seq OPERATOR(pg_catalog.<=) sessions.events_head() RETURNING e.seq), "
 							  "m AS (SELECT pg_catalog.count(*) AS n, pg_catalog.max(d.seq) AS top FROM d), "
 							  "u AS (UPDATE sessions.event_prune_state s "
 							  "  SET pruned_through = GREATEST(s.pruned_through, m.top), pruned_at = pg_catalog.now() "
 							  "  FROM m WHERE m.top IS NOT NULL RETURNING 1) "
 							  "SELECT m.n FROM m",
 							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not prune sessions.event_log");
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not prune sessions.event_log")));
 	deleted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	PG_RETURN_INT64(deleted);

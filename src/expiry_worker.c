@@ -18,12 +18,16 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "port/atomics.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "session_analytics.h"
 
@@ -32,6 +36,45 @@ PGDLLEXPORT void sa_expiry_worker_main(Datum main_arg);
 /* GUCs */
 static int	sa_expiry_interval = 60;	/* seconds; 0 disables the runs */
 static char *sa_expiry_database = NULL;
+static int	sa_worker_retry_max = 60;	/* seconds: cap of the connection back-off */
+
+/*
+ * Consecutive failed connection attempts per worker, in shared memory so
+ * they survive the worker's restarts (a failed connection is a FATAL exit).
+ */
+typedef struct WorkerRetryShared
+{
+	pg_atomic_uint32 failures[2];
+} WorkerRetryShared;
+
+static WorkerRetryShared *worker_retry = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Reserves the back-off counters (PG15: from shmem_request_hook only). */
+static void
+retry_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerRetryShared)));
+}
+
+/* Creates (postmaster) or attaches to the back-off counters. */
+static void
+retry_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	worker_retry = ShmemInitStruct("session_analytics worker retry", sizeof(WorkerRetryShared), &found);
+	if (!found)
+		for (int i = 0; i < 2; i++)
+			pg_atomic_init_u32(&worker_retry->failures[i], 0);
+	LWLockRelease(AddinShmemInitLock);
+}
 
 /*
  * sa_expiry_init
@@ -64,11 +107,26 @@ sa_expiry_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
+	DefineCustomIntVariable(SA_GUC_PREFIX ".worker_retry_max",
+							"Longest wait between a background worker's attempts to connect to session_analytics.database.",
+							"The wait doubles from 1 s after each failed attempt (e.g. the database does not exist yet) up to this.",
+							&sa_worker_retry_max,
+							60, 1, 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
 
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = retry_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = retry_shmem_startup;
+
+	/* Restarted after 1 s: sa_worker_connect paces failed connections. */
 	sa_register_worker("sa_expiry_worker_main", "session_analytics expiry worker",
-					   "session_analytics expiry", 10);
+					   "session_analytics expiry", 1);
 }
 
 /*
@@ -92,6 +150,61 @@ sa_register_worker(const char *function, const char *name, const char *type, int
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * sa_worker_connect
+ *		Connects a worker to session_analytics.database, after the back-off
+ *		its earlier failed attempts call for: none after a success, then 1 s,
+ *		2 s, 4 s ... up to session_analytics.worker_retry_max. A database that
+ *		does not exist yet thus costs one attempt (one FATAL in the log, and
+ *		one line saying when the next comes) per interval, not one a second,
+ *		and is still picked up within the cap once created. A reload cuts the
+ *		wait short (the setting may now name another database).
+ */
+void
+sa_worker_connect(int which, const char *who)
+{
+	uint32		failures = pg_atomic_read_u32(&worker_retry->failures[which]);
+
+	if (failures > 0)
+	{
+		int			wait_s = sa_worker_retry_max;
+		TimestampTz until;
+		long		timeout_ms;
+
+		if (failures <= 12)
+			wait_s = Min(wait_s, 1 << (failures - 1));
+		ereport(LOG,
+				(errmsg("%s: could not connect to database \"%s\" (%u failed attempts); next attempt in %d s",
+						who, sa_expiry_database, failures, wait_s),
+				 errhint("Create the database or set session_analytics.database.")));
+		until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_s * 1000L);
+		while ((timeout_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until)) > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 timeout_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			if (ConfigReloadPending)
+			{
+				ConfigReloadPending = false;
+				ProcessConfigFile(PGC_SIGHUP);
+				break;
+			}
+		}
+	}
+	/* Counted first: a failure does not come back from here (FATAL). */
+	pg_atomic_write_u32(&worker_retry->failures[which], failures + 1);
+	BackgroundWorkerInitializeConnection(sa_expiry_database, NULL, 0);
+	pg_atomic_write_u32(&worker_retry->failures[which], 0);
+
+	/*
+	 * The workers run as a superuser: their queries qualify every name, and
+	 * no schema a user can create in (public, or a database-level setting)
+	 * is searched for the operators and types they leave unqualified.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /*
@@ -235,8 +348,8 @@ sa_expiry_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	sa_worker_connect(SA_WORKER_EXPIRY, "session_analytics expiry worker");
 	connected_db = pstrdup(sa_expiry_database);
-	BackgroundWorkerInitializeConnection(connected_db, NULL, 0);
 	elog(LOG, "session_analytics expiry worker started in database \"%s\" (interval %d s)",
 		 sa_expiry_database, sa_expiry_interval);
 

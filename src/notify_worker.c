@@ -16,7 +16,9 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -32,11 +34,13 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/xid8.h"
 
 #include "session_analytics.h"
 
@@ -84,6 +88,8 @@ typedef struct NotifierShared
 	pg_atomic_uint32 active;	/* 1: the worker delivers dboid's events */
 	pg_atomic_uint64 delivered; /* last seq delivered (valid while active) */
 	Oid			dboid;
+	Oid			logrelid;		/* the log delivered is the one with this OID */
+	uint64		horizon;		/* horizon of the event at delivered; 0: unknown */
 	int			pid;
 } NotifierShared;
 
@@ -149,6 +155,8 @@ notifier_shmem_startup(void)
 		pg_atomic_init_u32(&notifier->active, 0);
 		pg_atomic_init_u64(&notifier->delivered, 0);
 		notifier->dboid = InvalidOid;
+		notifier->logrelid = InvalidOid;
+		notifier->horizon = 0;
 		notifier->pid = 0;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -218,7 +226,14 @@ sa_notify_status(PG_FUNCTION_ARGS)
 		nulls[1] = true;
 	serving = notifier != NULL && pg_atomic_read_u32(&notifier->active) != 0;
 	pg_read_barrier();
-	if (serving && notifier->dboid == MyDatabaseId)
+
+	/*
+	 * The delivered seq is the global event count: shown, like the query
+	 * text of pg_stat_activity, only to roles with pg_read_all_stats (and
+	 * superusers); tenants get NULL.
+	 */
+	if (serving && notifier->dboid == MyDatabaseId &&
+		has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
 		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&notifier->delivered));
 	else
 		nulls[2] = true;
@@ -232,6 +247,7 @@ sa_notify_status(PG_FUNCTION_ARGS)
 
 static bool warned_missing = false;	/* said once that the extension is missing */
 static SPIPlanPtr deliver_plan = NULL;	/* kept across rounds */
+static SPIPlanPtr check_plan = NULL;	/* notifier_check_log's, kept too */
 
 /* Writers go back to commit mode (auto); the next activation starts afresh. */
 static void
@@ -265,6 +281,9 @@ notifier_activate(void)
 {
 	bool		isnull;
 	int64		head = 0;
+	uint64		horizon;
+	Oid			seqid;
+	Oid			logid;
 
 	sa_worker_round_begin("session_analytics notifier: start position");
 	if (!sa_worker_extension_installed("session_analytics notifier", &warned_missing))
@@ -272,19 +291,116 @@ notifier_activate(void)
 		sa_worker_round_end();
 		return;
 	}
-	if (SPI_execute("SELECT sessions.events_head()", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	logid = sa_event_log_oid(&seqid);
+	if (SPI_execute("SELECT h.head, (SELECT e.horizon FROM sessions.event_log e WHERE e.seq OPERATOR(pg_catalog.=) h.head) "
+					"FROM sessions.events_head() AS h(head)", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read sessions.events_head()");
 	head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		head = 0;
+	horizon = U64FromFullTransactionId(DatumGetFullTransactionId(
+				SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
+	if (isnull)
+		horizon = 0;
 	sa_worker_round_end();
 
 	pg_atomic_write_u64(&notifier->delivered, (uint64) head);
+	notifier->horizon = horizon;
+	notifier->logrelid = logid;
 	notifier->dboid = MyDatabaseId;
 	pg_write_barrier();
 	pg_atomic_write_u32(&notifier->active, 1);
 	ereport(LOG, (errmsg("session_analytics notifier delivering events after seq " INT64_FORMAT " in database \"%s\"",
 						 head, sa_worker_database())));
+}
+
+/*
+ * notifier_restart_log
+ *		Delivers the (new) log from its start: the position belonged to
+ *		another log. Every event in it was left to the notifier, since the
+ *		notifier stayed active (writers queued no NOTIFY) while it appeared.
+ */
+static void
+notifier_restart_log(Oid logid, const char *why)
+{
+	ereport(LOG,
+			(errmsg("session_analytics notifier: %s; delivering the event log from its start "
+					"(was after seq " INT64_FORMAT ")",
+					why, (int64) pg_atomic_read_u64(&notifier->delivered))));
+	pg_atomic_write_u64(&notifier->delivered, 0);
+	notifier->horizon = 0;
+	notifier->logrelid = logid;
+	if (deliver_plan)
+	{
+		SPI_freeplan(deliver_plan);
+		deliver_plan = NULL;
+	}
+	if (check_plan)
+	{
+		SPI_freeplan(check_plan);
+		check_plan = NULL;
+	}
+}
+
+/*
+ * notifier_check_log
+ *		Inside a round, before reading the log: is the position still one of
+ *		this log? It is tied to the log's OID (DROP EXTENSION then CREATE
+ *		EXTENSION, in one transaction or not, makes a new log whose seqs start
+ *		again at 1), it must not be above the sequence, and the event at the
+ *		position, while still there, must be the one delivered (same
+ *		horizon): both fail when the log was emptied and its sequence
+ *		restarted, before or after the new numbers pass the position.
+ */
+static void
+notifier_check_log(void)
+{
+	Oid			seqid;
+	Oid			logid = sa_event_log_oid(&seqid);
+	Oid			argtypes[2] = {REGCLASSOID, INT8OID};
+	Datum		args[2];
+	bool		isnull;
+	int64		last;
+	uint64		delivered = pg_atomic_read_u64(&notifier->delivered);
+
+	if (!OidIsValid(logid) || !OidIsValid(seqid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sessions.event_log or sessions.event_seq is missing")));
+	if (logid != notifier->logrelid)
+	{
+		notifier_restart_log(logid, "the event log was recreated (extension dropped and created again)");
+		return;
+	}
+	args[0] = ObjectIdGetDatum(seqid);
+	args[1] = Int64GetDatum((int64) delivered);
+	if (check_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT pg_catalog.pg_sequence_last_value($1), "
+									   "(SELECT e.horizon FROM sessions.event_log e WHERE e.seq OPERATOR(pg_catalog.=) $2)",
+									   2, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the log check: %s", SPI_result_code_string(SPI_result));
+		check_plan = plan;
+	}
+	if (SPI_execute_plan(check_plan, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the event sequence");
+	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		last = 0;
+	if ((uint64) last < delivered)
+	{
+		notifier_restart_log(logid, "the event sequence is below the delivered position");
+		return;
+	}
+	if (notifier->horizon != 0)
+	{
+		Datum		h = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull && U64FromFullTransactionId(DatumGetFullTransactionId(h)) != notifier->horizon)
+			notifier_restart_log(logid, "the event at the delivered position is not the one delivered");
+	}
 }
 
 /*
@@ -301,6 +417,7 @@ notifier_deliver(void)
 	Datum		args[2];
 	uint64		n;
 	int64		last = 0;
+	uint64		last_horizon = 0;
 
 	sa_worker_round_begin("session_analytics notifier: deliver");
 	if (!sa_worker_extension_installed("session_analytics notifier", &warned_missing))
@@ -309,12 +426,13 @@ notifier_deliver(void)
 		notifier_deactivate("extension not installed");
 		return 0;
 	}
+	notifier_check_log();
 	args[0] = Int64GetDatum((int64) pg_atomic_read_u64(&notifier->delivered));
 	args[1] = Int32GetDatum(NOTIFIER_BATCH);
 	if (deliver_plan == NULL)
 	{
 		/* Past pruned events (after a very long stop) rather than an error loop. */
-		SPIPlanPtr	plan = SPI_prepare("SELECT e, e.seq FROM sessions.events_since("
+		SPIPlanPtr	plan = SPI_prepare("SELECT e, e.seq, e.horizon FROM sessions.events_since("
 									   "  GREATEST($1, (SELECT s.pruned_through FROM sessions.event_prune_state s)),"
 									   "  NULL, $2) AS e", 2, argtypes);
 
@@ -334,13 +452,18 @@ notifier_deliver(void)
 			elog(ERROR, "sessions.events_since returned a NULL row");
 		sa_events_announce(DatumGetHeapTupleHeader(row));
 		last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		last_horizon = U64FromFullTransactionId(DatumGetFullTransactionId(
+						SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull)));
 	}
 
 	/* Commit and move the position with no interrupt in between. */
 	HOLD_INTERRUPTS();
 	sa_worker_round_end();
 	if (n > 0)
+	{
+		notifier->horizon = last_horizon;
 		pg_atomic_write_u64(&notifier->delivered, (uint64) last);
+	}
 	RESUME_INTERRUPTS();
 	return (int) n;
 }
@@ -366,8 +489,8 @@ sa_notify_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	sa_worker_connect(SA_WORKER_NOTIFIER, "session_analytics notifier");
 	connected_db = pstrdup(sa_worker_database());
-	BackgroundWorkerInitializeConnection(connected_db, NULL, 0);
 
 	/* A restart in another database cannot resume the old position. */
 	if (pg_atomic_read_u32(&notifier->active) != 0 && notifier->dboid != MyDatabaseId)
@@ -434,6 +557,11 @@ sa_notify_worker_main(Datum main_arg)
 					/* Prepared afresh next time (e.g. after the extension was recreated). */
 					SPI_freeplan(deliver_plan);
 					deliver_plan = NULL;
+				}
+				if (check_plan)
+				{
+					SPI_freeplan(check_plan);
+					check_plan = NULL;
 				}
 				backoff_ms = backoff_ms ? Min(backoff_ms * 2, NOTIFIER_BACKOFF_MAX_MS) : 100;
 			}

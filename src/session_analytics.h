@@ -26,10 +26,15 @@ extern void sa_worker_recover(MemoryContext cxt);
 extern void sa_worker_round_begin(const char *activity);
 extern void sa_worker_round_end(void);
 extern bool sa_worker_extension_installed(const char *who, bool *warned);
+/* Which worker a connection back-off counter belongs to. */
+#define SA_WORKER_EXPIRY 0
+#define SA_WORKER_NOTIFIER 1
+extern void sa_worker_connect(int which, const char *who);
 
 /* event_trigger.c: used by the notifier. */
 extern bool sa_notify_enabled(void);
 extern void sa_events_announce(HeapTupleHeader row);
+extern Oid	sa_event_log_oid(Oid *seqid);
 
 /* notify_worker.c: used by the store trigger's transaction callbacks. */
 extern bool sa_notifier_selected(void);

@@ -12,20 +12,51 @@ CREATE TABLE sessions.import_rejects (
     rejected_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source       text        NOT NULL,
     position     bigint      NOT NULL,
-    namespace    text,
+    namespace    text        NOT NULL,
     session_id   text,
     reason       text        NOT NULL,
     row_doc      jsonb
 );
 COMMENT ON TABLE sessions.import_rejects IS
-  'Rows an import skipped: when (the importing transaction''s start), source, 1-based position in the export, session id, reason and the row itself';
+  'Rows an import skipped: when (the importing transaction''s start), source, 1-based position in the export, namespace, session id, reason and the row itself; row-level security by namespace';
+COMMENT ON COLUMN sessions.import_rejects.namespace IS
+  'The namespace the row was meant for (the site argument, else the row''s site, else powerflex); limits who sees the reject';
+COMMENT ON COLUMN sessions.import_rejects.row_doc IS 'The rejected row as given; may hold personal data (user e-mail)';
 CREATE INDEX import_rejects_rejected_at_idx ON sessions.import_rejects (rejected_at);
 SELECT pg_catalog.pg_extension_config_dump('sessions.import_rejects', '');
+
+-- Rejected rows hold other tenants' personal data: the same policy as the
+-- store (the sub-selects become InitPlans, read once per statement).
+-- Writers may read, log and delete rejects of their own namespaces only.
+ALTER TABLE sessions.import_rejects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY import_rejects_by_namespace ON sessions.import_rejects
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
+    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
 
 /*
  * powerflex_row_problem
  *		Why a PowerFlex row cannot be stored, or NULL when it can: the checks
- *		import_powerflex applies to each row before writing anything.
+ *		import_powerflex applies to each row before writing anything. Every
+ *		field is checked for what the casts and the insert later need, so a
+ *		row that passes cannot fail the import:
+ *		- session_id: a string or number of 1..200 characters (it is in a
+ *		  unique index, whose entries are limited to about 2.7 kB);
+ *		- site, user, status: strings when present; site at most 1000 bytes
+ *		  (it becomes the namespace, in two unique indexes: with a 200
+ *		  character session_id an entry stays under the 2.7 kB limit);
+ *		- session_kwh: a number or numeric string from 0 to 1e9; a non-zero
+ *		  value below 1e-9 kWh (1 µWh) is refused: no meter reports it, and
+ *		  below about 1e-308 float8 cannot hold it at all;
+ *		- session_start_time (required), session_end_time: epoch ms from 0 to
+ *		  year 9999, as numbers or digit strings;
+ *		- updated_at: ISO 8601 as the export writes it (YYYY-MM-DD, optional
+ *		  [T ]hh:mm[:ss[.ffffff]], optional Z or +hh[:mm]), a real calendar
+ *		  date (the cast, in a block), from 1970 to before 10000 (UTC); no
+ *		  special words (now, infinity, epoch).
+ *		The export's own time shape is checked with LIKE: a regex per row
+ *		would cost the import several percent.
  */
 CREATE FUNCTION sessions.powerflex_row_problem(r jsonb)
 RETURNS text
@@ -33,61 +64,72 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    k        jsonb;
-    v        jsonb;
-    f        text;
-    ms       numeric;
-    ms_start numeric;
-    ms_end   numeric;
+    k        pg_catalog.jsonb;
+    v        pg_catalog.jsonb;
+    f        pg_catalog.text;
+    kn       pg_catalog.numeric;
+    ms       pg_catalog.numeric;
+    ms_start pg_catalog.numeric;
+    ms_end   pg_catalog.numeric;
+    u        pg_catalog.text;
+    ts       pg_catalog.timestamptz;
 BEGIN
-    IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
+    IF pg_catalog.jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
         RETURN 'row is not a JSON object';
     END IF;
-    IF jsonb_typeof(r -> 'session_id') NOT IN ('string', 'number')
-       OR r -> 'session_id' IS NULL OR btrim(r ->> 'session_id') = '' THEN
+    IF pg_catalog.jsonb_typeof(r -> 'session_id') NOT IN ('string', 'number')
+       OR r -> 'session_id' IS NULL OR pg_catalog.btrim(r ->> 'session_id') = '' THEN
         RETURN 'session_id is missing';
     END IF;
-    IF length(r ->> 'session_id') > 200 THEN
+    IF pg_catalog.length(r ->> 'session_id') > 200 THEN
         RETURN 'session_id is longer than 200 characters';
     END IF;
     k := r -> 'session_kwh';
-    IF k IS NULL OR jsonb_typeof(k) = 'null' THEN
+    IF k IS NULL OR pg_catalog.jsonb_typeof(k) = 'null' THEN
         RETURN 'session_kwh is missing';
-    ELSIF NOT (jsonb_typeof(k) = 'number'
-               OR (jsonb_typeof(k) = 'string' AND (k #>> '{}') ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$')) THEN
-        RETURN format('session_kwh is not a number: %s', left(k::text, 40));
-    ELSIF (k #>> '{}')::numeric < 0 THEN
-        RETURN format('session_kwh is negative: %s', k #>> '{}');
-    ELSIF (k #>> '{}')::numeric > 1e9 THEN
-        RETURN format('session_kwh is out of range: %s', left(k #>> '{}', 40));
+    ELSIF NOT (pg_catalog.jsonb_typeof(k) = 'number'
+               OR (pg_catalog.jsonb_typeof(k) = 'string'
+                   AND (k #>> '{}') ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$')) THEN
+        RETURN pg_catalog.format('session_kwh is not a number: %s', pg_catalog.left(k::pg_catalog.text, 40));
     END IF;
-    IF r ? 'user' AND jsonb_typeof(r -> 'user') NOT IN ('string', 'null') THEN
+    kn := (k #>> '{}')::pg_catalog.numeric;
+    IF kn < 0 THEN
+        RETURN pg_catalog.format('session_kwh is negative: %s', pg_catalog.left(k #>> '{}', 40));
+    ELSIF kn > 1e9 THEN
+        RETURN pg_catalog.format('session_kwh is out of range: %s', pg_catalog.left(k #>> '{}', 40));
+    ELSIF kn > 0 AND kn < 1e-9 THEN
+        RETURN pg_catalog.format('session_kwh is too small (non-zero below 1e-9): %s', pg_catalog.left(k #>> '{}', 40));
+    END IF;
+    IF r ? 'user' AND pg_catalog.jsonb_typeof(r -> 'user') NOT IN ('string', 'null') THEN
         RETURN 'user is not a string';
     END IF;
-    IF r ? 'site' AND jsonb_typeof(r -> 'site') NOT IN ('string', 'null') THEN
+    IF r ? 'site' AND pg_catalog.jsonb_typeof(r -> 'site') NOT IN ('string', 'null') THEN
         RETURN 'site is not a string';
     END IF;
-    IF r ? 'status' AND jsonb_typeof(r -> 'status') NOT IN ('string', 'null') THEN
+    IF pg_catalog.octet_length(r ->> 'site') > 1000 THEN
+        RETURN 'site is longer than 1000 bytes';
+    END IF;
+    IF r ? 'status' AND pg_catalog.jsonb_typeof(r -> 'status') NOT IN ('string', 'null') THEN
         RETURN 'status is not a string';
     END IF;
     -- Times: epoch milliseconds as numbers (the usual case, checked
     -- inline) or numeric strings; updated_at an ISO 8601 string.
     FOREACH f IN ARRAY ARRAY['session_start_time', 'session_end_time'] LOOP
         v := r -> f;
-        IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        IF v IS NULL OR pg_catalog.jsonb_typeof(v) = 'null' THEN
             IF f = 'session_start_time' THEN
                 RETURN 'session_start_time is missing';
             END IF;
             ms := NULL;
-        ELSIF jsonb_typeof(v) = 'number' THEN
-            ms := v::numeric;
-        ELSIF jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\s*[0-9]{1,15}(\.[0-9]*)?\s*$' THEN
-            ms := (v #>> '{}')::numeric;
+        ELSIF pg_catalog.jsonb_typeof(v) = 'number' THEN
+            ms := v::pg_catalog.numeric;
+        ELSIF pg_catalog.jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\s*[0-9]{1,15}(\.[0-9]*)?\s*$' THEN
+            ms := (v #>> '{}')::pg_catalog.numeric;
         ELSE
-            RETURN format('%s is not a valid time: %s', f, left(v::text, 40));
+            RETURN pg_catalog.format('%s is not a valid time: %s', f, pg_catalog.left(v::pg_catalog.text, 40));
         END IF;
         IF ms < 0 OR ms > 253402300799999 THEN
-            RETURN format('%s is not a valid time: %s', f, left(v::text, 40));
+            RETURN pg_catalog.format('%s is not a valid time: %s', f, pg_catalog.left(v::pg_catalog.text, 40));
         END IF;
         IF f = 'session_start_time' THEN
             ms_start := ms;
@@ -95,13 +137,27 @@ BEGIN
             ms_end := ms;
         END IF;
     END LOOP;
-    IF jsonb_typeof(r -> 'updated_at') = 'string' THEN
+    v := r -> 'updated_at';
+    IF pg_catalog.jsonb_typeof(v) = 'string' THEN
+        u := v #>> '{}';
+        -- The shape first: the export's own (a cheap LIKE), else any ISO
+        -- 8601 form the export could write (a regex; no special words).
+        -- Then the cast checks the calendar, and the range is checked.
+        IF NOT ((u LIKE '____-__-__T__:__:__.___Z' AND pg_catalog.substr(u, 12, 2) < '24'
+                 AND pg_catalog.substr(u, 18, 2) < '60')
+                OR u ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?)?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)?$') THEN
+            RETURN pg_catalog.format('updated_at is not a valid time: %s', pg_catalog.left(v::pg_catalog.text, 40));
+        END IF;
         BEGIN
-            PERFORM (r ->> 'updated_at')::timestamptz;
+            ts := u::pg_catalog.timestamptz;
         EXCEPTION WHEN data_exception THEN
-            RETURN format('updated_at is not a valid time: %s', left((r -> 'updated_at')::text, 40));
+            ts := NULL;
         END;
-    ELSIF r ? 'updated_at' AND jsonb_typeof(r -> 'updated_at') <> 'null' THEN
+        IF ts IS NULL OR NOT (ts >= '1970-01-01 00:00+00'::pg_catalog.timestamptz
+                              AND ts < '10000-01-01 00:00+00'::pg_catalog.timestamptz) THEN
+            RETURN pg_catalog.format('updated_at is not a valid time: %s', pg_catalog.left(v::pg_catalog.text, 40));
+        END IF;
+    ELSIF v IS NOT NULL AND pg_catalog.jsonb_typeof(v) <> 'null' THEN
         RETURN 'updated_at is not a timestamp';
     END IF;
     IF ms_end < ms_start THEN
@@ -111,7 +167,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.powerflex_row_problem(jsonb) IS
-  'Why a PowerFlex export row cannot be imported (no session_id, bad or negative kWh, bad times, end before start...), NULL when it can';
+  'Why a PowerFlex export row cannot be imported (no or too long session_id or site, bad, negative, huge or tiny kWh, bad times, end before start...), NULL when it can';
 
 /*
  * import_powerflex
@@ -119,7 +175,9 @@ COMMENT ON FUNCTION sessions.powerflex_row_problem(jsonb) IS
  *		Set-based: one statement checks the rows, logs the skipped ones and
  *		upserts the rest keyed by (namespace, 'powerflex', session_id), so a
  *		re-import updates. A later duplicate of a session_id in the same
- *		document wins; the earlier one is skipped and reported.
+ *		document wins; the earlier one is skipped and reported. Runs as the
+ *		caller: the store's and the rejects' row-level security apply, so a
+ *		writer stores and logs rows of its own namespaces only.
  */
 CREATE FUNCTION sessions.import_powerflex(doc jsonb, site text DEFAULT NULL)
 RETURNS TABLE(imported integer, updated integer, skipped integer)
@@ -127,60 +185,72 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    v_rows  jsonb;
-    v_base  bigint := 0;
-    v_rejects jsonb;
+    v_rows  pg_catalog.jsonb;
+    v_base  pg_catalog.int8 := 0;
+    v_rejects pg_catalog.jsonb;
     rej     record;
-    n_skip  integer := 0;
-    n_new   integer := 0;
-    n_upd   integer := 0;
+    n_skip  pg_catalog.int4 := 0;
+    n_new   pg_catalog.int4 := 0;
+    n_upd   pg_catalog.int4 := 0;
 BEGIN
     IF doc IS NULL THEN
         RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
     END IF;
-    IF site IS NOT NULL AND btrim(site) = '' THEN
+    IF site IS NOT NULL AND pg_catalog.btrim(site) = '' THEN
         RAISE EXCEPTION 'import_powerflex: site must not be empty'
               USING ERRCODE = '22023', HINT = 'Pass NULL to take the site from each row.';
     END IF;
-    IF jsonb_typeof(doc) = 'array' THEN
+    IF pg_catalog.octet_length(site) > 1000 THEN
+        RAISE EXCEPTION 'import_powerflex: site is longer than 1000 bytes'
+              USING ERRCODE = '22023', DETAIL = pg_catalog.format('It has %s bytes.', pg_catalog.octet_length(site)),
+                    HINT = 'Site names (namespaces) are limited to 1000 bytes (UTF-8).';
+    END IF;
+    IF pg_catalog.jsonb_typeof(doc) = 'array' THEN
         v_rows := doc;
-    ELSIF jsonb_typeof(doc) = 'object' AND jsonb_typeof(doc -> 'rows') = 'array' THEN
+    ELSIF pg_catalog.jsonb_typeof(doc) = 'object' AND pg_catalog.jsonb_typeof(doc -> 'rows') = 'array' THEN
         v_rows := doc -> 'rows';
         -- Rows are numbered in the whole export: from "offset" + 1 when the
         -- document has it (a streaming client's batches), else from the
         -- API page's first row. Anything odd there numbers from 1.
-        IF jsonb_typeof(doc -> 'offset') = 'number' AND (doc ->> 'offset') ~ '^[0-9]{1,12}$' THEN
-            v_base := (doc ->> 'offset')::bigint;
-        ELSIF jsonb_typeof(doc -> 'page') = 'number' AND (doc ->> 'page') ~ '^[1-9][0-9]{0,8}$'
-              AND jsonb_typeof(doc -> 'limit') = 'number' AND (doc ->> 'limit') ~ '^[0-9]{1,9}$' THEN
-            v_base := ((doc ->> 'page')::bigint - 1) * (doc ->> 'limit')::bigint;
+        IF pg_catalog.jsonb_typeof(doc -> 'offset') = 'number' AND (doc ->> 'offset') ~ '^[0-9]{1,12}$' THEN
+            v_base := (doc ->> 'offset')::pg_catalog.int8;
+        ELSIF pg_catalog.jsonb_typeof(doc -> 'page') = 'number' AND (doc ->> 'page') ~ '^[1-9][0-9]{0,8}$'
+              AND pg_catalog.jsonb_typeof(doc -> 'limit') = 'number' AND (doc ->> 'limit') ~ '^[0-9]{1,9}$' THEN
+            v_base := ((doc ->> 'page')::pg_catalog.int8 - 1) * (doc ->> 'limit')::pg_catalog.int8;
         END IF;
     ELSE
         RAISE EXCEPTION 'import_powerflex: doc is not a PowerFlex export'
               USING ERRCODE = '22023',
-                    DETAIL = format('Got a JSON %s%s.', jsonb_typeof(doc),
-                                    CASE WHEN jsonb_typeof(doc) = 'object' THEN ' without a "rows" array' ELSE '' END),
+                    DETAIL = pg_catalog.format('Got a JSON %s%s.', pg_catalog.jsonb_typeof(doc),
+                                    CASE WHEN pg_catalog.jsonb_typeof(doc) = 'object' THEN ' without a "rows" array' ELSE '' END),
                     HINT = 'Pass the API response {"rows": [...], "total_count": ..., "page": ..., "limit": ...} or a JSON array of rows.';
     END IF;
 
     -- One statement: rows checked, (of valid rows sharing a session_id the
     -- last one wins, found in one pass with a window), skipped ones logged,
-    -- the rest upserted.
+    -- the rest upserted. The namespace: the site argument, else the row's
+    -- site when it is a usable one (a string of at most 1000 bytes, not
+    -- blank), else 'powerflex'; a rejected row is logged under it too.
     WITH c AS MATERIALIZED (
         SELECT v.position, v.r, v.ns,
                CASE WHEN v.problem IS NULL
-                         AND row_number() OVER (PARTITION BY v.problem IS NULL, v.ns, v.r ->> 'session_id'
-                                                ORDER BY v.position DESC) > 1
+                         AND pg_catalog.row_number() OVER (PARTITION BY v.problem IS NULL, v.ns, v.r ->> 'session_id'
+                                                           ORDER BY v.position DESC) > 1
                     THEN 'session_id repeated later in the document (the later row wins)'
                     ELSE v.problem END AS problem
           FROM (SELECT v_base + e.ord AS position, e.r,
-                       COALESCE(import_powerflex.site, NULLIF(btrim(e.r ->> 'site'), ''), 'powerflex') AS ns,
+                       COALESCE(import_powerflex.site,
+                                CASE WHEN pg_catalog.jsonb_typeof(e.r) = 'object'
+                                          AND pg_catalog.jsonb_typeof(e.r -> 'site') = 'string'
+                                          AND pg_catalog.octet_length(e.r ->> 'site') <= 1000
+                                     THEN NULLIF(pg_catalog.btrim(e.r ->> 'site'), '') END,
+                                'powerflex') AS ns,
                        sessions.powerflex_row_problem(e.r) AS problem
-                  FROM jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord)) v
+                  FROM pg_catalog.jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord)) v
     ), logged AS (
         INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
         SELECT 'powerflex', c.position, c.ns,
-               CASE WHEN jsonb_typeof(c.r) = 'object' THEN left(c.r ->> 'session_id', 200) END,
+               CASE WHEN pg_catalog.jsonb_typeof(c.r) = 'object' THEN pg_catalog.left(c.r ->> 'session_id', 200) END,
                c.problem, c.r
           FROM c
          WHERE c.problem IS NOT NULL
@@ -190,17 +260,17 @@ BEGIN
                (kind, namespace, external_id, status, started_at, ended_at, kwh,
                 user_ref, site, last_updated, doc)
         SELECT 'powerflex', c.ns, c.r ->> 'session_id',
-               COALESCE(NULLIF(btrim(c.r ->> 'status'), ''),
-                        CASE WHEN jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'number'
-                                  AND jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'string'
+               COALESCE(NULLIF(pg_catalog.btrim(c.r ->> 'status'), ''),
+                        CASE WHEN pg_catalog.jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'number'
+                                  AND pg_catalog.jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'string'
                              THEN 'ACTIVE' ELSE 'FINISHED' END),
                -- checked above: numbers or numeric strings of epoch ms in range
-               to_timestamp(((c.r ->> 'session_start_time')::numeric / 1000)::float8),
-               to_timestamp(((c.r ->> 'session_end_time')::numeric / 1000)::float8),
-               (c.r ->> 'session_kwh')::float8,
+               pg_catalog.to_timestamp(((c.r ->> 'session_start_time')::pg_catalog.numeric / 1000)::pg_catalog.float8),
+               pg_catalog.to_timestamp(((c.r ->> 'session_end_time')::pg_catalog.numeric / 1000)::pg_catalog.float8),
+               (c.r ->> 'session_kwh')::pg_catalog.float8,
                c.r ->> 'user',
                COALESCE(import_powerflex.site, c.r ->> 'site'),
-               COALESCE((c.r ->> 'updated_at')::timestamptz, now()),
+               COALESCE((c.r ->> 'updated_at')::pg_catalog.timestamptz, pg_catalog.now()),
                c.r
           FROM c
          WHERE c.problem IS NULL
@@ -210,20 +280,20 @@ BEGIN
                ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
                user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
                last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
-        RETURNING (s.xmax = 0) AS inserted
+        RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
     )
-    SELECT (SELECT count(*) FILTER (WHERE up.inserted) FROM up),
-           (SELECT count(*) FILTER (WHERE NOT up.inserted) FROM up),
-           (SELECT COALESCE(jsonb_agg(jsonb_build_object('position', l.position, 'session_id', l.session_id,
+    SELECT (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
+           (SELECT pg_catalog.count(*) FILTER (WHERE NOT up.inserted) FROM up),
+           (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('position', l.position, 'session_id', l.session_id,
                                                          'reason', l.reason) ORDER BY l.position), '[]')
               FROM logged l)
       INTO n_new, n_upd, v_rejects;
 
-    n_skip := jsonb_array_length(v_rejects);
-    FOR rej IN SELECT * FROM jsonb_to_recordset(v_rejects) AS x(position bigint, session_id text, reason text) LOOP
+    n_skip := pg_catalog.jsonb_array_length(v_rejects);
+    FOR rej IN SELECT * FROM pg_catalog.jsonb_to_recordset(v_rejects) AS x(position pg_catalog.int8, session_id pg_catalog.text, reason pg_catalog.text) LOOP
         IF rej.session_id IS NOT NULL THEN
             RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason
-                  USING DETAIL = format('session_id: %s', rej.session_id);
+                  USING DETAIL = pg_catalog.format('session_id: %s', rej.session_id);
         ELSE
             RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason;
         END IF;
@@ -234,10 +304,14 @@ $$;
 COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
   'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';
 
+-- Writers read, log and delete their own namespaces' rejects (RLS above);
+-- nobody updates them. import_powerflex runs as the caller and calls
+-- powerflex_row_problem, so writers keep EXECUTE on that pure function (no
+-- table access, no side effects); readers and PUBLIC do not.
 REVOKE ALL ON sessions.import_rejects FROM PUBLIC;
 GRANT SELECT, INSERT, DELETE ON sessions.import_rejects TO session_analytics_writer;
-GRANT EXECUTE ON FUNCTION sessions.powerflex_row_problem(jsonb) TO session_analytics_reader;
-REVOKE ALL ON FUNCTION sessions.import_powerflex(jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.powerflex_row_problem(jsonb), sessions.import_powerflex(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.powerflex_row_problem(jsonb) TO session_analytics_writer;
 GRANT EXECUTE ON FUNCTION sessions.import_powerflex(jsonb, text) TO session_analytics_writer;
 
 /*
@@ -270,6 +344,7 @@ RETURN pg_catalog.regexp_replace(
 COMMENT ON FUNCTION sessions.anonymize_doc(jsonb, text) IS
   'The document with its "user" member replaced by sessions.user_pseudonym(user_ref) and every other e-mail-like text redacted';
 
+REVOKE ALL ON FUNCTION sessions.user_pseudonym(text), sessions.anonymize_doc(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.user_pseudonym(text) TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.anonymize_doc(jsonb, text) TO session_analytics_reader;
 
@@ -284,4 +359,5 @@ AS 'MODULE_PATHNAME', 'sa_daily_chart_svg'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) IS
   'SVG line chart (markers, dated x axis, percentage y axis, grid, legend, title) of the daily empty and micro percentages of a session_stats summary';
+REVOKE ALL ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) TO session_analytics_reader;

@@ -83,77 +83,87 @@ COMMENT ON FUNCTION sessions.event_payload(sessions.event_log) IS
 
 /*
  * events_head
- *		The highest seq up to which the log is final in the caller's snapshot:
- *		every event with a lower seq is visible now or never will be.
+ *		The highest seq the caller may resume after: the newest event the
+ *		caller can see (RLS) up to which the log is final in the caller's
+ *		snapshot -- every event with a lower seq is visible now or never will
+ *		be. A tenant thus learns nothing from it but the seq of its own
+ *		newest event (never the global count); a role that sees every
+ *		namespace (or the owner) gets the global bound.
  *
  *		An event e is such a bound when every transaction that may still hold
  *		a lower seq has finished. Such a transaction got its xid before e's
  *		seq was taken, so its xid is below e.horizon (the next xid read right
- *		after). Fast path: the snapshot's xmin has passed the newest event's
- *		horizon. Otherwise the limit is the oldest xid, running in the
+ *		after). Fast path: the snapshot's xmin has passed the newest visible
+ *		event's horizon. Otherwise the limit is the oldest xid, running in the
  *		snapshot (in its xip list, or at or past its xmax), that is not
  *		provably harmless; harmless means still running now (pg_locks, read
  *		after the snapshot, and still in progress after that read) without a
- *		write lock on the event log (the trigger locks the log
- *		before taking a seq, and locks last until commit), so a long
- *		transaction that writes no events does not hold readers back.
- *		Runs as the owner so a reader limited by RLS still gets the global
- *		bound (a number, no data).
+ *		write lock on the event log (the trigger locks the log before taking
+ *		a seq, and locks last until commit), so a long transaction that
+ *		writes no events does not hold readers back. Every bound for the
+ *		whole log is one for the visible part of it; the result is never
+ *		below the pruned position, where an empty reader must start.
+ *		SECURITY INVOKER on purpose: RLS on the log applies.
  */
 CREATE FUNCTION sessions.events_head()
 RETURNS bigint
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, sessions, pg_temp
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    snap    pg_snapshot := pg_current_snapshot();
-    pruned  bigint := (SELECT s.pruned_through FROM sessions.event_prune_state s);
-    top     bigint;
-    top_h   xid8;
-    lim     xid8;
-    nx      xid8;
-    harmless xid[];
-    head    bigint;
+    snap    pg_catalog.pg_snapshot := pg_catalog.pg_current_snapshot();
+    pruned  pg_catalog.int8 := (SELECT s.pruned_through FROM sessions.event_prune_state s);
+    top     pg_catalog.int8;
+    top_h   pg_catalog.xid8;
+    lim     pg_catalog.xid8;
+    nx      pg_catalog.xid8;
+    harmless pg_catalog.xid[];
+    head    pg_catalog.int8;
 BEGIN
     SELECT e.seq, e.horizon INTO top, top_h FROM sessions.event_log e ORDER BY e.seq DESC LIMIT 1;
     IF top IS NULL THEN
         RETURN pruned;
     END IF;
-    IF top_h <= pg_snapshot_xmin(snap) THEN
+    IF top_h OPERATOR(pg_catalog.<=) pg_catalog.pg_snapshot_xmin(snap) THEN
         RETURN GREATEST(top, pruned);
     END IF;
     -- Transactions running now that hold no write lock on the log.
     harmless := ARRAY(
-        SELECT t.transactionid FROM pg_locks t
-         WHERE t.locktype = 'transactionid'
+        SELECT t.transactionid FROM pg_catalog.pg_locks t
+         WHERE t.locktype OPERATOR(pg_catalog.=) 'transactionid'
            AND NOT EXISTS (
-               SELECT 1 FROM pg_locks r
-                WHERE r.locktype = 'relation' AND r.relation = 'sessions.event_log'::regclass
-                  AND r.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
-                  AND r.virtualtransaction = t.virtualtransaction
-                  AND r.mode NOT IN ('AccessShareLock', 'RowShareLock')));
+               SELECT 1 FROM pg_catalog.pg_locks r
+                WHERE r.locktype OPERATOR(pg_catalog.=) 'relation'
+                  AND r.relation OPERATOR(pg_catalog.=) 'sessions.event_log'::pg_catalog.regclass
+                  AND r.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
+                                                          WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                  AND r.virtualtransaction OPERATOR(pg_catalog.=) t.virtualtransaction
+                  AND r.mode OPERATOR(pg_catalog.<>) ALL (ARRAY['AccessShareLock', 'RowShareLock'])));
     -- Oldest xid running in the snapshot (or this transaction's) that may
     -- hold a seq; xids from the snapshot's xmax on count as running too.
     -- A transaction ends in the proc array before it releases its locks,
     -- and pg_locks is not read atomically: one seen without its log lock
     -- may have been committing. Harmless only if still in progress now,
     -- after pg_locks was read (then its locks were read while it ran).
-    SELECT min(c.x) INTO lim
-      FROM (SELECT x FROM pg_snapshot_xip(snap) AS x
-            UNION ALL SELECT pg_current_xact_id_if_assigned()) AS c
+    SELECT pg_catalog.min(c.x) INTO lim
+      FROM (SELECT x FROM pg_catalog.pg_snapshot_xip(snap) AS x
+            UNION ALL SELECT pg_catalog.pg_current_xact_id_if_assigned()) AS c
      WHERE c.x IS NOT NULL
-       AND NOT (xid(c.x) = ANY (harmless) AND pg_xact_status(c.x) = 'in progress');
-    nx := pg_snapshot_xmax(snap);
-    WHILE nx < top_h AND xid(nx) = ANY (harmless) AND pg_xact_status(nx) = 'in progress' LOOP
-        nx := ((nx::text)::bigint + 1)::text::xid8;
+       AND NOT (pg_catalog.xid(c.x) OPERATOR(pg_catalog.=) ANY (harmless)
+                AND pg_catalog.pg_xact_status(c.x) OPERATOR(pg_catalog.=) 'in progress');
+    nx := pg_catalog.pg_snapshot_xmax(snap);
+    WHILE nx OPERATOR(pg_catalog.<) top_h AND pg_catalog.xid(nx) OPERATOR(pg_catalog.=) ANY (harmless)
+          AND pg_catalog.pg_xact_status(nx) OPERATOR(pg_catalog.=) 'in progress' LOOP
+        nx := (((nx::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog.+) 1)::pg_catalog.text)::pg_catalog.xid8;
     END LOOP;
     lim := LEAST(lim, nx);
-    SELECT e.seq INTO head FROM sessions.event_log e WHERE e.horizon <= lim ORDER BY e.seq DESC LIMIT 1;
+    SELECT e.seq INTO head FROM sessions.event_log e
+     WHERE e.horizon OPERATOR(pg_catalog.<=) lim ORDER BY e.seq DESC LIMIT 1;
     RETURN GREATEST(COALESCE(head, 0), pruned);
 END
 $$;
 COMMENT ON FUNCTION sessions.events_head() IS
-  'Highest event seq a reader may resume after: no event at or below it can still appear';
+  'Highest event seq the caller may resume after: its newest visible event up to which no event can still appear (never below the pruned position)';
 
 /*
  * events_since
@@ -166,35 +176,35 @@ COMMENT ON FUNCTION sessions.events_head() IS
 CREATE FUNCTION sessions.events_since(after_seq bigint, namespace text DEFAULT NULL, max_rows int DEFAULT 1000)
 RETURNS SETOF sessions.event_log
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, sessions, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    head   bigint;
-    pruned bigint;
+    head   pg_catalog.int8;
+    pruned pg_catalog.int8;
 BEGIN
     IF after_seq IS NULL THEN
         RAISE EXCEPTION 'after_seq must not be NULL' USING ERRCODE = '22004',
             HINT = 'Pass 0 to read the whole log, or sessions.events_head() to start at the current position.';
     END IF;
-    IF after_seq < 0 THEN
+    IF after_seq OPERATOR(pg_catalog.<) 0 THEN
         RAISE EXCEPTION 'after_seq must be >= 0, got %', after_seq USING ERRCODE = '22023';
     END IF;
-    IF max_rows IS NULL OR max_rows < 1 OR max_rows > 100000 THEN
-        RAISE EXCEPTION 'max_rows must be between 1 and 100000, got %', coalesce(max_rows::text, 'NULL')
+    IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION 'max_rows must be between 1 and 100000, got %', COALESCE(max_rows::pg_catalog.text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
     SELECT s.pruned_through INTO pruned FROM sessions.event_prune_state s;
-    IF after_seq < pruned THEN
+    IF after_seq OPERATOR(pg_catalog.<) pruned THEN
         RAISE EXCEPTION 'events after seq % are no longer in the log', after_seq USING ERRCODE = '22023',
-            DETAIL = format('Events up to seq %s were removed by retention (session_analytics.event_retention).', pruned),
+            DETAIL = pg_catalog.format('Events up to seq %s were removed by retention (session_analytics.event_retention).', pruned),
             HINT = 'Resynchronise from the store, then resume from sessions.events_head().';
     END IF;
     -- Cheap bound first: the newest event past after_seq whose horizon the
     -- snapshot's xmin has passed. Only when it gives nothing new, the exact
     -- bound (which reads pg_locks).
     head := (SELECT e.seq FROM sessions.event_log e
-              WHERE e.seq > after_seq
-                AND e.horizon <= pg_snapshot_xmin(pg_current_snapshot())
+              WHERE e.seq OPERATOR(pg_catalog.>) after_seq
+                AND e.horizon OPERATOR(pg_catalog.<=) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
               ORDER BY e.seq DESC LIMIT 1);
     IF head IS NULL THEN
         head := sessions.events_head();
@@ -202,8 +212,8 @@ BEGIN
     RETURN QUERY
         SELECT e.*
           FROM sessions.event_log e
-         WHERE e.seq > after_seq AND e.seq <= head
-           AND (events_since.namespace IS NULL OR e.namespace = events_since.namespace)
+         WHERE e.seq OPERATOR(pg_catalog.>) after_seq AND e.seq OPERATOR(pg_catalog.<=) head
+           AND (events_since.namespace IS NULL OR e.namespace OPERATOR(pg_catalog.=) events_since.namespace)
          ORDER BY e.seq
          LIMIT max_rows;
 END
@@ -211,7 +221,9 @@ $$;
 COMMENT ON FUNCTION sessions.events_since(bigint, text, int) IS
   'Events after after_seq in seq order (optionally of one namespace), never returning an event after a higher-numbered one';
 
--- Runs as the owner so sessions.maintenance() (writers, the worker) can prune.
+-- Runs as the owner so sessions.maintenance() (writers, the worker) can
+-- prune: the writer role keeps EXECUTE for that; readers have none. What it
+-- deletes is fixed by session_analytics.event_retention (superuser-only).
 CREATE FUNCTION sessions.prune_events()
 RETURNS bigint
 LANGUAGE C SECURITY DEFINER
@@ -220,11 +232,17 @@ AS 'MODULE_PATHNAME', 'sa_prune_events';
 COMMENT ON FUNCTION sessions.prune_events() IS
   'Deletes events older than session_analytics.event_retention; returns the number deleted (called by sessions.maintenance(), or pg_cron)';
 
+-- Privileges. Nobody but the owner writes the log or takes event numbers
+-- (the trigger writes it directly). store_events() is the trigger's
+-- internal function: no role may execute it, so nobody can attach it to a
+-- table of their own (CREATE TRIGGER needs EXECUTE); firing the installed
+-- trigger needs no privilege on it.
 REVOKE ALL ON sessions.event_log, sessions.event_prune_state, sessions.event_seq FROM PUBLIC;
 REVOKE ALL ON FUNCTION sessions.store_events(), sessions.channel_for(text, text),
     sessions.event_payload(sessions.event_log), sessions.events_head(),
     sessions.events_since(bigint, text, int), sessions.prune_events() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.store_events() FROM session_analytics_reader, session_analytics_writer;
 GRANT SELECT ON sessions.event_log, sessions.event_prune_state TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.channel_for(text, text), sessions.event_payload(sessions.event_log),
     sessions.events_head(), sessions.events_since(bigint, text, int) TO session_analytics_reader;
-GRANT EXECUTE ON FUNCTION sessions.store_events(), sessions.prune_events() TO session_analytics_writer;
+GRANT EXECUTE ON FUNCTION sessions.prune_events() TO session_analytics_writer;

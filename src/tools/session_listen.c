@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,19 @@ static long long max_events = -1;
 static int	idle_poll_ms = 10000;
 
 static PGconn *conn = NULL;
-static long long cursor_seq = -1;	/* last seq printed (or skipped as caught up) */
+static long long cursor_seq = -1;	/* last seq events_since returned (printed, or not asked for) */
 static long long announced = 0;	/* highest seq a notification mentioned */
 static long long printed = 0;
+static bool verbose = false;
+
+/*
+ * Namespaces whose events this role can read, when row-level security limits
+ * it (see_all false): a notification of another namespace on the
+ * all-namespaces channel (any role may LISTEN there) is not waited for.
+ */
+static bool see_all = true;
+static char **visible = NULL;
+static int	nvisible = 0;
 static volatile sig_atomic_t stop_requested = 0;
 
 /*
@@ -59,28 +70,12 @@ usage(void)
 		   "      --state=FILE        keep the last printed seq here; resume from it\n"
 		   "      --from=SEQ          start after SEQ (default: the state file, else now)\n"
 		   "      --exec=CMD          run CMD (sh -c) per event, payload on stdin\n"
-		   "      --poll=SECONDS      catch up at least this often when idle (default 10)\n"
+		   "      --poll=SECONDS      catch up at least this often when idle, 1..86400 (default 10)\n"
 		   "      --count=N           exit after N events\n"
+		   "  -v, --verbose           log each catch-up query on stderr\n"
 		   "  -h, --help              this help\n"
 		   "  -V, --version           version\n",
 		   tool_name, tool_name);
-}
-
-/*
- * parse_int
- *		A non-negative decimal number for flag name; dies with EXIT_USAGE.
- */
-static long long
-parse_int(const char *name, const char *s)
-{
-	char	   *end;
-	long long	v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0)
-		tool_die(EXIT_USAGE, "--%s must be a non-negative integer, got \"%s\"", name, s);
-	return v;
 }
 
 /*
@@ -108,6 +103,38 @@ parse_events(const char *list)
 	free(copy);
 	if (!want[0] && !want[1] && !want[2])
 		tool_die(EXIT_USAGE, "--event needs at least one of start, stop, update");
+}
+
+/*
+ * debug
+ *		With --verbose, one line on stderr per query and per decision.
+ */
+static void
+__attribute__((format(printf, 1, 2)))
+debug(const char *fmt,...)
+{
+	va_list		ap;
+
+	if (!verbose)
+		return;
+	fprintf(stderr, "%s: ", tool_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/*
+ * now_ms
+ *		Monotonic clock in milliseconds, for the poll deadlines.
+ */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -271,65 +298,54 @@ result_ok(PGresult *res, ExecStatusType want)
 /*
  * catch_up
  *		Prints every event after cursor_seq that events_since returns, page by
- *		page. With with_head, also reads events_head() in the same statement
- *		and, when a page is not full, moves the position up to it (nothing at
- *		or below it can still appear): that keeps a filtered listener's scans
- *		short and gets past events its role cannot read. Returns false when
- *		the connection is gone.
+ *		page, and moves the position only to rows it got: events_since stops
+ *		below any event that a still-open transaction may precede, so the
+ *		position never passes an event not printed yet (a short page says
+ *		nothing about what lies beyond it). Sets *advanced when the position
+ *		moved. Returns false when the connection is gone.
  */
 static bool
-catch_up(bool with_head)
+catch_up(bool *advanced)
 {
+	*advanced = false;
 	for (;;)
 	{
 		char		after[32];
 		const char *params[3];
 		PGresult   *res;
-		int			n,
-					rows = 0;
-		long long	head = 0;
+		int			n;
 
 		snprintf(after, sizeof(after), "%lld", cursor_seq);
 		params[0] = after;
 		params[1] = namespace;
 		params[2] = PAGE_ROWS;
-		res = PQexecParams(conn, with_head ?
-						   "SELECT h.head, e.seq, e.event, sessions.event_payload(e) "
-						   "FROM sessions.events_head() AS h(head) "
-						   "LEFT JOIN LATERAL sessions.events_since($1::bigint, $2::text, $3::int) AS e ON true "
-						   "ORDER BY e.seq" :
-						   "SELECT 0, e.seq, e.event, sessions.event_payload(e) "
+		res = PQexecParams(conn,
+						   "SELECT e.seq, e.event, sessions.event_payload(e) "
 						   "FROM sessions.events_since($1::bigint, $2::text, $3::int) AS e "
 						   "ORDER BY e.seq",
 						   3, NULL, params, NULL, NULL, 0);
 		if (!result_ok(res, PGRES_TUPLES_OK))
 			return false;
 		n = PQntuples(res);
+		debug("catch-up after seq %lld: %d event(s)", cursor_seq, n);
 		for (int i = 0; i < n; i++)
 		{
-			long long	seq;
-			const char *ev;
+			long long	seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			const char *ev = PQgetvalue(res, i, 1);
 
-			head = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-			if (PQgetisnull(res, i, 1))
-				continue;
-			rows++;
-			seq = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-			ev = PQgetvalue(res, i, 2);
 			if ((want[0] && strcmp(ev, "start") == 0) || (want[1] && strcmp(ev, "stop") == 0) ||
 				(want[2] && strcmp(ev, "update") == 0))
-				emit(PQgetvalue(res, i, 3), seq);
+				emit(PQgetvalue(res, i, 2), seq);
 			else
-				cursor_seq = seq;
+				cursor_seq = seq;	/* returned, so final: an event not asked for */
+			*advanced = true;
 			if ((max_events >= 0 && printed >= max_events) || stop_requested)
 				finish();
 		}
 		PQclear(res);
-		if (rows < PAGE_ROWS_N && head > cursor_seq)
-			cursor_seq = head;
 		fflush(stdout);
 		save_state();
-		if (rows < PAGE_ROWS_N)
+		if (n < PAGE_ROWS_N)
 			return true;
 	}
 }
@@ -385,6 +401,82 @@ listen_channels(void)
 }
 
 /*
+ * load_visibility
+ *		Whether RLS limits this role's view of the log and, if so, the
+ *		namespaces it sees. Any doubt (a query refused) means see_all, which
+ *		only costs catch-ups. Returns false when the connection is gone.
+ */
+static bool
+load_visibility(void)
+{
+	PGresult   *res;
+
+	for (int i = 0; i < nvisible; i++)
+		free(visible[i]);
+	free(visible);
+	visible = NULL;
+	nvisible = 0;
+	see_all = true;
+	if (namespace != NULL)
+		return true;			/* the channel is already the namespace's */
+	res = PQexec(conn, "SELECT pg_catalog.row_security_active('sessions.event_log'::pg_catalog.regclass)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		PQclear(res);
+		return !connection_lost();
+	}
+	PQclear(res);
+	res = PQexec(conn, "SELECT pg_catalog.unnest(sessions.visible_namespaces())");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		return !connection_lost();
+	}
+	visible = calloc(PQntuples(res) + 1, sizeof(char *));
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		if (strcmp(PQgetvalue(res, i, 0), "*") == 0)
+		{
+			PQclear(res);
+			return true;
+		}
+		visible[nvisible++] = strdup(PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	see_all = false;
+	debug("row-level security: %d namespace(s) visible", nvisible);
+	return true;
+}
+
+/*
+ * note_relevant
+ *		False only for a notification that surely names a namespace this
+ *		role cannot read: its "namespace" member, plain (no escapes, not
+ *		truncated), is none of the visible ones. Ranges (namespace null) and
+ *		anything unusual count as relevant.
+ */
+static bool
+note_relevant(const char *payload)
+{
+	const char *p,
+			   *end;
+
+	if (see_all || strstr(payload, "\"truncated\":true") != NULL)
+		return true;
+	p = strstr(payload, "\"namespace\":\"");
+	if (p == NULL)
+		return true;
+	p += strlen("\"namespace\":\"");
+	end = strchr(p, '"');
+	if (end == NULL || memchr(p, '\\', end - p) != NULL)
+		return true;
+	for (int i = 0; i < nvisible; i++)
+		if (strlen(visible[i]) == (size_t) (end - p) && memcmp(visible[i], p, end - p) == 0)
+			return true;
+	return false;
+}
+
+/*
  * start_position
  *		Where to begin when neither --from nor a state file says: the current
  *		head, so only events from now on are printed.
@@ -405,16 +497,25 @@ start_position(void)
 /*
  * session_setup
  *		After (re)connecting: LISTEN first, then catch up, so nothing
- *		committed in between is missed.
+ *		committed in between is missed. The catch-up is repeated until it
+ *		brings nothing: events_since may stop early at the first bound it
+ *		finds cheaply, and no notification will come for history.
  */
 static bool
 session_setup(void)
 {
-	if (!listen_channels())
+	bool		advanced;
+
+	if (!listen_channels() || !load_visibility())
 		return false;
 	if (cursor_seq < 0 && !start_position())
 		return false;
-	return catch_up(true);
+	do
+	{
+		if (!catch_up(&advanced))
+			return false;
+	} while (advanced);
+	return true;
 }
 
 /*
@@ -445,6 +546,113 @@ reconnect(void)
 	}
 }
 
+/*
+ * listen_loop
+ *		Waits for notifications and catches up. A notification announcing a
+ *		seq past the position asks for a catch-up at once. One that brings
+ *		nothing (an older writing transaction is still open, or the NOTIFY
+ *		was forged: any role may send one) is retried after 1, 2, 4 ... ms,
+ *		at most every second, until the wait has lasted a --poll interval;
+ *		then the listener gives up on that seq and idles: the catch-up every
+ *		--poll seconds delivers whatever was held back. Having given up, it
+ *		serves further notifications at most once per --poll interval until
+ *		a catch-up moves the position or an interval passes quietly, so a
+ *		stream of forged notifications costs about a dozen queries, then one
+ *		per --poll interval.
+ */
+static void
+listen_loop(void)
+{
+	const int	retry_cap = idle_poll_ms < 1000 ? idle_poll_ms : 1000;
+	long long	last_check = now_ms();
+	long long	stall_since = -1;	/* first fruitless retry of this wait */
+	int			backoff_ms = 0;
+	bool		pending = false;	/* a notification asks for a catch-up */
+	bool		penalty = false;	/* gave up: notifications wait a --poll */
+
+	for (;;)
+	{
+		struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+		long long	due = last_check + (pending ? backoff_ms : idle_poll_ms);
+		long long	now = now_ms();
+		int			rc;
+		PGnotify   *note;
+		bool		was_pending,
+					advanced;
+
+		rc = poll(&pfd, 1, due > now ? (int) (due - now) : 0);
+		if (stop_requested)
+			finish();
+		if (rc < 0 && errno != EINTR)
+			tool_die(EXIT_FAILURE_RUN, "poll failed: %s", strerror(errno));
+		if (rc > 0 && (!PQconsumeInput(conn) || connection_lost()))
+		{
+			reconnect();
+			last_check = now_ms();
+			pending = penalty = false;
+			backoff_ms = 0;
+			stall_since = -1;
+			continue;
+		}
+		while ((note = PQnotifies(conn)) != NULL)
+		{
+			long long	s = payload_seq(note->extra);
+
+			if (!note_relevant(note->extra))
+				debug("notification on %s: seq %lld of a namespace this role cannot read", note->relname, s);
+			else
+			{
+				debug("notification on %s announces seq %lld", note->relname, s);
+				if (s > announced)
+					announced = s;
+			}
+			PQfreemem(note);
+		}
+		if (announced > cursor_seq)
+			pending = true;
+		now = now_ms();
+		if (now < last_check + (pending ? backoff_ms : idle_poll_ms))
+			continue;
+
+		was_pending = pending;
+		if (!catch_up(&advanced))
+		{
+			reconnect();
+			last_check = now_ms();
+			pending = penalty = false;
+			backoff_ms = 0;
+			stall_since = -1;
+			continue;
+		}
+		last_check = now_ms();
+		if (advanced || !was_pending)
+		{
+			/* Progress, or a quiet interval: serve notifications at once. */
+			backoff_ms = 0;
+			stall_since = -1;
+			penalty = false;
+		}
+		else if (!penalty)
+		{
+			if (stall_since < 0)
+				stall_since = last_check;
+			backoff_ms = backoff_ms == 0 ? 1 : (backoff_ms * 2 > retry_cap ? retry_cap : backoff_ms * 2);
+			if (last_check - stall_since >= idle_poll_ms)
+				penalty = true;
+		}
+		if (announced <= cursor_seq)
+			pending = false;
+		else if (penalty)
+		{
+			debug("announced seq %lld not readable; back to idle polling", announced);
+			announced = cursor_seq;
+			pending = false;
+			backoff_ms = idle_poll_ms;
+			stall_since = -1;
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -458,14 +666,14 @@ main(int argc, char **argv)
 		{"exec", required_argument, NULL, 6},
 		{"poll", required_argument, NULL, 7},
 		{"count", required_argument, NULL, 8},
+		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
-	int			wait_ms = 1;
 
-	while ((c = getopt_long(argc, argv, "d:hV", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:vhV", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -498,18 +706,19 @@ main(int argc, char **argv)
 				state_file = optarg;
 				break;
 			case 5:
-				from_seq = parse_int("from", optarg);
+				from_seq = tool_parse_int("--from", optarg, 0, INT64_MAX);
 				break;
 			case 6:
 				exec_cmd = optarg;
 				break;
 			case 7:
-				idle_poll_ms = (int) (parse_int("poll", optarg) * 1000);
-				if (idle_poll_ms <= 0)
-					tool_die(EXIT_USAGE, "--poll must be at least 1 second");
+				idle_poll_ms = (int) tool_parse_int("--poll", optarg, 1, 86400) * 1000;
 				break;
 			case 8:
-				max_events = parse_int("count", optarg);
+				max_events = tool_parse_int("--count", optarg, 0, INT64_MAX);
+				break;
+			case 'v':
+				verbose = true;
 				break;
 			case 'h':
 				usage();
@@ -549,45 +758,6 @@ main(int argc, char **argv)
 	tool_require_extension(conn);
 	if (!session_setup())
 		reconnect();
-
-	for (;;)
-	{
-		struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-		int			rc;
-		PGnotify   *note;
-
-		/* Announced events not readable yet: an older transaction is open. */
-		rc = poll(&pfd, 1, announced > cursor_seq ? wait_ms : idle_poll_ms);
-		if (stop_requested)
-			finish();
-		if (rc < 0 && errno != EINTR)
-			tool_die(EXIT_FAILURE_RUN, "poll failed: %s", strerror(errno));
-		if (rc > 0 && (!PQconsumeInput(conn) || connection_lost()))
-		{
-			reconnect();
-			continue;
-		}
-		while ((note = PQnotifies(conn)) != NULL)
-		{
-			long long	s = payload_seq(note->extra);
-
-			if (s > announced)
-				announced = s;
-			PQfreemem(note);
-		}
-		{
-			long long	before = cursor_seq;
-
-			/* The exact head only when idle or when waiting got nowhere. */
-			if (!catch_up(rc == 0 && (announced <= cursor_seq || wait_ms >= 16)))
-			{
-				reconnect();
-				continue;
-			}
-			if (cursor_seq > before || announced <= cursor_seq)
-				wait_ms = 1;
-			else
-				wait_ms = wait_ms * 2 > 200 ? 200 : wait_ms * 2;
-		}
-	}
+	listen_loop();
+	return EXIT_OK;
 }

@@ -163,26 +163,6 @@ is_number(const char *s)
 	return *end == '\0' && errno == 0 && v == v && v < 1e300 && v > -1e300;
 }
 
-static bool
-is_positive_number(const char *s)
-{
-	return is_number(s) && strtod(s, NULL) > 0;
-}
-
-/* True when s is a decimal integer in [min, 10^9]. */
-static bool
-is_count(const char *s, long min)
-{
-	char	   *end;
-	long		v;
-
-	if (s == NULL || !isdigit((unsigned char) *s))
-		return false;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	return *end == '\0' && errno == 0 && v >= min && v <= 1000000000L;
-}
-
 static const char *const range_names[] = {"today", "yesterday", "last_week", "last_month", "this_month", NULL};
 
 /* --sort values and the store expression each one orders by. */
@@ -367,8 +347,7 @@ parse_args(int argc, char **argv)
 				val = argv[++i];
 			if (val)
 			{
-				if (!is_positive_number(val))
-					tool_die(EXIT_USAGE, "invalid --micro threshold \"%s\": expected a number of kWh above 0", val);
+				(void) tool_parse_number("--micro", val, 0, 1e9);
 				opt.micro_kwh = val;
 			}
 		}
@@ -427,20 +406,17 @@ parse_args(int argc, char **argv)
 		else if (FLAG("--limit"))
 		{
 			opt.limit = VALUE();
-			if (!is_count(opt.limit, 0))
-				tool_die(EXIT_USAGE, "invalid --limit \"%s\": expected a whole number, 0 for all", opt.limit);
+			(void) tool_parse_int("--limit", opt.limit, 0, 1000000000);	/* 0: all */
 		}
 		else if (FLAG("--page"))
 		{
 			opt.page = VALUE();
-			if (!is_count(opt.page, 1))
-				tool_die(EXIT_USAGE, "invalid --page \"%s\": expected a whole number from 1", opt.page);
+			(void) tool_parse_int("--page", opt.page, 1, 1000000000);
 		}
 		else if (FLAG("--volts"))
 		{
 			opt.volts = VALUE();
-			if (!is_positive_number(opt.volts))
-				tool_die(EXIT_USAGE, "invalid --volts \"%s\": expected a number above 0", opt.volts);
+			(void) tool_parse_number("--volts", opt.volts, 0, 1e6);
 		}
 		else if (FLAG("--format"))
 		{
@@ -1588,13 +1564,19 @@ json_users(PGresult *res)
 static void
 write_chart(void)
 {
-	char		title[512];
+	const char *fmt = "Empty and micro (< %s kWh) sessions per day, %s";
+	const char *kwh = kwh_label(opt.micro_kwh);
+	const char *where = opt.site ? opt.site : "all sites";
+	/* Sized to fit: a fixed buffer would cut a long site name mid-character. */
+	int			len = snprintf(NULL, 0, fmt, kwh, where);
+	char	   *title = malloc((size_t) len + 1);
 	const char *p[6] = {range, opt.site, include_active_text(), opt.tz, opt.micro_kwh, title};
 	char	   *svg;
 	FILE	   *f;
 
-	snprintf(title, sizeof(title), "Empty and micro (< %s kWh) sessions per day, %s", kwh_label(opt.micro_kwh),
-			 opt.site ? opt.site : "all sites");
+	if (title == NULL)
+		tool_die(EXIT_FAILURE_RUN, "out of memory");
+	snprintf(title, (size_t) len + 1, fmt, kwh, where);
 	svg = query_value("SELECT sessions.daily_chart_svg(sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $4, $5::float8), $6)"
 					  " FROM sessions.store s WHERE " STORE_FILTER, 6, p, NULL);
 	if (svg == NULL)
@@ -1604,6 +1586,7 @@ write_chart(void)
 		tool_die(EXIT_FAILURE_RUN, "cannot write the chart to %s: %s", opt.graph_file, strerror(errno));
 	debug("Chart: %zu bytes written to %s", strlen(svg), opt.graph_file);
 	free(svg);
+	free(title);
 }
 
 /* ---------------------------------------------------------------------

@@ -4,6 +4,8 @@
  */
 #include "tool_common.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,4 +225,74 @@ tool_csv_result(FILE *out, const PGresult *res)
 		}
 		fputc('\n', out);
 	}
+}
+
+/*
+ * tool_parse_int
+ *		Strict: optional '-' only when min < 0, then digits and nothing else;
+ *		strtoll's overflow (ERANGE) and the range are checked, so no value
+ *		wraps into another (--poll=4294968 must not become 704 ms).
+ */
+long long
+tool_parse_int(const char *option, const char *s, long long min, long long max)
+{
+	const char *p = s;
+	char	   *end;
+	long long	v;
+
+	if (*p == '-' && min < 0)
+		p++;
+	if (!isdigit((unsigned char) *p))
+		goto bad;
+	for (; *p; p++)
+		if (!isdigit((unsigned char) *p))
+			goto bad;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		goto bad;
+	return v;
+bad:
+	tool_die(EXIT_USAGE, "invalid %s \"%s\": expected a whole number from %lld to %lld", option, s, min, max);
+}
+
+/*
+ * tool_parse_number
+ *		Plain decimal notation only (digits, one point, an exponent): strtod
+ *		would also take hex, "inf" and "nan", which no option means.
+ */
+double
+tool_parse_number(const char *option, const char *s, double min, double max)
+{
+	const char *p = s;
+	char	   *end;
+	double		v;
+	bool		digits = false;
+
+	if (*p == '+' || *p == '-')
+		p++;
+	while (isdigit((unsigned char) *p))
+		p++, digits = true;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char) *p); p++)
+			digits = true;
+	if (digits && (*p == 'e' || *p == 'E'))
+	{
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!isdigit((unsigned char) *p))
+			digits = false;
+		while (isdigit((unsigned char) *p))
+			p++;
+	}
+	if (!digits || *p != '\0')
+		goto bad;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !(v > min && v <= max))
+		goto bad;
+	return v;
+bad:
+	tool_die(EXIT_USAGE, "invalid %s \"%s\": expected a number above %g and at most %g", option, s, min, max);
 }

@@ -52,4 +52,17 @@ extern void tool_csv_field(FILE *out, const char *s);
 /* Writes a whole result as CSV: a header line, then one line per row. */
 extern void tool_csv_result(FILE *out, const PGresult *res);
 
+/*
+ * Parses s as a whole decimal integer in [min, max] for option (e.g.
+ * "--poll"); anything else (sign where min >= 0, spaces, trailing text,
+ * overflow) dies with EXIT_USAGE naming the option and the range.
+ */
+extern long long tool_parse_int(const char *option, const char *s, long long min, long long max);
+
+/*
+ * Parses s as a finite decimal number (no hex, inf or nan) with
+ * min < value <= max; dies with EXIT_USAGE naming the option and the range.
+ */
+extern double tool_parse_number(const char *option, const char *s, double min, double max);
+
 #endif							/* TOOL_COMMON_H */

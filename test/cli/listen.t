@@ -3,7 +3,7 @@
 # connection killed mid-stream, restart from the state file, filters, --exec,
 # usage errors; and a third-party client (psycopg2) receiving the NOTIFYs.
 . "$(dirname "$0")/tap.sh"
-plan 19
+plan 27
 
 DB=listen_t
 fresh_db $DB
@@ -82,6 +82,18 @@ is "$(cat "$T/exec")" "$(cat "$T/out3")" "--exec got each payload on stdin"
 
 session-listen --party nope 2>/dev/null; is $? 2 "bad --party is a usage error"
 session-listen --event begin 2>/dev/null; is $? 2 "bad --event is a usage error"
+# Numeric options: whole numbers in range or a usage error naming the range
+# (--poll=4294968 used to wrap to a 704 ms poll).
+out=$(session-listen --poll=4294968 2>&1); rc=$?
+is "$rc/$out" '2/session-listen: invalid --poll "4294968": expected a whole number from 1 to 86400' \
+   "--poll beyond its range: usage error naming the option and the range"
+session-listen --poll=0 2>/dev/null; is $? 2 "--poll=0 is a usage error"
+session-listen --poll=" 5" 2>/dev/null; is $? 2 "--poll with a space is a usage error"
+session-listen --poll=5s 2>/dev/null; is $? 2 "--poll with trailing text is a usage error"
+session-listen --from=-1 2>/dev/null; is $? 2 "--from=-1 is a usage error"
+session-listen --from=9223372036854775808 2>/dev/null; is $? 2 "--from beyond bigint is a usage error"
+session-listen --count=+3 2>/dev/null; is $? 2 "--count with a sign is a usage error"
+session-listen --count=0 -d "dbname=$DB"; is $? 0 "--count=0 is accepted (and prints nothing)"
 session-listen -d "dbname=$DB host=/nonexistent" 2>/dev/null; is $? 3 "unreachable server: exit 3"
 session-listen -d "dbname=postgres" 2>/dev/null; is $? 4 "database without the extension: exit 4"
 

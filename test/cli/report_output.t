@@ -3,7 +3,7 @@
 # chart, --anonymize, colour, and the exit status of each error class.
 # SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
 . "$(dirname "$0")/tap.sh"
-plan 48
+plan 60
 
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
@@ -73,6 +73,16 @@ is "$(xmllint --xpath "count(//*[local-name()='circle'][@class='micro'])" "$T/ch
 (cd "$T" && session-report --user --graph "${RANGE[@]}" >/dev/null); ok $? "--graph without a file"
 test -s "$T/sessions-daily.svg"; ok $? "default file sessions-daily.svg"
 
+# A long UTF-8 site name: the chart title holds it whole (a fixed title
+# buffer used to cut a character in half: invalid byte sequence).
+SITE="é$(printf '€%.0s' $(seq 1 200))"
+psql -X -q -c "SELECT sessions.import_powerflex('[{\"session_id\": \"utf8-1\", \"session_kwh\": 0.5,
+    \"session_start_time\": 1757235600000, \"session_end_time\": 1757239200000}]', '$SITE')" >/dev/null
+session-report --empty --micro --graph "$T/utf8.svg" --site "$SITE" "${RANGE[@]}" >/dev/null 2>"$T/utf8.err"
+ok $? "chart of a site named é + 200 × €"
+is "$(xmllint --xpath "string(//*[local-name()='text'][@class='title'])" "$T/utf8.svg")" \
+   "Empty and micro (< 1.0 kWh) sessions per day, $SITE" "the title holds the whole name"
+
 # --anonymize never prints an email.
 all=$( { session-report --anonymize --empty --micro --user --printsessions "${RANGE[@]}"
          session-report --anonymize --empty --micro --user --printsessions "${RANGE[@]}" --format json
@@ -115,6 +125,17 @@ status() { # WANT NAME ARGS...
 }
 status 2 "unknown flag" session-report --bogus
 status 2 "bad --micro" session-report --micro=abc
+status 2 "--micro underflowing to 0" session-report --micro=1e-400
+status 2 "--micro inf" session-report --micro=inf
+status 2 "--micro hex" session-report --micro=0x10
+status 2 "--limit overflowing a long" session-report --limit=99999999999999999999
+status 2 "--limit beyond its range" session-report --limit=4294967297
+status 2 "--limit with a sign" session-report --limit=+5
+status 2 "--page 0" session-report --page=0
+status 2 "--volts trailing text" session-report --volts=230V
+status 2 "--volts too high" session-report --volts=1e7
+session-report --page=0 2>&1 | grep -q 'invalid --page "0": expected a whole number from 1 to 1000000000'
+ok $? "the error names the option and its range"
 status 2 "bad --tz" session-report --empty --tz Mars/Olympus
 status 2 "bad --from" session-report --empty --from 2025-02-30
 status 3 "server unreachable" env PGHOST=/nonexistent session-report --empty

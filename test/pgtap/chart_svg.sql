@@ -2,7 +2,7 @@
 -- series, an escaped title, readable for one day and for three years.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(22);
 
 SELECT has_function('sessions', 'daily_chart_svg', ARRAY['sessions.session_stats', 'text']);
 
@@ -44,6 +44,27 @@ SELECT cmp_ok((SELECT pg_temp.xcount(svg, '//s:text[@class="xlabel"]') FROM char
 SELECT is(sessions.daily_chart_svg(NULL), NULL, 'NULL summary, NULL chart');
 SELECT is((SELECT pg_temp.xcount(sessions.daily_chart_svg(sessions.session_stats_agg(s, e, k), E'bad \x01 control'), '//s:text[@class="title"]')
              FROM g WHERE s < '2023-01-02'), 1, 'control characters in the title cannot break the XML');
+
+-- The widest span the date type holds: the tick limit holds for any span
+-- (steps in years), the output stays small, BC dates print as PostgreSQL
+-- prints them (the BC year with " BC", never a negative year).
+INSERT INTO charts
+SELECT 'extreme', sessions.daily_chart_svg(
+    'v1 tz=UTC micro=1 volts=208 good=1 fair=1 | -4712-01-01 0 1 1 0 0 0 0 0 0 0 | 5874897-12-31 0 1 0 1 0 0 0 0 0 0'::sessions.session_stats)
+UNION ALL
+SELECT 'bc', sessions.daily_chart_svg(
+    'v1 tz=UTC micro=1 volts=208 good=1 fair=1 | -0099-01-05 0 1 1 0 0 0 0 0 0 0 | -0099-09-30 0 1 0 1 0 0 0 0 0 0'::sessions.session_stats);
+SELECT ok((SELECT xml_is_well_formed_document(svg) FROM charts WHERE name = 'extreme'), 'extreme span: well-formed');
+SELECT cmp_ok((SELECT pg_temp.xcount(svg, '//s:text[@class="xlabel"]') FROM charts WHERE name = 'extreme'), '<=', 14,
+              'extreme span (4713 BC to 5874897 AD): at most 14 ticks');
+SELECT cmp_ok((SELECT length(svg) FROM charts WHERE name = 'extreme'), '<', 20000, 'extreme span: output stays small');
+SELECT ok((SELECT svg LIKE '%Daily empty and micro sessions, 4713-01-01 BC to 5874897-12-31<%' FROM charts WHERE name = 'extreme'),
+          'extreme span: the title names both days, the first as a BC date');
+SELECT is((SELECT array_agg(x::text) FROM charts, unnest(xpath('//s:text[@class="xlabel"]/text()', svg::xml,
+              ARRAY[ARRAY['s', 'http://www.w3.org/2000/svg']])) AS x WHERE name = 'bc' AND x::text LIKE '%0100-0%'),
+          ARRAY['0100-02 BC', '0100-03 BC', '0100-04 BC', '0100-05 BC', '0100-06 BC', '0100-07 BC', '0100-08 BC', '0100-09 BC'],
+          'BC months labelled as PostgreSQL prints BC dates');
+SELECT ok((SELECT bool_and(svg NOT LIKE '%>-%') FROM charts WHERE name IN ('bc', 'extreme')), 'no negative year anywhere');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -5,7 +5,7 @@
 -- transaction id (see docs/notifications.md: a writing transaction reads the
 -- log only up to its own start).
 BEGIN;
-SELECT plan(69);
+SELECT plan(72);
 
 SELECT dblink_connect('w', format('dbname=%s host=%s port=%s', current_database(),
                       current_setting('unix_socket_directories'), current_setting('port')));
@@ -190,17 +190,34 @@ SELECT pg_temp.collect('sessions_start_marker');
 SELECT is((SELECT count(*)::int FROM notes WHERE payload LIKE '%"Q1"%'), 0, 'notify = off sends nothing');
 SELECT is(pg_temp.evs('Q1'), 'start:ACTIVE', 'notify = off still logs the event');
 
--- Trigger protocol and payload errors.
+-- Trigger protocol and payload errors. On any table but sessions.store the
+-- function refuses before anything else (checked by OID); on the store
+-- itself only AFTER ... FOR EACH ROW on INSERT/UPDATE runs.
 CREATE TEMP TABLE tr (kind text);
-CREATE TRIGGER tr_before BEFORE INSERT ON tr FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
-SELECT throws_ok($$INSERT INTO tr VALUES ('ocpi')$$, '39P01', NULL, 'store_events refuses to run BEFORE');
-DROP TRIGGER tr_before ON tr;
-CREATE TRIGGER tr_stmt AFTER INSERT ON tr FOR EACH STATEMENT EXECUTE FUNCTION sessions.store_events();
-SELECT throws_ok($$INSERT INTO tr VALUES ('ocpi')$$, '39P01', NULL, 'store_events refuses to run per statement');
-DROP TRIGGER tr_stmt ON tr;
-CREATE TRIGGER tr_del AFTER DELETE ON tr FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
-INSERT INTO tr VALUES ('ocpi');
-SELECT throws_ok($$DELETE FROM tr$$, '39P01', NULL, 'store_events refuses DELETE');
+CREATE TRIGGER tr_after AFTER INSERT ON tr FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+SELECT throws_ok($$INSERT INTO tr VALUES ('ocpi')$$, '42809', NULL, 'store_events refuses any table but sessions.store');
+DROP TRIGGER tr_after ON tr;
+SAVEPOINT trig;
+CREATE TRIGGER tr_before BEFORE INSERT ON sessions.store FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+SELECT throws_ok($$INSERT INTO sessions.store (kind, namespace, status) VALUES ('ocpi', 'TR', 'ACTIVE')$$, '39P01', NULL,
+                 'store_events refuses to run BEFORE');
+ROLLBACK TO SAVEPOINT trig;
+CREATE TRIGGER tr_stmt AFTER INSERT ON sessions.store FOR EACH STATEMENT EXECUTE FUNCTION sessions.store_events();
+SELECT throws_ok($$INSERT INTO sessions.store (kind, namespace, status) VALUES ('ocpi', 'TR', 'ACTIVE')$$, '39P01', NULL,
+                 'store_events refuses to run per statement');
+ROLLBACK TO SAVEPOINT trig;
+CREATE TRIGGER tr_del AFTER DELETE ON sessions.store FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+INSERT INTO sessions.store (kind, namespace, status) VALUES ('ocpi', 'TR', 'ACTIVE');
+SELECT throws_ok($$DELETE FROM sessions.store WHERE namespace = 'TR'$$, '39P01', NULL, 'store_events refuses DELETE');
+ROLLBACK TO SAVEPOINT trig;
+-- Defence in depth: a log whose columns are not the expected ones is never
+-- written or read (no tuple is formed against another descriptor).
+ALTER TABLE sessions.event_log ADD COLUMN extra int;
+SELECT throws_ok($$INSERT INTO sessions.store (kind, namespace, status) VALUES ('ocpi', 'TR', 'ACTIVE')$$, '55000', NULL,
+                 'store_events refuses a log with other columns');
+SELECT throws_ok($$SELECT sessions.event_payload(e) FROM sessions.event_log e LIMIT 1$$, '55000', NULL,
+                 'event_payload refuses a row of another shape');
+ROLLBACK TO SAVEPOINT trig;
 SELECT throws_ok($$SELECT sessions.event_payload(ROW(NULL, 'start', 'ocpi', 'x', gen_random_uuid(), NULL, 'A', NULL, now(), '1')::sessions.event_log)$$,
                  '22004', NULL, 'event_payload: NULL seq rejected');
 SELECT throws_ok($$SELECT sessions.event_payload(ROW(1, 'begin', 'ocpi', 'x', gen_random_uuid(), NULL, 'A', NULL, now(), '1')::sessions.event_log)$$,

@@ -2,7 +2,7 @@
 -- reasons, documents of another shape, row numbering, pseudonyms.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(37);
+SELECT plan(46);
 
 SELECT has_function('sessions', 'import_powerflex', ARRAY['jsonb', 'text']);
 SELECT function_returns('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'setof record');
@@ -110,6 +110,65 @@ SELECT is((SELECT kwh FROM sessions.store WHERE external_id = 'd'), 3::float8, '
 SELECT is((SELECT row_doc FROM sessions.import_rejects WHERE session_id = 'k2'),
           '{"session_id": "k2", "session_kwh": -1, "session_start_time": 1757623500000}'::jsonb,
           'the rejected row is kept');
+
+-- Every field is checked for what the casts and the insert need: each of
+-- these rows used to abort the whole import (22003, 54000) or be stored
+-- with a special value; now each is skipped with its reason, the good row
+-- next to them is imported.
+DELETE FROM sessions.import_rejects;
+SELECT results_eq(
+    format($$SELECT * FROM sessions.import_powerflex('[
+        {"session_id": "f0", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "2025-09-15T07:13:13.838Z"},
+        {"session_id": "f1", "session_kwh": 1e-400, "session_start_time": 1757623500000},
+        {"session_id": "f2", "session_kwh": "1e-400", "session_start_time": 1757623500000},
+        {"session_id": "f3", "session_kwh": 4.9e-324, "session_start_time": 1757623500000},
+        {"session_id": "f4", "session_kwh": 1, "session_start_time": 1757623500000, "site": "%s"},
+        {"session_id": "%s", "session_kwh": 1, "session_start_time": 1757623500000},
+        {"session_id": "f6", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "now"},
+        {"session_id": "f7", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "infinity"},
+        {"session_id": "f8", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "10000-01-01"},
+        {"session_id": "f9", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "1969-12-31T23:59:59Z"},
+        {"session_id": "f10", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "2025-02-29"},
+        {"session_id": "f11", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "2025-09-15T24:00:00Z"},
+        {"session_id": "f12", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "epoch"},
+        {"session_id": "f13", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "2025-09-15 07:13:13+16:00"},
+        {"session_id": "f14", "session_kwh": 1, "session_start_time": 1757623500000, "updated_at": "Sep 15 2025"},
+        {"session_id": "f15", "session_kwh": 0.000000001, "session_start_time": 1757623500000, "updated_at": "2024-02-29T12:00+02:00"}
+      ]', 'Depot')$$, repeat('s', 3200), repeat('i', 201)),
+    $$VALUES (2, 0, 14)$$, 'each row that would fail a cast or an index is skipped; the good ones are imported');
+SELECT results_eq(
+    $$SELECT position, reason FROM sessions.import_rejects ORDER BY position$$,
+    $$VALUES (2::bigint, 'session_kwh is too small (non-zero below 1e-9): 0.' || repeat('0', 38)),
+             (3, 'session_kwh is too small (non-zero below 1e-9): 1e-400'),
+             (4, 'session_kwh is too small (non-zero below 1e-9): 0.' || repeat('0', 38)),
+             (5, 'site is longer than 1000 bytes'),
+             (6, 'session_id is longer than 200 characters'),
+             (7, 'updated_at is not a valid time: "now"'),
+             (8, 'updated_at is not a valid time: "infinity"'),
+             (9, 'updated_at is not a valid time: "10000-01-01"'),
+             (10, 'updated_at is not a valid time: "1969-12-31T23:59:59Z"'),
+             (11, 'updated_at is not a valid time: "2025-02-29"'),
+             (12, 'updated_at is not a valid time: "2025-09-15T24:00:00Z"'),
+             (13, 'updated_at is not a valid time: "epoch"'),
+             (14, 'updated_at is not a valid time: "2025-09-15 07:13:13+16:00"'),
+             (15, 'updated_at is not a valid time: "Sep 15 2025"')$$,
+    'the reason of each: tiny kWh, long site, long session_id, special words, out-of-range and impossible dates');
+SELECT results_eq($$SELECT external_id, kwh, last_updated FROM sessions.store WHERE external_id IN ('f0', 'f15') ORDER BY 1$$,
+                  $$VALUES ('f0'::text, 1::float8, '2025-09-15 07:13:13.838+00'::timestamptz),
+                           ('f15', 1e-9::float8, '2024-02-29 10:00+00'::timestamptz)$$,
+                  'boundary values (1e-9 kWh, 29 February of a leap year, an offset) are imported');
+SELECT is((SELECT count(DISTINCT namespace)::int FROM sessions.import_rejects), 1, 'rejects carry the namespace');
+SELECT is((SELECT min(namespace) FROM sessions.import_rejects), 'Depot', 'the site argument names the rejects'' namespace');
+DELETE FROM sessions.import_rejects;
+SELECT results_eq(format($$SELECT skipped FROM sessions.import_powerflex('[{"session_id": "g1", "session_kwh": 1,
+                         "session_start_time": 1757623500000, "site": "%s"}]')$$, repeat('s', 3200)),
+                  $$VALUES (1)$$, 'without a site argument too a long site is skipped, not an index error');
+SELECT is((SELECT namespace FROM sessions.import_rejects), 'powerflex',
+          'a reject whose own site is unusable is logged under powerflex');
+SELECT throws_ok(format($$SELECT sessions.import_powerflex('[]', '%s')$$, repeat('€', 334)), '22023',
+                 'import_powerflex: site is longer than 1000 bytes', 'a site argument over 1000 bytes');
+SELECT function_privs_are('sessions', 'powerflex_row_problem', ARRAY['jsonb'], 'session_analytics_reader',
+                          ARRAY[]::text[], 'readers may not call the row check');
 
 -- Row numbers follow "offset", else the page.
 DELETE FROM sessions.import_rejects;
