@@ -197,6 +197,272 @@ REVOKE ALL ON FUNCTION sessions.ocpi_validate(jsonb, text),
                        sessions.ocpi_validate_charging_preferences(jsonb)
   FROM PUBLIC;
 
+-- 30_powerflex ----------------------------------------------------------------
+
+-- import_rejects: every reject names the namespace it was meant for, and
+-- row-level security by namespace limits who sees it (the rows hold other
+-- tenants' personal data). 0.1.0's import always set it; a row a writer
+-- inserted by hand without one gets the import's rule: the row's site, else
+-- 'powerflex'.
+UPDATE sessions.import_rejects r
+   SET namespace = COALESCE(NULLIF(pg_catalog.btrim(r.row_doc ->> 'site'), ''), 'powerflex')
+ WHERE r.namespace IS NULL;
+ALTER TABLE sessions.import_rejects ALTER COLUMN namespace SET NOT NULL;
+COMMENT ON TABLE sessions.import_rejects IS
+  'Rows an import skipped: when (the importing transaction''s start), source, 1-based position in the export, namespace, session id, reason and the row itself; row-level security by namespace';
+COMMENT ON COLUMN sessions.import_rejects.namespace IS
+  'The namespace the row was meant for (the site argument, else the row''s site, else powerflex); limits who sees the reject';
+COMMENT ON COLUMN sessions.import_rejects.row_doc IS 'The rejected row as given; may hold personal data (user e-mail)';
+ALTER TABLE sessions.import_rejects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY import_rejects_by_namespace ON sessions.import_rejects
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
+    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+
+-- Row checks that keep one bad row from aborting an import; names qualified.
+CREATE OR REPLACE FUNCTION sessions.powerflex_row_problem(r jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    k        pg_catalog.jsonb;
+    v        pg_catalog.jsonb;
+    f        pg_catalog.text;
+    kn       pg_catalog.numeric;
+    ms       pg_catalog.numeric;
+    ms_start pg_catalog.numeric;
+    ms_end   pg_catalog.numeric;
+    u        pg_catalog.text;
+    ts       pg_catalog.timestamptz;
+BEGIN
+    IF pg_catalog.jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
+        RETURN 'row is not a JSON object';
+    END IF;
+    IF pg_catalog.jsonb_typeof(r -> 'session_id') NOT IN ('string', 'number')
+       OR r -> 'session_id' IS NULL OR pg_catalog.btrim(r ->> 'session_id') = '' THEN
+        RETURN 'session_id is missing';
+    END IF;
+    IF pg_catalog.length(r ->> 'session_id') > 200 THEN
+        RETURN 'session_id is longer than 200 characters';
+    END IF;
+    k := r -> 'session_kwh';
+    IF k IS NULL OR pg_catalog.jsonb_typeof(k) = 'null' THEN
+        RETURN 'session_kwh is missing';
+    ELSIF NOT (pg_catalog.jsonb_typeof(k) = 'number'
+               OR (pg_catalog.jsonb_typeof(k) = 'string'
+                   AND (k #>> '{}') ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$')) THEN
+        RETURN pg_catalog.format('session_kwh is not a number: %s', pg_catalog.left(k::pg_catalog.text, 40));
+    END IF;
+    kn := (k #>> '{}')::pg_catalog.numeric;
+    IF kn < 0 THEN
+        RETURN pg_catalog.format('session_kwh is negative: %s', pg_catalog.left(k #>> '{}', 40));
+    ELSIF kn > 1e9 THEN
+        RETURN pg_catalog.format('session_kwh is out of range: %s', pg_catalog.left(k #>> '{}', 40));
+    ELSIF kn > 0 AND kn < 1e-9 THEN
+        RETURN pg_catalog.format('session_kwh is too small (non-zero below 1e-9): %s', pg_catalog.left(k #>> '{}', 40));
+    END IF;
+    IF r ? 'user' AND pg_catalog.jsonb_typeof(r -> 'user') NOT IN ('string', 'null') THEN
+        RETURN 'user is not a string';
+    END IF;
+    IF r ? 'site' AND pg_catalog.jsonb_typeof(r -> 'site') NOT IN ('string', 'null') THEN
+        RETURN 'site is not a string';
+    END IF;
+    IF pg_catalog.octet_length(r ->> 'site') > 1000 THEN
+        RETURN 'site is longer than 1000 bytes';
+    END IF;
+    IF r ? 'status' AND pg_catalog.jsonb_typeof(r -> 'status') NOT IN ('string', 'null') THEN
+        RETURN 'status is not a string';
+    END IF;
+    -- Times: epoch milliseconds as numbers (the usual case, checked
+    -- inline) or numeric strings; updated_at an ISO 8601 string.
+    FOREACH f IN ARRAY ARRAY['session_start_time', 'session_end_time'] LOOP
+        v := r -> f;
+        IF v IS NULL OR pg_catalog.jsonb_typeof(v) = 'null' THEN
+            IF f = 'session_start_time' THEN
+                RETURN 'session_start_time is missing';
+            END IF;
+            ms := NULL;
+        ELSIF pg_catalog.jsonb_typeof(v) = 'number' THEN
+            ms := v::pg_catalog.numeric;
+        ELSIF pg_catalog.jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\s*[0-9]{1,15}(\.[0-9]*)?\s*$' THEN
+            ms := (v #>> '{}')::pg_catalog.numeric;
+        ELSE
+            RETURN pg_catalog.format('%s is not a valid time: %s', f, pg_catalog.left(v::pg_catalog.text, 40));
+        END IF;
+        IF ms < 0 OR ms > 253402300799999 THEN
+            RETURN pg_catalog.format('%s is not a valid time: %s', f, pg_catalog.left(v::pg_catalog.text, 40));
+        END IF;
+        IF f = 'session_start_time' THEN
+            ms_start := ms;
+        ELSE
+            ms_end := ms;
+        END IF;
+    END LOOP;
+    v := r -> 'updated_at';
+    IF pg_catalog.jsonb_typeof(v) = 'string' THEN
+        u := v #>> '{}';
+        -- The shape first: the export's own (a cheap LIKE), else any ISO
+        -- 8601 form the export could write (a regex; no special words).
+        -- Then the cast checks the calendar, and the range is checked.
+        IF NOT ((u LIKE '____-__-__T__:__:__.___Z' AND pg_catalog.substr(u, 12, 2) < '24'
+                 AND pg_catalog.substr(u, 18, 2) < '60')
+                OR u ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?)?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)?$') THEN
+            RETURN pg_catalog.format('updated_at is not a valid time: %s', pg_catalog.left(v::pg_catalog.text, 40));
+        END IF;
+        BEGIN
+            ts := u::pg_catalog.timestamptz;
+        EXCEPTION WHEN data_exception THEN
+            ts := NULL;
+        END;
+        IF ts IS NULL OR NOT (ts >= '1970-01-01 00:00+00'::pg_catalog.timestamptz
+                              AND ts < '10000-01-01 00:00+00'::pg_catalog.timestamptz) THEN
+            RETURN pg_catalog.format('updated_at is not a valid time: %s', pg_catalog.left(v::pg_catalog.text, 40));
+        END IF;
+    ELSIF v IS NOT NULL AND pg_catalog.jsonb_typeof(v) <> 'null' THEN
+        RETURN 'updated_at is not a timestamp';
+    END IF;
+    IF ms_end < ms_start THEN
+        RETURN 'session_end_time is before session_start_time';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION sessions.powerflex_row_problem(jsonb) IS
+  'Why a PowerFlex export row cannot be imported (no or too long session_id or site, bad, negative, huge or tiny kWh, bad times, end before start...), NULL when it can';
+CREATE OR REPLACE FUNCTION sessions.import_powerflex(doc jsonb, site text DEFAULT NULL)
+RETURNS TABLE(imported integer, updated integer, skipped integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    v_rows  pg_catalog.jsonb;
+    v_base  pg_catalog.int8 := 0;
+    v_rejects pg_catalog.jsonb;
+    rej     record;
+    n_skip  pg_catalog.int4 := 0;
+    n_new   pg_catalog.int4 := 0;
+    n_upd   pg_catalog.int4 := 0;
+BEGIN
+    IF doc IS NULL THEN
+        RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
+    END IF;
+    IF site IS NOT NULL AND pg_catalog.btrim(site) = '' THEN
+        RAISE EXCEPTION 'import_powerflex: site must not be empty'
+              USING ERRCODE = '22023', HINT = 'Pass NULL to take the site from each row.';
+    END IF;
+    IF pg_catalog.octet_length(site) > 1000 THEN
+        RAISE EXCEPTION 'import_powerflex: site is longer than 1000 bytes'
+              USING ERRCODE = '22023', DETAIL = pg_catalog.format('It has %s bytes.', pg_catalog.octet_length(site)),
+                    HINT = 'Site names (namespaces) are limited to 1000 bytes (UTF-8).';
+    END IF;
+    IF pg_catalog.jsonb_typeof(doc) = 'array' THEN
+        v_rows := doc;
+    ELSIF pg_catalog.jsonb_typeof(doc) = 'object' AND pg_catalog.jsonb_typeof(doc -> 'rows') = 'array' THEN
+        v_rows := doc -> 'rows';
+        -- Rows are numbered in the whole export: from "offset" + 1 when the
+        -- document has it (a streaming client's batches), else from the
+        -- API page's first row. Anything odd there numbers from 1.
+        IF pg_catalog.jsonb_typeof(doc -> 'offset') = 'number' AND (doc ->> 'offset') ~ '^[0-9]{1,12}$' THEN
+            v_base := (doc ->> 'offset')::pg_catalog.int8;
+        ELSIF pg_catalog.jsonb_typeof(doc -> 'page') = 'number' AND (doc ->> 'page') ~ '^[1-9][0-9]{0,8}$'
+              AND pg_catalog.jsonb_typeof(doc -> 'limit') = 'number' AND (doc ->> 'limit') ~ '^[0-9]{1,9}$' THEN
+            v_base := ((doc ->> 'page')::pg_catalog.int8 - 1) * (doc ->> 'limit')::pg_catalog.int8;
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'import_powerflex: doc is not a PowerFlex export'
+              USING ERRCODE = '22023',
+                    DETAIL = pg_catalog.format('Got a JSON %s%s.', pg_catalog.jsonb_typeof(doc),
+                                    CASE WHEN pg_catalog.jsonb_typeof(doc) = 'object' THEN ' without a "rows" array' ELSE '' END),
+                    HINT = 'Pass the API response {"rows": [...], "total_count": ..., "page": ..., "limit": ...} or a JSON array of rows.';
+    END IF;
+
+    -- One statement: rows checked, (of valid rows sharing a session_id the
+    -- last one wins, found in one pass with a window), skipped ones logged,
+    -- the rest upserted. The namespace: the site argument, else the row's
+    -- site when it is a usable one (a string of at most 1000 bytes, not
+    -- blank), else 'powerflex'; a rejected row is logged under it too.
+    WITH c AS MATERIALIZED (
+        SELECT v.position, v.r, v.ns,
+               CASE WHEN v.problem IS NULL
+                         AND pg_catalog.row_number() OVER (PARTITION BY v.problem IS NULL, v.ns, v.r ->> 'session_id'
+                                                           ORDER BY v.position DESC) > 1
+                    THEN 'session_id repeated later in the document (the later row wins)'
+                    ELSE v.problem END AS problem
+          FROM (SELECT v_base + e.ord AS position, e.r,
+                       COALESCE(import_powerflex.site,
+                                CASE WHEN pg_catalog.jsonb_typeof(e.r) = 'object'
+                                          AND pg_catalog.jsonb_typeof(e.r -> 'site') = 'string'
+                                          AND pg_catalog.octet_length(e.r ->> 'site') <= 1000
+                                     THEN NULLIF(pg_catalog.btrim(e.r ->> 'site'), '') END,
+                                'powerflex') AS ns,
+                       sessions.powerflex_row_problem(e.r) AS problem
+                  FROM pg_catalog.jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord)) v
+    ), logged AS (
+        INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
+        SELECT 'powerflex', c.position, c.ns,
+               CASE WHEN pg_catalog.jsonb_typeof(c.r) = 'object' THEN pg_catalog.left(c.r ->> 'session_id', 200) END,
+               c.problem, c.r
+          FROM c
+         WHERE c.problem IS NOT NULL
+        RETURNING import_rejects.position, import_rejects.session_id, import_rejects.reason
+    ), up AS (
+        INSERT INTO sessions.store AS s
+               (kind, namespace, external_id, status, started_at, ended_at, kwh,
+                user_ref, site, last_updated, doc)
+        SELECT 'powerflex', c.ns, c.r ->> 'session_id',
+               COALESCE(NULLIF(pg_catalog.btrim(c.r ->> 'status'), ''),
+                        CASE WHEN pg_catalog.jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'number'
+                                  AND pg_catalog.jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'string'
+                             THEN 'ACTIVE' ELSE 'FINISHED' END),
+               -- checked above: numbers or numeric strings of epoch ms in range
+               pg_catalog.to_timestamp(((c.r ->> 'session_start_time')::pg_catalog.numeric / 1000)::pg_catalog.float8),
+               pg_catalog.to_timestamp(((c.r ->> 'session_end_time')::pg_catalog.numeric / 1000)::pg_catalog.float8),
+               (c.r ->> 'session_kwh')::pg_catalog.float8,
+               c.r ->> 'user',
+               COALESCE(import_powerflex.site, c.r ->> 'site'),
+               COALESCE((c.r ->> 'updated_at')::pg_catalog.timestamptz, pg_catalog.now()),
+               c.r
+          FROM c
+         WHERE c.problem IS NULL
+         ORDER BY c.position
+        ON CONFLICT (namespace, kind, external_id) DO UPDATE
+           SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+               ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
+               user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
+               last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
+        RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
+    )
+    SELECT (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
+           (SELECT pg_catalog.count(*) FILTER (WHERE NOT up.inserted) FROM up),
+           (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('position', l.position, 'session_id', l.session_id,
+                                                         'reason', l.reason) ORDER BY l.position), '[]')
+              FROM logged l)
+      INTO n_new, n_upd, v_rejects;
+
+    n_skip := pg_catalog.jsonb_array_length(v_rejects);
+    FOR rej IN SELECT * FROM pg_catalog.jsonb_to_recordset(v_rejects) AS x(position pg_catalog.int8, session_id pg_catalog.text, reason pg_catalog.text) LOOP
+        IF rej.session_id IS NOT NULL THEN
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason
+                  USING DETAIL = pg_catalog.format('session_id: %s', rej.session_id);
+        ELSE
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT n_new, n_upd, n_skip;
+END
+$$;
+COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
+  'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';
+
+-- Privileges: nothing PUBLIC; the row check is the writers' (the importers').
+REVOKE ALL ON FUNCTION sessions.powerflex_row_problem(jsonb), sessions.import_powerflex(jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.powerflex_row_problem(jsonb) FROM session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.powerflex_row_problem(jsonb) TO session_analytics_writer;
+REVOKE ALL ON FUNCTION sessions.user_pseudonym(text), sessions.anonymize_doc(jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) FROM PUBLIC;
+
 -- 40_telemetry ----------------------------------------------------------------
 
 -- Links are checked at both ends: a role links only sessions it sees.
@@ -894,6 +1160,121 @@ REVOKE ALL ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_statu
 GRANT EXECUTE ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_status_description(int)
   TO session_analytics_reader;
 REVOKE ALL ON FUNCTION sessions.expire_sessions(), sessions.maintenance() FROM session_analytics_writer;
+
+-- 60_events -------------------------------------------------------------------
+
+-- events_head() per caller (RLS applies: a tenant learns only its own newest
+-- event, never the global count); names qualified.
+CREATE OR REPLACE FUNCTION sessions.events_head()
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    snap    pg_catalog.pg_snapshot := pg_catalog.pg_current_snapshot();
+    pruned  pg_catalog.int8 := (SELECT s.pruned_through FROM sessions.event_prune_state s);
+    top     pg_catalog.int8;
+    top_h   pg_catalog.xid8;
+    lim     pg_catalog.xid8;
+    nx      pg_catalog.xid8;
+    harmless pg_catalog.xid[];
+    head    pg_catalog.int8;
+BEGIN
+    SELECT e.seq, e.horizon INTO top, top_h FROM sessions.event_log e ORDER BY e.seq DESC LIMIT 1;
+    IF top IS NULL THEN
+        RETURN pruned;
+    END IF;
+    IF top_h OPERATOR(pg_catalog.<=) pg_catalog.pg_snapshot_xmin(snap) THEN
+        RETURN GREATEST(top, pruned);
+    END IF;
+    -- Transactions running now that hold no write lock on the log.
+    harmless := ARRAY(
+        SELECT t.transactionid FROM pg_catalog.pg_locks t
+         WHERE t.locktype OPERATOR(pg_catalog.=) 'transactionid'
+           AND NOT EXISTS (
+               SELECT 1 FROM pg_catalog.pg_locks r
+                WHERE r.locktype OPERATOR(pg_catalog.=) 'relation'
+                  AND r.relation OPERATOR(pg_catalog.=) 'sessions.event_log'::pg_catalog.regclass
+                  AND r.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
+                                                          WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                  AND r.virtualtransaction OPERATOR(pg_catalog.=) t.virtualtransaction
+                  AND r.mode OPERATOR(pg_catalog.<>) ALL (ARRAY['AccessShareLock', 'RowShareLock'])));
+    -- Oldest xid running in the snapshot (or this transaction's) that may
+    -- hold a seq; xids from the snapshot's xmax on count as running too.
+    -- A transaction ends in the proc array before it releases its locks,
+    -- and pg_locks is not read atomically: one seen without its log lock
+    -- may have been committing. Harmless only if still in progress now,
+    -- after pg_locks was read (then its locks were read while it ran).
+    SELECT pg_catalog.min(c.x) INTO lim
+      FROM (SELECT x FROM pg_catalog.pg_snapshot_xip(snap) AS x
+            UNION ALL SELECT pg_catalog.pg_current_xact_id_if_assigned()) AS c
+     WHERE c.x IS NOT NULL
+       AND NOT (pg_catalog.xid(c.x) OPERATOR(pg_catalog.=) ANY (harmless)
+                AND pg_catalog.pg_xact_status(c.x) OPERATOR(pg_catalog.=) 'in progress');
+    nx := pg_catalog.pg_snapshot_xmax(snap);
+    WHILE nx OPERATOR(pg_catalog.<) top_h AND pg_catalog.xid(nx) OPERATOR(pg_catalog.=) ANY (harmless)
+          AND pg_catalog.pg_xact_status(nx) OPERATOR(pg_catalog.=) 'in progress' LOOP
+        nx := (((nx::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog.+) 1)::pg_catalog.text)::pg_catalog.xid8;
+    END LOOP;
+    lim := LEAST(lim, nx);
+    SELECT e.seq INTO head FROM sessions.event_log e
+     WHERE e.horizon OPERATOR(pg_catalog.<=) lim ORDER BY e.seq DESC LIMIT 1;
+    RETURN GREATEST(COALESCE(head, 0), pruned);
+END
+$$;
+COMMENT ON FUNCTION sessions.events_head() IS
+  'Highest event seq the caller may resume after: its newest visible event up to which no event can still appear (never below the pruned position)';
+CREATE OR REPLACE FUNCTION sessions.events_since(after_seq bigint, namespace text DEFAULT NULL, max_rows int DEFAULT 1000)
+RETURNS SETOF sessions.event_log
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    head   pg_catalog.int8;
+    pruned pg_catalog.int8;
+BEGIN
+    IF after_seq IS NULL THEN
+        RAISE EXCEPTION 'after_seq must not be NULL' USING ERRCODE = '22004',
+            HINT = 'Pass 0 to read the whole log, or sessions.events_head() to start at the current position.';
+    END IF;
+    IF after_seq OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'after_seq must be >= 0, got %', after_seq USING ERRCODE = '22023';
+    END IF;
+    IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION 'max_rows must be between 1 and 100000, got %', COALESCE(max_rows::pg_catalog.text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT s.pruned_through INTO pruned FROM sessions.event_prune_state s;
+    IF after_seq OPERATOR(pg_catalog.<) pruned THEN
+        RAISE EXCEPTION 'events after seq % are no longer in the log', after_seq USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Events up to seq %s were removed by retention (session_analytics.event_retention).', pruned),
+            HINT = 'Resynchronise from the store, then resume from sessions.events_head().';
+    END IF;
+    -- Cheap bound first: the newest event past after_seq whose horizon the
+    -- snapshot's xmin has passed. Only when it gives nothing new, the exact
+    -- bound (which reads pg_locks).
+    head := (SELECT e.seq FROM sessions.event_log e
+              WHERE e.seq OPERATOR(pg_catalog.>) after_seq
+                AND e.horizon OPERATOR(pg_catalog.<=) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+              ORDER BY e.seq DESC LIMIT 1);
+    IF head IS NULL THEN
+        head := sessions.events_head();
+    END IF;
+    RETURN QUERY
+        SELECT e.*
+          FROM sessions.event_log e
+         WHERE e.seq OPERATOR(pg_catalog.>) after_seq AND e.seq OPERATOR(pg_catalog.<=) head
+           AND (events_since.namespace IS NULL OR e.namespace OPERATOR(pg_catalog.=) events_since.namespace)
+         ORDER BY e.seq
+         LIMIT max_rows;
+END
+$$;
+COMMENT ON FUNCTION sessions.events_since(bigint, text, int) IS
+  'Events after after_seq in seq order (optionally of one namespace), never returning an event after a higher-numbered one';
+
+-- store_events() is the trigger's internal function: no role may execute it
+-- (CREATE TRIGGER needs EXECUTE; firing the installed trigger does not).
+REVOKE ALL ON FUNCTION sessions.store_events() FROM session_analytics_reader, session_analytics_writer;
 
 -- Helpers folded into their callers ----------------------------------------------
 
