@@ -26,13 +26,37 @@ SELECT is(sessions.invoice_status_description(445), 'Failed: no valid items', 'd
 SELECT ok(sessions.invoice_transition_ok(100, 170) AND sessions.invoice_transition_ok(170, 200)
           AND NOT sessions.invoice_transition_ok(170, 440) AND NOT sessions.invoice_transition_ok(200, 150)
           AND NOT sessions.invoice_transition_ok(440, 100), 'transition table');
-SELECT is(length(sessions.lifecycle_mac('page', 'x')), 64, 'HMAC-SHA256 in hex');
-SELECT ok(sessions.lifecycle_mac('page', 'x') = sessions.lifecycle_mac('page', 'x')
-          AND sessions.lifecycle_mac('page', 'x') <> sessions.lifecycle_mac('state', 'x'), 'deterministic, separated by purpose');
-SELECT is(sessions.base64url_decode(sessions.base64url('\xfbff00'::bytea)), '\xfbff00'::bytea, 'base64url round trip');
-SELECT is(sessions.base64url('\xfbff'::bytea), '-_8', 'URL-safe alphabet, no padding');
-SELECT is(sessions.state_payload(1, 'r', 'online', '00000000-0000-0000-0000-000000000001', 'epoch', 'epoch'::timestamptz + interval '1 second'),
-          '1|r|online|00000000-0000-0000-0000-000000000001|0|1000000', 'canonical state payload');
+-- Signing: no SQL function signs caller-supplied data; the key table has no grants.
+SELECT hasnt_function('sessions', 'lifecycle_mac', ARRAY['text', 'text'], 'no generic signing function');
+SELECT hasnt_function('sessions', 'state_payload', ARRAY['integer', 'text', 'text', 'uuid', 'timestamp with time zone', 'timestamp with time zone'],
+                      'no state payload helper');
+SELECT has_function('sessions', 'rotate_lifecycle_key', ARRAY[]::text[]);
+SELECT is((SELECT count(*) FROM sessions.lifecycle_key), 1::bigint, 'one signing key, made at install');
+SELECT is((SELECT octet_length(hmac_key) FROM sessions.lifecycle_key), 32, 'a 256-bit key');
+SELECT is((SELECT relacl FROM pg_class WHERE oid = 'sessions.lifecycle_key'::regclass), NULL::aclitem[],
+          'the key table has no grants but its owner''s');
+-- An independent HMAC-SHA256 (RFC 2104 over sha256()) of the framing that docs/lifecycle.md describes.
+CREATE FUNCTION pg_temp.hmac(k bytea, m bytea) RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE
+    kp bytea := k || decode(repeat('00', 64 - length(k)), 'hex');
+    i bytea := kp;
+    o bytea := kp;
+BEGIN
+    FOR n IN 0 .. 63 LOOP
+        i := set_byte(i, n, get_byte(kp, n) # 54);
+        o := set_byte(o, n, get_byte(kp, n) # 92);
+    END LOOP;
+    RETURN sha256(o || sha256(i || m));
+END
+$$;
+CREATE FUNCTION pg_temp.sign(purpose text, parts text[]) RETURNS text LANGUAGE sql AS $$
+    SELECT encode(pg_temp.hmac((SELECT hmac_key FROM sessions.lifecycle_key),
+        convert_to('session_analytics lifecycle', 'UTF8') || '\x00'::bytea || convert_to(purpose, 'UTF8') || '\x00'::bytea
+        || convert_to((SELECT oid::text FROM pg_database WHERE datname = current_database()), 'UTF8') || '\x00'::bytea
+        || coalesce((SELECT string_agg(CASE WHEN p IS NULL THEN '\x6e'::bytea ELSE '\x73'::bytea || convert_to(p, 'UTF8') END
+                                       || '\x00'::bytea, ''::bytea ORDER BY n)
+                       FROM unnest(parts) WITH ORDINALITY u(p, n)), ''::bytea)), 'hex')
+$$;
 
 -- open_session: reference allocated, store conventions kept.
 SELECT sessions.open_session('online', metadata => '{"form_code": "FA3"}') AS r1 \gset
