@@ -113,7 +113,7 @@ END
 $$;
 SELECT t.s AS st_other FROM dblink('or', $$SELECT sessions.session_state('atk-on-1')::text$$) t(s text) \gset
 SELECT t.s AS tok_other FROM dblink('or', $$SELECT continuation FROM sessions.list_sessions('online', page_size => 1)$$) t(s text) \gset
-SELECT is((SELECT hmac_key::text FROM sessions.lifecycle_key), (SELECT k FROM dblink('oadm', 'SELECT hmac_key::text FROM sessions.lifecycle_key') t(k text)),
+SELECT is((SELECT k::text FROM sessions.lifecycle_key k), (SELECT k FROM dblink('oadm', 'SELECT k::text FROM sessions.lifecycle_key k') t(k text)),
           'the copy signs with the same key');
 
 -- Runs sql as a role: over its dblink connection (remote) or here under SET
