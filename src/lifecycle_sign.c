@@ -1217,7 +1217,9 @@ lifecycle_continuation_cursor(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("continuation token belongs to a different query"),
 				 errhint("Keep type, statuses, created_from and created_to the same while paging.")));
-	if (p.type[TF_C] != JSON_TOKEN_NUMBER || !lc_parse_int64(p.val[TF_C], &c) || !IS_VALID_TIMESTAMP(c))
+	/* In range, or -infinity / infinity (a row may carry either). */
+	if (p.type[TF_C] != JSON_TOKEN_NUMBER || !lc_parse_int64(p.val[TF_C], &c) ||
+		!(IS_VALID_TIMESTAMP(c) || TIMESTAMP_NOT_FINITE(c)))
 		TOKEN_MALFORMED("Field \"c\" must be an integer timestamp in range.");
 	k = (pg_uuid_t *) palloc(sizeof(pg_uuid_t));
 	if (p.type[TF_K] != JSON_TOKEN_STRING || !lc_parse_uuid(p.val[TF_K], strlen(p.val[TF_K]), k))

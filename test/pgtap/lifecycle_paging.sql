@@ -1,6 +1,6 @@
 -- list_sessions paging and concurrent claim_session, across connections (dblink).
 BEGIN;
-SELECT plan(74);
+SELECT plan(75);
 
 CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
     SELECT format('host=%s port=%s dbname=%s user=%s',
@@ -177,6 +177,7 @@ SELECT is(pg_temp.signed((:'pl'::jsonb || '{"c": 9223371331200000000}')::text),
           '22023: continuation token is malformed or was altered / Field "c" must be an integer timestamp in range.', 'c beyond the timestamp range');
 SELECT is(pg_temp.signed((:'pl'::jsonb || '{"c": -211813488000000001}')::text),
           '22023: continuation token is malformed or was altered / Field "c" must be an integer timestamp in range.', 'c before the timestamp range');
+SELECT is(pg_temp.signed((:'pl'::jsonb || '{"c": -9223372036854775808}')::text), 'ok', 'c may be -infinity (a row can carry it)');
 SELECT is(pg_temp.signed((:'pl'::jsonb - 'c')::text), '22023: continuation token is malformed or was altered / Field "c" is missing.', 'no c');
 SELECT is(pg_temp.signed((:'pl'::jsonb || '{"k": "not-a-uuid"}')::text),
           '22023: continuation token is malformed or was altered / Field "k" must be a UUID in canonical form.', 'k not a uuid');
