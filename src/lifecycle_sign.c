@@ -800,7 +800,8 @@ lifecycle_resume_session(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || !JB_ROOT_IS_OBJECT(jb = PG_GETARG_JSONB_P(0)) || JB_ROOT_IS_SCALAR(jb))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("state must be a JSON object from sessions.session_state()")));
+				 errmsg("state must be a JSON object from sessions.session_state()"),
+				 errhint("Pass the document from sessions.session_state() unchanged.")));
 
 	initStringInfo(&extra);
 	it = JsonbIteratorInit(&jb->root);
@@ -939,7 +940,8 @@ lc_check_q(const text *q)
 	if (!lc_unhex(VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q), buf, LC_Q_LEN / 2))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("q must be %d lower-case hexadecimal digits (the hash of the query's filters)", LC_Q_LEN)));
+				 errmsg("q must be %d lower-case hexadecimal digits (the hash of the query's filters)", LC_Q_LEN),
+				 errhint("Page with sessions.list_sessions(), which computes q.")));
 }
 
 /*
@@ -972,7 +974,8 @@ lifecycle_continuation_token(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not be NULL", i == 0 ? "q" : i == 1 ? "type" : "session_key")));
+					 errmsg("%s must not be NULL", i == 0 ? "q" : i == 1 ? "type" : "session_key"),
+					 errhint("Page with sessions.list_sessions(), which makes the tokens.")));
 	q = PG_GETARG_TEXT_PP(0);
 	type = PG_GETARG_TEXT_PP(1);
 	lc_check_q(q);
@@ -1155,7 +1158,8 @@ lifecycle_continuation_cursor(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("q must not be NULL")));
+				 errmsg("q must not be NULL"),
+				 errhint("Page with sessions.list_sessions(), which computes q.")));
 	tokt = PG_GETARG_TEXT_PP(0);
 	q = PG_GETARG_TEXT_PP(1);
 	lc_check_q(q);
