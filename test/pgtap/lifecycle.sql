@@ -1,6 +1,6 @@
 -- Invoice-style lifecycle: open, status codes, counters, state, secrets, leases, expiry.
 BEGIN;
-SELECT plan(163);
+SELECT plan(166);
 
 SELECT has_function('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb']);
 SELECT function_returns('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb'], 'text');
@@ -300,6 +300,18 @@ SET LOCAL ROLE sa_tap_batch;
 SELECT throws_ok(format('SELECT sessions.session_status(%L)', :'r5'), 'P0002', NULL, 'another type''s session is unknown');
 SELECT throws_ok(format('SELECT sessions.claim_session(%L, %L, %L)', :'r5', 'w', '1 minute'), 'P0002', NULL, 'and cannot be claimed');
 RESET ROLE;
+
+-- Dropped and created again in this backend: the cached key and look-up
+-- plans follow the new extension (its new key table and key).
+SELECT sessions.session_state(:'r5') AS warm \gset
+DROP EXTENSION session_analytics CASCADE;
+CREATE EXTENSION session_analytics;
+SELECT is(sessions.open_session('online', reference => 'again-1'), 'again-1', 'extension created again');
+SELECT is(sessions.resume_session(sessions.session_state('again-1')) -> 'status' ->> 'code', '100',
+          'signing and resuming work after DROP and CREATE EXTENSION in the same backend');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L)', :'warm'), '22023',
+                 'state document signature does not match: it was altered or not issued by this database',
+                 'a document signed with the dropped extension''s key is refused (the cached key went with it)');
 
 SELECT * FROM finish();
 ROLLBACK;
