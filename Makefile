@@ -19,7 +19,8 @@ OBJS = \
 	src/chart_svg.o \
 	src/expiry_worker.o \
 	src/event_trigger.o \
-	src/notify_worker.o
+	src/notify_worker.o \
+	src/lifecycle_sign.o
 
 # The install script is built from the master SQL, kept as one file per
 # concern under src/sql/ and joined in name order; releases after the first
