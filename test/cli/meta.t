@@ -44,7 +44,7 @@ ok $? "make dist builds a zip"
 top=session_analytics-$control_version
 names=$(unzip -Z1 "$T/dist.zip" 2>/dev/null)
 is "$(grep -cv "^$top/" <<<"$names")" "0" "every entry is under $top/"
-got=$(sed -n "s|^$top/||p" <<<"$names" | grep -v '/$' | sort)
+got=$(sed -n "s|^$top/||p" <<<"$names" | grep -vE '(/|^)$' | sort)
 # Compared against what HEAD holds; run after committing.
 committed=$(git ls-tree -r --name-only HEAD | grep -vE '^(\.ci/|\.gitattributes$|\.gitignore$)' | sort)
 is "$(diff <(echo "$committed") <(echo "$got") | head -20)" "" "the zip holds exactly the committed tree (no .ci, no .git)"
