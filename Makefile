@@ -57,13 +57,16 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 
 LIBPQ_CFLAGS = -I$(shell $(PG_CONFIG) --includedir)
 LIBPQ_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq
-TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"'
+TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"' $(TOOL_EXTRA_CFLAGS)
+# Packagers add their flags here (debian/rules: dpkg-buildflags).
+TOOL_EXTRA_CFLAGS ?=
+TOOL_LDFLAGS ?=
 
 session-report: src/tools/session_report.c src/tools/tool_common.c src/tools/tool_common.h
-	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_report.c src/tools/tool_common.c $(LIBPQ_LIBS) -lm
+	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_report.c src/tools/tool_common.c $(TOOL_LDFLAGS) $(LIBPQ_LIBS) -lm
 
 session-listen: src/tools/session_listen.c src/tools/tool_common.c src/tools/tool_common.h
-	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_listen.c src/tools/tool_common.c $(LIBPQ_LIBS)
+	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_listen.c src/tools/tool_common.c $(TOOL_LDFLAGS) $(LIBPQ_LIBS)
 
 all: $(TOOLS)
 
