@@ -7,7 +7,7 @@
 # Stream API's name with queries-stream-api.yaml.
 . "$(dirname "$0")/tap.sh"
 . "$SA_SRC/tools/pgcluster.sh"
-plan 12
+plan 14
 
 EXPORTER=$(command -v prometheus-postgres-exporter)
 pgc_init "$SA_TEST_DIR/prometheus"
@@ -91,4 +91,11 @@ scrape "$SA_SRC/contrib/prometheus/queries-stream-api.yaml" "$T/stream"
 ok $? "the exporter runs with queries-stream-api.yaml"
 is "$(samples "$T/stream" stream_api_sessions_)" "$(samples "$T/sql_metrics" sessions_total | sed 's/^sessions_total/stream_api_sessions_total/')" \
    "stream_api_sessions_total has the values of sessions_total"
+
+# Both names at once: the two files concatenated, as docs/lifecycle.md shows.
+cat "$SA_SRC/contrib/prometheus/queries.yaml" "$SA_SRC/contrib/prometheus/queries-stream-api.yaml" >"$T/both.yaml"
+scrape "$T/both.yaml" "$T/both"
+ok $? "the exporter runs with the two files concatenated"
+is "$(samples "$T/both" stream_api_sessions_ | wc -l) $(samples "$T/both" sessions_total | wc -l)" "6 6" \
+   "and serves both stream_api_sessions_total and sessions_total"
 pgc_stop
