@@ -31,6 +31,13 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
+# The purge at the end would remove packages the machine's owner installed.
+for p in "${PKGS[@]}"; do
+    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        trap - EXIT; rm -rf "$W"
+        echo "Bail out! $p is installed on this machine; remove it (apt-get remove $p) before this test"; exit 1
+    fi
+done
 # A cluster of that name left over by an interrupted run.
 pg_dropcluster --stop "$PGV" "$CLUSTER" >/dev/null 2>&1
 
