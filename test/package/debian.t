@@ -11,7 +11,7 @@
 set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/test/cli/tap.sh"
-plan 17
+plan 18
 
 [ "$(id -u)" -eq 0 ] || { echo "Bail out! needs root (installs packages)"; exit 1; }
 PGV=15
@@ -104,6 +104,14 @@ rc=$?; ok $rc "make installcheck passes against the packaged extension"
 [ $rc -eq 0 ] && grep -E 'tests passed' "$W/installcheck.log" | sed 's/^/# /'
 [ -f "$W/check/regression.diffs" ] && head -c 5000 "$W/check/regression.diffs" | sed 's/^/# /'
 is "$(grep -cE '\.\.\. ok' "$W/installcheck.log")" "$(ls "$SRC"/sql/*.sql | wc -l)" "every pg_regress suite ran"
+
+# The autopkgtest (debian/tests): the same suites in pg_virtualenv's cluster.
+rm -rf "$W/auto" && mkdir -p "$W/auto" && (cd "$SRC" && git ls-files -co --exclude-standard | tar -c -T -) | tar -x -C "$W/auto"
+chmod -R a+rwX "$W/auto"
+(cd "$W/auto" && env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE debian/tests/installcheck) >"$W/autopkgtest.log" 2>&1
+rc=$?; grep -qE "All $(ls "$SRC"/sql/*.sql | wc -l) tests passed" "$W/autopkgtest.log" || rc=1
+ok $rc "debian/tests/installcheck (pg_buildext installcheck in pg_virtualenv) passes"
+[ $rc -eq 0 ] || tail -30 "$W/autopkgtest.log" | sed 's/^/# /'
 
 pg_dropcluster --stop "$PGV" "$CLUSTER" >/dev/null 2>&1
 ok "$(pg_lsclusters -h | awk -v c="$CLUSTER" '$2 == c' | grep -q .; [ $? -ne 0 ]; echo $?)" "the test cluster is dropped"
