@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 tools/deps.sh
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for pkg in build-essential dpkg-dev fakeroot debhelper postgresql-server-dev-all postgresql-common libpq-dev lintian; do
+for pkg in build-essential dpkg-dev fakeroot debhelper postgresql-server-dev-all postgresql-common libpq-dev lintian help2man; do
     have "$pkg" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -11,7 +11,7 @@
 set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/test/cli/tap.sh"
-plan 18
+plan 19
 
 [ "$(id -u)" -eq 0 ] || { echo "Bail out! needs root (installs packages)"; exit 1; }
 PGV=15
@@ -65,6 +65,8 @@ is "$(dpkg-deb -c "$deb_ext" | awk '{print $6}' | grep -cE '^\./usr/(lib/postgre
    "the extension package holds the library and the control file in PostgreSQL $PGV's directories"
 is "$(dpkg-deb -c "$deb_tools" | awk '{print $6}' | grep -E '^\./usr/(bin|local)/.' | grep -v '/$' | sort | tr '\n' ' ')" \
    "./usr/bin/session-listen ./usr/bin/session-report " "the tools package holds the two tools in /usr/bin"
+is "$(dpkg-deb -c "$deb_tools" | awk '{print $6}' | grep -cE '^\./usr/share/man/man1/session-(report|listen)\.1\.gz$')" "2" \
+   "and their manual pages"
 
 lintian --fail-on error "$W/build/"*.changes >"$W/lintian.log" 2>&1
 ok $? "lintian reports no error"
