@@ -4,6 +4,9 @@
 #   make test                every suite on a throwaway cluster; ends "N passed, N failed"
 #   make demo                throwaway cluster under ./.demo, sample data, the report
 #   make bench               benchmarks (bench/), prints ratios
+#   make installcheck        the pg_regress suites against the server the PG*
+#                            variables name (after make install), as for contrib
+#   make dist                session_analytics-VERSION.zip for PGXN, from git HEAD
 
 EXTENSION  = session_analytics
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
@@ -29,6 +32,11 @@ SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(wildcard src/$(EXTENSION)--*--*.sql)
 
+# pg_regress suites (sql/ + expected/): make installcheck runs them against a
+# running server, make test against its throwaway cluster.
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-cast-function-type
 
@@ -50,13 +58,16 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 
 LIBPQ_CFLAGS = -I$(shell $(PG_CONFIG) --includedir)
 LIBPQ_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq
-TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"'
+TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"' $(TOOL_EXTRA_CFLAGS)
+# Packagers add their flags here (debian/rules: dpkg-buildflags).
+TOOL_EXTRA_CFLAGS ?=
+TOOL_LDFLAGS ?=
 
 session-report: src/tools/session_report.c src/tools/tool_common.c src/tools/tool_common.h
-	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_report.c src/tools/tool_common.c $(LIBPQ_LIBS) -lm
+	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_report.c src/tools/tool_common.c $(TOOL_LDFLAGS) $(LIBPQ_LIBS) -lm
 
 session-listen: src/tools/session_listen.c src/tools/tool_common.c src/tools/tool_common.h
-	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_listen.c src/tools/tool_common.c $(LIBPQ_LIBS)
+	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_listen.c src/tools/tool_common.c $(TOOL_LDFLAGS) $(LIBPQ_LIBS)
 
 all: $(TOOLS)
 
@@ -71,7 +82,13 @@ uninstall: uninstall-tools
 uninstall-tools:
 	rm -f $(addprefix '$(DESTDIR)$(toolsdir)'/, $(TOOLS))
 
-.PHONY: test demo bench valgrind deps install-tools uninstall-tools
+# PGXN distribution: the committed tree (git archive HEAD, so nothing
+# uncommitted or ignored slips in) under one top directory NAME-VERSION/.
+DIST ?= $(EXTENSION)-$(EXTVERSION).zip
+dist:
+	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DIST) HEAD
+
+.PHONY: test demo bench valgrind deps install-tools uninstall-tools dist print-regress
 test:
 	tools/test.sh
 demo:
@@ -82,3 +99,5 @@ deps:
 	tools/deps.sh
 valgrind:
 	tools/valgrind.sh
+print-regress:
+	@echo $(REGRESS)
