@@ -4,6 +4,9 @@
 #   make test                every suite on a throwaway cluster; ends "N passed, N failed"
 #   make demo                throwaway cluster under ./.demo, sample data, the report
 #   make bench               benchmarks (bench/), prints ratios
+#   make installcheck        the pg_regress suites against the server the PG*
+#                            variables name (after make install), as for contrib
+#   make dist                session_analytics-VERSION.zip for PGXN, from git HEAD
 
 EXTENSION  = session_analytics
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
@@ -19,7 +22,8 @@ OBJS = \
 	src/chart_svg.o \
 	src/expiry_worker.o \
 	src/event_trigger.o \
-	src/notify_worker.o
+	src/notify_worker.o \
+	src/lifecycle_sign.o
 
 # The install script of the current version is built from the master SQL,
 # kept as one file per concern under src/sql/ and joined in name order.
@@ -30,6 +34,11 @@ OBJS = \
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(filter-out src/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/$(EXTENSION)--*.sql))
+
+# pg_regress suites (sql/ + expected/): make installcheck runs them against a
+# running server, make test against its throwaway cluster.
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-cast-function-type
@@ -52,13 +61,16 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 
 LIBPQ_CFLAGS = -I$(shell $(PG_CONFIG) --includedir)
 LIBPQ_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq
-TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"'
+TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"' $(TOOL_EXTRA_CFLAGS)
+# Packagers add their flags here (debian/rules: dpkg-buildflags).
+TOOL_EXTRA_CFLAGS ?=
+TOOL_LDFLAGS ?=
 
 session-report: src/tools/session_report.c src/tools/tool_common.c src/tools/tool_common.h
-	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_report.c src/tools/tool_common.c $(LIBPQ_LIBS) -lm
+	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_report.c src/tools/tool_common.c $(TOOL_LDFLAGS) $(LIBPQ_LIBS) -lm
 
 session-listen: src/tools/session_listen.c src/tools/tool_common.c src/tools/tool_common.h
-	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_listen.c src/tools/tool_common.c $(LIBPQ_LIBS)
+	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_listen.c src/tools/tool_common.c $(TOOL_LDFLAGS) $(LIBPQ_LIBS)
 
 all: $(TOOLS)
 
@@ -73,7 +85,13 @@ uninstall: uninstall-tools
 uninstall-tools:
 	rm -f $(addprefix '$(DESTDIR)$(toolsdir)'/, $(TOOLS))
 
-.PHONY: test demo bench valgrind deps install-tools uninstall-tools
+# PGXN distribution: the committed tree (git archive HEAD, so nothing
+# uncommitted or ignored slips in) under one top directory NAME-VERSION/.
+DIST ?= $(EXTENSION)-$(EXTVERSION).zip
+dist:
+	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DIST) HEAD
+
+.PHONY: test demo bench valgrind deps install-tools uninstall-tools dist print-regress
 test:
 	tools/test.sh
 demo:
@@ -84,3 +102,5 @@ deps:
 	tools/deps.sh
 valgrind:
 	tools/valgrind.sh
+print-regress:
+	@echo $(REGRESS)

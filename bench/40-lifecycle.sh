@@ -80,6 +80,22 @@ PART
 )"
 
 part "$(cat <<'PART'
+    -- session_state + resume_session (sign, verify, re-read the status) vs
+    -- reading the stored row twice
+    t := clock_timestamp();
+    FOR i IN 1 .. n LOOP PERFORM sessions.resume_session(sessions.session_state('bo-' || i)); END LOOP;
+    a := 1000 * extract(epoch FROM clock_timestamp() - t);
+    t := clock_timestamp();
+    FOR i IN 1 .. n LOOP
+        PERFORM s.session_key, s.started_at, s.valid_until FROM sessions.store s WHERE s.kind = 'invoice' AND s.external_id = 'bp-' || i;
+        PERFORM s.doc FROM sessions.store s WHERE s.kind = 'invoice' AND s.external_id = 'bp-' || i;
+    END LOOP;
+    b := 1000 * extract(epoch FROM clock_timestamp() - t);
+    INSERT INTO r VALUES ('session_state + resume_session', n, a, b);
+PART
+)"
+
+part "$(cat <<'PART'
     -- list_sessions: every page of 100 vs a bare keyset query returning the stored documents
     t := clock_timestamp();
     tok := NULL; got := 0;

@@ -9,7 +9,8 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok ins
 
 for pkg in make gcc "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
            "postgresql-$PG_MAJOR-pgtap" libtap-parser-sourcehandler-pgtap-perl \
-           libpq-dev postgresql-contrib python3-psycopg2 libxml2-utils; do
+           libpq-dev postgresql-contrib python3-psycopg2 libxml2-utils \
+           "postgresql-$PG_MAJOR-cron" prometheus-postgres-exporter curl unzip git; do
     have "$pkg" || need+=("$pkg")
 done
 

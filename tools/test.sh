@@ -51,18 +51,17 @@ count_tap() {
 }
 
 # --- pg_regress -----------------------------------------------------------
+# The Makefile's REGRESS list through make installcheck, the same target a
+# user runs against their own server, pointed at the throwaway cluster by the
+# PG* variables pgc_start exported.
 regress=()
-for f in sql/*.sql; do
-    [ -e "$f" ] || continue
-    n=$(basename "$f" .sql)
+for n in $(make -s --no-print-directory print-regress); do
     grep -qE "$pattern" <<<"$n" && regress+=("$n")
 done
 if [ ${#regress[@]} -gt 0 ]; then
     echo "== pg_regress"
     rm -rf results regression.diffs regression.out
-    out=$("$PGC_PKGLIBDIR/pgxs/src/test/regress/pg_regress" --bindir="$PGC_BIN" \
-        --inputdir=. --dbname=contrib_regression --load-extension=session_analytics \
-        --host="$PGHOST" --port="$PGPORT" --user=postgres "${regress[@]}" 2>&1)
+    out=$(make -s --no-print-directory installcheck REGRESS="${regress[*]}" 2>&1)
     echo "$out" | grep -E '^(test | *[a-z_0-9]+ +\.\.\.)|tests (passed|failed)|FAILED' | sed 's/^/  /'
     ok=$(grep -cE '\.\.\. ok' <<<"$out")
     bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' <<<"$out")

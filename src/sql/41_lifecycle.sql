@@ -27,51 +27,50 @@ CREATE INDEX store_invoice_list_idx ON sessions.store (namespace, started_at DES
 CREATE INDEX store_open_valid_until_idx ON sessions.store (valid_until)
     WHERE ended_at IS NULL AND valid_until IS NOT NULL;
 
--- The HMAC key that signs continuation tokens and state documents. Only the
--- extension owner reads it (through sessions.lifecycle_mac). It is not
--- dumped: a restored database signs with a new key and earlier tokens and
--- state documents are refused.
+-- The key that signs continuation tokens and state documents: 32 random
+-- bytes, one per database. No role has a grant on it (the owner aside); the
+-- C code (src/lifecycle_sign.c) reads it with a table scan, which no ACL or
+-- policy applies to, so tenants never see it. It is not dumped: a restored
+-- database signs with a new key and earlier tokens and documents are refused.
 CREATE TABLE sessions.lifecycle_key (
-    id     int   NOT NULL DEFAULT 1 PRIMARY KEY CHECK (id = 1),
-    ipad   bytea NOT NULL,
-    opad   bytea NOT NULL
+    id          int         NOT NULL DEFAULT 1 PRIMARY KEY CHECK (id OPERATOR(pg_catalog.=) 1),
+    hmac_key    bytea       NOT NULL CHECK (pg_catalog.octet_length(hmac_key) OPERATOR(pg_catalog.=) 32),
+    rotated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE sessions.lifecycle_key IS
-  'HMAC-SHA256 key (pre-padded) for continuation tokens and state documents; readable by the extension owner only';
+  'HMAC-SHA256 key of continuation tokens and state documents (one row); no grants, read by the extension''s C code only';
 REVOKE ALL ON sessions.lifecycle_key FROM PUBLIC;
 
-DO $key$
-DECLARE
-    k bytea := decode(replace(pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text
-                            || pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, '-', ''), 'hex');
-    i bytea := k;
-    o bytea := k;
-BEGIN
-    FOR n IN 0 .. 63 LOOP
-        i := pg_catalog.set_byte(i, n, pg_catalog.get_byte(k, n) # 54);   -- 0x36
-        o := pg_catalog.set_byte(o, n, pg_catalog.get_byte(k, n) # 92);   -- 0x5c
-    END LOOP;
-    INSERT INTO sessions.lifecycle_key (ipad, opad) VALUES (i, o);
-END
-$key$;
+/*
+ * lifecycle_key_changed
+ *		Statement trigger: every backend forgets its cached key when the
+ *		table changes (rotation, a key restored from a backup, a delete).
+ */
+CREATE FUNCTION sessions.lifecycle_key_changed()
+RETURNS trigger
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_key_changed';
+COMMENT ON FUNCTION sessions.lifecycle_key_changed() IS
+  'Trigger on sessions.lifecycle_key only: invalidates the signing key cached by every backend';
+REVOKE ALL ON FUNCTION sessions.lifecycle_key_changed() FROM PUBLIC;
+CREATE TRIGGER lifecycle_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sessions.lifecycle_key
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions.lifecycle_key_changed();
 
 /*
- * lifecycle_mac
- *		HMAC-SHA256 of purpose || ':' || payload under the database's key, as
- *		hex. The purpose separates token kinds so one cannot stand in for
- *		another. Tokens carry no rights: every function re-reads the store
- *		under the caller's row-level security.
+ * rotate_lifecycle_key
+ *		A new random key (pg_strong_random); every token and state document
+ *		issued before is refused afterwards. Owner only.
  */
-CREATE FUNCTION sessions.lifecycle_mac(purpose text, payload text)
-RETURNS text
-LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
-    SELECT encode(sha256(k.opad || sha256(k.ipad || convert_to(purpose || ':' || payload, 'UTF8'))), 'hex')
-      FROM sessions.lifecycle_key k;
-END;
-COMMENT ON FUNCTION sessions.lifecycle_mac(text, text) IS
-  'HMAC-SHA256 (hex) of purpose:payload under the database key; signs continuation tokens and state documents';
+CREATE FUNCTION sessions.rotate_lifecycle_key()
+RETURNS void
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_rotate_key';
+COMMENT ON FUNCTION sessions.rotate_lifecycle_key() IS
+  'Replaces the database''s signing key with 32 random bytes; earlier continuation tokens and state documents are refused (extension owner only)';
+REVOKE ALL ON FUNCTION sessions.rotate_lifecycle_key() FROM PUBLIC;
+SELECT sessions.rotate_lifecycle_key();
 
 /*
  * invoice_status_name
@@ -389,45 +388,49 @@ COMMENT ON FUNCTION sessions.set_session_status(text, int, text) IS
   'Moves an invoice-style session to a status code if legal (55000 otherwise); returns session_status()';
 
 /*
- * base64url / base64url_decode
- *		Unpadded URL-safe base64, for tokens that travel in URLs.
+ * continuation_token / continuation_cursor
+ *		The signed keyset cursor of list_sessions() (src/lifecycle_sign.c):
+ *		base64url(JSON {v, q, c, k}) "." hex HMAC-SHA256. A token is made
+ *		only for a row the caller can see (its date created is re-read under
+ *		the caller's row-level security) and every field is checked on the
+ *		way back. Tokens carry no rights: every page is read under RLS.
  */
-CREATE FUNCTION sessions.base64url(data bytea)
+CREATE FUNCTION sessions.continuation_token(q text, type text, session_key uuid)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN rtrim(translate(encode(data, 'base64'), E'+/\n', '-_'), '=');
-COMMENT ON FUNCTION sessions.base64url(bytea) IS 'Unpadded URL-safe base64 encoding';
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_continuation_token';
+COMMENT ON FUNCTION sessions.continuation_token(text, text, uuid) IS
+  'Continuation token of list_sessions() after the visible invoice-style session (type, session_key), bound to the filter hash q';
 
-CREATE FUNCTION sessions.base64url_decode(data text)
-RETURNS bytea
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN decode(translate(data, '-_', '+/') || repeat('=', (4 - length(data) % 4) % 4), 'base64');
-COMMENT ON FUNCTION sessions.base64url_decode(text) IS 'Decodes unpadded URL-safe base64';
+CREATE FUNCTION sessions.continuation_cursor(token text, q text, OUT c timestamptz, OUT k uuid)
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_continuation_cursor';
+COMMENT ON FUNCTION sessions.continuation_cursor(text, text) IS
+  'Checks a list_sessions() continuation token for the filter hash q (22023 when altered, foreign or of another query); returns its (date created, key)';
 
 /*
  * list_sessions
- *		Newest first, keyset paging on (date created, key). The continuation
- *		token is base64url(JSON {v, q, c, k}) '.' HMAC: q binds it to the
- *		query's filters, (c, k) is the last row returned. Rows inserted
- *		while paging are newer than the cursor and never shift later pages.
+ *		Newest first, keyset paging on (date created, key). q binds a token
+ *		to the query's filters, (c, k) is the last row returned. Rows
+ *		inserted while paging are newer than the cursor and never shift
+ *		later pages.
  */
 CREATE FUNCTION sessions.invoice_list_page(
     type text, statuses int[], created_from timestamptz, created_to timestamptz,
     page_size int, continuation text, OUT page jsonb, OUT next_token text)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, sessions, pg_temp
+SET search_path = pg_catalog, pg_temp
 -- A generic plan cannot see the cursor and may walk another index from the
 -- newest row on; planning each page with its values keeps the keyset range.
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     q text;
-    payload text;
-    tok jsonb;
     after_c timestamptz;
     after_k uuid;
     n int;
-    last_c timestamptz;
     last_k uuid;
 BEGIN
     IF type IS NULL OR type NOT IN ('online', 'batch') THEN
@@ -435,43 +438,27 @@ BEGIN
     END IF;
     IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'page_size must be between 1 and 1000' USING ERRCODE = '22023',
-            DETAIL = format('Got %s.', coalesce(page_size::text, 'NULL'));
+            DETAIL = pg_catalog.format('Got %s.', coalesce(page_size::text, 'NULL'));
     END IF;
-    IF EXISTS (SELECT 1 FROM unnest(statuses) c WHERE sessions.invoice_status_name(c) IS NULL) THEN
+    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(statuses) c WHERE sessions.invoice_status_name(c) IS NULL) THEN
         RAISE EXCEPTION 'statuses contains a code that is not a session status' USING ERRCODE = '22023',
-            DETAIL = format('Got %s.', statuses);
+            DETAIL = pg_catalog.format('Got %s.', statuses);
     END IF;
-    q := md5(concat_ws('|', type, (SELECT array_agg(DISTINCT c ORDER BY c) FROM unnest(statuses) c)::text,
-                       (extract(epoch FROM created_from) * 1000000)::bigint,
-                       (extract(epoch FROM created_to) * 1000000)::bigint));
+    q := pg_catalog.md5(pg_catalog.concat_ws('|', type,
+             (SELECT pg_catalog.array_agg(DISTINCT c ORDER BY c) FROM pg_catalog.unnest(statuses) c)::text,
+             (EXTRACT(epoch FROM created_from) * 1000000)::bigint,
+             (EXTRACT(epoch FROM created_to) * 1000000)::bigint));
 
     IF continuation IS NOT NULL THEN
-        BEGIN
-            payload := convert_from(sessions.base64url_decode(split_part(continuation, '.', 1)), 'UTF8');
-            tok := payload::jsonb;
-            IF split_part(continuation, '.', 2) <> sessions.lifecycle_mac('page', payload)
-               OR tok ->> 'v' IS DISTINCT FROM '1' THEN
-                RAISE EXCEPTION USING ERRCODE = '22P02';
-            END IF;
-            after_c := 'epoch'::timestamptz + (tok ->> 'c')::bigint * interval '1 microsecond';
-            after_k := (tok ->> 'k')::uuid;
-        EXCEPTION WHEN OTHERS THEN
-            RAISE EXCEPTION 'continuation token is malformed or was altered'
-                USING ERRCODE = '22023', HINT = 'Pass the token returned by the previous page unchanged, or NULL for the first page.';
-        END;
-        IF tok ->> 'q' <> q THEN
-            RAISE EXCEPTION 'continuation token belongs to a different query'
-                USING ERRCODE = '22023', HINT = 'Keep type, statuses, created_from and created_to the same while paging.';
-        END IF;
+        SELECT t.c, t.k INTO after_c, after_k FROM sessions.continuation_cursor(continuation, q) t;
     END IF;
 
-    SELECT coalesce(jsonb_agg(p.status_doc ORDER BY p.rn) FILTER (WHERE p.rn <= page_size), '[]'),
-           count(*),
-           (array_agg(p.date_created) FILTER (WHERE p.rn = page_size))[1],
-           (array_agg(p.session_key) FILTER (WHERE p.rn = page_size))[1]
-      INTO page, n, last_c, last_k
-      FROM (SELECT v.status_doc, v.date_created, v.session_key,
-                   row_number() OVER (ORDER BY v.date_created DESC, v.session_key DESC) AS rn
+    SELECT coalesce(pg_catalog.jsonb_agg(p.status_doc ORDER BY p.rn) FILTER (WHERE p.rn <= page_size), '[]'),
+           pg_catalog.count(*),
+           (pg_catalog.array_agg(p.session_key) FILTER (WHERE p.rn = page_size))[1]
+      INTO page, n, last_k
+      FROM (SELECT v.status_doc, v.session_key,
+                   pg_catalog.row_number() OVER (ORDER BY v.date_created DESC, v.session_key DESC) AS rn
               FROM sessions.invoice_sessions v
              WHERE v.type = invoice_list_page.type
                AND (statuses IS NULL OR v.code = ANY (statuses))
@@ -485,10 +472,7 @@ BEGIN
 
     IF n > page_size THEN
         -- One row more than a page exists: point the token after this page.
-        payload := jsonb_build_object('v', 1, 'q', q,
-                                      'c', ((extract(epoch FROM last_c) * 1000000)::bigint)::text,
-                                      'k', last_k)::text;
-        next_token := sessions.base64url(convert_to(payload, 'UTF8')) || '.' || sessions.lifecycle_mac('page', payload);
+        next_token := sessions.continuation_token(q, type, last_k);
     END IF;
 END
 $$;
@@ -539,121 +523,35 @@ COMMENT ON FUNCTION sessions.terminate_session(text) IS
   'Closes an invoice-style session (170); true when closed now, false when already closed, final or expired';
 
 /*
- * state_payload
- *		The signed fields of a state document, in a fixed order.
- */
-CREATE FUNCTION sessions.state_payload(format_version int, reference text, type text, session_key uuid,
-                                       date_created timestamptz, valid_until timestamptz)
-RETURNS text
-LANGUAGE sql IMMUTABLE
-RETURN concat_ws('|', format_version, reference, type, session_key,
-                 (extract(epoch FROM date_created) * 1000000)::bigint,
-                 (extract(epoch FROM valid_until) * 1000000)::bigint);
-COMMENT ON FUNCTION sessions.state_payload(int, text, text, uuid, timestamptz, timestamptz) IS
-  'Canonical text of the signed fields of a state document';
-
-/*
  * session_state
  *		A state document another process can pass to resume_session():
- *		format_version 1, reference, type, session_key, date_created,
- *		valid_until and an HMAC signature. Never carries secrets or metadata.
+ *		format_version 2, reference, type, session_key, date_created and
+ *		valid_until (UTC), signature (hex HMAC-SHA256 over the other fields).
+ *		Read under the caller's row-level security; never carries secrets or
+ *		metadata (src/lifecycle_sign.c).
  */
 CREATE FUNCTION sessions.session_state(reference text)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-DECLARE
-    v sessions.invoice_sessions;
-BEGIN
-    IF coalesce(reference, '') = '' THEN
-        RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
-    END IF;
-    SELECT * INTO v FROM sessions.invoice_sessions x WHERE x.reference = session_state.reference;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'session "%" does not exist', reference USING ERRCODE = 'P0002';
-    END IF;
-    RETURN jsonb_build_object(
-        'format_version', 1, 'reference', v.reference, 'type', v.type, 'session_key', v.session_key,
-        'date_created', v.date_created, 'valid_until', v.valid_until,
-        'signature', sessions.lifecycle_mac('state', sessions.state_payload(1, v.reference, v.type, v.session_key,
-                                                                           v.date_created, v.valid_until)));
-END
-$$;
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_session_state';
 COMMENT ON FUNCTION sessions.session_state(text) IS
-  'Signed, versioned (format_version 1) state document of an invoice-style session, for resume_session() in another process';
+  'Signed, versioned (format_version 2) state document of an invoice-style session, for resume_session() in another process';
 
 /*
  * resume_session
- *		Validates a state document and returns the live status. Refuses
- *		malformed or altered documents (22023), an unsupported format_version
- *		(0A000), unknown sessions (P0002) and sessions that are closed, final
- *		or expired (55000).
+ *		Checks a state document and returns the live status. Refuses
+ *		malformed, altered or foreign documents (22023), a format_version
+ *		other than 2 (0A000), sessions the caller cannot see (P0002) and
+ *		sessions that are closed, final or expired (55000).
  */
 CREATE FUNCTION sessions.resume_session(state jsonb)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-DECLARE
-    v sessions.invoice_sessions;
-    extra text;
-    ref text;
-    sk uuid;
-    dc timestamptz;
-    vu timestamptz;
-BEGIN
-    IF state IS NULL OR jsonb_typeof(state) <> 'object' THEN
-        RAISE EXCEPTION 'state must be a JSON object from sessions.session_state()' USING ERRCODE = '22023';
-    END IF;
-    IF jsonb_typeof(state -> 'format_version') IS DISTINCT FROM 'number' THEN
-        RAISE EXCEPTION 'state document has no format_version' USING ERRCODE = '22023';
-    END IF;
-    IF state ->> 'format_version' <> '1' THEN
-        RAISE EXCEPTION 'state document format_version % is not supported', state ->> 'format_version'
-            USING ERRCODE = '0A000', HINT = 'This version reads format_version 1.';
-    END IF;
-    SELECT string_agg(k, ', ') INTO extra FROM jsonb_object_keys(state) k
-     WHERE k NOT IN ('format_version', 'reference', 'type', 'session_key', 'date_created', 'valid_until', 'signature');
-    IF extra IS NOT NULL THEN
-        RAISE EXCEPTION 'state document has unexpected keys: %', extra USING ERRCODE = '22023';
-    END IF;
-    BEGIN
-        ref := state ->> 'reference';
-        sk := (state ->> 'session_key')::uuid;
-        dc := (state ->> 'date_created')::timestamptz;
-        vu := (state ->> 'valid_until')::timestamptz;
-        IF ref IS NULL OR sk IS NULL OR dc IS NULL OR vu IS NULL OR state ->> 'type' IS NULL
-           OR state ->> 'signature' IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = '22P02';
-        END IF;
-    EXCEPTION WHEN OTHERS THEN
-        RAISE EXCEPTION 'state document is malformed'
-            USING ERRCODE = '22023',
-                  DETAIL = 'reference, type, session_key, date_created, valid_until and signature are required.';
-    END;
-    IF state ->> 'signature' <> sessions.lifecycle_mac('state',
-           sessions.state_payload(1, ref, state ->> 'type', sk, dc, vu)) THEN
-        RAISE EXCEPTION 'state document signature does not match: it was altered or not issued by this database'
-            USING ERRCODE = '22023';
-    END IF;
-    SELECT * INTO v FROM sessions.invoice_sessions x WHERE x.reference = ref AND x.session_key = sk;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'session "%" does not exist', ref USING ERRCODE = 'P0002';
-    END IF;
-    IF v.name = 'EXPIRED' THEN
-        RAISE EXCEPTION 'session "%" expired at %', ref, v.valid_until
-            USING ERRCODE = '55000', HINT = 'Open a new session.';
-    END IF;
-    IF v.code NOT IN (100, 150) THEN
-        RAISE EXCEPTION 'session "%" is % (%) and cannot be resumed', ref, v.name, v.code
-            USING ERRCODE = '55000', HINT = 'Open a new session.';
-    END IF;
-    RETURN v.status_doc;
-END
-$$;
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_resume_session';
 COMMENT ON FUNCTION sessions.resume_session(jsonb) IS
-  'Validates a state document from session_state() and returns the live status; refuses forged, unknown, closed or expired sessions';
+  'Validates a state document from session_state() and returns the live status; refuses forged, foreign, unknown, closed or expired sessions';
 
 -- Secrets a caller keeps with a session (e.g. an encryption key). RLS lets
 -- only the role that stored a secret read or change it; the reader role has
@@ -943,8 +841,9 @@ REVOKE ALL ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_statu
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_status_description(int)
   TO session_analytics_reader;
-REVOKE ALL ON FUNCTION sessions.lifecycle_mac(text, text), sessions.invoice_row(text),
+REVOKE ALL ON FUNCTION sessions.invoice_row(text),
     sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text),
+    sessions.continuation_token(text, text, uuid), sessions.continuation_cursor(text, text),
     sessions.invoice_reference(text), sessions.open_session(text, interval, text, jsonb),
     sessions.set_session_status(text, int, text), sessions.count_session_item(text, boolean),
     sessions.session_status(text), sessions.list_sessions(text, int[], timestamptz, timestamptz, int, text),
@@ -953,8 +852,9 @@ REVOKE ALL ON FUNCTION sessions.lifecycle_mac(text, text), sessions.invoice_row(
     sessions.claim_session(text, text, interval), sessions.release_session(text, text),
     sessions.expire_sessions(), sessions.maintenance(), sessions.metric_samples(), sessions.metrics()
   FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sessions.lifecycle_mac(text, text), sessions.session_status(text),
+GRANT EXECUTE ON FUNCTION sessions.session_status(text),
     sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text),
+    sessions.continuation_token(text, text, uuid), sessions.continuation_cursor(text, text),
     sessions.list_sessions(text, int[], timestamptz, timestamptz, int, text), sessions.session_state(text),
     sessions.resume_session(jsonb), sessions.metric_samples(), sessions.metrics()
   TO session_analytics_reader;

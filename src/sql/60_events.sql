@@ -50,6 +50,11 @@ CREATE TABLE sessions.event_prune_state (
 INSERT INTO sessions.event_prune_state DEFAULT VALUES;
 COMMENT ON TABLE sessions.event_prune_state IS
   'Highest event seq removed by sessions.prune_events (one row)';
+-- The one row is shared on purpose: every reader must learn how far the log
+-- was pruned to know whether it missed events. It is a position, not data;
+-- the policy states that explicitly and allows nothing but reading it.
+ALTER TABLE sessions.event_prune_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY event_prune_state_shared ON sessions.event_prune_state FOR SELECT USING (true);
 
 ALTER TABLE sessions.event_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY event_log_by_namespace ON sessions.event_log
@@ -245,4 +250,3 @@ REVOKE ALL ON FUNCTION sessions.store_events() FROM session_analytics_reader, se
 GRANT SELECT ON sessions.event_log, sessions.event_prune_state TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.channel_for(text, text), sessions.event_payload(sessions.event_log),
     sessions.events_head(), sessions.events_since(bigint, text, int) TO session_analytics_reader;
-GRANT EXECUTE ON FUNCTION sessions.prune_events() TO session_analytics_writer;

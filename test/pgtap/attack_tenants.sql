@@ -119,6 +119,9 @@ BEGIN
         got := SQLSTATE;
         msg := SQLERRM;
     END;
+    -- A statement list that failed inside BEGIN leaves the attacker's
+    -- connection in an aborted transaction: end it (a no-op otherwise).
+    PERFORM dblink_exec(who, 'ROLLBACK');
     -- dblink_exec refuses a statement that returns rows, after running it.
     IF got = '2F003' AND msg LIKE '%statement returning results not allowed%' THEN
         got := '00000';
@@ -316,7 +319,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'user_pseudonym', 'anonymize_doc', 'daily_chart_svg', 'powerflex_row_problem',
     'telemetry_details_limit', 'associates', 'parents', 'session_info', 'current_sessions', 'telemetry_daily',
     'invoice_status_name', 'invoice_status_description', 'session_status', 'list_sessions', 'invoice_list_page',
-    'session_state', 'resume_session', 'metric_samples', 'metrics',
+    'session_state', 'resume_session', 'continuation_token', 'continuation_cursor', 'metric_samples', 'metrics',
     'channel_for', 'event_payload', 'events_head', 'events_since', 'notify_status']), 'reader';
 INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'ocpi_put', 'ocpi_patch', 'ocpi_put_charging_preferences', 'import_powerflex',

@@ -1,6 +1,6 @@
 -- Invoice-style lifecycle: open, status codes, counters, state, secrets, leases, expiry.
 BEGIN;
-SELECT plan(127);
+SELECT plan(169);
 
 SELECT has_function('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb']);
 SELECT function_returns('sessions', 'open_session', ARRAY['text', 'interval', 'text', 'jsonb'], 'text');
@@ -24,13 +24,38 @@ SELECT is(ARRAY[sessions.invoice_status_name(100), sessions.invoice_status_name(
 SELECT is(sessions.invoice_status_name(300), NULL, '300 is not a status');
 SELECT is(sessions.invoice_status_description(445), 'Failed: no valid items', 'default description');
 SELECT hasnt_function('sessions', 'invoice_transition_ok', 'the transition table is part of set_session_status (no helper to grant)');
-SELECT is(length(sessions.lifecycle_mac('page', 'x')), 64, 'HMAC-SHA256 in hex');
-SELECT ok(sessions.lifecycle_mac('page', 'x') = sessions.lifecycle_mac('page', 'x')
-          AND sessions.lifecycle_mac('page', 'x') <> sessions.lifecycle_mac('state', 'x'), 'deterministic, separated by purpose');
-SELECT is(sessions.base64url_decode(sessions.base64url('\xfbff00'::bytea)), '\xfbff00'::bytea, 'base64url round trip');
-SELECT is(sessions.base64url('\xfbff'::bytea), '-_8', 'URL-safe alphabet, no padding');
-SELECT is(sessions.state_payload(1, 'r', 'online', '00000000-0000-0000-0000-000000000001', 'epoch', 'epoch'::timestamptz + interval '1 second'),
-          '1|r|online|00000000-0000-0000-0000-000000000001|0|1000000', 'canonical state payload');
+-- Signing: no SQL function signs caller-supplied data; the key table has no grants.
+SELECT hasnt_function('sessions', 'lifecycle_mac', ARRAY['text', 'text'], 'no generic signing function');
+SELECT hasnt_function('sessions', 'state_payload', ARRAY['integer', 'text', 'text', 'uuid', 'timestamp with time zone', 'timestamp with time zone'],
+                      'no state payload helper');
+SELECT has_function('sessions', 'rotate_lifecycle_key', ARRAY[]::text[]);
+SELECT is((SELECT count(*) FROM sessions.lifecycle_key), 1::bigint, 'one signing key, made at install');
+SELECT is((SELECT octet_length(hmac_key) FROM sessions.lifecycle_key), 32, 'a 256-bit key');
+SELECT is((SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a
+             WHERE c.oid = 'sessions.lifecycle_key'::regclass AND a.grantee <> c.relowner), 0::bigint,
+          'the key table has no grants but its owner''s');
+-- An independent HMAC-SHA256 (RFC 2104 over sha256()) of the framing that docs/lifecycle.md describes.
+CREATE FUNCTION pg_temp.hmac(k bytea, m bytea) RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE
+    kp bytea := k || decode(repeat('00', 64 - length(k)), 'hex');
+    i bytea := kp;
+    o bytea := kp;
+BEGIN
+    FOR n IN 0 .. 63 LOOP
+        i := set_byte(i, n, get_byte(kp, n) # 54);
+        o := set_byte(o, n, get_byte(kp, n) # 92);
+    END LOOP;
+    RETURN sha256(o || sha256(i || m));
+END
+$$;
+CREATE FUNCTION pg_temp.sign(purpose text, parts text[]) RETURNS text LANGUAGE sql AS $$
+    SELECT encode(pg_temp.hmac((SELECT hmac_key FROM sessions.lifecycle_key),
+        convert_to('session_analytics lifecycle', 'UTF8') || '\x00'::bytea || convert_to(purpose, 'UTF8') || '\x00'::bytea
+        || convert_to((SELECT oid::text FROM pg_database WHERE datname = current_database()), 'UTF8') || '\x00'::bytea
+        || coalesce((SELECT string_agg(CASE WHEN p IS NULL THEN '\x6e'::bytea ELSE '\x73'::bytea || convert_to(p, 'UTF8') END
+                                       || '\x00'::bytea, ''::bytea ORDER BY n)
+                       FROM unnest(parts) WITH ORDINALITY u(p, n)), ''::bytea)), 'hex')
+$$;
 
 -- open_session: reference allocated, store conventions kept.
 SELECT sessions.open_session('online', metadata => '{"form_code": "FA3"}') AS r1 \gset
@@ -108,31 +133,104 @@ SELECT throws_ok($$SELECT sessions.terminate_session('nope')$$, 'P0002', NULL, '
 -- session_state / resume_session
 SELECT sessions.open_session('online') AS r5 \gset
 SELECT sessions.session_state(:'r5') AS st \gset
-SELECT is(:'st'::jsonb -> 'format_version', '1', 'state document is versioned');
+SELECT is(:'st'::jsonb -> 'format_version', '2', 'state document is versioned (format 2)');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(:'st'::jsonb) k),
           ARRAY['date_created', 'format_version', 'reference', 'session_key', 'signature', 'type', 'valid_until'],
           'state document carries only the signed fields');
+SELECT is(:'st'::jsonb ->> 'signature',
+          pg_temp.sign('state', ARRAY[:'st'::jsonb ->> 'reference', :'st'::jsonb ->> 'type', :'st'::jsonb ->> 'session_key',
+                                      :'st'::jsonb ->> 'date_created', :'st'::jsonb ->> 'valid_until']),
+          'signature: HMAC-SHA256 of the framed fields under the database key');
+SELECT results_eq(format($$SELECT (%L::jsonb ->> 'session_key')::uuid, (%L::jsonb ->> 'date_created')::timestamptz, (%L::jsonb ->> 'valid_until')::timestamptz$$,
+                         :'st', :'st', :'st'),
+                  format($$SELECT session_key, started_at, valid_until FROM sessions.store WHERE external_id = %L$$, :'r5'),
+                  'key and dates are the session''s');
+SELECT matches(:'st'::jsonb ->> 'valid_until', '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$', 'dates written in UTC');
+SET LOCAL TimeZone = 'Asia/Kolkata';
+SELECT is(sessions.session_state(:'r5'), :'st'::jsonb, 'the same document whatever the TimeZone');
+SELECT is(sessions.resume_session(:'st') -> 'status' ->> 'code', '100', 'resumed under another TimeZone');
+RESET TimeZone;
 SELECT is(sessions.resume_session(:'st') -> 'status' ->> 'code', '100', 'resume returns the live status');
 SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"valid_until": "2099-01-01T00:00:00+00:00"}'),
-                 '22023', NULL, 'altered valid_until refused');
+                 '22023', 'state document signature does not match: it was altered or not issued by this database', 'altered valid_until refused');
 SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || jsonb_build_object(''reference'', %L))', :'st', :'r4'),
                  '22023', NULL, 'state moved to another reference refused');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"type": "batch"}'), '22023', NULL, 'altered type refused');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"date_created": "2020-01-01T00:00:00+00:00"}'),
+                 '22023', NULL, 'altered date_created refused');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || jsonb_build_object(''session_key'', gen_random_uuid()))', :'st'),
+                 '22023', NULL, 'altered session_key refused');
 SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"signature": "00"}'),
                  '22023', 'state document signature does not match: it was altered or not issued by this database', 'forged signature');
-SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"format_version": 2}'),
-                 '0A000', NULL, 'unsupported format_version');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || jsonb_build_object(''signature'', upper(%L::jsonb ->> ''signature'')))', :'st', :'st'),
+                 '22023', NULL, 'signature in upper case refused (exact form only)');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"format_version": 3}'),
+                 '0A000', 'state document format_version 3 is not supported', 'unsupported format_version');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"format_version": 1}'),
+                 '0A000', 'state document format_version 1 is not supported', 'format_version 1 (the old signing scheme) refused');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"format_version": "2"}'),
+                 '22023', 'state document has no format_version', 'format_version as a string');
 SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb - %L)', :'st', 'format_version'), '22023', NULL, 'no format_version');
 SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb - %L)', :'st', 'session_key'), '22023', 'state document is malformed', 'missing field');
-SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"session_key": "not-a-uuid"}'), '22023', NULL, 'bad field type');
-SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"encryption_key": "x"}'), '22023', NULL, 'unexpected key');
-SELECT throws_ok($$SELECT sessions.resume_session('[1]')$$, '22023', NULL, 'not an object');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"session_key": "not-a-uuid"}'), '22023', 'state document is malformed', 'bad field type');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || jsonb_build_object(''session_key'', upper(%L::jsonb ->> ''session_key'')))', :'st', :'st'),
+                 '22023', 'state document is malformed', 'session_key not in canonical form');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"type": "offline"}'), '22023', 'state document is malformed', 'unknown type');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"date_created": 1}'), '22023', 'state document is malformed', 'date_created not a string');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"reference": null}'), '22023', 'state document is malformed', 'null reference');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"signature": ["x"]}'), '22023', 'state document is malformed', 'signature not a string');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', :'st', '{"encryption_key": "x"}'), '22023',
+                 'state document has unexpected keys: "encryption_key"', 'unexpected key');
+SELECT throws_ok($$SELECT sessions.resume_session('[1]')$$, '22023', 'state must be a JSON object from sessions.session_state()', 'not an object');
+SELECT throws_ok($$SELECT sessions.resume_session('"x"')$$, '22023', NULL, 'a scalar');
 SELECT throws_ok($$SELECT sessions.resume_session(NULL)$$, '22023', NULL, 'NULL state');
 SELECT throws_ok(format('SELECT sessions.resume_session(sessions.session_state(%L))', :'r4'), '55000', NULL, 'closed session not resumed');
 SELECT sessions.session_state(:'r3') AS st3 \gset
 DELETE FROM sessions.store WHERE external_id = :'r3';
-SELECT throws_ok(format('SELECT sessions.resume_session(%L)', :'st3'), 'P0002', NULL, 'state of a deleted session is unknown');
-SELECT throws_ok($$SELECT sessions.session_state('nope')$$, 'P0002', NULL, 'state of unknown reference');
-SELECT throws_ok($$SELECT sessions.session_state('')$$, '22023', NULL, 'state of empty reference');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L)', :'st3'), 'P0002', format('session "%s" does not exist', :'r3'),
+                 'state of a deleted session is unknown');
+SELECT throws_ok($$SELECT sessions.session_state('nope')$$, 'P0002', 'session "nope" does not exist', 'state of unknown reference');
+SELECT throws_ok($$SELECT sessions.session_state('')$$, '22023', 'reference must not be empty', 'state of empty reference');
+SELECT throws_ok($$SELECT sessions.session_state(NULL)$$, '22023', NULL, 'state of NULL reference');
+SELECT throws_ok(format($$SELECT sessions.session_state(%L)$$, repeat('x', 10000)), 'P0002',
+                 'session "' || repeat('x', 64) || '..." does not exist', 'a long reference is echoed cut');
+-- A genuine document of a session whose creation time was changed since.
+SELECT sessions.open_session('online', reference => 'moved-1') AS r6 \gset
+SELECT sessions.session_state(:'r6') AS st6 \gset
+UPDATE sessions.store SET started_at = started_at - interval '1 second' WHERE external_id = :'r6';
+SELECT throws_ok(format('SELECT sessions.resume_session(%L)', :'st6'), '22023', 'state document does not match session "moved-1"',
+                 'a document whose date_created no longer matches is refused');
+-- A session without a deadline: valid_until is null, signed as such.
+INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, doc)
+VALUES ('invoice', 'batch', 'no-deadline', 'OPEN', now(), '{"status_code": 100, "description": "Session open"}');
+SELECT is(sessions.session_state('no-deadline') -> 'valid_until', 'null'::jsonb, 'no deadline: valid_until null');
+SELECT is(sessions.resume_session(sessions.session_state('no-deadline')) -> 'status' ->> 'code', '100', 'and it resumes');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L::jsonb || %L)', sessions.session_state('no-deadline'), '{"valid_until": "2099-01-01T00:00:00+00:00"}'),
+                 '22023', NULL, 'a deadline added to it is refused');
+
+-- The key: rotation, a restored key, a missing key.
+SELECT hmac_key AS k0, rotated_at AS t0 FROM sessions.lifecycle_key \gset
+SELECT lives_ok('SELECT sessions.rotate_lifecycle_key()', 'the owner rotates the key');
+SELECT isnt((SELECT hmac_key FROM sessions.lifecycle_key), :'k0'::bytea, 'a new key');
+SELECT is((SELECT octet_length(hmac_key) FROM sessions.lifecycle_key), 32, 'of 32 bytes');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L)', :'st'), '22023',
+                 'state document signature does not match: it was altered or not issued by this database',
+                 'a document signed before the rotation is refused at once');
+SELECT isnt(sessions.session_state(:'r5') ->> 'signature', :'st'::jsonb ->> 'signature', 'new documents are signed with the new key');
+SELECT is(sessions.resume_session(sessions.session_state(:'r5')) -> 'status' ->> 'code', '100', 'and accepted');
+UPDATE sessions.lifecycle_key SET hmac_key = :'k0';
+SELECT is(sessions.resume_session(:'st') -> 'status' ->> 'code', '100', 'with the old key put back, the old document is accepted again');
+DELETE FROM sessions.lifecycle_key;
+SELECT throws_ok(format('SELECT sessions.session_state(%L)', :'r5'), '55000',
+                 'the signing key of extension "session_analytics" is missing or invalid', 'no key: nothing is signed');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L)', :'st'), '55000', NULL, 'no key: nothing verifies');
+SELECT lives_ok('SELECT sessions.rotate_lifecycle_key()', 'rotation makes a key again');
+SELECT is(sessions.resume_session(sessions.session_state(:'r5')) -> 'status' ->> 'code', '100', 'and signing works again');
+SELECT throws_ok('SELECT sessions.lifecycle_key_changed()', '39P01', 'sessions.lifecycle_key_changed() must be called as a trigger',
+                 'the key trigger function is not callable directly');
+CREATE TEMP TABLE not_the_key (x int);
+CREATE TRIGGER t AFTER INSERT ON not_the_key FOR EACH STATEMENT EXECUTE FUNCTION sessions.lifecycle_key_changed();
+SELECT throws_ok('INSERT INTO not_the_key VALUES (1)', '39P01', NULL, 'the key trigger runs on no other table');
 
 -- Secrets: kept apart, readable only by the role that stored them.
 CREATE ROLE sa_tap_w1 LOGIN IN ROLE session_analytics_writer;
@@ -156,7 +254,15 @@ SELECT throws_ok($$SELECT sessions.open_session('online')$$, '42501', NULL, 'a r
 SELECT throws_ok(format($$SELECT sessions.claim_session(%L, 'r', '1 minute')$$, :'r5'), '42501', NULL, 'a reader cannot claim');
 SELECT throws_ok('SELECT sessions.expire_sessions()', '42501', NULL, 'a reader cannot run expiry');
 SELECT throws_ok('SELECT * FROM sessions.lifecycle_key', '42501', NULL, 'the signing key is not readable');
+SELECT throws_ok('SELECT sessions.rotate_lifecycle_key()', '42501', NULL, 'a reader cannot rotate the key');
 RESET ROLE;
+-- EXECUTE granted by mistake is not enough: only the key's owner rotates it.
+GRANT EXECUTE ON FUNCTION sessions.rotate_lifecycle_key() TO sa_tap_w2;
+SET LOCAL ROLE sa_tap_w2;
+SELECT throws_ok('SELECT sessions.rotate_lifecycle_key()', '42501',
+                 'only the owner of extension "session_analytics" may rotate the signing key', 'nor a non-owner granted EXECUTE');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION sessions.rotate_lifecycle_key() FROM sa_tap_w2;
 
 -- Leases
 SELECT is(sessions.claim_session(:'r5', 'worker-a', '1 minute'), true, 'first claim wins');
@@ -200,6 +306,18 @@ SET LOCAL ROLE sa_tap_batch;
 SELECT throws_ok(format('SELECT sessions.session_status(%L)', :'r5'), 'P0002', NULL, 'another type''s session is unknown');
 SELECT throws_ok(format('SELECT sessions.claim_session(%L, %L, %L)', :'r5', 'w', '1 minute'), 'P0002', NULL, 'and cannot be claimed');
 RESET ROLE;
+
+-- Dropped and created again in this backend: the cached key and look-up
+-- plans follow the new extension (its new key table and key).
+SELECT sessions.session_state(:'r5') AS warm \gset
+DROP EXTENSION session_analytics CASCADE;
+CREATE EXTENSION session_analytics;
+SELECT is(sessions.open_session('online', reference => 'again-1'), 'again-1', 'extension created again');
+SELECT is(sessions.resume_session(sessions.session_state('again-1')) -> 'status' ->> 'code', '100',
+          'signing and resuming work after DROP and CREATE EXTENSION in the same backend');
+SELECT throws_ok(format('SELECT sessions.resume_session(%L)', :'warm'), '22023',
+                 'state document signature does not match: it was altered or not issued by this database',
+                 'a document signed with the dropped extension''s key is refused (the cached key went with it)');
 
 SELECT * FROM finish();
 ROLLBACK;
