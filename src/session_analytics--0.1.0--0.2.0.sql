@@ -808,6 +808,45 @@ REVOKE ALL ON FUNCTION sessions.telemetry_details_limit() FROM PUBLIC;
 DROP INDEX sessions.store_invoice_reference_idx;
 CREATE INDEX store_invoice_reference_idx ON sessions.store (external_id) WHERE kind = 'invoice';
 
+-- The signing key: 32 random bytes read by the C code (pg_hmac), where 0.1.0
+-- kept a pre-padded 64-byte key for an HMAC built in SQL (lifecycle_mac,
+-- which readers could call). The old key cannot sign the new way: the table
+-- is made anew with a fresh key, so continuation tokens and state documents
+-- issued under 0.1.0 are refused after the update (22023), exactly as after
+-- sessions.rotate_lifecycle_key(); clients list again and take new state
+-- documents (docs/upgrading.md). The key was never dumped: nothing else is lost.
+DROP FUNCTION sessions.lifecycle_mac(text, text);
+DROP TABLE sessions.lifecycle_key;
+CREATE TABLE sessions.lifecycle_key (
+    id          int         NOT NULL DEFAULT 1 PRIMARY KEY CHECK (id OPERATOR(pg_catalog.=) 1),
+    hmac_key    bytea       NOT NULL CHECK (pg_catalog.octet_length(hmac_key) OPERATOR(pg_catalog.=) 32),
+    rotated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE sessions.lifecycle_key IS
+  'HMAC-SHA256 key of continuation tokens and state documents (one row); no grants, read by the extension''s C code only';
+REVOKE ALL ON sessions.lifecycle_key FROM PUBLIC;
+
+CREATE FUNCTION sessions.lifecycle_key_changed()
+RETURNS trigger
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_key_changed';
+COMMENT ON FUNCTION sessions.lifecycle_key_changed() IS
+  'Trigger on sessions.lifecycle_key only: invalidates the signing key cached by every backend';
+REVOKE ALL ON FUNCTION sessions.lifecycle_key_changed() FROM PUBLIC;
+CREATE TRIGGER lifecycle_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sessions.lifecycle_key
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions.lifecycle_key_changed();
+
+CREATE FUNCTION sessions.rotate_lifecycle_key()
+RETURNS void
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_rotate_key';
+COMMENT ON FUNCTION sessions.rotate_lifecycle_key() IS
+  'Replaces the database''s signing key with 32 random bytes; earlier continuation tokens and state documents are refused (extension owner only)';
+REVOKE ALL ON FUNCTION sessions.rotate_lifecycle_key() FROM PUBLIC;
+SELECT sessions.rotate_lifecycle_key();
+
 -- Functions: expiry folded in, 21000 for a reference seen in two types, names qualified.
 CREATE OR REPLACE FUNCTION sessions.invoice_row(p_reference text)
 RETURNS sessions.store
@@ -1142,6 +1181,97 @@ $$;
 COMMENT ON FUNCTION sessions.maintenance() IS
   'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events()); returns {"expired": n, "events_pruned": n, "at": time}';
 
+-- Continuation tokens and state documents signed in C; every field checked.
+CREATE FUNCTION sessions.continuation_token(q text, type text, session_key uuid)
+RETURNS text
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_continuation_token';
+COMMENT ON FUNCTION sessions.continuation_token(text, text, uuid) IS
+  'Continuation token of list_sessions() after the visible invoice-style session (type, session_key), bound to the filter hash q';
+CREATE FUNCTION sessions.continuation_cursor(token text, q text, OUT c timestamptz, OUT k uuid)
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_continuation_cursor';
+COMMENT ON FUNCTION sessions.continuation_cursor(text, text) IS
+  'Checks a list_sessions() continuation token for the filter hash q (22023 when altered, foreign or of another query); returns its (date created, key)';
+
+CREATE OR REPLACE FUNCTION sessions.invoice_list_page(
+    type text, statuses int[], created_from timestamptz, created_to timestamptz,
+    page_size int, continuation text, OUT page jsonb, OUT next_token text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+-- A generic plan cannot see the cursor and may walk another index from the
+-- newest row on; planning each page with its values keeps the keyset range.
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    q text;
+    after_c timestamptz;
+    after_k uuid;
+    n int;
+    last_k uuid;
+BEGIN
+    IF type IS NULL OR type NOT IN ('online', 'batch') THEN
+        RAISE EXCEPTION 'type must be ''online'' or ''batch''' USING ERRCODE = '22023';
+    END IF;
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 1000' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Got %s.', coalesce(page_size::text, 'NULL'));
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(statuses) c WHERE sessions.invoice_status_name(c) IS NULL) THEN
+        RAISE EXCEPTION 'statuses contains a code that is not a session status' USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Got %s.', statuses);
+    END IF;
+    q := pg_catalog.md5(pg_catalog.concat_ws('|', type,
+             (SELECT pg_catalog.array_agg(DISTINCT c ORDER BY c) FROM pg_catalog.unnest(statuses) c)::text,
+             (EXTRACT(epoch FROM created_from) * 1000000)::bigint,
+             (EXTRACT(epoch FROM created_to) * 1000000)::bigint));
+
+    IF continuation IS NOT NULL THEN
+        SELECT t.c, t.k INTO after_c, after_k FROM sessions.continuation_cursor(continuation, q) t;
+    END IF;
+
+    SELECT coalesce(pg_catalog.jsonb_agg(p.status_doc ORDER BY p.rn) FILTER (WHERE p.rn <= page_size), '[]'),
+           pg_catalog.count(*),
+           (pg_catalog.array_agg(p.session_key) FILTER (WHERE p.rn = page_size))[1]
+      INTO page, n, last_k
+      FROM (SELECT v.status_doc, v.session_key,
+                   pg_catalog.row_number() OVER (ORDER BY v.date_created DESC, v.session_key DESC) AS rn
+              FROM sessions.invoice_sessions v
+             WHERE v.type = invoice_list_page.type
+               AND (statuses IS NULL OR v.code = ANY (statuses))
+               AND v.date_created >= coalesce(created_from, '-infinity')
+               AND v.date_created < coalesce(created_to, 'infinity')
+               -- One row comparison, no OR: the index range starts at the cursor.
+               AND (v.date_created, v.session_key)
+                   < (coalesce(after_c, 'infinity'), coalesce(after_k, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+             ORDER BY v.date_created DESC, v.session_key DESC
+             LIMIT page_size + 1) p;
+
+    IF n > page_size THEN
+        -- One row more than a page exists: point the token after this page.
+        next_token := sessions.continuation_token(q, type, last_k);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text) IS
+  'One page of list_sessions(): the items and the next continuation token (NULL on the last page)';
+CREATE OR REPLACE FUNCTION sessions.session_state(reference text)
+RETURNS jsonb
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_session_state';
+COMMENT ON FUNCTION sessions.session_state(text) IS
+  'Signed, versioned (format_version 2) state document of an invoice-style session, for resume_session() in another process';
+CREATE OR REPLACE FUNCTION sessions.resume_session(state jsonb)
+RETURNS jsonb
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'lifecycle_resume_session';
+COMMENT ON FUNCTION sessions.resume_session(jsonb) IS
+  'Validates a state document from session_state() and returns the live status; refuses forged, foreign, unknown, closed or expired sessions';
+
 -- A secret is stored only for a namespace its owner sees.
 DROP POLICY invoice_secret_owner ON sessions.invoice_secret;
 CREATE POLICY invoice_secret_owner ON sessions.invoice_secret
@@ -1160,6 +1290,10 @@ REVOKE ALL ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_statu
 GRANT EXECUTE ON FUNCTION sessions.invoice_status_name(int), sessions.invoice_status_description(int)
   TO session_analytics_reader;
 REVOKE ALL ON FUNCTION sessions.expire_sessions(), sessions.maintenance() FROM session_analytics_writer;
+REVOKE ALL ON FUNCTION sessions.continuation_token(text, text, uuid), sessions.continuation_cursor(text, text)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.continuation_token(text, text, uuid), sessions.continuation_cursor(text, text)
+  TO session_analytics_reader;
 
 -- 60_events -------------------------------------------------------------------
 
@@ -1272,6 +1406,13 @@ $$;
 COMMENT ON FUNCTION sessions.events_since(bigint, text, int) IS
   'Events after after_seq in seq order (optionally of one namespace), never returning an event after a higher-numbered one';
 
+-- The prune position is shared on purpose (every reader must know how far
+-- the log was pruned): a read-only policy says so explicitly. Pruning is
+-- the owner's, like maintenance().
+ALTER TABLE sessions.event_prune_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY event_prune_state_shared ON sessions.event_prune_state FOR SELECT USING (true);
+REVOKE ALL ON FUNCTION sessions.prune_events() FROM session_analytics_writer;
+
 -- store_events() is the trigger's internal function: no role may execute it
 -- (CREATE TRIGGER needs EXECUTE; firing the installed trigger does not).
 REVOKE ALL ON FUNCTION sessions.store_events() FROM session_analytics_reader, session_analytics_writer;
@@ -1283,3 +1424,6 @@ DROP FUNCTION sessions.expired_doc(text, jsonb);
 DROP FUNCTION sessions.telemetry_check_details(jsonb, boolean);
 DROP FUNCTION sessions.telemetry_check_size(jsonb);
 DROP FUNCTION sessions.invoice_transition_ok(int, int);
+DROP FUNCTION sessions.base64url(bytea);
+DROP FUNCTION sessions.base64url_decode(text);
+DROP FUNCTION sessions.state_payload(int, text, text, uuid, timestamptz, timestamptz);

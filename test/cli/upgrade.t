@@ -14,7 +14,7 @@
 # load is that test: every 0.1.0 C function is called with it).
 . "$SA_SRC/test/cli/tap.sh"
 pgtap=("$SA_SRC"/test/pgtap/*.sql)
-plan $((18 + ${#pgtap[@]}))
+plan $((19 + ${#pgtap[@]}))
 export PGDATABASE=postgres
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$SA_SRC/session_analytics.control")
@@ -57,7 +57,9 @@ is "$(q -d $old -c "SELECT string_agg(kind || '=' || n, ' ' ORDER BY kind) FROM 
    "invoice=3 ocpi=3 powerflex=44 telemetry=4 t|t|2|1|1|1|15" "every kind of row is there before the update"
 
 # The read-back: every row of every 0.1.0 table (its 0.1.0 columns, so a
-# column the update adds does not count as a change) and of the user tables,
+# column the update adds does not count as a change) and of the user tables
+# (but sessions.lifecycle_key: the update replaces the signing key, checked
+# below through the tokens it signs),
 # and the stored session_stats values in text and binary form with what
 # days() and totals() read from them. Built once from the 0.1.0 catalog.
 readback_sql=$(q -d $old -c "
@@ -68,7 +70,8 @@ SELECT string_agg(pg_catalog.format(
             FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
          c.oid::regclass::text), E'\n' ORDER BY c.oid::regclass::text)
   FROM pg_class c
- WHERE c.relkind = 'r' AND (c.relnamespace = 'public'::regnamespace
+ WHERE c.relkind = 'r' AND c.oid <> 'sessions.lifecycle_key'::regclass
+   AND (c.relnamespace = 'public'::regnamespace
         OR c.oid IN (SELECT d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
                       WHERE e.extname = 'session_analytics' AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass))")
 readback_sql+="
@@ -121,6 +124,18 @@ is "$(q -d $old -c "SELECT count(*) > 50 FROM sessions.events_since(0, NULL, 100
 is "$(q -d $old -c "SELECT sessions.open_session('online', '1 hour', 'REF-NEW-1') IS NOT NULL,
                            (SELECT count(*) FROM sessions.event_log WHERE seq > (SELECT max(seq) - 1 FROM sessions.event_log))")" \
    "t|1" "a session opened after the update is stored and logs its event"
+
+# Tokens and state documents were signed by 0.1.0's key, which the update
+# replaces (the signing changed, docs/upgrading.md): refused (a format 1
+# state document with 0A000, a token with 22023),
+# like after rotate_lifecycle_key(); a new one works.
+q -d $old -c "CREATE FUNCTION public.sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS \$\$
+              BEGIN EXECUTE stmt; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE; END \$\$"
+is "$(q -d $old -c "SELECT public.sqlstate_of(format('SELECT sessions.resume_session(%L)', (SELECT value FROM public.client_state WHERE what = 'state'))),
+                           public.sqlstate_of(format('SELECT * FROM sessions.list_sessions(%L, continuation => %L)', 'online',
+                                                     (SELECT value FROM public.client_state WHERE what = 'token'))),
+                           public.sqlstate_of('SELECT sessions.resume_session(sessions.session_state(''REF-ON-1''))')")" \
+   "0A000|22023|ok" "0.1.0 state documents (format 1: 0A000) and continuation tokens (new key: 22023) are refused, new ones work"
 
 # --- the update refuses a schema a non-superuser controls -----------------------------------
 # Its functions run as the superuser updating, later as the expiry worker:
