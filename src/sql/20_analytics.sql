@@ -274,12 +274,14 @@ COMMENT ON FUNCTION sessions.user_report(text, tstzrange, text, float8) IS
   'Charging sessions (ocpi, powerflex) per user (NULL user first), newest first: local start/end, duration, kWh, average W and A, rating';
 
 -- ---- privileges ---------------------------------------------------------------------
--- Functions are executable by PUBLIC unless revoked. The type's I/O functions
--- and the aggregates' support functions are for the server only: PostgreSQL
--- does not check EXECUTE on type I/O, and checks the aggregate owner's
--- EXECUTE on support functions, not the caller's. So nobody but the owner
--- executes them; the user-facing functions go to the reader role (the writer
--- role is a member of it).
+-- Functions are executable by PUBLIC unless revoked: revoked from all. The
+-- aggregates' support functions are for the server only (it checks the
+-- aggregate owner's EXECUTE on them, not the caller's), and so are
+-- session_stats_recv/send (binary I/O is not ACL-checked): nobody but the
+-- owner executes them. The user-facing functions go to the reader role (the
+-- writer role is a member of it), with session_stats_in/out: casts to and
+-- from text are not ACL-checked either, except when the planner folds a
+-- constant cast, which then calls them as functions and checks EXECUTE.
 
 REVOKE ALL ON TYPE sessions.session_stats FROM PUBLIC;
 REVOKE ALL ON FUNCTION
@@ -313,6 +315,8 @@ REVOKE ALL ON FUNCTION
 
 GRANT USAGE ON TYPE sessions.session_stats TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION
+    sessions.session_stats_in(cstring),
+    sessions.session_stats_out(sessions.session_stats),
     sessions.classify(float8, float8),
     sessions.average_power_w(float8, timestamptz, timestamptz),
     sessions.average_current_a(float8, timestamptz, timestamptz, float8),
