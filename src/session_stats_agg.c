@@ -412,8 +412,8 @@ trans_setup(FunctionCallInfo fcinfo, TransCache *tc, SessionStats *s, MemoryCont
 		if (!tc->resolved || !tc->tz_const)
 		{
 			tz = PG_GETARG_TEXT_PP(4);
-			if (!tc->resolved || VARSIZE_ANY_EXHDR(tz) != (Size) tc->tzlen ||
-				memcmp(VARDATA_ANY(tz), tc->tzname, tc->tzlen) != 0)
+			if (!tc->resolved || VARSIZE_ANY_EXHDR(tz) != (Size) tc->arglen ||
+				memcmp(VARDATA_ANY(tz), tc->argname, tc->arglen) != 0)
 				zone_resolve(tc, VARDATA_ANY(tz), VARSIZE_ANY_EXHDR(tz));
 		}
 	}
