@@ -13,7 +13,12 @@
  * Days are ISO dates (astronomical years), floats in shortest exact form.
  * Binary form: version byte, tz as int32 length + bytes, the four floats,
  * int32 ndays, then per day int32 date and the ten counters (int64, kwh as
- * float8), all network order.
+ * float8), all network order. Both forms and the stored layout are those of
+ * 0.1.0; the input functions store the zone under its canonical spelling.
+ *
+ * Every value from outside goes through ss_check, which reports with the
+ * SQLSTATE of its source (22P02 text, 22P03 binary and function arguments):
+ * these are user errors, never XX001.
  */
 #include "postgres.h"
 

@@ -14,6 +14,7 @@ FUZZ_CASES cases (default 3000) from the fixed seed FUZZ_SEED (default 9):
                                                    rollup, daily_chart_svg
   agg      hostile arguments of session_stats_agg (timestamps at the ends of
            the range, negative and huge spans, extreme kWh, zones, parameters)
+  scalar   the same kind of arguments for the scalar functions
 
 Every case asserts: the server did not crash, no SQLSTATE outside the
 expected user-error set (never XX000/XX001), and every accepted value
@@ -418,17 +419,37 @@ class Fuzz:
             self.count("aggregates accepted")
             self.check_accepted("aggregate round trip", case, res[0][0], bytes(res[0][1]))
 
+    def case_scalar(self, n):
+        """The scalar functions on the same kind of hostile arguments."""
+        r = self.rng
+        s = r.choice(TIMESTAMPS + ["2025-06-01 12:00+00"])
+        e = r.choice(TIMESTAMPS + ["2025-06-01 13:00+00", "2025-06-01 11:00+00"])
+        k = r.choice([0.0, 0.5, 12.76309, 5e-324, 1.7976931348623157e308, -1.0, float("inf"), float("nan")])
+        x = r.choice([1.0, 208.0, 0.0, -1.0, 5e-324, 1e300, float("inf"), float("nan")])
+        y = r.choice([1.0, 8.0, 16.0, 0.0, -1.0, 5e-324, float("inf"), float("nan")])
+        name = r.choice(["today", "yesterday", "last_week", "last_month", "this_month", "TODAY", "", "fortnight"])
+        tz = r.choice(ZONES)
+        case = (s, e, k, x, y, name, tz)
+        args = {"s": s, "e": e, "k": k, "x": x, "y": y, "n": name, "tz": tz}
+        for sql in ["SELECT sessions.average_power_w(%(k)s, %(s)s, %(e)s)",
+                    "SELECT sessions.average_current_a(%(k)s, %(s)s, %(e)s, %(x)s)",
+                    "SELECT sessions.classify(%(k)s, %(x)s)",
+                    "SELECT sessions.charge_rating(%(k)s, %(x)s, %(y)s)",
+                    "SELECT sessions.format_duration(%(e)s::timestamptz - %(s)s::timestamptz)",
+                    "SELECT sessions.date_range(%(n)s, %(tz)s, %(s)s)"]:
+            self.run("scalar functions", case, "SELECT (%s)::text" % sql[len("SELECT "):], args)
+
     # ---- driver -----------------------------------------------------------------------
 
     PROPS = ["text input", "text round trip", "binary input", "binary round trip", "stored values",
-             "functions", "aggregate arguments", "aggregate round trip"]
+             "functions", "aggregate arguments", "aggregate round trip", "scalar functions"]
 
     def main(self, tap):
         self.setup()
-        kinds = [self.case_text, self.case_binary, self.case_stored, self.case_agg]
+        kinds = [self.case_text, self.case_binary, self.case_stored, self.case_agg, self.case_scalar]
         start = time.time()
         for n in range(CASES):
-            kinds[n % 4](n)
+            kinds[n % len(kinds)](n)
         elapsed = time.time() - start
         self.cur.execute("DROP SCHEMA fuzz CASCADE")
         summary = "%d cases in %.1f s (seed %d; accepted: %s)" % (
