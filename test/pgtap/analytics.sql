@@ -2,7 +2,7 @@
 -- values (text and binary), rollup rules, a forced parallel plan, and 100k
 -- randomized rows against a straightforward SQL formulation.
 BEGIN;
-SELECT plan(137);
+SELECT plan(138);
 
 -- ---- scalar functions: error paths ------------------------------------------
 SELECT throws_ok($$SELECT sessions.classify(-1)$$, '22023', NULL, 'classify: negative kWh');
@@ -237,6 +237,11 @@ SELECT is((SELECT sessions.session_stats_agg('4714-11-24 00:00+00 BC', NULL, NUL
           'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | -4713-11-24 1 0 0 0 0 0 0 0 0 0', 'agg: the first day in UTC round-trips');
 SELECT is((SELECT sessions.session_stats_agg('294276-12-31 23:59:59+00', NULL, NULL, 'Asia/Tokyo'))::text::sessions.session_stats::text,
           'v1 tz=Asia/Tokyo micro=1 volts=208 good=16 fair=8 | 294277-01-01 1 0 0 0 0 0 0 0 0 0', 'agg: the last timestamp east of UTC round-trips');
+SELECT is((SELECT string_agg(d.day::text, ' ' ORDER BY d.day)
+             FROM sessions.days((SELECT sessions.session_stats_agg(t, NULL, NULL, '<+167>-167')
+                                   FROM (VALUES (timestamptz '2025-01-01 00:00+00'), ('294276-12-31 23:59:59.999999+00')) v(t))) d),
+          '2025-01-07 294277-01-07',
+          'agg: the largest zone offset (167 h) at the last timestamp: local days without overflow');
 SELECT throws_ok($$SELECT sessions.average_power_w(1, '4714-11-24 00:00+00 BC', '294276-12-31 23:59:59+00')$$,
                  '22003', NULL, 'average_power_w: a span beyond int64 microseconds is 22003, not NULL');
 SELECT throws_ok($$SELECT sessions.average_current_a(1, '4714-11-24 00:00+00 BC', '294276-12-31 23:59:59+00')$$,
