@@ -4,7 +4,8 @@
 Usage: fuzz_stats.py [--tap] DSN
 
 Connects as a superuser to a database that has the extension, and runs
-FUZZ_CASES cases (default 3000) from the fixed seed FUZZ_SEED (default 9):
+FUZZ_CASES cases (default 3000) from the fixed seed FUZZ_SEED (default 9),
+the kinds round robin:
 
   text     mutated valid text forms            -> session_stats_in
   binary   mutated valid binary forms          -> session_stats_recv (binary COPY)
@@ -34,7 +35,6 @@ import sys
 import time
 
 import psycopg2
-import psycopg2.errorcodes
 
 SEED = int(os.environ.get("FUZZ_SEED", "9"))
 CASES = int(os.environ.get("FUZZ_CASES", "3000"))
