@@ -72,6 +72,23 @@ SELECT st::text = st::text::sessions.session_stats::text AS round_trip, st::text
 SELECT * FROM sessions.totals('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 3 0 0 0 0 0 0 0 0 0');
 SELECT * FROM sessions.days(NULL);
 
+-- zone names are stored in their canonical spelling (letter case does not
+-- matter to AT TIME ZONE), so summaries made with 'utc' and 'UTC' merge
+SELECT z, sessions.session_stats_agg('2025-01-01 10:00+00', '2025-01-01 11:00+00', 1, z)::text AS st
+  FROM (VALUES ('utc'), ('europe/warsaw'), ('pst'), ('<+0530>-5:30'), ('utc+5')) v(z) GROUP BY z ORDER BY z;
+SELECT sessions.rollup(st)::text
+  FROM (VALUES ('v1 tz=utc micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 1 0 0 0 1 60000000'::sessions.session_stats),
+               ((SELECT sessions.session_stats_agg('2025-01-02 10:00+00', '2025-01-02 11:00+00', 1, 'UTC')))) v(st);
+-- bad input is a user error naming what is wrong: out of range, overflow, inconsistent values
+SELECT sessions.session_stats_agg('4714-11-24 00:00+00 BC', NULL, NULL, 'America/New_York');
+SELECT sessions.average_power_w(1, '4714-11-24 00:00+00 BC', '294276-12-31 23:59:59+00');
+SELECT sessions.session_stats_agg('2025-01-01 10:00+00', '2025-01-01 09:00+00', 1);
+SELECT sessions.session_stats_agg(now(), now() + interval '1 hour', 1.797e308) FROM generate_series(1, 2);
+SELECT * FROM sessions.totals('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 9223372036854775807 0 0 0 0 0 0 0 0 0 | 2025-01-02 0 9223372036854775807 0 0 0 0 0 0 0 0');
+SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 4294967296-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats;
+SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 2 0 0 0 0 0 0 0'::sessions.session_stats;
+SELECT 'v1 tz=Mars/Olympus micro=1 volts=208 good=16 fair=8'::sessions.session_stats;
+
 -- The seed's sample outputs, from the store. 1000 PowerFlex sessions over
 -- five local days; telemetry rows carry no kWh and are not charging sessions.
 BEGIN;

@@ -7,6 +7,7 @@
 
 #include <math.h>
 
+#include "common/int.h"
 #include "datatype/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -86,6 +87,20 @@ check_amp_limits(float8 good_a, float8 fair_a)
 }
 
 /*
+ * sa_out_of_range
+ *		The one overflow error of the analytics (22003), naming the field:
+ *		the scalar functions, the aggregate, combine, rollup and totals all
+ *		raise it rather than wrapping around or returning Infinity.
+ */
+void
+sa_out_of_range(const char *field)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("value out of range: %s", field)));
+}
+
+/*
  * ss_check_params
  *		Validates the analysis parameters of a summary (and of the scalar
  *		functions): all positive, fair_a <= good_a.
@@ -120,13 +135,16 @@ sa_classify(PG_FUNCTION_ARGS)
 /*
  * span_us
  *		ended - started in microseconds; false for an infinite end point.
+ *		Two valid timestamps can be further apart than int64 microseconds
+ *		hold (4714 BC to 294276 AD): that is an error, like in the aggregate.
  */
 static bool
 span_us(TimestampTz s, TimestampTz e, int64 *out)
 {
 	if (TIMESTAMP_NOT_FINITE(s) || TIMESTAMP_NOT_FINITE(e))
 		return false;
-	*out = e - s;				/* both within the timestamp range: no overflow */
+	if (pg_sub_s64_overflow(e, s, out))
+		sa_out_of_range("ended_at - started_at");
 	return true;
 }
 

@@ -13,7 +13,12 @@
  * Days are ISO dates (astronomical years), floats in shortest exact form.
  * Binary form: version byte, tz as int32 length + bytes, the four floats,
  * int32 ndays, then per day int32 date and the ten counters (int64, kwh as
- * float8), all network order.
+ * float8), all network order. Both forms and the stored layout are those of
+ * 0.1.0; the input functions store the zone under its canonical spelling.
+ *
+ * Every value from outside goes through ss_check, which reports with the
+ * SQLSTATE of its source (22P02 text, 22P03 binary and function arguments):
+ * these are user errors, never XX001.
  */
 #include "postgres.h"
 
@@ -23,6 +28,8 @@
 #include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
+#include "parser/scansup.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 
@@ -72,19 +79,60 @@ ss_resize(const SessionStats *s, int32 capacity, MemoryContext mcxt)
 	return r;
 }
 
-/* Reports a malformed value; all corruption lands here. */
+/* ---- validation ---------------------------------------------------------- */
+
+/*
+ * ss_format_day
+ *		A day as out() writes it (YYYY-MM-DD, astronomical year), or its raw
+ *		number when it is not a valid date; for messages.
+ */
+void
+ss_format_day(int32 day, char *buf, size_t size)
+{
+	int			y,
+				m,
+				d;
+
+	if (!IS_VALID_DATE(day))
+	{
+		snprintf(buf, size, "#%d", day);
+		return;
+	}
+	j2date(day + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+	snprintf(buf, size, "%04d-%02d-%02d", y, m, d);
+}
+
+/*
+ * bad_value
+ *		Reports a value that is not a valid session_stats. The SQLSTATE says
+ *		where it came from: 22P02 text input, 22P03 binary input or a value
+ *		passed to a function (which only the input functions and the
+ *		aggregates make). Never XX001: every such value is user input.
+ */
 static void pg_attribute_noreturn()
-corrupt(const char *detail)
+bad_value(int sqlerrcode, const char *detail)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
+			(errcode(sqlerrcode),
 			 errmsg("invalid session_stats value"),
-			 errdetail("%s", detail)));
+			 errdetail("%s", detail),
+			 errhint("Build summaries with session_stats_agg or rollup, or from their text or binary form.")));
+}
+
+/* bad_value for one day, naming it. */
+static void pg_attribute_noreturn()
+bad_day(int sqlerrcode, const SessionStatsDay *d, const char *what)
+{
+	char		day[32];
+
+	ss_format_day(d->day, day, sizeof(day));
+	bad_value(sqlerrcode, psprintf("Day %s: %s.", day, what));
 }
 
 /*
  * ss_zone_name_ok
- *		A zone name is 1..TZ_STRLEN_MAX printable non-blank bytes, no '|'.
+ *		A zone name is 1..TZ_STRLEN_MAX printable non-blank bytes, no '|' (so
+ *		the text form can be split on blanks and bars).
  */
 bool
 ss_zone_name_ok(const char *tz, int len)
@@ -101,65 +149,154 @@ ss_zone_name_ok(const char *tz, int len)
 	return true;
 }
 
-/*
- * check_day
- *		One day's counters are consistent: non-negative, the classes and the
- *		ratings each within completed, kWh finite and >= 0.
- */
-static void
-check_day(const SessionStatsDay *d)
+/* ASCII upper case: how zone names fold (pg_tzset, abbreviations). */
+static inline char
+zone_fold(char c)
 {
-	if (d->reserved != 0 || !IS_VALID_DATE(d->day))
-		corrupt("day out of range");
-	if (d->active < 0 || d->completed < 0 || d->empty < 0 || d->micro < 0 ||
-		d->normal < 0 || d->green < 0 || d->orange < 0 || d->red < 0)
-		corrupt("negative counter");
-	if (d->active > PG_INT64_MAX - d->completed || d->active + d->completed == 0)
-		corrupt("day without sessions or counter overflow");
-	if (d->empty > d->completed || d->micro > d->completed - d->empty ||
-		d->normal > d->completed - d->empty - d->micro)
-		corrupt("empty + micro + normal exceed completed");
-	if (d->green > d->completed || d->orange > d->completed - d->green ||
-		d->red > d->completed - d->green - d->orange)
-		corrupt("green + orange + red exceed completed");
-	if (isnan(d->kwh) || isinf(d->kwh) || d->kwh < 0)
-		corrupt("kwh not a finite number >= 0");
-	if (d->completed == 0 && (d->kwh != 0 || d->duration != 0))
-		corrupt("energy or duration on a day without completed sessions");
+	return (c >= 'a' && c <= 'z') ? c - ('a' - 'A') : c;
 }
 
 /*
- * ss_validate
- *		Treats s as hostile: checks size, header, zone name, parameters and
- *		every day. Any inconsistency is an ERROR (XX001), never a crash.
+ * ss_zone_equal
+ *		Whether two zone names name the same zone as AT TIME ZONE reads them:
+ *		equal up to ASCII letter case. Values written before names were
+ *		canonicalised may hold any spelling ('utc'), so merging compares
+ *		this way rather than byte for byte.
+ */
+bool
+ss_zone_equal(const char *a, int alen, const char *b, int blen)
+{
+	if (alen != blen)
+		return false;
+	for (int i = 0; i < alen; i++)
+		if (zone_fold(a[i]) != zone_fold(b[i]))
+			return false;
+	return true;
+}
+
+/*
+ * ss_zone_lookup
+ *		Resolves a zone name the way AT TIME ZONE does: an abbreviation first
+ *		(fixed offset, or one whose meaning changed over time), then a tz
+ *		database name or POSIX spec. Fills *zone, with the canonical
+ *		spelling of the name; false when the zone is unknown or the name
+ *		malformed.
+ */
+bool
+ss_zone_lookup(const char *name, int len, SSZone *zone)
+{
+	char		buf[TZ_STRLEN_MAX + 1];
+	char	   *lower;
+	const char *canon;
+	int			type,
+				val;
+	pg_tz	   *tzp;
+
+	if (!ss_zone_name_ok(name, len))
+		return false;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+
+	lower = downcase_truncate_identifier(buf, len, false);
+	type = DecodeTimezoneAbbrev(0, lower, &val, &tzp);
+	pfree(lower);
+	if (type == TZ || type == DTZ || type == DYNTZ)
+	{
+		zone->kind = type == DYNTZ ? SS_ZONE_DYNAMIC : SS_ZONE_FIXED;
+		zone->offset = type == DYNTZ ? 0 : val;
+		zone->tz = type == DYNTZ ? tzp : NULL;
+		for (int i = 0; i < len; i++)
+			zone->name[i] = zone_fold(buf[i]);
+		zone->name[len] = '\0';
+		zone->len = len;
+		return true;
+	}
+
+	tzp = pg_tzset(buf);
+	if (tzp == NULL)
+		return false;
+	zone->kind = SS_ZONE_TZ;
+	zone->offset = 0;
+	zone->tz = tzp;
+	/* the tz database's spelling ("Europe/Warsaw"), or the spec upper-cased */
+	canon = pg_get_timezone_name(tzp);
+	if (canon == NULL || !ss_zone_equal(canon, strlen(canon), buf, len))
+		canon = buf;
+	memcpy(zone->name, canon, len + 1);
+	zone->len = len;
+	return true;
+}
+
+/*
+ * check_day
+ *		One day's counters are consistent: a valid date, non-negative, the
+ *		classes and the ratings each within completed, kWh finite and >= 0,
+ *		duration >= 0 (sessions never end before they start).
+ */
+static void
+check_day(const SessionStatsDay *d, int code)
+{
+	if (!IS_VALID_DATE(d->day))
+		bad_day(code, d, "date out of range");
+	if (d->reserved != 0)
+		bad_day(code, d, "reserved field not zero");
+	if (d->active < 0 || d->completed < 0 || d->empty < 0 || d->micro < 0 ||
+		d->normal < 0 || d->green < 0 || d->orange < 0 || d->red < 0)
+		bad_day(code, d, "negative counter");
+	if (d->active > PG_INT64_MAX - d->completed)
+		bad_day(code, d, "active + completed out of range");
+	if (d->active + d->completed == 0)
+		bad_day(code, d, "no sessions");
+	if (d->empty > d->completed || d->micro > d->completed - d->empty ||
+		d->normal > d->completed - d->empty - d->micro)
+		bad_day(code, d, "empty + micro + normal exceed completed");
+	if (d->green > d->completed || d->orange > d->completed - d->green ||
+		d->red > d->completed - d->green - d->orange)
+		bad_day(code, d, "green + orange + red exceed completed");
+	if (isnan(d->kwh) || isinf(d->kwh) || d->kwh < 0)
+		bad_day(code, d, "kwh not a finite number >= 0");
+	if (d->duration < 0)
+		bad_day(code, d, "negative duration");
+	if (d->completed == 0 && (d->kwh != 0 || d->duration != 0))
+		bad_day(code, d, "energy or duration without completed sessions");
+}
+
+/*
+ * ss_check
+ *		The one validation of a session_stats from outside: text and binary
+ *		input and every function argument. Checks size, header, zone name
+ *		(syntax and encoding), parameters and every day, reporting any
+ *		inconsistency with sqlerrcode. Whether the zone is known is checked
+ *		where values enter (input, receive), not here.
  */
 void
-ss_validate(const SessionStats *s)
+ss_check(const SessionStats *s, int code)
 {
 	Size		size = VARSIZE(s);
 	const SessionStatsDay *days;
 
 	if (size < SS_HEADER_SIZE + 2)
-		corrupt("value too short");
+		bad_value(code, "Value too short.");
 	if (s->version != SS_VERSION || s->flags != 0 || s->reserved != 0)
-		corrupt("unknown version or flags");
+		bad_value(code, "Unknown version or flags.");
 	if (s->tzlen < 1 || s->tzlen > TZ_STRLEN_MAX || SS_DAYS_OFFSET(s->tzlen) > size)
-		corrupt("zone name length out of range");
-	if (s->tz[s->tzlen] != '\0' || !ss_zone_name_ok(s->tz, s->tzlen))
-		corrupt("zone name malformed");
+		bad_value(code, "Zone name length out of range.");
+	if (s->tz[s->tzlen] != '\0' || !ss_zone_name_ok(s->tz, s->tzlen) ||
+		!pg_verify_mbstr(GetDatabaseEncoding(), s->tz, s->tzlen, true))
+		bad_value(code, "Zone name malformed.");
 	if (s->ndays < 0 || s->capacity < s->ndays || s->capacity > SS_MAX_DAYS)
-		corrupt("day count out of range");
+		bad_value(code, "Day count out of range.");
 	if (size != SS_SIZE(s->tzlen, s->capacity))
-		corrupt("size does not match the day count");
+		bad_value(code, "Size does not match the day count.");
 	if (!(s->micro_threshold > 0 && s->volts > 0 && s->fair_a > 0 && s->good_a >= s->fair_a) ||
 		isinf(s->micro_threshold) || isinf(s->volts) || isinf(s->good_a))
-		corrupt("analysis parameters out of range");
+		bad_value(code, "Analysis parameters out of range.");
 	days = SS_DAYS(s);
 	for (int i = 0; i < s->ndays; i++)
 	{
-		check_day(&days[i]);
+		check_day(&days[i], code);
 		if (i > 0 && days[i].day <= days[i - 1].day)
-			corrupt("days not in ascending order");
+			bad_day(code, &days[i], "days not in ascending order or repeated");
 	}
 }
 
@@ -182,7 +319,7 @@ ss_get_arg(FunctionCallInfo fcinfo, int argno)
 		memcpy(c, v, VARSIZE(v));
 		v = c;
 	}
-	ss_validate((SessionStats *) v);
+	ss_check((SessionStats *) v, ERRCODE_INVALID_BINARY_REPRESENTATION);
 	return (SessionStats *) v;
 }
 
@@ -244,12 +381,19 @@ typedef struct Tok
 	const char *input;
 } Tok;
 
+#define SS_ECHO_MAX	80			/* bytes of the input an error message echoes */
+
+/* Reports a syntax error, echoing at most SS_ECHO_MAX bytes of the input. */
 static void pg_attribute_noreturn()
 syntax(const Tok *t, const char *what)
 {
+	int			len = strlen(t->input);
+	int			clip = pg_mbcliplen(t->input, len, SS_ECHO_MAX);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type session_stats: \"%s\"", t->input),
+			 errmsg("invalid input syntax for type session_stats: \"%.*s%s\"",
+					clip, t->input, clip < len ? "..." : ""),
 			 errdetail("Expected %s.", what)));
 }
 
@@ -293,6 +437,12 @@ keyed(Tok *t, const char *key)
 	return tok + kl + 1;
 }
 
+/*
+ * parse_float
+ *		A finite float8. Subnormal values (strtod reports ERANGE for them)
+ *		are kept, as float8in does, so every value out() writes reads back;
+ *		an underflow to zero or an overflow is an error.
+ */
 static float8
 parse_float(Tok *t, const char *s, const char *what)
 {
@@ -301,7 +451,8 @@ parse_float(Tok *t, const char *s, const char *what)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno != 0 || isnan(v) || isinf(v))
+	if (*s == '\0' || *end != '\0' || isnan(v) || isinf(v) ||
+		(errno == ERANGE && v == 0) || (errno != 0 && errno != ERANGE))
 		syntax(t, what);
 	return v;
 }
@@ -321,27 +472,74 @@ parse_int(Tok *t, const char *s, const char *what)
 	return (int64) v;
 }
 
-/* YYYY-MM-DD (astronomical year, optional '-') as DateADT. */
+/* Two ASCII digits at p as a number, or -1. */
+static inline int
+two_digits(const char *p)
+{
+	if (!isdigit((unsigned char) p[0]) || !isdigit((unsigned char) p[1]))
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/*
+ * parse_date
+ *		[-]Y...Y-MM-DD (astronomical year, as out() writes it) as DateADT.
+ *		Strict: digits only, exactly two for month and day, the year checked
+ *		against the date range as it is read (no wrap-around).
+ */
 static int32
 parse_date(Tok *t, const char *s)
 {
-	int			y,
+	const char *p = s;
+	bool		neg = false;
+	int			y = 0,
 				m,
 				d,
-				n = 0,
+				ndigits = 0,
 				y2,
 				m2,
-				d2;
-	int			jd;
+				d2,
+				jd;
 
-	if (sscanf(s, "%d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] != '\0' ||
-		y < -4713 || y > 5874897 || m < 1 || m > 12 || d < 1 || d > 31)
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	for (; isdigit((unsigned char) *p); p++, ndigits++)
+	{
+		y = y * 10 + (*p - '0');
+		if (y > JULIAN_MAXYEAR)
+			syntax(t, "a date within the range of type date");
+	}
+	if (ndigits == 0 || *p != '-')
 		syntax(t, "a date YYYY-MM-DD");
+	m = two_digits(p + 1);
+	if (m < 0 || p[3] != '-')
+		syntax(t, "a date YYYY-MM-DD");
+	d = two_digits(p + 4);
+	if (d < 0 || p[6] != '\0')
+		syntax(t, "a date YYYY-MM-DD");
+	if (neg)
+		y = -y;
+	if (m < 1 || m > 12 || d < 1 || d > 31 || !IS_VALID_JULIAN(y, m, d))
+		syntax(t, "a valid date");
 	jd = date2j(y, m, d);
 	j2date(jd, &y2, &m2, &d2);
 	if (y2 != y || m2 != m || d2 != d || !IS_VALID_DATE(jd - POSTGRES_EPOCH_JDATE))
 		syntax(t, "a valid date");
 	return jd - POSTGRES_EPOCH_JDATE;
+}
+
+/* Errors for a zone that is not known (the same test as the aggregate). */
+static void
+lookup_zone(const char *tz, int len, SSZone *zone)
+{
+	if (!ss_zone_lookup(tz, len, zone))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%.*s\" not recognized", len, tz),
+				 errhint("Use a name from pg_timezone_names, an abbreviation from pg_timezone_abbrevs or a POSIX zone.")));
 }
 
 /*
@@ -355,6 +553,7 @@ session_stats_in(PG_FUNCTION_ARGS)
 	Tok			t;
 	char	   *tok,
 			   *tz;
+	SSZone		zone;
 	SessionParams p;
 	SessionStats *s;
 	int32		ndays = 0,
@@ -368,12 +567,14 @@ session_stats_in(PG_FUNCTION_ARGS)
 	tz = keyed(&t, "tz");
 	if (!ss_zone_name_ok(tz, strlen(tz)))
 		syntax(&t, "a time-zone name");
+	lookup_zone(tz, strlen(tz), &zone);
 	p.micro_threshold = parse_float(&t, keyed(&t, "micro"), "micro=<kWh>");
 	p.volts = parse_float(&t, keyed(&t, "volts"), "volts=<V>");
 	p.good_a = parse_float(&t, keyed(&t, "good"), "good=<A>");
 	p.fair_a = parse_float(&t, keyed(&t, "fair"), "fair=<A>");
 	ss_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
-	s = ss_create(tz, strlen(tz), &p, cap, CurrentMemoryContext);
+	/* stored under its canonical spelling: 'utc' reads as 'UTC' */
+	s = ss_create(zone.name, zone.len, &p, cap, CurrentMemoryContext);
 
 	while ((tok = next_token(&t)) != NULL)
 	{
@@ -403,7 +604,7 @@ session_stats_in(PG_FUNCTION_ARGS)
 		s->ndays = ++ndays;
 	}
 	s = ss_resize(s, ndays, CurrentMemoryContext);
-	ss_validate(s);
+	ss_check(s, ERRCODE_INVALID_TEXT_REPRESENTATION);
 	PG_RETURN_POINTER(s);
 }
 
@@ -469,6 +670,7 @@ session_stats_recv(PG_FUNCTION_ARGS)
 	int			version,
 				tzlen;
 	char		tz[TZ_STRLEN_MAX + 1];
+	SSZone		zone;
 	SessionParams p;
 	int32		ndays;
 	SessionStats *s;
@@ -486,6 +688,9 @@ session_stats_recv(PG_FUNCTION_ARGS)
 	tz[tzlen] = '\0';
 	if (!ss_zone_name_ok(tz, tzlen))
 		bad_binary("zone name malformed");
+	if (!pg_verify_mbstr(GetDatabaseEncoding(), tz, tzlen, true))
+		bad_binary("zone name not valid in the database encoding");
+	lookup_zone(tz, tzlen, &zone);
 	p.micro_threshold = pq_getmsgfloat8(buf);
 	p.volts = pq_getmsgfloat8(buf);
 	p.good_a = pq_getmsgfloat8(buf);
@@ -495,7 +700,7 @@ session_stats_recv(PG_FUNCTION_ARGS)
 	if (ndays < 0 || ndays > SS_MAX_DAYS ||
 		(int64) ndays * SS_WIRE_DAY != (int64) (buf->len - buf->cursor))
 		bad_binary("day count does not match the length");
-	s = ss_create(tz, tzlen, &p, ndays, CurrentMemoryContext);
+	s = ss_create(zone.name, zone.len, &p, ndays, CurrentMemoryContext);
 	s->ndays = ndays;
 	days = SS_DAYS(s);
 	for (int i = 0; i < ndays; i++)
@@ -512,6 +717,6 @@ session_stats_recv(PG_FUNCTION_ARGS)
 		days[i].kwh = pq_getmsgfloat8(buf);
 		days[i].duration = pq_getmsgint64(buf);
 	}
-	ss_validate(s);
+	ss_check(s, ERRCODE_INVALID_BINARY_REPRESENTATION);
 	PG_RETURN_POINTER(s);
 }

@@ -34,6 +34,7 @@
 
 #include <math.h>
 
+#include "common/int.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "pgtime.h"
@@ -56,7 +57,7 @@ typedef struct SessionStatsDay
 	int64		orange;			/* completed, fair_a <= current < good_a */
 	int64		red;			/* completed, current < fair_a */
 	float8		kwh;			/* energy of completed sessions */
-	int64		duration;		/* summed completed duration, microseconds */
+	int64		duration;		/* summed completed duration, microseconds, >= 0 */
 } SessionStatsDay;
 
 typedef struct SessionStats
@@ -96,14 +97,48 @@ extern double sa_volts;
 extern double sa_good_amps;
 extern double sa_fair_amps;
 
+/*
+ * A zone name resolved the way AT TIME ZONE reads it. Zone names are
+ * case-insensitive (abbreviations are looked up in lower case, pg_tzset
+ * folds to upper case), so name holds one canonical spelling: the
+ * abbreviation in upper case, else the name pg_tzset reports (the tz
+ * database's spelling, or the upper-cased POSIX spec).
+ */
+typedef enum SSZoneKind
+{
+	SS_ZONE_FIXED,				/* abbreviation with a fixed offset */
+	SS_ZONE_DYNAMIC,			/* abbreviation whose offset changed over time */
+	SS_ZONE_TZ					/* tz database zone or POSIX spec */
+} SSZoneKind;
+
+typedef struct SSZone
+{
+	SSZoneKind	kind;
+	int			offset;			/* SS_ZONE_FIXED: seconds east of UTC */
+	pg_tz	   *tz;				/* SS_ZONE_DYNAMIC, SS_ZONE_TZ */
+	int			len;
+	char		name[TZ_STRLEN_MAX + 1];	/* canonical, NUL-terminated */
+} SSZone;
+
+/*
+ * Largest zone offset accepted (8 days; POSIX specs allow up to 167:59:59).
+ * With it a local instant (UTC timestamp + offset) cannot overflow int64:
+ * END_TIMESTAMP is 8.16 days below PG_INT64_MAX.
+ */
+#define SS_MAX_ZONE_OFFSET	((int64) 8 * USECS_PER_DAY)
+
 /* session_stats.c */
 extern SessionStats *ss_create(const char *tz, int tzlen, const SessionParams *p,
 							   int32 capacity, MemoryContext mcxt);
 extern SessionStats *ss_resize(const SessionStats *s, int32 capacity, MemoryContext mcxt);
-extern void ss_validate(const SessionStats *s);
+extern void ss_check(const SessionStats *s, int sqlerrcode);
 extern SessionStats *ss_get_arg(FunctionCallInfo fcinfo, int argno);
 extern bool ss_zone_name_ok(const char *tz, int len);
+extern bool ss_zone_lookup(const char *name, int len, SSZone *zone);
+extern bool ss_zone_equal(const char *a, int alen, const char *b, int blen);
+extern void ss_format_day(int32 day, char *buf, size_t size);
 extern void ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair_a);
+extern void sa_out_of_range(const char *field) pg_attribute_noreturn();
 
 /*
  * Errors unless kwh is finite and >= 0; for the scalar functions and the

@@ -73,69 +73,70 @@ typedef struct TransCache
 	int			nspans;
 	int			maxspans;
 	ZoneSpan   *spans;			/* sorted, disjoint */
-	int			tzlen;
+	int			arglen;			/* the tz argument as given (change test) */
+	char		argname[TZ_STRLEN_MAX + 1];
+	int			tzlen;			/* its canonical spelling (stored in the state) */
 	char		tzname[TZ_STRLEN_MAX + 1];
 } TransCache;
 
 /*
  * zone_resolve
- *		Interprets a zone name the way AT TIME ZONE does: an abbreviation
- *		first (fixed offset, or one whose meaning changed over time), then a
- *		zone name or POSIX spec.
+ *		Resolves the tz argument with ss_zone_lookup (as AT TIME ZONE reads
+ *		it) and resets the per-zone caches. The state records the canonical
+ *		spelling, so 'utc' and 'UTC' make the same summary.
  */
 static void
 zone_resolve(TransCache *tc, const char *name, int len)
 {
-	char		buf[TZ_STRLEN_MAX + 1];
-	char	   *lower;
-	int			type,
-				val;
-	pg_tz	   *tzp;
+	SSZone		zone;
 
 	if (len < 1 || len > TZ_STRLEN_MAX || memchr(name, '\0', len) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time zone name must have 1 to %d characters", TZ_STRLEN_MAX)));
-	memcpy(buf, name, len);
-	buf[len] = '\0';
-	if (!ss_zone_name_ok(buf, len))
+	if (!ss_zone_lookup(name, len, &zone))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("time zone \"%s\" not recognized", buf)));
+				 errmsg("time zone \"%.*s\" not recognized", len, name),
+				 errhint("Use a name from pg_timezone_names, an abbreviation from pg_timezone_abbrevs or a POSIX zone.")));
 
 	tc->nspans = 0;
 	tc->checked = NULL;
-	tc->dynamic = false;
-	lower = downcase_truncate_identifier(buf, len, false);
-	type = DecodeTimezoneAbbrev(0, lower, &val, &tzp);
-	if (type == TZ || type == DTZ)
+	tc->dynamic = zone.kind == SS_ZONE_DYNAMIC;
+	tc->zone = zone.tz;
+	if (zone.kind == SS_ZONE_FIXED)
 	{
-		tc->zone = NULL;
+		if ((int64) Abs(zone.offset) * USECS_PER_SEC > SS_MAX_ZONE_OFFSET)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("offset of time zone \"%s\" out of range", zone.name)));
 		tc->cur_lo = PG_INT64_MIN;
 		tc->cur_hi = PG_INT64_MAX;
-		tc->cur_off = (int64) val * USECS_PER_SEC;
-	}
-	else if (type == DYNTZ)
-	{
-		/* meaning depends on the date: looked up per row (rare, slow path) */
-		tc->zone = tzp;
-		tc->dynamic = true;
-		tc->cur_lo = 0;
-		tc->cur_hi = 0;
+		tc->cur_off = (int64) zone.offset * USECS_PER_SEC;
 	}
 	else
 	{
-		tc->zone = pg_tzset(buf);
-		if (tc->zone == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("time zone \"%s\" not recognized", buf)));
+		/* empty span: the first row looks the offset up */
 		tc->cur_lo = 0;
-		tc->cur_hi = 0;			/* empty: first row looks the offset up */
+		tc->cur_hi = 0;
 	}
-	memcpy(tc->tzname, buf, len + 1);
-	tc->tzlen = len;
+	memcpy(tc->argname, name, len);
+	tc->argname[len] = '\0';
+	tc->arglen = len;
+	memcpy(tc->tzname, zone.name, zone.len + 1);
+	tc->tzlen = zone.len;
 	tc->resolved = true;
+}
+
+/* Errors unless a zone offset (microseconds) is within SS_MAX_ZONE_OFFSET. */
+static inline int64
+check_offset(int64 off)
+{
+	if (off > SS_MAX_ZONE_OFFSET || off < -SS_MAX_ZONE_OFFSET)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("offset of the time zone out of range")));
+	return off;
 }
 
 /*
@@ -163,8 +164,8 @@ zone_offset_slow(TransCache *tc, TimestampTz t)
 	{
 		int			isdst;
 
-		return -(int64) DetermineTimeZoneAbbrevOffsetTS(t, tc->tzname, tc->zone, &isdst) *
-			USECS_PER_SEC;
+		return check_offset(-(int64) DetermineTimeZoneAbbrevOffsetTS(t, tc->tzname, tc->zone, &isdst) *
+							USECS_PER_SEC);
 	}
 
 	/* binary search for the first span whose hi > t */
@@ -220,7 +221,7 @@ zone_offset_slow(TransCache *tc, TimestampTz t)
 		sp = &tc->spans[lo];
 		sp->lo = t;
 		sp->hi = span_hi;
-		sp->off = (int64) before_off * USECS_PER_SEC;
+		sp->off = check_offset((int64) before_off * USECS_PER_SEC);
 	}
 found:
 	tc->cur_lo = sp->lo;
@@ -346,6 +347,13 @@ find_slot(TransCache *tc, SessionStats **sp, int32 day, MemoryContext mcxt)
 			}
 		}
 	}
+	/* a new day: the only place a day enters the state, so check it here */
+	if (!IS_VALID_DATE(day))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("local date of started_at out of range"),
+				 errdetail("In time zone \"%s\" the session starts on a day outside the range of type date.",
+						   tc->tzname)));
 	slot = day_slot(sp, day);
 	tc->last_slot = slot;
 	if (*sp != s)
@@ -404,8 +412,8 @@ trans_setup(FunctionCallInfo fcinfo, TransCache *tc, SessionStats *s, MemoryCont
 		if (!tc->resolved || !tc->tz_const)
 		{
 			tz = PG_GETARG_TEXT_PP(4);
-			if (!tc->resolved || VARSIZE_ANY_EXHDR(tz) != (Size) tc->tzlen ||
-				memcmp(VARDATA_ANY(tz), tc->tzname, tc->tzlen) != 0)
+			if (!tc->resolved || VARSIZE_ANY_EXHDR(tz) != (Size) tc->arglen ||
+				memcmp(VARDATA_ANY(tz), tc->argname, tc->arglen) != 0)
 				zone_resolve(tc, VARDATA_ANY(tz), VARSIZE_ANY_EXHDR(tz));
 		}
 	}
@@ -482,7 +490,8 @@ session_stats_trans(PG_FUNCTION_ARGS)
 	SessionStatsDay *d;
 	TimestampTz start,
 				end;
-	int64		off;
+	int64		off,
+				dur;
 	int32		day,
 				slot;
 
@@ -518,7 +527,10 @@ session_stats_trans(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("started_at must be finite")));
 
-	/* local day: the cached span covers almost every row */
+	/*
+	 * local day: the cached span covers almost every row. start + off cannot
+	 * overflow: start is a finite timestamptz, |off| <= SS_MAX_ZONE_OFFSET.
+	 */
 	if (start >= tc->cur_lo && start < tc->cur_hi)
 		off = tc->cur_off;
 	else
@@ -538,11 +550,17 @@ session_stats_trans(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("ended_at must be finite")));
-	d->completed++;
-	if (pg_add_s64_overflow(d->duration, end - start, &d->duration))
+	if (pg_sub_s64_overflow(end, start, &dur))
+		sa_out_of_range("ended_at - started_at");
+	if (dur < 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("total session duration out of range")));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ended_at must not be before started_at"),
+				 errhint("Leave such rows out (WHERE ended_at >= started_at) or correct them.")));
+	/* counters of rows cannot overflow: at most one increment per row */
+	d->completed++;
+	if (pg_add_s64_overflow(d->duration, dur, &d->duration))
+		sa_out_of_range("duration total of a day");
 
 	if (!PG_ARGISNULL(3))
 	{
@@ -550,14 +568,16 @@ session_stats_trans(PG_FUNCTION_ARGS)
 
 		sa_check_kwh(kwh);
 		d->kwh += kwh;
+		if (unlikely(isinf(d->kwh)))
+			sa_out_of_range("kwh total of a day");
 		if (kwh == 0)
 			d->empty++;
 		else if (kwh < s->micro_threshold)
 			d->micro++;
 		else
 			d->normal++;
-		if (end > start)
-			rate(tc, s, d, kwh, end - start);
+		if (dur > 0)
+			rate(tc, s, d, kwh, dur);
 	}
 	PG_RETURN_POINTER(s);
 }
@@ -565,56 +585,75 @@ session_stats_trans(PG_FUNCTION_ARGS)
 /*
  * session_stats_final
  *		The result without spare day slots (the state keeps them to grow in
- *		place). Does not modify the state.
+ *		place). Does not modify the state. Only an aggregate may call it: its
+ *		argument is then a state this module built, never a stored value.
  */
 Datum
 session_stats_final(PG_FUNCTION_ARGS)
 {
 	SessionStats *s;
 
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("session_stats final function called outside an aggregate")));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	s = (SessionStats *) PG_GETARG_POINTER(0);
 	PG_RETURN_POINTER(ss_resize(s, s->ndays, CurrentMemoryContext));
 }
 
-/* a += b for one counter, erroring on overflow. */
+/* *a += b for the counter named field, raising 22003 on overflow. */
 static inline void
-add_count(int64 *a, int64 b)
+add_count(int64 *a, int64 b, const char *field)
 {
 	if (pg_add_s64_overflow(*a, b, a))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("session_stats counter out of range")));
+		sa_out_of_range(field);
 }
 
+/* *a += b for a kWh total, raising 22003 when it is no longer finite. */
+static inline void
+add_kwh(float8 *a, float8 b, const char *field)
+{
+	*a += b;
+	if (isinf(*a))
+		sa_out_of_range(field);
+}
+
+/*
+ * add_day
+ *		Adds day b's counters to a, checked: every counter, the kWh and the
+ *		day's session count (active + completed) stay in range.
+ */
 static void
 add_day(SessionStatsDay *a, const SessionStatsDay *b)
 {
-	add_count(&a->active, b->active);
-	add_count(&a->completed, b->completed);
-	add_count(&a->empty, b->empty);
-	add_count(&a->micro, b->micro);
-	add_count(&a->normal, b->normal);
-	add_count(&a->green, b->green);
-	add_count(&a->orange, b->orange);
-	add_count(&a->red, b->red);
-	add_count(&a->duration, b->duration);
-	a->kwh += b->kwh;
-	if (isinf(a->kwh))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("session_stats kWh total out of range")));
+	int64		sessions;
+
+	add_count(&a->active, b->active, "active count of a day");
+	add_count(&a->completed, b->completed, "completed count of a day");
+	add_count(&a->empty, b->empty, "empty count of a day");
+	add_count(&a->micro, b->micro, "micro count of a day");
+	add_count(&a->normal, b->normal, "normal count of a day");
+	add_count(&a->green, b->green, "green count of a day");
+	add_count(&a->orange, b->orange, "orange count of a day");
+	add_count(&a->red, b->red, "red count of a day");
+	add_count(&a->duration, b->duration, "duration total of a day");
+	add_kwh(&a->kwh, b->kwh, "kwh total of a day");
+	if (pg_add_s64_overflow(a->active, a->completed, &sessions))
+		sa_out_of_range("session count of a day");
 }
 
 /*
  * check_compatible
  *		Summaries merge only when computed with the same zone and parameters.
+ *		Zones compare as AT TIME ZONE reads them (letter case does not
+ *		matter): values of 0.1.0 kept the spelling they were given.
  */
 static void
 check_compatible(const SessionStats *a, const SessionStats *b)
 {
-	if (a->tzlen != b->tzlen || memcmp(a->tz, b->tz, a->tzlen) != 0)
+	if (!ss_zone_equal(a->tz, a->tzlen, b->tz, b->tzlen))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot merge session_stats of different time zones (\"%s\" and \"%s\")",
@@ -664,13 +703,25 @@ session_stats_combine(PG_FUNCTION_ARGS)
 	}
 	b = ss_get_arg(fcinfo, 1);
 	if (PG_ARGISNULL(0))
-		PG_RETURN_POINTER(ss_resize(b, Max(b->ndays, 8), CurrentMemoryContext));
+	{
+		SSZone		zone;
+
+		/* the first summary: a copy with room to grow, zone spelt canonically */
+		r = ss_resize(b, Max(b->ndays, 8), CurrentMemoryContext);
+		if (ss_zone_lookup(r->tz, r->tzlen, &zone) && zone.len == r->tzlen)
+			memcpy(r->tz, zone.name, zone.len);
+		fcinfo->flinfo->fn_extra = NULL;
+		PG_RETURN_POINTER(r);
+	}
 
 	a = (SessionStats *) PG_GETARG_POINTER(0);
 	if (VARATT_IS_EXTENDED(a) || (((uintptr_t) a) & (MAXIMUM_ALIGNOF - 1)) != 0)
 		a = ss_get_arg(fcinfo, 0);	/* not in our own form: work on a copy */
 	else if (a != (SessionStats *) fcinfo->flinfo->fn_extra)
-		ss_validate(a);			/* not the value this function just returned */
+	{
+		/* not the value this function just returned */
+		ss_check(a, ERRCODE_INVALID_BINARY_REPRESENTATION);
+	}
 	check_compatible(a, b);
 
 	ad = SS_DAYS(a);
@@ -798,20 +849,25 @@ session_stats_totals(PG_FUNCTION_ARGS)
 	int			k;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("totals must be called in a context that accepts a row")));
 	for (int i = 0; i < s->ndays; i++)
 	{
-		add_count(&t.active, days[i].active);
-		add_count(&t.completed, days[i].completed);
-		add_count(&t.empty, days[i].empty);
-		add_count(&t.micro, days[i].micro);
-		add_count(&t.normal, days[i].normal);
-		add_count(&t.green, days[i].green);
-		add_count(&t.orange, days[i].orange);
-		add_count(&t.red, days[i].red);
-		add_count(&t.duration, days[i].duration);
-		t.kwh += days[i].kwh;
+		add_count(&t.active, days[i].active, "active total");
+		add_count(&t.completed, days[i].completed, "completed total");
+		add_count(&t.empty, days[i].empty, "empty total");
+		add_count(&t.micro, days[i].micro, "micro total");
+		add_count(&t.normal, days[i].normal, "normal total");
+		add_count(&t.green, days[i].green, "green total");
+		add_count(&t.orange, days[i].orange, "orange total");
+		add_count(&t.red, days[i].red, "red total");
+		add_count(&t.duration, days[i].duration, "duration total");
+		add_kwh(&t.kwh, days[i].kwh, "kwh total");
 	}
+	/* sessions = active + completed; combined = empty + micro <= completed */
+	if (t.active > PG_INT64_MAX - t.completed)
+		sa_out_of_range("sessions total");
 	k = fill_values(&t, values, nulls, 0);
 	values[k] = Int64GetDatum(t.empty + t.micro);
 	values[k + 1] = Float8GetDatum(t.completed > 0 ? 100.0 * (t.empty + t.micro) / t.completed : 0);

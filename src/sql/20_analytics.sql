@@ -195,12 +195,12 @@ AS $$
       FROM sessions.days((
             SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $2, $3)
               FROM sessions.store s
-             WHERE s.kind IN ('ocpi', 'powerflex')
+             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
                AND s.started_at IS NOT NULL
-               AND ($1 IS NULL OR ($1 @> s.started_at
-                    AND s.started_at >= COALESCE(lower($1), '-infinity')
-                    AND s.started_at <= COALESCE(upper($1), 'infinity')))
-               AND ($4 IS NULL OR s.site = $4)
+               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
                AND ($5 OR s.ended_at IS NOT NULL))) d
 $$;
 COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean) IS
@@ -225,12 +225,12 @@ AS $$
            COALESCE(t.combined, 0), t.combined_pct
       FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $2, $3) AS st
               FROM sessions.store s
-             WHERE s.kind IN ('ocpi', 'powerflex')
+             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
                AND s.started_at IS NOT NULL
-               AND ($1 IS NULL OR ($1 @> s.started_at
-                    AND s.started_at >= COALESCE(lower($1), '-infinity')
-                    AND s.started_at <= COALESCE(upper($1), 'infinity')))
-               AND ($4 IS NULL OR s.site = $4)
+               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
                AND ($5 OR s.ended_at IS NOT NULL)) a
       LEFT JOIN LATERAL sessions.totals(a.st) t ON true
 $$;
@@ -250,33 +250,41 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
     SELECT s.user_ref,
-           count(*) OVER (PARTITION BY s.user_ref),
-           row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
+           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
+           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
            s.session_key, s.namespace, s.external_id, s.site,
-           s.started_at AT TIME ZONE $3,
-           s.ended_at AT TIME ZONE $3,
-           sessions.format_duration(s.ended_at - s.started_at),
-           s.ended_at - s.started_at,
+           pg_catalog.timezone($3, s.started_at),
+           pg_catalog.timezone($3, s.ended_at),
+           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
+           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
            s.kwh,
            sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
            sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
            sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
       FROM sessions.store s
-     WHERE s.kind IN ('ocpi', 'powerflex')
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
        AND s.started_at IS NOT NULL
-       AND ($1 IS NULL OR s.user_ref = $1)
-       AND ($2 IS NULL OR ($2 @> s.started_at
-            AND s.started_at >= COALESCE(lower($2), '-infinity')
-            AND s.started_at <= COALESCE(upper($2), 'infinity')))
+       AND ($1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1)
+       AND ($2 IS NULL OR ($2 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($2), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($2), 'infinity'::pg_catalog.timestamptz)))
      ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
 $$;
 COMMENT ON FUNCTION sessions.user_report(text, tstzrange, text, float8) IS
   'Charging sessions (ocpi, powerflex) per user (NULL user first), newest first: local start/end, duration, kWh, average W and A, rating';
 
 -- ---- privileges ---------------------------------------------------------------------
+-- Functions are executable by PUBLIC unless revoked: revoked from all. The
+-- aggregates' support functions are for the server only (it checks the
+-- aggregate owner's EXECUTE on them, not the caller's), and so are
+-- session_stats_recv/send (binary I/O is not ACL-checked): nobody but the
+-- owner executes them. The user-facing functions go to the reader role (the
+-- writer role is a member of it), with session_stats_in/out: casts to and
+-- from text are not ACL-checked either, except when the planner folds a
+-- constant cast, which then calls them as functions and checks EXECUTE.
 
-GRANT USAGE ON TYPE sessions.session_stats TO session_analytics_reader;
-GRANT EXECUTE ON FUNCTION
+REVOKE ALL ON TYPE sessions.session_stats FROM PUBLIC;
+REVOKE ALL ON FUNCTION
     sessions.classify(float8, float8),
     sessions.average_power_w(float8, timestamptz, timestamptz),
     sessions.average_current_a(float8, timestamptz, timestamptz, float8),
@@ -293,6 +301,28 @@ GRANT EXECUTE ON FUNCTION
     sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8),
     sessions.session_stats_final(sessions.session_stats),
     sessions.session_stats_combine(sessions.session_stats, sessions.session_stats),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8, float8),
+    sessions.rollup(sessions.session_stats),
+    sessions.days(sessions.session_stats),
+    sessions.totals(sessions.session_stats),
+    sessions.daily_report(tstzrange, text, float8, text, boolean),
+    sessions.summary_report(tstzrange, text, float8, text, boolean),
+    sessions.user_report(text, tstzrange, text, float8)
+  FROM PUBLIC;
+
+GRANT USAGE ON TYPE sessions.session_stats TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION
+    sessions.session_stats_in(cstring),
+    sessions.session_stats_out(sessions.session_stats),
+    sessions.classify(float8, float8),
+    sessions.average_power_w(float8, timestamptz, timestamptz),
+    sessions.average_current_a(float8, timestamptz, timestamptz, float8),
+    sessions.charge_rating(float8, float8, float8),
+    sessions.format_duration(interval),
+    sessions.date_range(text, text, timestamptz),
     sessions.session_stats_agg(timestamptz, timestamptz, float8),
     sessions.session_stats_agg(timestamptz, timestamptz, float8, text),
     sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8),

@@ -2,7 +2,7 @@
 -- values (text and binary), rollup rules, a forced parallel plan, and 100k
 -- randomized rows against a straightforward SQL formulation.
 BEGIN;
-SELECT plan(84);
+SELECT plan(138);
 
 -- ---- scalar functions: error paths ------------------------------------------
 SELECT throws_ok($$SELECT sessions.classify(-1)$$, '22023', NULL, 'classify: negative kWh');
@@ -95,13 +95,13 @@ SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-02-
 SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: truncated day');
 SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0 7'::sessions.session_stats$$, '22P02', NULL, 'text: trailing garbage');
 SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 99999999999999999999 0 0 0 0 0 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: count overflow');
-SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 2 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: more empty than completed');
-SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 1 1 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: more ratings than completed');
-SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 -1 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: negative count');
-SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 0 0 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: day without sessions');
-SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 -5 0'::sessions.session_stats$$, 'XX001', NULL, 'text: negative kWh');
-SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-02 0 1 0 0 0 0 0 0 0 0 | 2025-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: days out of order');
-SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0 | 2025-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, 'XX001', NULL, 'text: duplicate day');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 2 0 0 0 0 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: more empty than completed');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 1 1 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: more ratings than completed');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 -1 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: negative count');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 0 0 0 0 0 0 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: day without sessions');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 -5 0'::sessions.session_stats$$, '22P02', NULL, 'text: negative kWh');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-02 0 1 0 0 0 0 0 0 0 0 | 2025-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: days out of order');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0 | 2025-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$, '22P02', NULL, 'text: duplicate day');
 SELECT is(('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 2 5 1 1 2 1 1 1 12.5 3600000000'::sessions.session_stats)::text,
           'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 2 5 1 1 2 1 1 1 12.5 3600000000', 'text: hand-made valid value round-trips');
 
@@ -133,7 +133,7 @@ SELECT throws_ok($$SELECT pg_temp.recv('01' || '00000003' || encode('UTC', 'hex'
                        || '4030000000000000' || '4020000000000000' || '00000001'
                        || '00002400' || repeat('0000000000000000', 1) || '0000000000000001' || repeat('ffffffffffffffff', 1)
                        || repeat('0000000000000000', 5) || '0000000000000000' || '0000000000000000')$$,
-                 'XX001', NULL, 'binary: negative counter');
+                 '22P03', NULL, 'binary: negative counter');
 -- binary round trip of a real summary
 TRUNCATE typed;
 INSERT INTO typed SELECT st FROM parts;
@@ -142,11 +142,226 @@ CREATE TEMP TABLE typed2 (st sessions.session_stats);
 SELECT lives_ok(format($$COPY typed2 FROM %L (FORMAT binary)$$, current_setting('data_directory') || '/sa_typed.bin'), 'binary: COPY FROM');
 SELECT bag_eq($$SELECT st::text FROM typed2$$, $$SELECT st::text FROM parts$$, 'binary: round trip keeps every value');
 
+-- ---- hostile values: every message and SQLSTATE from one helper ---------------
+-- err(q): 'ok' or 'SQLSTATE: message' of running q.
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+-- raw(st) / st(bytea): the in-memory bytes of a value and back, unchecked
+-- (byteasend returns its detoasted argument): values as a table may hold them.
+CREATE FUNCTION pg_temp.raw(sessions.session_stats) RETURNS bytea LANGUAGE internal IMMUTABLE STRICT AS 'byteasend';
+CREATE FUNCTION pg_temp.st(bytea) RETURNS sessions.session_stats LANGUAGE internal IMMUTABLE STRICT AS 'byteasend';
+
+-- text: strict dates (no sscanf wrap-around), subnormal kWh, negative durations, zones
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 4294967296-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$,
+                 '22P02', NULL, 'text: year 4294967296 is refused, not read as 0000');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-1-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$,
+                 '22P02', NULL, 'text: one-digit month');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | +2025-01-01 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$,
+                 '22P02', NULL, 'text: signed year');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | -4713-11-23 0 1 0 0 0 0 0 0 0 0'::sessions.session_stats$$,
+                 '22P02', NULL, 'text: the day before the date range');
+SELECT is(('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | -4713-11-24 0 1 0 0 0 0 0 0 0 0 | 5874897-12-31 1 0 0 0 0 0 0 0 0 0'::sessions.session_stats)::text,
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | -4713-11-24 0 1 0 0 0 0 0 0 0 0 | 5874897-12-31 1 0 0 0 0 0 0 0 0 0',
+          'text: the first and the last date round-trip');
+SELECT is(('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 1 0 0 0 0 5e-324 0'::sessions.session_stats)::text,
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 1 0 0 0 0 5e-324 0',
+          'text: a subnormal kWh round-trips');
+SELECT is((SELECT sessions.session_stats_agg('2025-01-01', '2025-01-02', 5e-324))::text::sessions.session_stats::text,
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 1 0 0 0 1 5e-324 86400000000',
+          'text: an aggregated subnormal kWh reads back');
+SELECT throws_ok($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 -5'::sessions.session_stats$$,
+                 '22P02', NULL, 'text: negative duration');
+SELECT throws_ok($$SELECT 'v1 tz=Mars/Olympus micro=1 volts=208 good=16 fair=8'::sessions.session_stats$$,
+                 '22023', NULL, 'text: unknown zone');
+SELECT is(('v1 tz=utc micro=1 volts=208 good=16 fair=8'::sessions.session_stats)::text || ' / ' ||
+          ('v1 tz=europe/warsaw micro=1 volts=208 good=16 fair=8'::sessions.session_stats)::text || ' / ' ||
+          ('v1 tz=<+0530>-5:30 micro=1 volts=208 good=16 fair=8'::sessions.session_stats)::text,
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8 / v1 tz=Europe/Warsaw micro=1 volts=208 good=16 fair=8 / v1 tz=<+0530>-5:30 micro=1 volts=208 good=16 fair=8',
+          'text: zone names are stored canonically');
+SELECT ok(length(pg_temp.err($$SELECT ('v1 tz=UTC micro=x ' || repeat('y', 100000))::sessions.session_stats$$)) < 200,
+          'text: a syntax error echoes a bounded part of the input');
+SELECT is(pg_temp.err($$SELECT 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 2 0 0 0 0 0 0 0'::sessions.session_stats$$),
+          '22P02: invalid session_stats value', 'text: an inconsistent day is 22P02, not XX001');
+
+-- binary: zone encoding and known zones, canonical spelling
+SELECT throws_ok($$SELECT pg_temp.recv('01' || '00000002' || 'c328' || '3ff0000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '00000000')$$, '22P03', NULL, 'binary: zone name not valid UTF-8');
+SELECT throws_ok($$SELECT pg_temp.recv('01' || '0000000c' || encode('Mars/Olympus', 'hex') || '3ff0000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '00000000')$$, '22023', NULL, 'binary: unknown zone');
+SELECT is(pg_temp.recv('01' || '00000003' || encode('utc', 'hex') || '3ff0000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '00000000'),
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8', 'binary: zone stored canonically');
+SELECT is(pg_temp.err($$SELECT pg_temp.recv('01' || '00000003' || encode('UTC', 'hex') || '3ff0000000000000' || '406a000000000000'
+                       || '4030000000000000' || '4020000000000000' || '00000001' || '00002400' || repeat('00', 8) || '0000000000000001'
+                       || repeat('00', 56) || 'fffffffffffffffb')$$),
+          '22P03: invalid session_stats value', 'binary: negative duration is 22P03');
+
+-- stored values: short header, compressed inline, compressed out of line
+CREATE TEMP TABLE stored (k text, st sessions.session_stats, stm sessions.session_stats);
+ALTER TABLE stored ALTER COLUMN stm SET STORAGE main;
+INSERT INTO stored SELECT 'short', 'v1 tz=UTC micro=1 volts=208 good=16 fair=8', NULL;
+INSERT INTO stored SELECT 'long', s, s
+  FROM (SELECT sessions.session_stats_agg(t, t + interval '1 hour', 2, 'Europe/Warsaw') s
+          FROM generate_series(timestamptz '2001-01-01', '2020-12-31', '1 day') t) a;
+INSERT INTO stored SELECT 'mid', s, s
+  FROM (SELECT sessions.session_stats_agg(t, t + interval '1 hour', 2, 'Europe/Warsaw') s
+          FROM generate_series(timestamptz '2001-01-01', '2001-04-30', '1 day') t) a;
+SELECT ok((SELECT pg_column_size(st) < 100 FROM stored WHERE k = 'short')
+          AND (SELECT pg_column_compression(st) IS NOT NULL AND pg_column_size(st) > 2000 FROM stored WHERE k = 'long')
+          AND (SELECT pg_column_compression(stm) IS NOT NULL FROM stored WHERE k = 'mid'),
+          'stored: a short-header, a toasted and an inline-compressed value');
+SELECT throws_ok($$SELECT sessions.session_stats_final(st) FROM stored WHERE k = 'long'$$, '0A000', NULL,
+                 'final outside an aggregate: refused (it read toast pointers as values)');
+SELECT throws_ok($$SELECT sessions.session_stats_final(st) FROM stored WHERE k = 'short'$$, '0A000', NULL,
+                 'final outside an aggregate: refused (it misread short headers)');
+SELECT is((SELECT string_agg(k || ':' || (SELECT count(*) FROM sessions.days(st)) || ':' || (sessions.totals(st)).sessions
+                             || ':' || length(sessions.daily_chart_svg(st)::text) / 1000 || ':' || md5(st::text)
+                             || ':' || (stm IS NULL OR (stm::text = st::text AND (SELECT count(*) FROM sessions.days(stm)) > 0)), ' ' ORDER BY k)
+             FROM stored),
+          (SELECT string_agg(k || ':' || n || ':' || n || ':' || length(sessions.daily_chart_svg(s)::text) / 1000 || ':' || md5(s::text) || ':true', ' ' ORDER BY k)
+             FROM (SELECT k, st::text::sessions.session_stats s, (SELECT count(*) FROM sessions.days(st)) n FROM stored) x),
+          'stored: days, totals, daily_chart_svg and out read every storage form');
+SELECT is((SELECT sessions.rollup(st)::text FROM stored WHERE k IN ('long', 'mid')),
+          (SELECT sessions.rollup(st::text::sessions.session_stats)::text FROM stored WHERE k IN ('long', 'mid')),
+          'stored: rollup reads toasted and compressed values');
+
+-- ---- the date range, overflow, negative durations ------------------------------
+SELECT throws_ok($$SELECT sessions.session_stats_agg('4714-11-24 00:00+00 BC', NULL, NULL, 'America/New_York')$$,
+                 '22008', NULL, 'agg: a local day before the date range is refused before it is stored');
+SELECT is((SELECT sessions.session_stats_agg('4714-11-24 00:00+00 BC', NULL, NULL, 'UTC'))::text::sessions.session_stats::text,
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | -4713-11-24 1 0 0 0 0 0 0 0 0 0', 'agg: the first day in UTC round-trips');
+SELECT is((SELECT sessions.session_stats_agg('294276-12-31 23:59:59+00', NULL, NULL, 'Asia/Tokyo'))::text::sessions.session_stats::text,
+          'v1 tz=Asia/Tokyo micro=1 volts=208 good=16 fair=8 | 294277-01-01 1 0 0 0 0 0 0 0 0 0', 'agg: the last timestamp east of UTC round-trips');
+SELECT is((SELECT string_agg(d.day::text, ' ' ORDER BY d.day)
+             FROM sessions.days((SELECT sessions.session_stats_agg(t, NULL, NULL, '<+167>-167')
+                                   FROM (VALUES (timestamptz '2025-01-01 00:00+00'), ('294276-12-31 23:59:59.999999+00')) v(t))) d),
+          '2025-01-07 294277-01-07',
+          'agg: the largest zone offset (167 h) at the last timestamp: local days without overflow');
+SELECT throws_ok($$SELECT sessions.average_power_w(1, '4714-11-24 00:00+00 BC', '294276-12-31 23:59:59+00')$$,
+                 '22003', NULL, 'average_power_w: a span beyond int64 microseconds is 22003, not NULL');
+SELECT throws_ok($$SELECT sessions.average_current_a(1, '4714-11-24 00:00+00 BC', '294276-12-31 23:59:59+00')$$,
+                 '22003', NULL, 'average_current_a: the same span is 22003');
+SELECT throws_ok($$SELECT sessions.session_stats_agg('4714-11-24 00:00+00 BC', '294276-12-31 23:59:59+00', 1)$$,
+                 '22003', NULL, 'agg: end - start overflow is 22003 (was a negative duration)');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(s, s + interval '200000 years', 1)
+                     FROM generate_series(timestamptz '2000-01-01', '2000-01-01 00:00:02', '1 second') s$$,
+                 '22003', NULL, 'agg: overflow of a day''s duration total is 22003');
+SELECT throws_ok($$SELECT sessions.session_stats_agg('2025-01-01 10:00+00', '2025-01-01 09:59:59+00', 1)$$,
+                 '22023', NULL, 'agg: ended_at before started_at is refused');
+SELECT is(sessions.average_power_w(1, '2025-01-01 10:00+00', '2025-01-01 09:00+00'), NULL,
+          'average_power_w: a negative duration has no average (NULL)');
+SELECT throws_ok($$SELECT sessions.session_stats_agg(now(), now() + interval '1h', 1.797e308) FROM generate_series(1, 2)$$,
+                 '22003', NULL, 'agg: kWh total beyond float8 is 22003, not Infinity');
+SELECT throws_ok($$SELECT * FROM sessions.totals('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 1 0 0 0 1.797e308 0 | 2025-01-02 0 1 0 0 1 0 0 0 1.797e308 0')$$,
+                 '22003', NULL, 'totals: kWh total beyond float8 is 22003, not Infinity');
+SELECT throws_ok($$SELECT * FROM sessions.totals('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 9223372036854775807 0 0 0 0 0 0 0 0 0 | 2025-01-02 0 9223372036854775807 0 0 0 0 0 0 0 0')$$,
+                 '22003', NULL, 'totals: sessions = active + completed beyond int64 is 22003 (was negative)');
+SELECT throws_ok($$SELECT * FROM sessions.totals('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 9223372036854775807 | 2025-01-02 0 1 0 0 0 0 0 0 0 1')$$,
+                 '22003', NULL, 'totals: duration total beyond int64 is 22003');
+SELECT throws_ok($$SELECT sessions.rollup(st) FROM (VALUES
+                     ('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 9223372036854775807 0 0 0 0 0 0 0 0 0'::sessions.session_stats),
+                     ('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0')) v(st)$$,
+                 '22003', NULL, 'rollup: a day''s active + completed beyond int64 is 22003 (was an invalid value)');
+SELECT throws_ok($$SELECT sessions.rollup(st) FROM (VALUES
+                     ('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 1 0 0 0 1.797e308 0'::sessions.session_stats),
+                     ('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 1 0 0 0 1.797e308 0')) v(st)$$,
+                 '22003', NULL, 'rollup: the same kWh rule as the aggregate and totals');
+
+-- ---- zones that differ in letter case merge --------------------------------------
+SELECT is((SELECT sessions.session_stats_agg(now(), now(), 1, tz) FROM (VALUES ('UTC'), ('utc'), ('Utc')) v(tz))::text ~ '^v1 tz=UTC ',
+          true, 'agg: UTC, utc and Utc are one zone');
+SELECT is((SELECT sessions.rollup(st) FROM (VALUES
+              ((SELECT sessions.session_stats_agg('2025-01-01', '2025-01-01', 1, 'europe/warsaw'))),
+              ('v1 tz=Europe/Warsaw micro=1 volts=208 good=16 fair=8 | 2025-01-02 0 1 0 0 1 0 0 0 1 0')) v(st))::text,
+          'v1 tz=Europe/Warsaw micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 1 0 0 0 1 0 | 2025-01-02 0 1 0 0 1 0 0 0 1 0',
+          'rollup: europe/warsaw and Europe/Warsaw merge');
+-- a value stored by 0.1.0 kept the zone as given ('utc'): it still reads and merges
+SELECT is((WITH v(o, st) AS (VALUES (1, pg_temp.st(overlay(pg_temp.raw('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0') placing 'utc' from 53))),
+                                    (2, 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-02 0 1 0 0 0 0 0 0 0 0'))
+           SELECT (SELECT sessions.rollup(st ORDER BY o)::text FROM v) || ' / ' || (SELECT sessions.rollup(st ORDER BY o DESC)::text FROM v)),
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0 | 2025-01-02 0 1 0 0 0 0 0 0 0 0 / '
+          || 'v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0 | 2025-01-02 0 1 0 0 0 0 0 0 0 0',
+          'rollup: a 0.1.0 value with zone utc merges with UTC (canonical result)');
+SELECT is((SELECT (sessions.totals(pg_temp.st(overlay(pg_temp.raw('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0') placing 'utc' from 53)))).completed),
+          1::bigint, 'a 0.1.0 value with zone utc still reads');
+SELECT throws_ok($$SELECT sessions.rollup(st) FROM (VALUES ('v1 tz=UTC micro=1 volts=208 good=16 fair=8'::sessions.session_stats),
+                     ('v1 tz=Etc/UTC micro=1 volts=208 good=16 fair=8')) v(st)$$,
+                 '22023', NULL, 'rollup: different zone names still do not merge');
+-- hostile in-memory layouts (what a table may hold) are refused with 22P03
+SELECT is(pg_temp.err($$SELECT sessions.days(pg_temp.st(overlay(pg_temp.raw('v1 tz=UTC micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 0 0 0 0 0 0 0 0') placing '\xff'::bytea from 53)))$$),
+          '22P03: invalid session_stats value', 'stored: a zone with an invalid byte is 22P03');
+SELECT is(pg_temp.err($$SELECT sessions.totals(pg_temp.st('\x0100'))$$),
+          '22P03: invalid session_stats value', 'stored: a truncated value is 22P03');
+SELECT is(pg_temp.err($$SELECT sessions.rollup(pg_temp.st(overlay(pg_temp.raw('v1 tz=UTC micro=1 volts=208 good=16 fair=8') placing '\xffffff7f'::bytea from 5)))$$),
+          '22P03: invalid session_stats value', 'stored: a huge day count is 22P03');
+
+-- ---- privileges: support functions and type I/O for the owner only --------------
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text
+                  FROM pg_proc p
+                  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+                  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'session_analytics'
+                 WHERE p.proname ~ '^session_stats_(recv|send|trans|final|combine)$'
+                   AND (has_function_privilege('public', p.oid, 'EXECUTE')
+                        OR has_function_privilege('session_analytics_reader', p.oid, 'EXECUTE')
+                        OR has_function_privilege('session_analytics_writer', p.oid, 'EXECUTE'))
+                 ORDER BY 1),
+          '{}'::text[], 'no role but the owner executes binary I/O or aggregate support functions');
+SELECT is(ARRAY(SELECT f FROM unnest(ARRAY[
+              'sessions.session_stats_in(cstring)', 'sessions.session_stats_out(sessions.session_stats)',
+              'sessions.classify(float8, float8)', 'sessions.average_power_w(float8, timestamptz, timestamptz)',
+              'sessions.average_current_a(float8, timestamptz, timestamptz, float8)', 'sessions.charge_rating(float8, float8, float8)',
+              'sessions.format_duration(interval)', 'sessions.date_range(text, text, timestamptz)',
+              'sessions.session_stats_agg(timestamptz, timestamptz, float8)', 'sessions.session_stats_agg(timestamptz, timestamptz, float8, text)',
+              'sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8)',
+              'sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8, float8)',
+              'sessions.rollup(sessions.session_stats)', 'sessions.days(sessions.session_stats)', 'sessions.totals(sessions.session_stats)',
+              'sessions.daily_report(tstzrange, text, float8, text, boolean)', 'sessions.summary_report(tstzrange, text, float8, text, boolean)',
+              'sessions.user_report(text, tstzrange, text, float8)']) f
+                 WHERE NOT has_function_privilege('session_analytics_reader', f, 'EXECUTE')
+                    OR NOT has_function_privilege('session_analytics_writer', f, 'EXECUTE')
+                    OR has_function_privilege('public', f, 'EXECUTE')),
+          '{}'::text[], 'the user-facing functions: reader and writer, not PUBLIC');
+SET LOCAL ROLE session_analytics_reader;
+SELECT is((SELECT sessions.rollup(st)::text FROM (SELECT sessions.session_stats_agg(t, t, 0, 'Europe/Warsaw') st
+                                                    FROM generate_series(timestamptz '2025-01-01', '2025-01-03', '1 day') t GROUP BY t) g),
+          'v1 tz=Europe/Warsaw micro=1 volts=208 good=16 fair=8 | 2025-01-01 0 1 1 0 0 0 0 0 0 0 | 2025-01-02 0 1 1 0 0 0 0 0 0 0 | 2025-01-03 0 1 1 0 0 0 0 0 0 0',
+          'a reader runs session_stats_agg and rollup (support functions are checked against the owner)');
+SELECT throws_ok($$SELECT sessions.session_stats_final('v1 tz=UTC micro=1 volts=208 good=16 fair=8')$$, '42501', NULL,
+                 'a reader cannot call the final function');
+SELECT throws_ok($$SELECT sessions.session_stats_combine(NULL, 'v1 tz=UTC micro=1 volts=208 good=16 fair=8')$$, '42501', NULL,
+                 'a reader cannot call the combine function');
+SELECT throws_ok($$SELECT sessions.session_stats_trans(NULL, now(), now(), 1)$$, '42501', NULL,
+                 'a reader cannot call the transition function');
+SELECT throws_ok($$SELECT sessions.session_stats_send('v1 tz=UTC micro=1 volts=208 good=16 fair=8')$$, '42501', NULL,
+                 'a reader cannot call the send function');
+SELECT is(('v1 tz=UTC micro=1 volts=208 good=16 fair=8'::sessions.session_stats)::text
+          || (SELECT string_agg(x::sessions.session_stats::text, '') FROM (VALUES ('v1 tz=utc micro=1 volts=208 good=16 fair=8')) v(x)),
+          'v1 tz=UTC micro=1 volts=208 good=16 fair=8v1 tz=UTC micro=1 volts=208 good=16 fair=8',
+          'a reader casts text to session_stats and back, constant or not');
+RESET ROLE;
+
+-- ---- report bodies bind to pg_catalog, whatever the sessions schema holds --------
+CREATE FUNCTION sessions.upper(tstzrange) RETURNS timestamptz LANGUAGE sql AS $$SELECT '-infinity'::timestamptz$$;
+CREATE FUNCTION sessions.sa_false(tstzrange, timestamptz) RETURNS boolean LANGUAGE sql AS $$SELECT false$$;
+CREATE OPERATOR sessions.@> (LEFTARG = tstzrange, RIGHTARG = timestamptz, FUNCTION = sessions.sa_false);
+SELECT is((SELECT count(*) FROM sessions.daily_report(tstzrange('2025-09-01', '2025-09-02')))
+          + (SELECT sessions FROM sessions.summary_report(tstzrange('2025-09-01', '2025-09-02')))
+          + (SELECT count(*) FROM sessions.user_report(NULL, tstzrange('2025-09-01', '2025-09-02'))),
+          3::bigint, 'reports ignore sessions.upper(tstzrange) and sessions.@> (names are qualified)');
+DROP OPERATOR sessions.@> (tstzrange, timestamptz);
+DROP FUNCTION sessions.sa_false(tstzrange, timestamptz);
+DROP FUNCTION sessions.upper(tstzrange);
+
 -- ---- 100k randomized rows against straightforward SQL ------------------------
 SELECT setseed(0.42);
 CREATE TEMP TABLE rnd AS
 SELECT CASE WHEN r0 < 0.02 THEN NULL ELSE st END AS started_at,
-       CASE WHEN r1 < 0.05 THEN NULL ELSE st + (r2 * 30000 - 60) * interval '1 second' END AS ended_at,
+       CASE WHEN r1 < 0.05 THEN NULL ELSE st + greatest(r2 * 30000 - 60, 0) * interval '1 second' END AS ended_at,
        CASE WHEN r3 < 0.05 THEN NULL WHEN r3 < 0.30 THEN 0 WHEN r3 < 0.35 THEN 1.0
             WHEN r3 < 0.40 THEN 1.0 - 1e-9 WHEN r3 < 0.50 THEN r4 ELSE r4 * 60 END AS kwh
   FROM (SELECT timestamptz '2024-01-01 00:00+00' + random() * interval '730 days' AS st,
