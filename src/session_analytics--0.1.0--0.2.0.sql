@@ -197,6 +197,146 @@ REVOKE ALL ON FUNCTION sessions.ocpi_validate(jsonb, text),
                        sessions.ocpi_validate_charging_preferences(jsonb)
   FROM PUBLIC;
 
+-- 20_analytics ----------------------------------------------------------------
+
+-- The reports: names qualified (operators too).
+CREATE OR REPLACE FUNCTION sessions.daily_report(
+    range tstzrange,
+    tz text DEFAULT 'UTC',
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT d.*
+      FROM sessions.days((
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $2, $3)
+              FROM sessions.store s
+             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND s.started_at IS NOT NULL
+               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+               AND ($5 OR s.ended_at IS NOT NULL))) d
+$$;
+COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean) IS
+  'Charging sessions (ocpi, powerflex) of the store started in range, per local day: empty/micro/normal, kWh, durations, ratings';
+CREATE OR REPLACE FUNCTION sessions.summary_report(
+    range tstzrange,
+    tz text DEFAULT 'UTC',
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false)
+RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
+           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
+           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
+           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
+           COALESCE(t.combined, 0), t.combined_pct
+      FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $2, $3) AS st
+              FROM sessions.store s
+             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND s.started_at IS NOT NULL
+               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+               AND ($5 OR s.ended_at IS NOT NULL)) a
+      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
+$$;
+COMMENT ON FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean) IS
+  'Charging sessions (ocpi, powerflex) of the store started in range in one row: SESHIS combined summary';
+CREATE OR REPLACE FUNCTION sessions.user_report(
+    user_ref text DEFAULT NULL,
+    range tstzrange DEFAULT NULL,
+    tz text DEFAULT 'UTC',
+    volts float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8)
+RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
+              external_id text, site text, started_local timestamp, ended_local timestamp,
+              duration text, duration_interval interval, kwh float8, average_w float8,
+              average_a float8, rating text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT s.user_ref,
+           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
+           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
+           s.session_key, s.namespace, s.external_id, s.site,
+           pg_catalog.timezone($3, s.started_at),
+           pg_catalog.timezone($3, s.ended_at),
+           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
+           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
+           s.kwh,
+           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
+           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
+           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1)
+       AND ($2 IS NULL OR ($2 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($2), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($2), 'infinity'::pg_catalog.timestamptz)))
+     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
+$$;
+COMMENT ON FUNCTION sessions.user_report(text, tstzrange, text, float8) IS
+  'Charging sessions (ocpi, powerflex) per user (NULL user first), newest first: local start/end, duration, kWh, average W and A, rating';
+
+-- Privileges: nothing PUBLIC. The aggregates' support functions and the
+-- binary I/O are the server's only (it checks the aggregate owner's EXECUTE,
+-- not the caller's): readers lose EXECUTE on them; the user-facing
+-- functions stay the readers'.
+REVOKE ALL ON TYPE sessions.session_stats FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+    sessions.classify(float8, float8),
+    sessions.average_power_w(float8, timestamptz, timestamptz),
+    sessions.average_current_a(float8, timestamptz, timestamptz, float8),
+    sessions.charge_rating(float8, float8, float8),
+    sessions.format_duration(interval),
+    sessions.date_range(text, text, timestamptz),
+    sessions.session_stats_in(cstring),
+    sessions.session_stats_out(sessions.session_stats),
+    sessions.session_stats_recv(internal),
+    sessions.session_stats_send(sessions.session_stats),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8),
+    sessions.session_stats_final(sessions.session_stats),
+    sessions.session_stats_combine(sessions.session_stats, sessions.session_stats),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8),
+    sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8, float8),
+    sessions.rollup(sessions.session_stats),
+    sessions.days(sessions.session_stats),
+    sessions.totals(sessions.session_stats),
+    sessions.daily_report(tstzrange, text, float8, text, boolean),
+    sessions.summary_report(tstzrange, text, float8, text, boolean),
+    sessions.user_report(text, tstzrange, text, float8)
+  FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+    sessions.session_stats_recv(internal),
+    sessions.session_stats_send(sessions.session_stats),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8),
+    sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8),
+    sessions.session_stats_final(sessions.session_stats),
+    sessions.session_stats_combine(sessions.session_stats, sessions.session_stats)
+  FROM session_analytics_reader;
+GRANT USAGE ON TYPE sessions.session_stats TO session_analytics_reader;
+
 -- 30_powerflex ----------------------------------------------------------------
 
 -- import_rejects: every reject names the namespace it was meant for, and
