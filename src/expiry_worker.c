@@ -277,19 +277,30 @@ sa_worker_round_end(void)
 bool
 sa_worker_extension_installed(const char *who, bool *warned)
 {
-	int			ret;
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		int			ret;
 
-	ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension e"
-					  " WHERE e.extname OPERATOR(pg_catalog.=) 'session_analytics' FOR SHARE",
-					  false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+		ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension e"
+						  " WHERE e.extname OPERATOR(pg_catalog.=) 'session_analytics' FOR SHARE",
+						  false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 
-	/*
-	 * Waiting for a row lock reads no invalidations: read them now, or the
-	 * caches would still hold the functions an update just replaced.
-	 */
-	AcceptInvalidationMessages();
+		/*
+		 * Waiting for a row lock reads no invalidations: read them now, or
+		 * the caches would still hold the functions an update just replaced.
+		 */
+		AcceptInvalidationMessages();
+		if (SPI_processed > 0)
+			break;
+
+		/*
+		 * No row: not installed, or the row this statement's snapshot saw
+		 * was deleted while we waited for it (DROP and CREATE EXTENSION in
+		 * one transaction). The next statement's snapshot sees the new row.
+		 */
+	}
 	if (SPI_processed > 0)
 	{
 		*warned = false;
