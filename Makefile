@@ -4,6 +4,7 @@
 #   make test                every suite on a throwaway cluster; ends "N passed, N failed"
 #   make demo                throwaway cluster under ./.demo, sample data, the report
 #   make bench               benchmarks (bench/), prints ratios
+#   make fuzz                the fuzzers for longer (FUZZ_CASES, default 100000; FUZZ_SEED)
 
 EXTENSION  = session_analytics
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
@@ -70,13 +71,15 @@ uninstall: uninstall-tools
 uninstall-tools:
 	rm -f $(addprefix '$(DESTDIR)$(toolsdir)'/, $(TOOLS))
 
-.PHONY: test demo bench valgrind deps install-tools uninstall-tools
+.PHONY: test demo bench fuzz valgrind deps install-tools uninstall-tools
 test:
 	tools/test.sh
 demo:
 	tools/demo.sh
 bench:
 	tools/bench.sh
+fuzz:
+	tools/fuzz.sh
 deps:
 	tools/deps.sh
 valgrind:
