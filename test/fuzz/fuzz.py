@@ -323,8 +323,11 @@ class Db:
         cur.execute("INSERT INTO sessions.role_namespace VALUES ('fuzz_writer', '*') ON CONFLICT DO NOTHING")
         # refusals are the normal outcome here: keep them (and their
         # statements, up to megabytes each) out of the server log
-        cur.execute("SET log_min_messages = fatal")
-        cur.execute("SET log_min_error_statement = panic")
+        try:
+            cur.execute("SET log_min_messages = fatal")
+            cur.execute("SET log_min_error_statement = panic")
+        except psycopg2.Error:
+            pass                # not a superuser: the log gets them, no harm
         cur.execute("SET ROLE fuzz_writer")
         cur.execute("SET statement_timeout = '20s'")
         cur.execute("SET client_min_messages = warning")
@@ -721,7 +724,7 @@ def run_channel(c, a):
     prev = CHANNELS.setdefault(ch, key)
     c.expect(prev == key, "channel_for gives %r to both %r and %r" % (ch, prev, key))
     # a namespace spelled like this one's hashed channel must not share it
-    if a["ns"] is not None and ":" in ch and "#" in ch:
+    if a["ns"] is not None and ":" in ch and "#" in ch and ch.split(":", 1)[1] != a["ns"]:
         forged = ch.split(":", 1)[1]
         other = c.one("SELECT sessions.channel_for(%s, %s)", (a["event"], forged))
         c.expect(other != ch, "namespace %r gets the channel of namespace %r (%s)" % (forged, a["ns"][:80], ch))
