@@ -635,8 +635,8 @@ def run_list(c, a):
             c.q("SAVEPOINT t")
             try:
                 r = c.q("SELECT items::text FROM sessions.list_sessions(%s, %s::int[], %s, %s, %s, %s)", args + (bad,))
-                raise Finding("a mangled continuation token was accepted: %r (issued %r) gave %s"
-                              % (bad[:200], token, (r[0][0] or "")[:100]))
+                raise Finding("a mangled continuation token was accepted: ...%r (issued ...%r, %d and %d bytes)"
+                              % (bad[-70:], token[-70:], len(bad), len(token)))
             except psycopg2.Error as e:
                 if classify(e):
                     raise
@@ -962,7 +962,7 @@ def main():
             say("  reproduce: test/fuzz/fuzz.py --seed %s --target %s --case %d" % (args.seed, t, i))
             say("  minimal input, statements in one transaction:")
             for s in log2:
-                say("    " + show(s).replace("\n", " "))
+                say("    " + re.sub(r"\s+", " ", show(s, 300 if args.tap else 1500)))
             if args.out:
                 os.makedirs(args.out, exist_ok=True)
                 path = os.path.join(args.out, "%s-%d.sql" % (t, i))
