@@ -7,6 +7,7 @@
 #   make installcheck        the pg_regress suites against the server the PG*
 #                            variables name (after make install), as for contrib
 #   make dist                session_analytics-VERSION.zip for PGXN, from git HEAD
+#   make fuzz                the fuzzers for longer (FUZZ_CASES, default 100000; FUZZ_SEED)
 
 EXTENSION  = session_analytics
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
@@ -91,13 +92,15 @@ DIST ?= $(EXTENSION)-$(EXTVERSION).zip
 dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DIST) HEAD
 
-.PHONY: test demo bench valgrind deps install-tools uninstall-tools dist print-regress
+.PHONY: test demo bench fuzz valgrind deps install-tools uninstall-tools dist print-regress
 test:
 	tools/test.sh
 demo:
 	tools/demo.sh
 bench:
 	tools/bench.sh
+fuzz:
+	tools/fuzz.sh
 deps:
 	tools/deps.sh
 valgrind:

@@ -392,10 +392,79 @@ sa_path_pop(SaJsonPath *p)
 }
 
 /*
+ * append_clipped
+ *		Append at most maxchars characters of s (database encoding) for an
+ *		error message. Control characters (C0, DEL and, in UTF-8, C1) become
+ *		'?'; with quote, '"' and '\' are escaped as in JSON. A longer value
+ *		ends in "..." after the last whole character, so a hostile value can
+ *		neither flood a message nor leave half a character in it.
+ */
+static void
+append_clipped(StringInfo buf, const char *s, int len, int maxchars, bool quote)
+{
+	bool		utf8 = (GetDatabaseEncoding() == PG_UTF8);
+	int			i = 0;
+	int			n = 0;
+
+	while (i < len && n < maxchars)
+	{
+		unsigned char c = (unsigned char) s[i];
+		int			l = (c < 0x80) ? 1 : pg_mblen(s + i);
+
+		if (l < 1 || l > len - i)
+			l = len - i;		/* never read past the value */
+		if (c < 0x20 || c == 0x7F ||
+			(utf8 && c == 0xC2 && l == 2 && (unsigned char) s[i + 1] < 0xA0))
+			appendStringInfoChar(buf, '?');
+		else if (quote && (c == '"' || c == '\\'))
+		{
+			appendStringInfoChar(buf, '\\');
+			appendStringInfoChar(buf, (char) c);
+		}
+		else
+			appendBinaryStringInfo(buf, s + i, l);
+		i += l;
+		n++;
+	}
+	if (i < len)
+		appendStringInfoString(buf, "...");
+}
+
+/*
+ * sa_clip_for_message
+ *		A user value as an error message may echo it: at most maxchars
+ *		characters, control characters as '?', "..." when cut.
+ */
+char *
+sa_clip_for_message(const char *s, int len, int maxchars)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	append_clipped(&buf, s, len, maxchars, false);
+	return buf.data;
+}
+
+/* Whether a key can be shown bare in a path: [A-Za-z_][A-Za-z0-9_]*. */
+static bool
+plain_key(const char *key, int len)
+{
+	if (len == 0 || !((key[0] >= 'A' && key[0] <= 'Z') || (key[0] >= 'a' && key[0] <= 'z') || key[0] == '_'))
+		return false;
+	for (int i = 1; i < len; i++)
+		if (!((key[i] >= 'A' && key[i] <= 'Z') || (key[i] >= 'a' && key[i] <= 'z') ||
+			  (key[i] >= '0' && key[i] <= '9') || key[i] == '_'))
+			return false;
+	return true;
+}
+
+/*
  * sa_path_string
- *		Render the path as a.b[1].c; control characters in keys are shown as
- *		'?' and keys are cut after 64 bytes (on a character boundary) so a
- *		hostile key cannot flood a message.
+ *		Render the path as a.b[1].c. A key that is not a plain name (empty,
+ *		spaces, dots, quotes, non-ASCII) is shown quoted, ["a b"] or [""],
+ *		so every step is visible and unambiguous; keys are cut after
+ *		SA_MESSAGE_KEY_CHARS characters so a hostile key cannot flood a
+ *		message.
  */
 char *
 sa_path_string(const SaJsonPath *p)
@@ -407,20 +476,17 @@ sa_path_string(const SaJsonPath *p)
 	{
 		if (p->step[i].key == NULL)
 			appendStringInfo(&buf, "[%d]", p->step[i].index);
-		else
+		else if (plain_key(p->step[i].key, p->step[i].keylen))
 		{
-			int			n = pg_mbcliplen(p->step[i].key, p->step[i].keylen, 64);
-
 			if (i > 0)
 				appendStringInfoChar(&buf, '.');
-			for (int j = 0; j < n; j++)
-			{
-				unsigned char c = (unsigned char) p->step[i].key[j];
-
-				appendStringInfoChar(&buf, (c < 0x20 || c == 0x7F) ? '?' : (char) c);
-			}
-			if (p->step[i].keylen > 64)
-				appendStringInfoString(&buf, "...");
+			append_clipped(&buf, p->step[i].key, p->step[i].keylen, SA_MESSAGE_KEY_CHARS, false);
+		}
+		else
+		{
+			appendStringInfoString(&buf, "[\"");
+			append_clipped(&buf, p->step[i].key, p->step[i].keylen, SA_MESSAGE_KEY_CHARS, true);
+			appendStringInfoString(&buf, "\"]");
 		}
 	}
 	if (p->depth > SA_JSON_PATH_MAX)
@@ -430,7 +496,9 @@ sa_path_string(const SaJsonPath *p)
 
 /*
  * sa_jsonb_brief
- *		A short rendering of a value for an error message.
+ *		A short rendering of a value for an error message: strings quoted
+ *		and cut after SA_MESSAGE_VALUE_CHARS characters, other values by
+ *		their JSON type.
  */
 char *
 sa_jsonb_brief(const JsonbValue *v)
@@ -442,14 +510,7 @@ sa_jsonb_brief(const JsonbValue *v)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '"');
-	for (int i = 0; i < v->val.string.len && i < 40; i++)
-	{
-		unsigned char c = (unsigned char) v->val.string.val[i];
-
-		appendStringInfoChar(&buf, (c < 0x20 || c == 0x7F || c >= 0x80) ? '?' : (char) c);
-	}
-	if (v->val.string.len > 40)
-		appendStringInfoString(&buf, "...");
+	append_clipped(&buf, v->val.string.val, v->val.string.len, SA_MESSAGE_VALUE_CHARS, true);
 	appendStringInfoChar(&buf, '"');
 	return buf.data;
 }

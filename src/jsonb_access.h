@@ -69,7 +69,16 @@ extern void sa_path_push_index(SaJsonPath *p, int index);
 extern void sa_path_pop(SaJsonPath *p);
 extern char *sa_path_string(const SaJsonPath *p);
 
-/* A value shortened for messages: strings quoted and cut after 40 bytes. */
+/*
+ * User values in error messages are cut: keys of a path after 64
+ * characters, quoted values after 40, other echoed text (URL keys, version
+ * names) after 64, always on a character boundary and ending in "...".
+ */
+#define SA_MESSAGE_KEY_CHARS 64
+#define SA_MESSAGE_VALUE_CHARS 40
+#define SA_MESSAGE_TEXT_CHARS 64
+
 extern char *sa_jsonb_brief(const JsonbValue *v);
+extern char *sa_clip_for_message(const char *s, int len, int maxchars);
 
 #endif							/* JSONB_ACCESS_H */

@@ -601,6 +601,13 @@ session_spec(OcpiVersion v)
 
 /* ---- arguments ---------------------------------------------------------- */
 
+/* A text argument as an error message may echo it (bounded, see jsonb_access.h). */
+static char *
+clip_text(text *t)
+{
+	return sa_clip_for_message(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), SA_MESSAGE_TEXT_CHARS);
+}
+
 /* The version argument: '2.2.1' or '2.3.0', else OCPI 3002. */
 static OcpiVersion
 parse_version(text *t)
@@ -613,7 +620,7 @@ parse_version(text *t)
 		return OCPI_V230;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unsupported OCPI version \"%s\"", s),
+			 errmsg("unsupported OCPI version \"%s\"", clip_text(t)),
 			 errdetail("OCPI status code 3002 (Unsupported version)."),
 			 errhint("Use '2.2.1' or '2.3.0'.")));
 	return OCPI_V221;			/* keep compiler quiet */
@@ -1055,7 +1062,7 @@ ocpi_patch(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("OCPI session %s/%s/%s not found",
-						text_to_cstring(cc), text_to_cstring(pid), text_to_cstring(sid)),
+						clip_text(cc), clip_text(pid), clip_text(sid)),
 				 errdetail("OCPI status code 2000 (Generic client error), HTTP 404."),
 				 errhint("Create the session with a PUT first.")));
 	old = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -316,6 +316,8 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'visible_namespaces', 'ocpi_get', 'ocpi_list', 'ocpi_validate', 'ocpi_validate_charging_preferences',
     'classify', 'average_power_w', 'average_current_a', 'charge_rating', 'format_duration', 'date_range',
     'session_stats_agg', 'rollup', 'days', 'totals', 'daily_report', 'summary_report', 'user_report',
+    -- type I/O: the planner checks EXECUTE when it folds a constant cast; both validate hostile input
+    'session_stats_in', 'session_stats_out',
     'user_pseudonym', 'anonymize_doc', 'daily_chart_svg', 'powerflex_row_problem',
     'telemetry_details_limit', 'associates', 'parents', 'session_info', 'current_sessions', 'telemetry_daily',
     'invoice_status_name', 'invoice_status_description', 'session_status', 'list_sessions', 'invoice_list_page',
@@ -340,13 +342,17 @@ DECLARE
     got text;
     bad text[] := '{}';
 BEGIN
-    FOR f IN SELECT p.oid, p.oid::regprocedure::text AS sig, p.proname, p.prorettype, p.proargtypes::oid[] AS args
+    FOR f IN SELECT p.oid, p.oid::regprocedure::text AS sig, p.proname, p.prorettype, p.proargtypes::oid[] AS args,
+                    p.proisstrict AS isstrict
                FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
               WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
                 AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'session_analytics')
                 AND p.proname NOT IN (SELECT c.proname FROM pg_temp.callable c WHERE c.role = ANY (roles))
               ORDER BY 2 LOOP
-        IF f.prorettype = 'trigger'::regtype OR 'internal'::regtype = ANY (f.args) THEN
+        -- A STRICT function called with NULLs is folded to NULL by the
+        -- planner before any privilege check, so the call proves nothing:
+        -- for those (and what SQL cannot call) the catalog is the check.
+        IF f.prorettype = 'trigger'::regtype OR 'internal'::regtype = ANY (f.args) OR f.isstrict THEN
             IF has_function_privilege(login, f.oid, 'EXECUTE') THEN
                 bad := bad || (f.sig || ': EXECUTE granted');
             END IF;
