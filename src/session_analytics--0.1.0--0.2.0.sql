@@ -159,7 +159,10 @@ BEGIN
        AND st.external_id = pg_catalog.upper(session_id COLLATE "C")
        FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'OCPI session %/%/% not found', country_code, party_id, session_id
+        RAISE EXCEPTION 'OCPI session %/%/% not found',  -- at most 64 characters of each key, as ocpi_patch
+              left(country_code, 64) || CASE WHEN length(country_code) > 64 THEN '...' ELSE '' END,
+              left(party_id, 64) || CASE WHEN length(party_id) > 64 THEN '...' ELSE '' END,
+              left(session_id, 64) || CASE WHEN length(session_id) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'no_data_found',
                   DETAIL = 'OCPI status code 2000 (Generic client error), HTTP 404.',
                   HINT = 'Charging preferences need a known session.';
