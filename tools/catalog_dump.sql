@@ -5,7 +5,9 @@
 --   extension         version, schema, relocatable, config_dump tables
 --                     (extconfig) with their conditions (extcondition)
 --   member            every object of the extension (pg_depend 'e')
---   function          pg_get_functiondef (signature, language, volatility,
+--   function          kind, leakproof, volatility, parallel safety,
+--                     strictness, SECURITY DEFINER, SET options (also for
+--                     aggregates), then pg_get_functiondef (signature, language, volatility,
 --                     strictness, parallel safety, SECURITY DEFINER, cost,
 --                     rows, SET options, body), plus the kind, owner-free
 --   aggregate         every pg_aggregate field, functions by signature
@@ -75,6 +77,8 @@ SELECT CASE WHEN x.n = 1 THEN x.l ELSE split_part(dump.line, E'\n', 1) || ' | ' 
     SELECT 'member ' || pg_describe_object(m.classid, m.objid, 0) FROM member m
     UNION ALL
     SELECT 'function ' || p.oid::regprocedure::text || ' kind=' || p.prokind::text || ' leakproof=' || p.proleakproof
+           || ' volatile=' || p.provolatile::text || ' parallel=' || p.proparallel::text || ' strict=' || p.proisstrict
+           || ' secdef=' || p.prosecdef || ' config=' || coalesce(array_to_string(p.proconfig, ','), '-')
            || ' support=' || p.prosupport::regproc::text || E'\n'
            || CASE WHEN p.prokind::text = 'a' THEN '(aggregate)' ELSE pg_get_functiondef(p.oid) END
       FROM procs p
