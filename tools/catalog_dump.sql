@@ -6,10 +6,9 @@
 --                     (extconfig) with their conditions (extcondition)
 --   member            every object of the extension (pg_depend 'e')
 --   function          kind, leakproof, volatility, parallel safety,
---                     strictness, SECURITY DEFINER, SET options (also for
---                     aggregates), then pg_get_functiondef (signature, language, volatility,
---                     strictness, parallel safety, SECURITY DEFINER, cost,
---                     rows, SET options, body), plus the kind, owner-free
+--                     strictness, SECURITY DEFINER, SET options (aggregates
+--                     too), then pg_get_functiondef: signature, language,
+--                     cost, rows, the body (prosrc / BEGIN ATOMIC deparsed)
 --   aggregate         every pg_aggregate field, functions by signature
 --   type              pg_type fields, functions by name; enum labels;
 --                     domain constraints
