@@ -11,8 +11,10 @@
 --     stated explicitly;
 --   - helpers 0.2.0 folded into their callers are dropped after the callers
 --     no longer use them;
---   - tables keep their rows: changed tables are altered in place, or rebuilt
---     with their rows copied when the column order changes.
+--   - tables keep their rows: changed tables are altered in place (never
+--     recreated: sessions.event_log's OID is the notifier's position), or
+--     rebuilt with their rows copied when the column order changes; the one
+--     exception is sessions.lifecycle_key, whose key 0.2.0 cannot use.
 
 \echo Use "ALTER EXTENSION session_analytics UPDATE TO '0.2.0'" to load this file. \quit
 
@@ -954,10 +956,11 @@ CREATE INDEX store_invoice_reference_idx ON sessions.store (external_id) WHERE k
 -- The signing key: 32 random bytes read by the C code (pg_hmac), where 0.1.0
 -- kept a pre-padded 64-byte key for an HMAC built in SQL (lifecycle_mac,
 -- which readers could call). The old key cannot sign the new way: the table
--- is made anew with a fresh key, so continuation tokens and state documents
--- issued under 0.1.0 are refused after the update (22023), exactly as after
--- sessions.rotate_lifecycle_key(); clients list again and take new state
--- documents (docs/upgrading.md). The key was never dumped: nothing else is lost.
+-- is made anew with a fresh key, so continuation tokens (22023) and state
+-- documents (format 1: 0A000) issued under 0.1.0 are refused after the
+-- update, as after sessions.rotate_lifecycle_key(); clients list again and
+-- take new state documents (docs/upgrading.md). The key was never dumped:
+-- nothing else is lost.
 DROP FUNCTION sessions.lifecycle_mac(text, text);
 DROP TABLE sessions.lifecycle_key;
 CREATE TABLE sessions.lifecycle_key (
