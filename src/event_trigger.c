@@ -475,13 +475,18 @@ parse_event(const char *name)
  *		namespace "sessions_<event>_<ns>" when ns is made of [a-z0-9_] only
  *		(a plain identifier, LISTEN needs no quotes), else
  *		"sessions_<event>:<ns>" with ns verbatim (quote it in LISTEN). A name
- *		over 63 bytes keeps a prefix of ns cut at a character boundary and
- *		ends with '#' and the first 16 hex digits of sha256(ns).
+ *		over 63 bytes, or a namespace holding '#' or a control character,
+ *		keeps a prefix of ns cut at a character boundary (control characters
+ *		shown as '?') and ends with '#' and the first 16 hex digits of
+ *		sha256(ns). A verbatim name thus never holds '#' and a hashed one
+ *		always does: two namespaces never share a channel unless their
+ *		64-bit hash prefixes collide.
  */
 static void
 channel_name(EventType event, const char *ns, char *out)
 {
 	bool		plain = true;
+	bool		verbatim = true;
 	int			nslen,
 				baselen;
 
@@ -496,9 +501,15 @@ channel_name(EventType event, const char *ns, char *out)
 			plain = false;
 			break;
 		}
+	for (const unsigned char *p = (const unsigned char *) ns; *p; p++)
+		if (*p == '#' || *p < 0x20 || *p == 0x7f)
+		{
+			verbatim = false;
+			break;
+		}
 	baselen = snprintf(out, NAMEDATALEN, "sessions_%s%c", event_names[event], plain ? '_' : ':');
 	nslen = strlen(ns);
-	if (baselen + nslen <= NAMEDATALEN - 1)
+	if (verbatim && baselen + nslen <= NAMEDATALEN - 1)
 		memcpy(out + baselen, ns, nslen + 1);
 	else
 	{
@@ -513,6 +524,13 @@ channel_name(EventType event, const char *ns, char *out)
 		pg_cryptohash_free(ctx);
 		keep = pg_mbcliplen(ns, nslen, NAMEDATALEN - 1 - baselen - 17);
 		memcpy(out + baselen, ns, keep);
+		for (int i = 0; i < keep; i++)
+		{
+			unsigned char c = (unsigned char) out[baselen + i];
+
+			if (c < 0x20 || c == 0x7f)
+				out[baselen + i] = '?';
+		}
 		out[baselen + keep] = '#';
 		for (int i = 0; i < 8; i++)
 			snprintf(out + baselen + keep + 1 + 2 * i, 3, "%02x", digest[i]);

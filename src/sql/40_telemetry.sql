@@ -77,7 +77,7 @@ BEGIN
             USING ERRCODE = 'P0002', HINT = 'Create it with sessions.create_session().';
     END IF;
     IF p_data_source IS NOT NULL AND p_data_source <> r.namespace THEN
-        RAISE EXCEPTION 'data_source "%" does not match session %', p_data_source, p_key
+        RAISE EXCEPTION 'data_source "%" does not match session %', (CASE WHEN pg_catalog.length(p_data_source) > 64 THEN pg_catalog.left(p_data_source, 64) || '...' ELSE p_data_source END), p_key
             USING ERRCODE = '22023', DETAIL = pg_catalog.format('The session belongs to data source "%s".', r.namespace);
     END IF;
     -- A due expiry is written first (the row is locked already), so the
@@ -201,7 +201,7 @@ BEGIN
     IF bad_key = '' THEN
         RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
     ELSIF bad_key IS NOT NULL THEN
-        RAISE EXCEPTION 'details value for key "%" must be a string, not %', bad_key, bad_type
+        RAISE EXCEPTION 'details value for key "%" must be a string, not %', (CASE WHEN pg_catalog.length(bad_key) > 64 THEN pg_catalog.left(bad_key, 64) || '...' ELSE bad_key END), bad_type
             USING ERRCODE = '22023', HINT = 'Quote numbers and booleans.';
     END IF;
     IF pg_catalog.octet_length(details::text) > sessions.telemetry_details_limit() THEN
@@ -255,7 +255,7 @@ BEGIN
     IF bad_key = '' THEN
         RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
     ELSIF bad_key IS NOT NULL THEN
-        RAISE EXCEPTION 'details value for key "%" must be a string, not %', bad_key, bad_type
+        RAISE EXCEPTION 'details value for key "%" must be a string, not %', (CASE WHEN pg_catalog.length(bad_key) > 64 THEN pg_catalog.left(bad_key, 64) || '...' ELSE bad_key END), bad_type
             USING ERRCODE = '22023', HINT = 'Pass JSON null to remove a key; quote numbers and booleans.';
     END IF;
     r := sessions.telemetry_row(session_key, NULL, true);
@@ -486,7 +486,7 @@ BEGIN
         BEGIN
             PERFORM pg_catalog.now() AT TIME ZONE time_zone;
         EXCEPTION WHEN invalid_parameter_value OR string_data_right_truncation THEN
-            RAISE EXCEPTION 'time zone "%" is not recognized', time_zone
+            RAISE EXCEPTION 'time zone "%" is not recognized', (CASE WHEN pg_catalog.length(time_zone) > 64 THEN pg_catalog.left(time_zone, 64) || '...' ELSE time_zone END)
                 USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names (e.g. Europe/London) or a POSIX zone.';
         END;
     END IF;

@@ -5,7 +5,7 @@
 -- transaction id (see docs/notifications.md: a writing transaction reads the
 -- log only up to its own start).
 BEGIN;
-SELECT plan(72);
+SELECT plan(75);
 
 SELECT dblink_connect('w', format('dbname=%s host=%s port=%s', current_database(),
                       current_setting('unix_socket_directories'), current_setting('port')));
@@ -177,6 +177,12 @@ SELECT is(sessions.channel_for('start', repeat('Ω', 40)),
           'over 63 bytes: prefix cut at a character boundary, # and 16 hex digits of sha256');
 SELECT ok(octet_length(sessions.channel_for('stop', repeat('x', 500))) <= 63, 'long names fit NAMEDATALEN');
 SELECT isnt(sessions.channel_for('stop', repeat('x', 100)), sessions.channel_for('stop', repeat('x', 99)), 'long names stay distinct');
+SELECT isnt(sessions.channel_for('start', repeat('é', 15) || '#f96161c7582c75df'), sessions.channel_for('start', repeat('é', 30)),
+            'a short namespace cannot spell out a long one''s hashed channel');
+SELECT ok(sessions.channel_for('start', 'a#b') LIKE 'sessions_start:a#b#%' AND octet_length(sessions.channel_for('start', 'a#b')) = 35,
+          'a namespace holding # is hashed, so verbatim names never hold #');
+SELECT is(pg_catalog.left(sessions.channel_for('start', E'a\x01b'), 18), 'sessions_start:a?b',
+          'control characters never reach a channel name');
 SELECT throws_ok($$SELECT sessions.channel_for('begin', 'x')$$, '22023', NULL, 'unknown event rejected');
 SELECT throws_ok($$SELECT sessions.channel_for(NULL, 'x')$$, '22004', NULL, 'NULL event rejected');
 SELECT throws_ok($$SELECT sessions.channel_for('start', '')$$, '22023', NULL, 'empty namespace rejected');
