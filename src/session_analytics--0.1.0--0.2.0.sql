@@ -641,7 +641,7 @@ BEGIN
             USING ERRCODE = 'P0002', HINT = 'Create it with sessions.create_session().';
     END IF;
     IF p_data_source IS NOT NULL AND p_data_source <> r.namespace THEN
-        RAISE EXCEPTION 'data_source "%" does not match session %', p_data_source, p_key
+        RAISE EXCEPTION 'data_source "%" does not match session %', (CASE WHEN pg_catalog.length(p_data_source) > 64 THEN pg_catalog.left(p_data_source, 64) || '...' ELSE p_data_source END), p_key
             USING ERRCODE = '22023', DETAIL = pg_catalog.format('The session belongs to data source "%s".', r.namespace);
     END IF;
     -- A due expiry is written first (the row is locked already), so the
@@ -753,7 +753,7 @@ BEGIN
     IF bad_key = '' THEN
         RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
     ELSIF bad_key IS NOT NULL THEN
-        RAISE EXCEPTION 'details value for key "%" must be a string, not %', bad_key, bad_type
+        RAISE EXCEPTION 'details value for key "%" must be a string, not %', (CASE WHEN pg_catalog.length(bad_key) > 64 THEN pg_catalog.left(bad_key, 64) || '...' ELSE bad_key END), bad_type
             USING ERRCODE = '22023', HINT = 'Quote numbers and booleans.';
     END IF;
     IF pg_catalog.octet_length(details::text) > sessions.telemetry_details_limit() THEN
@@ -802,7 +802,7 @@ BEGIN
     IF bad_key = '' THEN
         RAISE EXCEPTION 'details keys must not be empty' USING ERRCODE = '22023';
     ELSIF bad_key IS NOT NULL THEN
-        RAISE EXCEPTION 'details value for key "%" must be a string, not %', bad_key, bad_type
+        RAISE EXCEPTION 'details value for key "%" must be a string, not %', (CASE WHEN pg_catalog.length(bad_key) > 64 THEN pg_catalog.left(bad_key, 64) || '...' ELSE bad_key END), bad_type
             USING ERRCODE = '22023', HINT = 'Pass JSON null to remove a key; quote numbers and booleans.';
     END IF;
     r := sessions.telemetry_row(session_key, NULL, true);
@@ -917,7 +917,7 @@ BEGIN
         BEGIN
             PERFORM pg_catalog.now() AT TIME ZONE time_zone;
         EXCEPTION WHEN invalid_parameter_value OR string_data_right_truncation THEN
-            RAISE EXCEPTION 'time zone "%" is not recognized', time_zone
+            RAISE EXCEPTION 'time zone "%" is not recognized', (CASE WHEN pg_catalog.length(time_zone) > 64 THEN pg_catalog.left(time_zone, 64) || '...' ELSE time_zone END)
                 USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names (e.g. Europe/London) or a POSIX zone.';
         END;
     END IF;
@@ -1009,14 +1009,14 @@ BEGIN
      WHERE s.kind = 'invoice' AND s.external_id = p_reference
        FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'session "%" does not exist', p_reference
+        RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
             USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
     END IF;
     -- References are unique within a type only: a role that sees two types
     -- may see one reference twice, and must not act on either by chance.
     IF EXISTS (SELECT FROM sessions.store s
                 WHERE s.kind = 'invoice' AND s.external_id = p_reference AND s.namespace <> r.namespace) THEN
-        RAISE EXCEPTION 'reference "%" names sessions of more than one type', p_reference
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
             USING ERRCODE = '21000',
                   HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
     END IF;
@@ -1072,7 +1072,7 @@ BEGIN
     END IF;
     IF ref IS NOT NULL AND ref !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' THEN
         RAISE EXCEPTION 'reference must be 1-64 characters of letters, digits, ".", "_" or "-"'
-            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', pg_catalog.quote_literal(ref)),
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Got %s.', pg_catalog.quote_literal((CASE WHEN pg_catalog.length(ref) > 64 THEN pg_catalog.left(ref, 64) || '...' ELSE ref END))),
                   HINT = 'Pass NULL to have one allocated.';
     END IF;
     IF metadata IS NULL OR pg_catalog.jsonb_typeof(metadata) <> 'object' THEN
@@ -1180,9 +1180,9 @@ BEGIN
     SELECT pg_catalog.array_agg(v.status_doc) INTO docs
       FROM sessions.invoice_sessions v WHERE v.reference = session_status.reference;
     IF docs IS NULL THEN
-        RAISE EXCEPTION 'session "%" does not exist', reference USING ERRCODE = 'P0002';
+        RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(reference) > 64 THEN pg_catalog.left(reference, 64) || '...' ELSE reference END) USING ERRCODE = 'P0002';
     ELSIF pg_catalog.cardinality(docs) > 1 THEN
-        RAISE EXCEPTION 'reference "%" names sessions of more than one type', reference
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', (CASE WHEN pg_catalog.length(reference) > 64 THEN pg_catalog.left(reference, 64) || '...' ELSE reference END)
             USING ERRCODE = '21000',
                   HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
     END IF;
@@ -1255,7 +1255,7 @@ BEGIN
       JOIN sessions.store s ON s.session_key = t.session_key AND s.namespace = t.namespace
      WHERE s.kind = 'invoice' AND s.external_id = session_secret.reference;
     IF pg_catalog.cardinality(secrets) > 1 THEN
-        RAISE EXCEPTION 'reference "%" names sessions of more than one type', reference
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', (CASE WHEN pg_catalog.length(reference) > 64 THEN pg_catalog.left(reference, 64) || '...' ELSE reference END)
             USING ERRCODE = '21000',
                   HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
     END IF;
@@ -1367,12 +1367,13 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.unnest(statuses) c WHERE sessions.invoice_status_name(c) IS NULL) THEN
         RAISE EXCEPTION 'statuses contains a code that is not a session status' USING ERRCODE = '22023',
-            DETAIL = pg_catalog.format('Got %s.', statuses);
+            DETAIL = pg_catalog.format('Got %s.', (CASE WHEN pg_catalog.length(statuses::pg_catalog.text) > 64 THEN pg_catalog.left(statuses::pg_catalog.text, 64) || '...' ELSE statuses::pg_catalog.text END));
     END IF;
     q := pg_catalog.md5(pg_catalog.concat_ws('|', type,
              (SELECT pg_catalog.array_agg(DISTINCT c ORDER BY c) FROM pg_catalog.unnest(statuses) c)::text,
-             (EXTRACT(epoch FROM created_from) * 1000000)::bigint,
-             (EXTRACT(epoch FROM created_to) * 1000000)::bigint));
+             -- epoch seconds as numeric text: exact, and defined for +-infinity
+             EXTRACT(epoch FROM created_from)::pg_catalog.text,
+             EXTRACT(epoch FROM created_to)::pg_catalog.text));
 
     IF continuation IS NOT NULL THEN
         SELECT t.c, t.k INTO after_c, after_k FROM sessions.continuation_cursor(continuation, q) t;
