@@ -14,7 +14,7 @@
 # load is that test: every 0.1.0 C function is called with it).
 . "$SA_SRC/test/cli/tap.sh"
 pgtap=("$SA_SRC"/test/pgtap/*.sql)
-plan $((19 + ${#pgtap[@]}))
+plan $((20 + ${#pgtap[@]}))
 export PGDATABASE=postgres
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$SA_SRC/session_analytics.control")
@@ -22,6 +22,12 @@ old=upgrade_from_010 new=upgrade_fresh tpl=upgrade_tap_template
 for db in $old $new $tpl; do
     q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" 2>/dev/null
 done
+
+# --- 0.1.0's install script is frozen ------------------------------------------
+# Exactly as commit a688718 built it (its src/sql parts joined in name order);
+# a released script is never edited (docs/upgrading.md).
+is "$(md5sum <"$SA_SRC/src/session_analytics--0.1.0.sql" | cut -d' ' -f1)" "0705b595636c253405401c97bf34f46c" \
+   "src/session_analytics--0.1.0.sql is the 0.1.0 release's script, unchanged"
 
 # --- the library serves 0.1.0's SQL --------------------------------------------
 # Every C function 0.1.0's script names is exported by the library (with its
