@@ -10,7 +10,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -18,11 +24,14 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "port/atomics.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -264,44 +273,74 @@ sa_worker_round_end(void)
 }
 
 /*
+ * wait_for_extension_change
+ *		Waits while a transaction that changes the extension's pg_extension
+ *		row is in progress. ALTER EXTENSION ... UPDATE and DROP EXTENSION
+ *		update (or delete) that row before they run anything else, so a round
+ *		that starts during an update waits for it to end and then sees the new
+ *		catalog, instead of running the old SQL against a half-replaced one.
+ *		The row is only read (its xmax): a worker takes no row lock, so its
+ *		rounds assign no transaction ID and write no WAL for this. Returns
+ *		whether it waited.
+ */
+static bool
+wait_for_extension_change(void)
+{
+	bool		waited = false;
+
+	for (;;)
+	{
+		Relation	rel;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		TransactionId xwait = InvalidTransactionId;
+
+		rel = table_open(ExtensionRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+					CStringGetDatum("session_analytics"));
+		scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup) &&
+			!(tup->t_data->t_infomask & HEAP_XMAX_INVALID) &&
+			!HEAP_XMAX_IS_LOCKED_ONLY(tup->t_data->t_infomask))
+		{
+			TransactionId xmax = HeapTupleHeaderGetUpdateXid(tup->t_data);
+
+			if (TransactionIdIsValid(xmax) && TransactionIdIsInProgress(xmax))
+				xwait = xmax;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		if (!TransactionIdIsValid(xwait))
+			return waited;
+
+		pgstat_report_activity(STATE_RUNNING, "waiting for ALTER/DROP EXTENSION session_analytics");
+		XactLockTableWait(xwait, NULL, NULL, XLTW_None);
+		/* Waiting for a transaction reads no invalidations: read them now. */
+		AcceptInvalidationMessages();
+		waited = true;
+	}
+}
+
+/*
  * sa_worker_extension_installed
- *		Inside a round: is session_analytics installed in this database? The
- *		extension's pg_extension row is locked FOR SHARE until the round ends.
- *		ALTER EXTENSION ... UPDATE and DROP EXTENSION update that row before
- *		they change anything else, so a round never runs the old SQL against
- *		a half-replaced catalog: it waits for the update to commit (and then
- *		runs the new functions, the next statements taking a new snapshot),
- *		or the update waits for the round. When the extension is not
- *		installed, the worker named who says so once (*warned remembers).
+ *		Inside a round: is session_analytics installed in this database?
+ *		First waits out a running ALTER EXTENSION ... UPDATE or DROP
+ *		EXTENSION (wait_for_extension_change), then takes a new snapshot if
+ *		it waited, so the rest of the round reads what that transaction
+ *		committed. When the extension is not installed, the worker named who
+ *		says so once (*warned remembers).
  */
 bool
 sa_worker_extension_installed(const char *who, bool *warned)
 {
-	for (int attempt = 0; attempt < 2; attempt++)
+	if (wait_for_extension_change())
 	{
-		int			ret;
-
-		ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension e"
-						  " WHERE e.extname OPERATOR(pg_catalog.=) 'session_analytics' FOR SHARE",
-						  false, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-
-		/*
-		 * Waiting for a row lock reads no invalidations: read them now, or
-		 * the caches would still hold the functions an update just replaced.
-		 */
-		AcceptInvalidationMessages();
-		if (SPI_processed > 0)
-			break;
-
-		/*
-		 * No row: not installed, or the row this statement's snapshot saw
-		 * was deleted while we waited for it (DROP and CREATE EXTENSION in
-		 * one transaction). The next statement's snapshot sees the new row.
-		 */
+		PopActiveSnapshot();
+		PushActiveSnapshot(GetTransactionSnapshot());
 	}
-	if (SPI_processed > 0)
+	if (OidIsValid(get_extension_oid("session_analytics", true)))
 	{
 		*warned = false;
 		return true;
