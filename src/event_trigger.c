@@ -236,52 +236,6 @@ events_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
- * ext_relation
- *		A relation of the extension's schema by name, with its kind checked;
- *		an error naming it when it is missing or of another kind.
- */
-static Oid
-ext_relation(Oid nsp, const char *name, char relkind)
-{
-	Oid			relid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != relkind)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("relation \"%s.%s\" of extension session_analytics is missing or not a %s",
-						get_namespace_name(nsp), name,
-						relkind == RELKIND_SEQUENCE ? "sequence" : "table"),
-				 errhint("Reinstall the extension (DROP EXTENSION session_analytics; CREATE EXTENSION session_analytics).")));
-	return relid;
-}
-
-/*
- * extension_schema
- *		pg_extension.extnamespace of the extension (PostgreSQL 15 does not
- *		export get_extension_schema); InvalidOid when not found.
- */
-static Oid
-extension_schema(Oid extoid)
-{
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tuple;
-	Oid			nsp = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-		nsp = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return nsp;
-}
-
-/*
  * resolve_ext_objects
  *		Fills the cache: the schema is the one pg_extension records for
  *		session_analytics, so objects a caller creates in its own schemas
@@ -290,19 +244,15 @@ extension_schema(Oid extoid)
 static void
 resolve_ext_objects(void)
 {
-	Oid			extoid = get_extension_oid("session_analytics", true);
-	Oid			nsp;
+	Oid			extoid;
+	Oid			nsp = sa_extension_schema(&extoid, false);
 	Oid			store,
 				log,
 				seq;
 
-	if (!OidIsValid(extoid) || !OidIsValid(nsp = extension_schema(extoid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension session_analytics is not installed in this database")));
-	store = ext_relation(nsp, "store", RELKIND_RELATION);
-	log = ext_relation(nsp, "event_log", RELKIND_RELATION);
-	seq = ext_relation(nsp, "event_seq", RELKIND_SEQUENCE);
+	store = sa_extension_relation(extoid, nsp, "store", RELKIND_RELATION);
+	log = sa_extension_relation(extoid, nsp, "event_log", RELKIND_RELATION);
+	seq = sa_extension_relation(extoid, nsp, "event_seq", RELKIND_SEQUENCE);
 	ext_store_relid = store;
 	ext_log_relid = log;
 	ext_seq_relid = seq;
@@ -318,8 +268,7 @@ resolve_ext_objects(void)
 Oid
 sa_event_log_oid(Oid *seqid)
 {
-	Oid			extoid = get_extension_oid("session_analytics", true);
-	Oid			nsp = OidIsValid(extoid) ? extension_schema(extoid) : InvalidOid;
+	Oid			nsp = sa_extension_schema(NULL, true);
 	Oid			log = OidIsValid(nsp) ? get_relname_relid("event_log", nsp) : InvalidOid;
 
 	*seqid = OidIsValid(nsp) ? get_relname_relid("event_seq", nsp) : InvalidOid;

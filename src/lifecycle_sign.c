@@ -61,6 +61,8 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "session_analytics.h"
+
 PG_FUNCTION_INFO_V1(lifecycle_rotate_key);
 PG_FUNCTION_INFO_V1(lifecycle_key_changed);
 PG_FUNCTION_INFO_V1(lifecycle_session_state);
@@ -68,7 +70,6 @@ PG_FUNCTION_INFO_V1(lifecycle_resume_session);
 PG_FUNCTION_INFO_V1(lifecycle_continuation_token);
 PG_FUNCTION_INFO_V1(lifecycle_continuation_cursor);
 
-#define LC_EXTENSION	"session_analytics"
 #define LC_KEY_TABLE	"lifecycle_key"
 #define LC_KEY_COLUMN	"hmac_key"
 #define LC_KEY_LEN		32
@@ -147,32 +148,6 @@ lc_key_invalidate(Datum arg, Oid relid)
 }
 
 /*
- * lc_extension_schema
- *		Schema of an extension by OID (PostgreSQL 15 has no exported
- *		get_extension_schema).
- */
-static Oid
-lc_extension_schema(Oid extoid)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			nsp = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return nsp;
-}
-
-/*
  * lc_key_table
  *		OID of the key table: lifecycle_key in the extension's schema, found
  *		by the extension's OID (never by search_path) and required to be a
@@ -181,24 +156,10 @@ lc_extension_schema(Oid extoid)
 static Oid
 lc_key_table(void)
 {
-	Oid			ext = get_extension_oid(LC_EXTENSION, true);
-	Oid			nsp;
-	Oid			rel = InvalidOid;
+	Oid			ext;
+	Oid			nsp = sa_extension_schema(&ext, false);
 
-	if (!OidIsValid(ext))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"%s\" is not installed in this database", LC_EXTENSION)));
-	nsp = lc_extension_schema(ext);
-	if (OidIsValid(nsp))
-		rel = get_relname_relid(LC_KEY_TABLE, nsp);
-	if (!OidIsValid(rel) || get_rel_relkind(rel) != RELKIND_RELATION ||
-		getExtensionOfObject(RelationRelationId, rel) != ext)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the signing key table %s of extension \"%s\" is missing", LC_KEY_TABLE, LC_EXTENSION),
-				 errhint("Reinstall the extension.")));
-	return rel;
+	return sa_extension_relation(ext, nsp, LC_KEY_TABLE, RELKIND_RELATION);
 }
 
 /*
@@ -273,7 +234,7 @@ lc_key(void)
 	if (!ok || rows != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the signing key of extension \"%s\" is missing or invalid", LC_EXTENSION),
+				 errmsg("the signing key of extension \"%s\" is missing or invalid", SA_EXTENSION),
 				 errhint("As the extension owner, run SELECT sessions.rotate_lifecycle_key().")));
 	memcpy(lc_key_bytes, key, LC_KEY_LEN);
 	explicit_bzero(key, sizeof(key));
@@ -342,16 +303,21 @@ lc_mac_equal(const uint8 *a, const uint8 *b)
 	return diff == 0;
 }
 
-/* Value of a lower-case hexadecimal digit, -1 for anything else. */
+/*
+ * lc_digit
+ *		Position of c in alphabet (the digits of a base, in order), -1 for a
+ *		character that is not one of them. Serves the hex and base64url
+ *		decoders alike.
+ */
 static int
-lc_hexval(char c)
+lc_digit(const char *alphabet, char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	const char *p = c == '\0' ? NULL : strchr(alphabet, c);
+
+	return p ? (int) (p - alphabet) : -1;
 }
+
+static const char lc_hexchars[] = "0123456789abcdef";
 
 /*
  * lc_unhex
@@ -365,8 +331,8 @@ lc_unhex(const char *s, int len, uint8 *out, int n)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		int			hi = lc_hexval(s[2 * i]);
-		int			lo = lc_hexval(s[2 * i + 1]);
+		int			hi = lc_digit(lc_hexchars, s[2 * i]);
+		int			lo = lc_digit(lc_hexchars, s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;
@@ -407,8 +373,8 @@ lc_parse_uuid(const char *s, int len, pg_uuid_t *out)
 				return false;
 			continue;
 		}
-		hi = lc_hexval(s[i]);
-		lo = lc_hexval(s[i + 1]);
+		hi = lc_digit(lc_hexchars, s[i]);
+		lo = lc_digit(lc_hexchars, s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		out->data[j++] = (unsigned char) (hi << 4 | lo);
@@ -457,23 +423,6 @@ lc_b64url_encode(StringInfo out, const uint8 *src, int len)
 		appendStringInfoChar(out, lc_b64chars[(acc << (6 - bits)) & 0x3F]);
 }
 
-/* Value of a base64url character, -1 for anything else. */
-static int
-lc_b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 /*
  * lc_b64url_decode
  *		Decodes unpadded base64url into dst (room for len * 3 / 4 bytes);
@@ -491,7 +440,7 @@ lc_b64url_decode(const char *src, int len, uint8 *dst, int *dstlen)
 		return false;
 	for (int i = 0; i < len; i++)
 	{
-		int			v = lc_b64val(src[i]);
+		int			v = lc_digit(lc_b64chars, src[i]);
 
 		if (v < 0)
 			return false;
@@ -564,7 +513,7 @@ lifecycle_rotate_key(PG_FUNCTION_ARGS)
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only the owner of extension \"%s\" may rotate the signing key", LC_EXTENSION)));
+				 errmsg("only the owner of extension \"%s\" may rotate the signing key", SA_EXTENSION)));
 	if (!pg_strong_random(key, LC_KEY_LEN))
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),

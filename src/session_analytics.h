@@ -42,4 +42,9 @@ extern void sa_notifier_wake(void);
 
 #define SA_GUC_PREFIX "session_analytics"
 
+/* session_analytics.c: the extension's own objects, found by its OID. */
+#define SA_EXTENSION "session_analytics"
+extern Oid	sa_extension_schema(Oid *extoid, bool missing_ok);
+extern Oid	sa_extension_relation(Oid extoid, Oid nsp, const char *name, char relkind);
+
 #endif							/* SESSION_ANALYTICS_H */

@@ -3,33 +3,13 @@
 # connection killed mid-stream, restart from the state file, filters, --exec,
 # usage errors; and a third-party client (psycopg2) receiving the NOTIFYs.
 . "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/lib/common.sh"
 plan 27
 
-DB=listen_t
-fresh_db $DB
-T=$SA_TEST_DIR/listen_t
-rm -rf "$T"; mkdir -p "$T"
+listen_db listen_t
 CONN="dbname=$DB application_name=sl_test"
-q() { psql -X -q -At -d $DB -c "$1"; }
+WRITER_PAUSE=0.01
 
-# Writer: N sessions started then ended, each statement its own transaction.
-writer() {
-    local tag=$1 n=$2 i
-    for i in $(seq 1 "$n"); do
-        echo "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at) VALUES ('invoice', 'online', '$tag-$i', 'OPEN', clock_timestamp());"
-        [ $((i % 10)) -eq 0 ] && echo "SELECT pg_sleep(0.01);"
-        echo "UPDATE sessions.store SET status = 'CLOSED', ended_at = clock_timestamp() WHERE external_id = '$tag-$i';"
-    done | psql -X -q -d $DB -o /dev/null
-}
-# wait_lines FILE N: until FILE has N lines (10 s at most).
-wait_lines() {
-    local i
-    for i in $(seq 1 200); do
-        [ "$(wc -l <"$1")" -ge "$2" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # --- exactly once and in order across a killed connection -----------------
 session-listen -d "$CONN" --state "$T/state" >"$T/out" 2>"$T/err" &

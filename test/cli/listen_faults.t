@@ -5,25 +5,13 @@
 # writes plus a restart from --state, and forged notifications (any role may
 # NOTIFY) that must not keep it polling.
 . "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/lib/common.sh"
 plan 21
 
-DB=listen_faults_t
-fresh_db $DB
-T=$SA_TEST_DIR/listen_faults_t
-rm -rf "$T"; mkdir -p "$T"
-q() { psql -X -q -At -d $DB -c "$1"; }
+listen_db listen_faults_t
 ins() { q "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'online', '$1', 'OPEN')"; }
 seqs() { sed -E 's/^\{"seq":([0-9]+),.*/\1/' "$1" | tr '\n' ' '; }
 logged() { q "SELECT seq FROM sessions.event_log WHERE seq > $1 ORDER BY seq" | tr '\n' ' '; }
-# wait_lines FILE N [TENTHS]: until FILE has N lines (10 s by default).
-wait_lines() {
-    local i
-    for i in $(seq 1 "${3:-100}"); do
-        [ "$(wc -l <"$1")" -ge "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # --- (a1) a long transaction holding an xid (the issue's repro) --------------
 # Event 1 is taken before the transaction's xid, event 2 after it: a short
@@ -76,14 +64,7 @@ kill -TERM $LP; wait $LP
 
 # --- (b) the connection killed during a burst, and a restart from --state ----
 head=$(q "SELECT sessions.events_head()")
-writer() { # TAG N: N sessions opened and closed, one transaction each
-    local i
-    for i in $(seq 1 "$2"); do
-        echo "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at) VALUES ('invoice', 'online', '$1-$i', 'OPEN', clock_timestamp());"
-        echo "UPDATE sessions.store SET status = 'CLOSED', ended_at = clock_timestamp() WHERE external_id = '$1-$i';"
-        echo "SELECT pg_sleep(0.01);"
-    done | psql -X -q -d $DB -o /dev/null
-}
+WRITER_EVERY=1 WRITER_PAUSE=0.01   # a pause after every session
 # Once the listener is connected (again), kills its backend; prints 1 or 0.
 kill_listener_conn() {
     local i

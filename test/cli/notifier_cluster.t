@@ -5,29 +5,12 @@
 # backend (writers queue no NOTIFY); rollbacks deliver nothing; a killed
 # notifier restarts and resumes after the last seq it delivered.
 . "$(dirname "$0")/tap.sh"
-. "$SA_SRC/tools/pgcluster.sh"
+. "$(dirname "$0")/lib/cluster.sh"
 plan 30
 
-pgc_init "$SA_TEST_DIR/notifier_cluster"
-PGC_BIN=$(dirname "$(command -v postgres)")
-pgc_start "shared_preload_libraries = 'session_analytics'" \
-          "session_analytics.database = 'postgres'"
+cluster_start notifier_cluster "session_analytics.database = 'postgres'"
 ok $? "cluster with the library preloaded starts"
-T=$PGC_DIR/t
-mkdir -p "$T"
-q() { psql -X -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 q -c "CREATE EXTENSION session_analytics" >/dev/null
-
-# wait_for SQL WANT: until SQL returns WANT (10 s at most).
-wait_for() {
-    local i
-    for i in $(seq 1 100); do
-        [ "$(q -c "$1")" = "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-notifier_pid() { q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'session_analytics notifier'"; }
 
 wait_for "SELECT mode FROM sessions.notify_status()" worker
 ok $? "auto: the notifier delivers for session_analytics.database once the extension exists"
@@ -36,74 +19,6 @@ is "$(q -c "SELECT notifier_pid FROM sessions.notify_status()")" "$npid" "notify
 is "$(q -c "SHOW session_analytics.notify_mode")" "auto" "notify_mode defaults to auto"
 like "$(q -c "SET session_analytics.notify_mode = commit" 2>&1)" "cannot be changed now" \
      "notify_mode is cluster-wide, not per session"
-
-# Listener: LISTEN on the global channels and a marker channel; prints one
-# line per notification, "channel<TAB>sender pid<TAB>payload", until the marker.
-cat >"$T/listen.py" <<'PY'
-import select, sys, psycopg2
-conn = psycopg2.connect("dbname=postgres"); conn.autocommit = True
-cur = conn.cursor()
-for ch in ("sessions_start", "sessions_stop", sys.argv[2]):
-    cur.execute('LISTEN "%s"' % ch)
-out = open(sys.argv[1], "w")
-open(sys.argv[1] + ".ready", "w").close()
-while True:
-    if select.select([conn], [], [], 20) == ([], [], []):
-        sys.exit("timed out")
-    conn.poll()
-    while conn.notifies:
-        n = conn.notifies.pop(0)
-        out.write("%s\t%d\t%s\n" % (n.channel, n.pid, n.payload)); out.flush()
-        if n.channel == sys.argv[2]:
-            sys.exit(0)
-PY
-listen_start() { # OUT MARKER_NS
-    rm -f "$1.ready"
-    /usr/bin/python3 "$T/listen.py" "$1" "sessions_start_$2" &
-    LP=$!
-    for _ in $(seq 1 100); do [ -e "$1.ready" ] && break; sleep 0.05; done
-}
-marker() { q -c "INSERT INTO sessions.store (kind, namespace, status) VALUES ('telemetry', '$1', 'LIVE')" >/dev/null; }
-writer() { # TAG N: N sessions started and ended, one transaction each
-    local i
-    for i in $(seq 1 "$2"); do
-        echo "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at) VALUES ('invoice', 'online', '$1-$i', 'OPEN', clock_timestamp());"
-        [ $((i % 10)) -eq 0 ] && echo "SELECT pg_sleep(0.02);"
-        echo "UPDATE sessions.store SET status = 'CLOSED', ended_at = clock_timestamp() WHERE external_id = '$1-$i';"
-    done | psql -X -q -d postgres -o /dev/null
-}
-# check OUT AFTER_SEQ: compares what the listener got on the global channels
-# with the log after AFTER_SEQ. Range notifications (coalescing) stand for
-# the events of their kind from first_seq to last_seq. Prints "ok" or why not.
-cat >"$T/check.py" <<'PY'
-import json, sys, psycopg2
-cur = psycopg2.connect("dbname=postgres").cursor()
-cur.execute("SELECT e.seq, e.event, sessions.event_payload(e)::text FROM sessions.event_log e"
-            " WHERE e.seq > %s ORDER BY e.seq", (int(sys.argv[2]),))
-log = cur.fetchall()
-payload = {s: p for s, _, p in log}
-got, singles, bad = [], [], []
-for line in open(sys.argv[1]):
-    channel, pid, text = line.rstrip("\n").split("\t", 2)
-    if channel not in ("sessions_start", "sessions_stop"):
-        continue
-    p = json.loads(text)
-    if "first_seq" in p:
-        got += [s for s, ev, _ in log if p["first_seq"] <= s <= p["last_seq"] and ev == p["event"]]
-    else:
-        got.append(p["seq"]); singles.append(p["seq"])
-        if payload.get(p["seq"]) != text:
-            bad.append(p["seq"])
-if sorted(got) != [s for s, _, _ in log]:
-    print("not once: %d delivered, %d logged" % (len(got), len(log)))
-elif singles != sorted(set(singles)):
-    print("out of order")
-elif bad:
-    print("payload differs for seq %s" % bad[:5])
-else:
-    print("ok")
-PY
-check() { /usr/bin/python3 "$T/check.py" "$1" "$2"; }
 
 # --- worker mode: every event once, in order, from the notifier ----------------
 h1=$(q -c "SELECT sessions.events_head()")

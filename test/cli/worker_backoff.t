@@ -5,17 +5,12 @@
 # second, log one line per attempt saying when the next comes, and pick the
 # database up within the cap once it is created.
 . "$(dirname "$0")/tap.sh"
-. "$SA_SRC/tools/pgcluster.sh"
+. "$(dirname "$0")/lib/cluster.sh"
 plan 6
 
-pgc_init "$SA_TEST_DIR/worker_backoff"
-rm -f "$PGC_DIR/server.log"   # the log of an earlier run would satisfy the checks
-PGC_BIN=$(dirname "$(command -v postgres)")
-pgc_start "shared_preload_libraries = 'session_analytics'" \
-          "session_analytics.database = 'notyet'" "session_analytics.worker_retry_max = 2" \
+cluster_start worker_backoff "session_analytics.database = 'notyet'" "session_analytics.worker_retry_max = 2" \
           "session_analytics.expiry_interval = 1"
 ok $? "cluster starts with session_analytics.database naming a missing database"
-q() { psql -X -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 fatals() { grep -c 'FATAL:  database "notyet" does not exist' "$PGC_DIR/server.log"; }
 
 # 10 s: restarted every second (the old behaviour) that is ~20 failed

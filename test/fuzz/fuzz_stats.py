@@ -269,6 +269,23 @@ class Fuzz:
             self.count("text accepted")
             self.check_accepted("text round trip", text, rows[0][0], bytes(rows[0][1]))
 
+    def shared_edit(self, b, op, tail):
+        """The edits both binary mutators make, in place on bytearray b: op 3
+        flips one bit (of a non-empty value), op 4 cuts the value short, op 5
+        appends tail(). False for any other op, or op 3 on an empty value,
+        so the caller's own edits run instead."""
+        r = self.rng
+        if op == 3 and len(b):
+            k = r.randrange(len(b))
+            b[k] ^= 1 << r.randrange(8)
+        elif op == 4:
+            del b[r.randrange(len(b) + 1):]
+        elif op == 5:
+            b += tail()
+        else:
+            return False
+        return True
+
     def mutate_binary(self, b):
         r = self.rng
         b = bytearray(b)
@@ -305,13 +322,8 @@ class Fuzz:
                                     struct.pack("!d", r.choice([0.0, -0.0, 5e-324, 1.7976931348623157e308,
                                                                 float("inf"), float("nan"), -1.0, 0.5]))])
                 b[off:off + size] = val
-            elif op == 3 and len(b):
-                k = r.randrange(len(b))
-                b[k] ^= 1 << r.randrange(8)
-            elif op == 4:
-                del b[r.randrange(len(b) + 1):]
-            elif op == 5:
-                b += bytes(r.randrange(256) for _ in range(r.choice([1, 4, 84, 85])))
+            elif self.shared_edit(b, op, lambda: bytes(r.randrange(256) for _ in range(r.choice([1, 4, 84, 85])))):
+                pass
             elif op == 6 and tzlen > 0:
                 # the zone bytes: invalid UTF-8, unknown, other case, control bytes
                 z = r.choice([b"\xc3\x28", b"\xff", b"Mars/Olympus", b"utc", b"U\x01C", b"\xe2\x82\xac", b"a|b",
@@ -366,13 +378,8 @@ class Fuzz:
                 if start + 88 <= len(b):
                     off = start + r.choice([0, 4, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80])
                     b[off:off + 8] = struct.pack("<q", r.choice([0, -1, 1, 2 ** 63 - 1, -2 ** 63, 2 ** 31]))[:min(8, len(b) - off)]
-            elif op == 3 and len(b):
-                k = r.randrange(len(b))
-                b[k] ^= 1 << r.randrange(8)
-            elif op == 4:
-                del b[r.randrange(len(b) + 1):]
-            elif op == 5:
-                b += bytes(r.choice([0, 255]) for _ in range(r.choice([1, 8, 88])))
+            elif self.shared_edit(b, op, lambda: bytes(r.choice([0, 255]) for _ in range(r.choice([1, 8, 88])))):
+                pass
             else:
                 if len(b) > 56:
                     b[52:55] = r.choice([b"\xff\xfe\xfd", b"utc", b"Mar", b"\x00\x00\x00", b"| |"])

@@ -164,6 +164,24 @@ BEGIN
 END
 $$;
 
+-- A state document attack: resumes doc as given (patch NULL) or doc || patch
+-- re-signed by the attacker's own forge_state.
+CREATE FUNCTION pg_temp.attack_state(who text, doc text, patch jsonb, want text, what text) RETURNS text LANGUAGE sql AS $$
+    SELECT pg_temp.attack(who, CASE WHEN patch IS NULL THEN format($q$SELECT sessions.resume_session(%L)$q$, doc)
+        ELSE format($q$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || %L::jsonb))$q$, doc, patch) END,
+        want, what)
+$$;
+-- A continuation token attack: one page of list_sessions(type, statuses)
+-- after tok as given (edit NULL), or after the token the attacker re-signs
+-- from tok's payload with the jsonb operator expression edit applied.
+CREATE FUNCTION pg_temp.attack_page(who text, type text, statuses int[], tok text, edit text, want text, what text)
+RETURNS text LANGUAGE sql AS $$
+    SELECT pg_temp.attack(who, format($q$SELECT * FROM sessions.list_sessions(%L, %L::int[], page_size => 1, continuation => %s)$q$,
+        type, statuses, CASE WHEN edit IS NULL THEN quote_literal(tok)
+                             ELSE format('pg_temp.forge_token(pg_temp.payload(%L) %s)', tok, edit) END),
+        want, what)
+$$;
+
 -- Signing functions: none is left for any role but the owner.
 SELECT pg_temp.attack('r', $$SELECT sessions.lifecycle_mac('state', 'anything')$$, '42883', 'reader calls lifecycle_mac: it no longer exists');
 SELECT pg_temp.attack('w', $$SELECT sessions.lifecycle_mac('page', 'anything')$$, '42883', 'writer calls lifecycle_mac');
@@ -178,29 +196,29 @@ SELECT pg_temp.attack('r', $$CREATE FUNCTION pg_temp.rot() RETURNS void LANGUAGE
 SELECT pg_temp.attack('n', $$SELECT sessions.session_state('atk-on-1')$$, '42501', 'a role with no extension role asks for a state document');
 
 -- State documents changed and re-signed by the attacker.
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || '{"valid_until": "2999-01-01T00:00:00+00:00"}'))$$, :'st1'),
+SELECT pg_temp.attack_state('r', :'st1', '{"valid_until": "2999-01-01T00:00:00+00:00"}',
                       '22023', 'reader moves valid_until to 2999 and re-signs');
-SELECT pg_temp.attack('w', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || '{"valid_until": "2999-01-01T00:00:00+00:00"}'))$$, :'st1'),
+SELECT pg_temp.attack_state('w', :'st1', '{"valid_until": "2999-01-01T00:00:00+00:00"}',
                       '22023', 'writer moves valid_until and re-signs');
-SELECT pg_temp.attack('atk_tok_reader', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || '{"valid_until": "2999-01-01T00:00:00+00:00"}'))$$, :'st1'),
+SELECT pg_temp.attack_state('atk_tok_reader', :'st1', '{"valid_until": "2999-01-01T00:00:00+00:00"}',
                       '22023', 'SET ROLE reader moves valid_until and re-signs');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || '{"reference": "atk-on-2"}'))$$, :'st1'),
+SELECT pg_temp.attack_state('r', :'st1', '{"reference": "atk-on-2"}',
                       '22023', 'reader points its document at another reference');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || jsonb_build_object('session_key', %L::jsonb ->> 'session_key')))$$, :'st1', :'st2'),
+SELECT pg_temp.attack_state('r', :'st1', jsonb_build_object('session_key', :'st2'::jsonb ->> 'session_key'),
                       '22023', 'reader swaps in another session''s key');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || '{"type": "batch"}'))$$, :'st1'),
+SELECT pg_temp.attack_state('r', :'st1', '{"type": "batch"}',
                       '22023', 'reader changes the type');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || '{"date_created": "2001-01-01T00:00:00+00:00"}'))$$, :'st1'),
+SELECT pg_temp.attack_state('r', :'st1', '{"date_created": "2001-01-01T00:00:00+00:00"}',
                       '22023', 'reader changes date_created');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || '{"format_version": 1}'))$$, :'st1'),
+SELECT pg_temp.attack_state('r', :'st1', '{"format_version": 1}',
                       '0A000', 'reader signs a format_version 1 document (the old scheme)');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(pg_temp.forge_state(%L::jsonb || '{"note": "x"}'))$$, :'st1'),
+SELECT pg_temp.attack_state('r', :'st1', '{"note": "x"}',
                       '22023', 'reader adds a field and re-signs');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(%L::jsonb || jsonb_build_object('signature', left(%L::jsonb ->> 'signature', 40)))$$, :'st1', :'st1'),
+SELECT pg_temp.attack_state('r', (:'st1'::jsonb || jsonb_build_object('signature', left(:'st1'::jsonb ->> 'signature', 40)))::text, NULL,
                       '22023', 'reader truncates the signature');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(%L)$$, :'st_other'), '22023',
+SELECT pg_temp.attack_state('r', :'st_other', NULL, '22023',
                       'reader replays a document of a copy of this database (same key)');
-SELECT pg_temp.attack('r', format($$SELECT sessions.resume_session(%L)$$, :'stb'), 'P0002',
+SELECT pg_temp.attack_state('r', :'stb', NULL, 'P0002',
                       'online reader replays the batch reader''s genuine document');
 SELECT pg_temp.attack('r', $$SELECT sessions.session_state('atk-b-1')$$, 'P0002', 'online reader asks for a batch session''s document');
 CREATE FUNCTION pg_temp.remote_msg(conn text, sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -216,29 +234,29 @@ SELECT is(pg_temp.remote_msg('r', $$SELECT sessions.session_state('atk-b-1')$$),
           'the same answer as for a reference that does not exist');
 
 -- Continuation tokens changed and re-signed by the attacker.
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('online', ARRAY[100], page_size => 1, continuation => pg_temp.forge_token(pg_temp.payload(%L) - 'q'))$$, :'tok'),
+SELECT pg_temp.attack_page('r', 'online', '{100}', :'tok', $$- 'q'$$,
                       '22023', 'reader drops q and replays the token for another query');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('online', ARRAY[100], page_size => 1, continuation => pg_temp.forge_token(pg_temp.payload(%L) || '{"q": null}'))$$, :'tok'),
+SELECT pg_temp.attack_page('r', 'online', '{100}', :'tok', $$|| '{"q": null}'$$,
                       '22023', 'reader sets q to null');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('online', ARRAY[100], page_size => 1, continuation => pg_temp.forge_token(pg_temp.payload(%L) || jsonb_build_object('q', md5('online|{100}'))))$$, :'tok'),
+SELECT pg_temp.attack_page('r', 'online', '{100}', :'tok', $$|| jsonb_build_object('q', md5('online|{100}'))$$,
                       '22023', 'reader re-signs the token with the q of another query');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('online', page_size => 1, continuation => pg_temp.forge_token(pg_temp.payload(%L) || '{"c": "0", "k": "00000000-0000-0000-0000-000000000000"}'))$$, :'tok'),
+SELECT pg_temp.attack_page('r', 'online', NULL, :'tok', $$|| '{"c": "0", "k": "00000000-0000-0000-0000-000000000000"}'$$,
                       '22023', 'reader moves the cursor');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('online', page_size => 1, continuation => pg_temp.forge_token(pg_temp.payload(%L) || '{"x": 1}'))$$, :'tok'),
+SELECT pg_temp.attack_page('r', 'online', NULL, :'tok', $$|| '{"x": 1}'$$,
                       '22023', 'reader adds a field');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('batch', page_size => 1, continuation => pg_temp.forge_token(pg_temp.payload(%L) - 'q'))$$, :'tok'),
+SELECT pg_temp.attack_page('r', 'batch', NULL, :'tok', $$- 'q'$$,
                       '22023', 'reader drops q and replays an online token for batch');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('batch', page_size => 1, continuation => %L)$$, :'tok'),
+SELECT pg_temp.attack_page('r', 'batch', NULL, :'tok', NULL,
                       '22023', 'reader replays an online token for batch');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('online', page_size => 1, continuation => %L)$$, :'tok_other'),
+SELECT pg_temp.attack_page('r', 'online', NULL, :'tok_other', NULL,
                       '22023', 'reader replays a token of a copy of this database (same key)');
-SELECT pg_temp.attack('w', format($$SELECT * FROM sessions.list_sessions('online', ARRAY[100], page_size => 1, continuation => pg_temp.forge_token(pg_temp.payload(%L) - 'q'))$$, :'tok'),
+SELECT pg_temp.attack_page('w', 'online', '{100}', :'tok', $$- 'q'$$,
                       '22023', 'writer drops q');
-SELECT pg_temp.attack('atk_tok_reader', format($$SELECT * FROM sessions.list_sessions('online', ARRAY[100], page_size => 1, continuation => pg_temp.forge_token(pg_temp.payload(%L) - 'q'))$$, :'tok'),
+SELECT pg_temp.attack_page('atk_tok_reader', 'online', '{100}', :'tok', $$- 'q'$$,
                       '22023', 'SET ROLE reader drops q');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('online', page_size => 1, continuation => %L)$$, left(:'tok', -1)),
+SELECT pg_temp.attack_page('r', 'online', NULL, left(:'tok', -1), NULL,
                       '22023', 'reader truncates the signature');
-SELECT pg_temp.attack('r', format($$SELECT * FROM sessions.list_sessions('online', page_size => 1, continuation => %L)$$, split_part(:'tok', '.', 1) || '.' || repeat('z', 64)),
+SELECT pg_temp.attack_page('r', 'online', NULL, split_part(:'tok', '.', 1) || '.' || repeat('z', 64), NULL,
                       '22023', 'reader sends a signature that is not hex');
 SELECT pg_temp.attack('r', format($$SELECT sessions.continuation_token(md5('x'), 'batch', %L)$$, (SELECT session_key FROM sessions.store WHERE external_id = 'atk-b-1')),
                       'P0002', 'reader asks for a token after a batch session it cannot see');

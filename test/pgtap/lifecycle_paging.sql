@@ -69,28 +69,13 @@ CREATE FUNCTION pg_temp.payload(tok text) RETURNS text LANGUAGE sql AS $$
     SELECT convert_from(decode(translate(split_part(tok, '.', 1), '-_', '+/')
                                || repeat('=', (4 - length(split_part(tok, '.', 1)) % 4) % 4), 'base64'), 'UTF8')
 $$;
--- An independent HMAC-SHA256 (RFC 2104 over sha256()) of the framing in docs/lifecycle.md,
--- under the database's key (readable here: this test runs as a superuser).
-CREATE FUNCTION pg_temp.hmac(k bytea, m bytea) RETURNS bytea LANGUAGE plpgsql AS $$
-DECLARE
-    kp bytea := k || decode(repeat('00', 64 - length(k)), 'hex');
-    i bytea := kp;
-    o bytea := kp;
-BEGIN
-    FOR n IN 0 .. 63 LOOP
-        i := set_byte(i, n, get_byte(kp, n) # 54);
-        o := set_byte(o, n, get_byte(kp, n) # 92);
-    END LOOP;
-    RETURN sha256(o || sha256(i || m));
-END
-$$;
+-- pg_temp.sign(purpose, parts): an independent HMAC of the framing in
+-- docs/lifecycle.md under the database's key.
+\ir lib/lifecycle_mac.sql
 -- A token for any payload, signed with the real key: only the server (or a
 -- superuser) can make one; used to check each field behind the signature.
 CREATE FUNCTION pg_temp.token(payload text) RETURNS text LANGUAGE sql AS $$
-    SELECT pg_temp.b64url(convert_to(payload, 'UTF8')) || '.' || encode(pg_temp.hmac((SELECT hmac_key FROM sessions.lifecycle_key),
-        convert_to('session_analytics lifecycle', 'UTF8') || '\x00'::bytea || convert_to('page', 'UTF8') || '\x00'::bytea
-        || convert_to((SELECT oid::text FROM pg_database WHERE datname = current_database()), 'UTF8') || '\x00'::bytea
-        || '\x73'::bytea || convert_to(payload, 'UTF8') || '\x00'::bytea), 'hex')
+    SELECT pg_temp.b64url(convert_to(payload, 'UTF8')) || '.' || pg_temp.sign('page', ARRAY[payload])
 $$;
 -- SQLSTATE, message and detail of a statement that fails ('ok' when it does not).
 CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
