@@ -317,8 +317,12 @@ wait_for_extension_change(void)
 
 		pgstat_report_activity(STATE_RUNNING, "waiting for ALTER/DROP EXTENSION session_analytics");
 		XactLockTableWait(xwait, NULL, NULL, XLTW_None);
-		/* Waiting for a transaction reads no invalidations: read them now. */
+		/*
+		 * Waiting for a transaction reads no invalidations: read them now,
+		 * and look again with a new catalog snapshot.
+		 */
 		AcceptInvalidationMessages();
+		InvalidateCatalogSnapshot();
 		waited = true;
 	}
 }
