@@ -41,6 +41,12 @@ DATA       = $(filter-out src/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/$(E
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
+# Isolation specs (specs/ + expected/, PostgreSQL's isolation tester): the
+# interleavings of concurrent sessions, step by step. make installcheck runs
+# them after the pg_regress suites, in their own database.
+ISOLATION      = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --load-extension=$(EXTENSION)
+
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-cast-function-type
 
@@ -107,3 +113,6 @@ valgrind:
 	tools/valgrind.sh
 print-regress:
 	@echo $(REGRESS)
+.PHONY: print-isolation
+print-isolation:
+	@echo $(ISOLATION)

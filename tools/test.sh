@@ -4,6 +4,7 @@
 # "N passed, N failed". Exits non-zero when anything failed.
 #
 #   sql/ + expected/   pg_regress suites (one test each)
+#   specs/ + expected/ isolation specs (one test each)
 #   test/pgtap/*.sql   pgTAP suites, each in a fresh database, run by pg_prove
 #   test/cli/*.t       TAP scripts for the command-line tools and whole-cluster
 #                      behaviour (dump/restore, restarts), run by prove
@@ -61,13 +62,32 @@ done
 if [ ${#regress[@]} -gt 0 ]; then
     echo "== pg_regress"
     rm -rf results regression.diffs regression.out
-    out=$(make -s --no-print-directory installcheck REGRESS="${regress[*]}" 2>&1)
+    out=$(make -s --no-print-directory installcheck REGRESS="${regress[*]}" ISOLATION= 2>&1)
     echo "$out" | grep -E '^(test | *[a-z_0-9]+ +\.\.\.)|tests (passed|failed)|FAILED' | sed 's/^/  /'
     ok=$(grep -cE '\.\.\. ok' <<<"$out")
     bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' <<<"$out")
     passed=$((passed + ok)); failed=$((failed + bad))
     [ "$bad" -gt 0 ] && [ -f regression.diffs ] && head -c 20000 regression.diffs
     [ $((ok + bad)) -eq ${#regress[@]} ] || { failed=$((failed + 1)); echo "$out" | tail -20; }
+fi
+
+# --- isolation specs --------------------------------------------------------
+# The Makefile's ISOLATION list through make installcheck (pg_isolation_regress
+# and isolationtester from PGXS, postgresql-server-dev-15), in its own database.
+iso=()
+for n in $(make -s --no-print-directory print-isolation); do
+    grep -qE "$pattern" <<<"$n" && iso+=("$n")
+done
+if [ ${#iso[@]} -gt 0 ]; then
+    echo "== isolation"
+    rm -rf output_iso
+    out=$(make -s --no-print-directory installcheck REGRESS= ISOLATION="${iso[*]}" 2>&1)
+    echo "$out" | grep -E '^(test | *[a-z_0-9]+ +\.\.\.)|tests (passed|failed)|FAILED' | sed 's/^/  /'
+    ok=$(grep -cE '\.\.\. ok' <<<"$out")
+    bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' <<<"$out")
+    passed=$((passed + ok)); failed=$((failed + bad))
+    [ "$bad" -gt 0 ] && [ -f output_iso/regression.diffs ] && head -c 20000 output_iso/regression.diffs
+    [ $((ok + bad)) -eq ${#iso[@]} ] || { failed=$((failed + 1)); echo "$out" | tail -20; }
 fi
 
 # --- pgTAP ----------------------------------------------------------------

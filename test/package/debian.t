@@ -105,7 +105,7 @@ rm -rf "$W/check" && mkdir -p "$W/check" && (cd "$SRC" && git ls-files -co --exc
 rc=$?; ok $rc "make installcheck passes against the packaged extension"
 [ $rc -eq 0 ] && grep -E 'tests passed' "$W/installcheck.log" | sed 's/^/# /'
 [ -f "$W/check/regression.diffs" ] && head -c 5000 "$W/check/regression.diffs" | sed 's/^/# /'
-is "$(grep -cE '\.\.\. ok' "$W/installcheck.log")" "$(ls "$SRC"/sql/*.sql | wc -l)" "every pg_regress suite ran"
+is "$(grep -cE '\.\.\. ok' "$W/installcheck.log")" "$(ls "$SRC"/sql/*.sql "$SRC"/specs/*.spec | wc -l)" "every pg_regress suite and isolation spec ran"
 
 # The autopkgtest (debian/tests): the same suites in pg_virtualenv's cluster.
 rm -rf "$W/auto" && mkdir -p "$W/auto" && (cd "$SRC" && git ls-files -co --exclude-standard | tar -c -T -) | tar -x -C "$W/auto"
