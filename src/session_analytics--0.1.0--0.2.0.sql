@@ -162,9 +162,9 @@ BEGIN
        FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'OCPI session %/%/% not found',  -- at most 64 characters of each key, as ocpi_patch
-              left(country_code, 64) || CASE WHEN length(country_code) > 64 THEN '...' ELSE '' END,
-              left(party_id, 64) || CASE WHEN length(party_id) > 64 THEN '...' ELSE '' END,
-              left(session_id, 64) || CASE WHEN length(session_id) > 64 THEN '...' ELSE '' END
+              pg_catalog.left(country_code, 64) || CASE WHEN pg_catalog.length(country_code) > 64 THEN '...' ELSE '' END,
+              pg_catalog.left(party_id, 64) || CASE WHEN pg_catalog.length(party_id) > 64 THEN '...' ELSE '' END,
+              pg_catalog.left(session_id, 64) || CASE WHEN pg_catalog.length(session_id) > 64 THEN '...' ELSE '' END
             USING ERRCODE = 'no_data_found',
                   DETAIL = 'OCPI status code 2000 (Generic client error), HTTP 404.',
                   HINT = 'Charging preferences need a known session.';
