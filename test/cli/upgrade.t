@@ -7,11 +7,15 @@
 #   - every row it held reads back unchanged, the stored session_stats
 #     values of a user table included (text and binary forms, and what
 #     days()/totals() compute from them);
-#   - the current API works on the migrated rows;
+#   - a dump taken on 0.1.0 restores into the current release just as well;
+#   - the current API works on the migrated rows (0.1.0's tokens and state
+#     documents are refused: the signing key changes);
+#   - the update refuses a schema a non-superuser controls;
 #   - every pgTAP suite passes against an updated (empty) database too:
 #     one TAP line per file of test/pgtap/.
 # Before the update the 0.1.0 SQL runs on the current library (the data
-# load is that test: every 0.1.0 C function is called with it).
+# load is that test: every 0.1.0 C function is called with it), and the
+# frozen 0.1.0 script is checked against the release's checksum.
 . "$SA_SRC/test/cli/tap.sh"
 pgtap=("$SA_SRC"/test/pgtap/*.sql)
 plan $((21 + ${#pgtap[@]}))
