@@ -240,12 +240,12 @@ FITS_SLOTS(preferences_fields);
 /*
  * sa_ocpi_fail
  *		Record the first problem: SQLSTATE and a message naming the JSON path
- *		being looked at. Returns false so checks can "return sa_ocpi_fail(...)".
-		 */
-		bool
-		sa_ocpi_fail(OcpiCheck *c, int sqlstate, const char *fmt,...)
-		{
-			StringInfoData problem;
+ *		being looked at. Returns false so checks can "return sa_ocpi_fail(..)".
+ */
+bool
+sa_ocpi_fail(OcpiCheck *c, int sqlstate, const char *fmt,...)
+{
+	StringInfoData problem;
 	char	   *path;
 
 	if (c->failed)
