@@ -20,6 +20,9 @@
  *	  OcpiSessionField in ocpi_validate.h), so the order cannot drift; a
  *	  StaticAssertDecl ties each table's length to its enum's count, and a
  *	  duplicate index is an error under -Wextra -Werror (-Woverride-init).
+ *	  An entry left out in the middle stays zeroed (no name); find_field()
+ *	  asserts against that in assert-enabled builds, and any test crashes.
+ *	  The table order is also the order in which missing fields are named.
  *	- Every table fits the OCPI_MAX_FIELDS slots a caller provides.
  *	- version_names[] is indexed by OcpiVersion.
  *	- A field's position has no meaning for SQL: the store maps slots to its
@@ -468,6 +471,7 @@ find_field(const ObjectSpec *spec, const char *key, int keylen)
 	{
 		const char *name = spec->fields[i].name;
 
+		Assert(name != NULL);	/* no gap in a designated-index table */
 		if ((int) strlen(name) == keylen && memcmp(name, key, keylen) == 0)
 			return i;
 	}
