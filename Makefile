@@ -17,6 +17,7 @@ OBJS = \
 	src/session_analytics.o \
 	src/jsonb_access.o \
 	src/ocpi_validate.o \
+	src/analytics_params.o \
 	src/session_math.o \
 	src/session_stats.o \
 	src/session_stats_agg.o \
