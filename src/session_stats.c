@@ -69,6 +69,11 @@ static const SSCounterField ss_day_counters[] = {
 
 StaticAssertDecl(lengthof(ss_day_counters) == SS_DAY_COUNTERS,
 				 "ss_day_counters must list every counter of SessionStatsDay (session_stats.h contract)");
+/* A day in either form: the date, these counters, kwh, duration. */
+StaticAssertDecl(SS_TEXT_DAY_FIELDS == 1 + lengthof(ss_day_counters) + 2 &&
+				 SS_WIRE_DAY == sizeof(int32) + lengthof(ss_day_counters) * sizeof(int64) +
+				 sizeof(float8) + sizeof(int64),
+				 "session_stats in/out/send/recv no longer match SS_TEXT_DAY_FIELDS / SS_WIRE_DAY");
 
 /* Counter k (in ss_day_counters order) of day d. */
 #define SS_COUNTER(d, k)	(*(int64 *) ((char *) (d) + ss_day_counters[k].offset))
