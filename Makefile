@@ -18,6 +18,7 @@ OBJS = \
 	src/jsonb_access.o \
 	src/ocpi_validate.o \
 	src/ocpi_store.o \
+	src/analytics_params.o \
 	src/session_math.o \
 	src/session_stats.o \
 	src/session_stats_agg.o \
