@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/adminpack--1.1--2.0.sql

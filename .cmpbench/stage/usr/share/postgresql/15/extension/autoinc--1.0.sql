@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/autoinc--1.0.sql

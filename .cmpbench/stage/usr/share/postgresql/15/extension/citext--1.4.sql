@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/citext--1.4.sql

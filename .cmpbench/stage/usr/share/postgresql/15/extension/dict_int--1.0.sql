@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/dict_int--1.0.sql

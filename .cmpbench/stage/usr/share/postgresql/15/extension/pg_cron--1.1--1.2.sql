@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/pg_cron--1.1--1.2.sql

@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/pg_cron--1.4--1.4-1.sql

@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/tablefunc--1.0.sql

@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/tsm_system_rows--1.0.sql

@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/uninstall_pgtap.sql

@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/extension/xml2--1.1.sql

@@ -1,0 +1,1 @@
+/usr/share/postgresql/15/snowball_create.sql
