@@ -292,6 +292,7 @@ SELECT pg_temp.attack('atk_nl', $$BEGIN;
                                   CREATE TRIGGER t AFTER INSERT ON fake FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
                                   ROLLBACK$$,
                       '42501', 'writer cannot attach sessions.store_events() to its own temp table');
+SELECT dblink_exec('atk_nl', 'ROLLBACK');  -- the refused CREATE TRIGGER left the block aborted
 
 -- import_rejects (row-level security by namespace is the PowerFlex area's) -------------------
 SELECT is(pg_temp.peek('atk_unmapped', 'SELECT count(*) FROM sessions.import_rejects'), 0::bigint,

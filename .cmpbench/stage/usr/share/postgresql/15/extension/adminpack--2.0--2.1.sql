@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/adminpack--2.0--2.1.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/btree_gist--1.6--1.7.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/citext--1.3--1.4.sql

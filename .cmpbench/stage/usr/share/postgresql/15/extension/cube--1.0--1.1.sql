@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/cube--1.0--1.1.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/dict_xsyn--1.0.sql

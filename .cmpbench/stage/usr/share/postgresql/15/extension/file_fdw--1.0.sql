@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/file_fdw--1.0.sql

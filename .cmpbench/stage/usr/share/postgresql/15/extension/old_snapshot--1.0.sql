@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/old_snapshot--1.0.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pageinspect--1.8--1.9.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pg_buffercache--1.1--1.2.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pg_visibility--1.1.sql

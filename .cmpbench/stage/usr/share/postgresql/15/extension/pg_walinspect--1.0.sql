@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pg_walinspect--1.0.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgstattuple--1.2--1.3.sql

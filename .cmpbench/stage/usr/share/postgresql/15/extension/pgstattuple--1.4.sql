@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgstattuple--1.4.sql

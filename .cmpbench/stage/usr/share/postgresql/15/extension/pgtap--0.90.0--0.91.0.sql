@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgtap--0.90.0--0.91.0.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgtap--0.94.0--0.95.0.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgtap--0.95.0--0.96.0.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgtap--0.96.0--0.97.0.sql

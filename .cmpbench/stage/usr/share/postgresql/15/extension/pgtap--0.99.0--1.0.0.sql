@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgtap--0.99.0--1.0.0.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgtap--1.0.0--1.1.0.sql

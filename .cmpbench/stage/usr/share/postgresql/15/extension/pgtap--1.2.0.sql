@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/pgtap--1.2.0.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/refint--1.0.sql

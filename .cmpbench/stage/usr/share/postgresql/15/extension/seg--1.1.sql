@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/seg--1.1.sql

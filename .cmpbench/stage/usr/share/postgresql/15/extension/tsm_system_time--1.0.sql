@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/extension/tsm_system_time--1.0.sql

@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/information_schema.sql

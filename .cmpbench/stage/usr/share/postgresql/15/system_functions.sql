@@ -1,1 +1,0 @@
-/usr/share/postgresql/15/system_functions.sql
