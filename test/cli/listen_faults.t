@@ -5,10 +5,10 @@
 # writes plus a restart from --state, forged notifications (any role may
 # NOTIFY) that must not keep it polling, a tenant's listener far below other
 # tenants' events (its position moves to the page's bound), and a
-# notification libpq read during a catch-up query (served at once, not at
-# the next --poll).
+# notification libpq read during a reconnect's catch-up query (served at
+# once, not at the next --poll).
 . "$(dirname "$0")/tap.sh"
-plan 26
+plan 27
 
 DB=listen_faults_t
 fresh_db $DB
@@ -204,20 +204,23 @@ kill -TERM $LP; wait $LP
 is "$(seqs "$T/out6")" "$(q "SELECT seq FROM sessions.event_log WHERE namespace = 'tenant_a' AND seq > $old ORDER BY seq" | tr '\n' ' ')" \
    "the tenant's own events after its position, exactly once and in order"
 
-# --- (f) a notification libpq read during a catch-up query ------------------
-# The listener connects and catches up; --exec makes it idle between the two
-# catch-up queries of its setup, while an open writing transaction W (a stop
-# event, on a channel it does not listen to) holds back a start event E
-# committed meanwhile. E's notification reaches the client during the second
-# query, which cannot deliver E yet; libpq queues it. It used to sit there
-# until the --poll 30 idle catch-up; it must be served (retried) at once, so
-# E comes within about a second of W's end.
+# --- (f) a notification libpq read during a reconnect's catch-up -----------
+# The listener's connection is killed; an event X is committed meanwhile.
+# After reconnecting it catches up: X, whose --exec makes it idle between
+# the two catch-up queries of its setup, while an open writing transaction W
+# (a stop event, on a channel it does not listen to) holds back a start
+# event E committed meanwhile. E's notification reaches the client during
+# the second query, which cannot deliver E yet; libpq queues it. It used to
+# sit there until the --poll 30 idle catch-up; it must be served (retried)
+# at once, so E comes within about a second of W's end.
 q "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'online', 'dr-w', 'OPEN')"
 head=$(q "SELECT sessions.events_head()")
-ins dr-x
-session-listen -d "dbname=$DB" --from "$head" --event start --poll 30 --exec 'cat >/dev/null; sleep 2' \
-    >"$T/out7" 2>"$T/err7" &
+session-listen -d "dbname=$DB application_name=lf_drain" --from "$head" --event start --poll 30 \
+    --exec 'cat >/dev/null; sleep 2' >"$T/out7" 2>"$T/err7" &
 LP=$!
+sleep 1
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lf_drain'" >/dev/null
+ins dr-x
 sleep 0.5
 psql -X -q -d $DB >/dev/null <<'SQL' &
 BEGIN;
@@ -232,5 +235,6 @@ wait $LW
 wait_lines "$T/out7" 2 25
 ok $? "the held-back event arrives within 2.5 s of the writing transaction's end (not at the 30 s poll)"
 is "$(sed -E 's/.*"external_id":"([^"]+)".*/\1/' "$T/out7" | tr '\n' ' ')" "dr-x dr-e " "both start events, once, in order"
+like "$(cat "$T/err7")" "reconnected, resumed after seq" "it had reconnected"
 kill -TERM $LP; wait $LP
 psql -X -q -d postgres -c "DROP DATABASE $DB WITH (FORCE)" -c "DROP ROLE lf_forger" -c "DROP ROLE lf_tenant" >/dev/null
