@@ -114,7 +114,9 @@ flush_batch(void)
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 		progress(true);
-		if (state && (strcmp(state, "22P02") == 0 || strncmp(state, "2203", 4) == 0))
+		/* the text is not JSON (22P02, 2203x) or not UTF-8 (22021): bad input */
+		if (state && (strcmp(state, "22P02") == 0 || strncmp(state, "2203", 4) == 0 ||
+					  strcmp(state, "22021") == 0))
 		{
 			const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 			const char *d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
