@@ -10,18 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends c, doubling the buffer (64 kB first); keeps a spare byte for a NUL. */
+/* Doubles the buffer (64 kB first); js_buf_add keeps a spare byte for a NUL. */
 void
-js_buf_add(JsonBuf *b, char c)
+js_buf_grow(JsonBuf *b)
 {
-	if (b->len + 2 > b->cap)
-	{
-		b->cap = b->cap ? b->cap * 2 : 65536;
-		b->data = realloc(b->data, b->cap);
-		if (b->data == NULL)
-			tool_die(EXIT_FAILURE_RUN, "out of memory");
-	}
-	b->data[b->len++] = c;
+	b->cap = b->cap ? b->cap * 2 : 65536;
+	b->data = realloc(b->data, b->cap);
+	if (b->data == NULL)
+		tool_die(EXIT_FAILURE_RUN, "out of memory");
 }
 
 /* Refills the read buffer when it is used up; 0 at the end of the input. */

@@ -47,12 +47,21 @@ typedef struct JsonReader
 	long long	line;
 } JsonReader;
 
-extern void js_buf_add(JsonBuf *b, char c);
+extern void js_buf_grow(JsonBuf *b);
 extern int	js_fill(JsonReader *rd);
 extern void js_fail(JsonReader *rd, const char *what) __attribute__((noreturn));
 extern void js_skip_ws(JsonReader *rd);
 extern void js_copy_value(JsonReader *rd, JsonBuf *out);
 extern void js_read_key(JsonReader *rd, char *key, size_t size);
+
+/* Appends c (called per byte: the growth is out of line). */
+static inline void
+js_buf_add(JsonBuf *b, char c)
+{
+	if (b->len + 2 > b->cap)
+		js_buf_grow(b);
+	b->data[b->len++] = c;
+}
 
 /* Bytes read so far (for progress). */
 static inline long long
