@@ -3,16 +3,19 @@
  *		Types and functions shared by the files of session-report.
  *
  * The program is split by concern, as psql is (command.c / describe.c /
- * print.c / help.c). Each file may call only the files below it:
+ * print.c / help.c), in layers; a file calls only files of lower layers:
  *
- *   report_main.c      entry point: dispatch to import, raw dump or report
- *     report_args.c    flags, their validation, the help text
- *     report_import.c  import powerflex: batching, progress, one transaction
- *       json_split.c   streaming splitter that cuts JSON values (json_split.h)
- *     report_chart.c   the --graph SVG file
- *       report_queries.c  the connection and every statement sent
- *         report_print.c  text / JSON / CSV writers, --debug lines
- *           tool_common.c  shared with session-listen (libpq only)
+ *   4  report_main.c     entry point: dispatch to import, raw dump or report
+ *   3  report_args.c     flags, their validation, the help text
+ *      report_import.c   import powerflex: batching, progress, one transaction
+ *      report_chart.c    the --graph SVG file
+ *   2  report_queries.c  the connection and every statement sent
+ *      json_split.c      streaming JSON splitter (json_split.h; import only)
+ *   1  report_print.c    text / JSON / CSV writers, --debug lines
+ *   0  tool_common.c     shared with session-listen; libpq only
+ *
+ * No file includes another's .c or calls report_main.c; json_split.c knows
+ * nothing of session-report (it includes tool_common.h only).
  *
  * The one datum all of them read is opt: defined in report_args.c, written
  * only by report_parse_args, read-only afterwards.
