@@ -17,6 +17,8 @@ OBJS = \
 	src/session_analytics.o \
 	src/jsonb_access.o \
 	src/ocpi_validate.o \
+	src/ocpi_store.o \
+	src/analytics_params.o \
 	src/session_math.o \
 	src/session_stats.o \
 	src/session_stats_agg.o \
@@ -51,7 +53,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-cast-function-type
 
 # Command-line tools (libpq clients), built beside the module.
-TOOLS = $(strip $(if $(wildcard src/tools/session_report.c),session-report) \
+TOOLS = $(strip $(if $(wildcard src/tools/report_main.c),session-report) \
         $(if $(wildcard src/tools/session_listen.c),session-listen))
 EXTRA_CLEAN = session-report session-listen $(EXTENSION)--$(EXTVERSION).sql
 
@@ -73,8 +75,14 @@ TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DS
 TOOL_EXTRA_CFLAGS ?=
 TOOL_LDFLAGS ?=
 
-session-report: src/tools/session_report.c src/tools/tool_common.c src/tools/tool_common.h
-	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_report.c src/tools/tool_common.c $(TOOL_LDFLAGS) $(LIBPQ_LIBS) -lm
+# session-report is split by concern (src/tools/session_report.h shows the
+# layers); it is compiled in one command, so no object lands beside PGXS's.
+SESSION_REPORT_SRCS = $(addprefix src/tools/,report_main.c report_args.c report_import.c \
+                      json_split.c report_chart.c report_queries.c report_print.c tool_common.c)
+SESSION_REPORT_HDRS = $(addprefix src/tools/,session_report.h json_split.h tool_common.h)
+
+session-report: $(SESSION_REPORT_SRCS) $(SESSION_REPORT_HDRS)
+	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ $(SESSION_REPORT_SRCS) $(TOOL_LDFLAGS) $(LIBPQ_LIBS) -lm
 
 session-listen: src/tools/session_listen.c src/tools/tool_common.c src/tools/tool_common.h
 	$(CC) $(TOOL_CFLAGS) $(LIBPQ_CFLAGS) -o $@ src/tools/session_listen.c src/tools/tool_common.c $(TOOL_LDFLAGS) $(LIBPQ_LIBS)

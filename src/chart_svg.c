@@ -8,6 +8,10 @@
  * layout. The picture: title, percentage y axis with grid, dated x axis
  * whose labels thin out with the span (days, weeks, months), one line with
  * a marker per day for each series, and a legend.
+ *
+ * Dependency rule: the top of the analytics. It reads a summary only
+ * through the SQL function sessions.days() and includes no header of this
+ * module: nothing of session_stats.h, the store, the events or the workers.
  */
 #include "postgres.h"
 

@@ -13,7 +13,7 @@
  * Each concern that owns GUCs or hooks defines one of these; _PG_init in
  * session_analytics.c calls them in order, then reserves the GUC prefix.
  */
-extern void sa_analytics_init(void);	/* session_math.c: analytics GUCs */
+extern void sa_analytics_init(void);	/* analytics_params.c: analytics GUCs */
 extern void sa_expiry_init(void);	/* expiry_worker.c: expiry GUCs, worker */
 extern void sa_events_init(void);	/* event_trigger.c: notification GUCs */
 extern void sa_notify_init(void);	/* notify_worker.c: notify_mode, notifier */

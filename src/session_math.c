@@ -1,7 +1,12 @@
 /*
  * session_math.c
- *		Analytics GUCs and the scalar functions: classification, average
- *		power and current, rating, duration text and named date ranges.
+ *		The scalar functions: classification, average power and current,
+ *		rating, duration text and named date ranges.
+ *
+ * Dependency rule: built on analytics_params.h (parameter checks, kWh check,
+ * the power / current formula) and PostgreSQL alone. It knows nothing of the
+ * session_stats type (which shares the same base rather than calling this
+ * file), nor of the store, the events or the workers.
  */
 #include "postgres.h"
 
@@ -11,19 +16,12 @@
 #include "datatype/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/guc.h"
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "catalog/pg_type.h"
 
-#include "session_analytics.h"
-#include "session_stats.h"
-
-double		sa_micro_threshold = 1.0;
-double		sa_volts = 208.0;
-double		sa_good_amps = 16.0;
-double		sa_fair_amps = 8.0;
+#include "analytics_params.h"
 
 PG_FUNCTION_INFO_V1(sa_classify);
 PG_FUNCTION_INFO_V1(sa_average_power_w);
@@ -31,87 +29,6 @@ PG_FUNCTION_INFO_V1(sa_average_current_a);
 PG_FUNCTION_INFO_V1(sa_charge_rating);
 PG_FUNCTION_INFO_V1(sa_format_duration);
 PG_FUNCTION_INFO_V1(sa_date_range);
-
-/*
- * sa_analytics_init
- *		Registers the analytics GUCs; called from _PG_init. They are the
- *		defaults of the scalar functions, the aggregates and the reports.
- */
-void
-sa_analytics_init(void)
-{
-	DefineCustomRealVariable(SA_GUC_PREFIX ".micro_threshold",
-							 "Energy (kWh) below which a non-empty session is a microsession.",
-							 NULL, &sa_micro_threshold, 1.0, 1e-9, 1e9,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomRealVariable(SA_GUC_PREFIX ".volts",
-							 "Supply voltage used to turn average power into average current.",
-							 NULL, &sa_volts, 208.0, 1.0, 1e6,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomRealVariable(SA_GUC_PREFIX ".good_amps",
-							 "Average current (A) from which a session is rated green.",
-							 NULL, &sa_good_amps, 16.0, 1e-9, 1e6,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomRealVariable(SA_GUC_PREFIX ".fair_amps",
-							 "Average current (A) from which a session is rated orange.",
-							 NULL, &sa_fair_amps, 8.0, 1e-9, 1e6,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-}
-
-/*
- * check_positive
- *		A threshold, a voltage or a current limit must be finite and > 0.
- */
-static void
-check_positive(const char *field, float8 v)
-{
-	if (isnan(v) || isinf(v) || v <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a finite number > 0, got %g", field, v)));
-}
-
-/*
- * check_amp_limits
- *		The rating limits: both positive, fair_a <= good_a.
- */
-static void
-check_amp_limits(float8 good_a, float8 fair_a)
-{
-	check_positive("good_a", good_a);
-	check_positive("fair_a", fair_a);
-	if (fair_a > good_a)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("fair_a (%g) must not exceed good_a (%g)", fair_a, good_a)));
-}
-
-/*
- * sa_out_of_range
- *		The one overflow error of the analytics (22003), naming the field:
- *		the scalar functions, the aggregate, combine, rollup and totals all
- *		raise it rather than wrapping around or returning Infinity.
- */
-void
-sa_out_of_range(const char *field)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("value out of range: %s", field)));
-}
-
-/*
- * ss_check_params
- *		Validates the analysis parameters of a summary (and of the scalar
- *		functions): all positive, fair_a <= good_a.
- */
-void
-ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair_a)
-{
-	check_positive("micro_threshold", micro_threshold);
-	check_positive("volts", volts);
-	check_amp_limits(good_a, fair_a);
-}
 
 /*
  * sa_classify
@@ -124,7 +41,7 @@ sa_classify(PG_FUNCTION_ARGS)
 	float8		thr = PG_GETARG_FLOAT8(1);
 
 	sa_check_kwh(kwh);
-	check_positive("micro_threshold", thr);
+	sa_check_positive("micro_threshold", thr);
 	if (kwh == 0)
 		PG_RETURN_TEXT_P(cstring_to_text("empty"));
 	if (kwh < thr)
@@ -183,7 +100,7 @@ sa_average_current_a(PG_FUNCTION_ARGS)
 	kwh = PG_GETARG_FLOAT8(0);
 	volts = PG_GETARG_FLOAT8(3);
 	sa_check_kwh(kwh);
-	check_positive("volts", volts);
+	sa_check_positive("volts", volts);
 	if (!span_us(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), &us) || us <= 0)
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(sa_current_a(kwh, us, volts));
@@ -204,7 +121,7 @@ sa_charge_rating(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amps must be a number >= 0, got %g", amps)));
-	check_amp_limits(good, fair);
+	sa_check_amp_limits(good, fair);
 	if (amps >= good)
 		PG_RETURN_TEXT_P(cstring_to_text("green"));
 	if (amps >= fair)

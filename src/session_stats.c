@@ -19,6 +19,11 @@
  * Every value from outside goes through ss_check, which reports with the
  * SQLSTATE of its source (22P02 text, 22P03 binary and function arguments):
  * these are user errors, never XX001.
+ *
+ * This file owns the forms of the layout contract stated in session_stats.h:
+ * the four I/O functions walk the day counters in the order of
+ * ss_day_counters below, SS_TEXT_DAY_FIELDS fields and SS_WIRE_DAY bytes a
+ * day. Dependency rule: session_stats.h, analytics_params.h, PostgreSQL.
  */
 #include "postgres.h"
 
@@ -39,6 +44,39 @@ PG_FUNCTION_INFO_V1(session_stats_in);
 PG_FUNCTION_INFO_V1(session_stats_out);
 PG_FUNCTION_INFO_V1(session_stats_recv);
 PG_FUNCTION_INFO_V1(session_stats_send);
+
+/*
+ * The day counters in the order of the text and binary forms (both put them
+ * between the date and kwh): the one list the four I/O functions walk.
+ */
+typedef struct SSCounterField
+{
+	const char *name;			/* the token expected in the text form */
+	const char *what;			/* what a syntax error says was expected */
+	size_t		offset;			/* int64 field of SessionStatsDay */
+} SSCounterField;
+
+static const SSCounterField ss_day_counters[] = {
+	{"active", "active count", offsetof(SessionStatsDay, active)},
+	{"completed", "completed count", offsetof(SessionStatsDay, completed)},
+	{"empty", "empty count", offsetof(SessionStatsDay, empty)},
+	{"micro", "micro count", offsetof(SessionStatsDay, micro)},
+	{"normal", "normal count", offsetof(SessionStatsDay, normal)},
+	{"green", "green count", offsetof(SessionStatsDay, green)},
+	{"orange", "orange count", offsetof(SessionStatsDay, orange)},
+	{"red", "red count", offsetof(SessionStatsDay, red)},
+};
+
+StaticAssertDecl(lengthof(ss_day_counters) == SS_DAY_COUNTERS,
+				 "ss_day_counters must list every counter of SessionStatsDay (session_stats.h contract)");
+/* A day in either form: the date, these counters, kwh, duration. */
+StaticAssertDecl(SS_TEXT_DAY_FIELDS == 1 + lengthof(ss_day_counters) + 2 &&
+				 SS_WIRE_DAY == sizeof(int32) + lengthof(ss_day_counters) * sizeof(int64) +
+				 sizeof(float8) + sizeof(int64),
+				 "session_stats in/out/send/recv no longer match SS_TEXT_DAY_FIELDS / SS_WIRE_DAY");
+
+/* Counter k (in ss_day_counters order) of day d. */
+#define SS_COUNTER(d, k)	(*(int64 *) ((char *) (d) + ss_day_counters[k].offset))
 
 /*
  * ss_create
@@ -288,8 +326,7 @@ ss_check(const SessionStats *s, int code)
 		bad_value(code, "Day count out of range.");
 	if (size != SS_SIZE(s->tzlen, s->capacity))
 		bad_value(code, "Size does not match the day count.");
-	if (!(s->micro_threshold > 0 && s->volts > 0 && s->fair_a > 0 && s->good_a >= s->fair_a) ||
-		isinf(s->micro_threshold) || isinf(s->volts) || isinf(s->good_a))
+	if (!sa_params_ok(s->micro_threshold, s->volts, s->good_a, s->fair_a))
 		bad_value(code, "Analysis parameters out of range.");
 	days = SS_DAYS(s);
 	for (int i = 0; i < s->ndays; i++)
@@ -363,11 +400,10 @@ session_stats_out(PG_FUNCTION_ARGS)
 					dd;
 
 		j2date(d->day + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
-		appendStringInfo(&buf, " | %04d-%02d-%02d " INT64_FORMAT " " INT64_FORMAT " "
-						 INT64_FORMAT " " INT64_FORMAT " " INT64_FORMAT " " INT64_FORMAT " "
-						 INT64_FORMAT " " INT64_FORMAT " ",
-						 y, m, dd, d->active, d->completed, d->empty, d->micro, d->normal,
-						 d->green, d->orange, d->red);
+		appendStringInfo(&buf, " | %04d-%02d-%02d", y, m, dd);
+		for (int k = 0; k < SS_DAY_COUNTERS; k++)
+			appendStringInfo(&buf, " " INT64_FORMAT, SS_COUNTER(d, k));
+		appendStringInfoChar(&buf, ' ');
 		append_float(&buf, d->kwh);
 		appendStringInfo(&buf, " " INT64_FORMAT, d->duration);
 	}
@@ -572,7 +608,7 @@ session_stats_in(PG_FUNCTION_ARGS)
 	p.volts = parse_float(&t, keyed(&t, "volts"), "volts=<V>");
 	p.good_a = parse_float(&t, keyed(&t, "good"), "good=<A>");
 	p.fair_a = parse_float(&t, keyed(&t, "fair"), "fair=<A>");
-	ss_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
+	sa_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
 	/* stored under its canonical spelling: 'utc' reads as 'UTC' */
 	s = ss_create(zone.name, zone.len, &p, cap, CurrentMemoryContext);
 
@@ -591,14 +627,9 @@ session_stats_in(PG_FUNCTION_ARGS)
 		}
 		d = &SS_DAYS(s)[ndays];
 		d->day = parse_date(&t, need_token(&t, "a date"));
-		d->active = parse_int(&t, need_token(&t, "active"), "active count");
-		d->completed = parse_int(&t, need_token(&t, "completed"), "completed count");
-		d->empty = parse_int(&t, need_token(&t, "empty"), "empty count");
-		d->micro = parse_int(&t, need_token(&t, "micro"), "micro count");
-		d->normal = parse_int(&t, need_token(&t, "normal"), "normal count");
-		d->green = parse_int(&t, need_token(&t, "green"), "green count");
-		d->orange = parse_int(&t, need_token(&t, "orange"), "orange count");
-		d->red = parse_int(&t, need_token(&t, "red"), "red count");
+		for (int k = 0; k < SS_DAY_COUNTERS; k++)
+			SS_COUNTER(d, k) = parse_int(&t, need_token(&t, ss_day_counters[k].name),
+										 ss_day_counters[k].what);
 		d->kwh = parse_float(&t, need_token(&t, "kwh"), "kWh");
 		d->duration = parse_int(&t, need_token(&t, "duration"), "duration in microseconds");
 		s->ndays = ++ndays;
@@ -609,8 +640,6 @@ session_stats_in(PG_FUNCTION_ARGS)
 }
 
 /* ---- binary form -------------------------------------------------------- */
-
-#define SS_WIRE_DAY		(4 + 9 * 8 + 8)		/* date, 8 counters, kwh, duration */
 
 /*
  * session_stats_send
@@ -635,14 +664,8 @@ session_stats_send(PG_FUNCTION_ARGS)
 	for (int i = 0; i < s->ndays; i++)
 	{
 		pq_sendint32(&buf, days[i].day);
-		pq_sendint64(&buf, days[i].active);
-		pq_sendint64(&buf, days[i].completed);
-		pq_sendint64(&buf, days[i].empty);
-		pq_sendint64(&buf, days[i].micro);
-		pq_sendint64(&buf, days[i].normal);
-		pq_sendint64(&buf, days[i].green);
-		pq_sendint64(&buf, days[i].orange);
-		pq_sendint64(&buf, days[i].red);
+		for (int k = 0; k < SS_DAY_COUNTERS; k++)
+			pq_sendint64(&buf, SS_COUNTER(&days[i], k));
 		pq_sendfloat8(&buf, days[i].kwh);
 		pq_sendint64(&buf, days[i].duration);
 	}
@@ -682,7 +705,7 @@ session_stats_recv(PG_FUNCTION_ARGS)
 	if (version != SS_VERSION)
 		bad_binary("unknown version");
 	tzlen = pq_getmsgint(buf, 4);
-	if (tzlen < 1 || tzlen > TZ_STRLEN_MAX || buf->len - buf->cursor < tzlen + 4 * 8 + 4)
+	if (tzlen < 1 || tzlen > TZ_STRLEN_MAX || buf->len - buf->cursor < tzlen + SS_WIRE_PARAMS + 4)
 		bad_binary("zone name length out of range");
 	memcpy(tz, pq_getmsgbytes(buf, tzlen), tzlen);
 	tz[tzlen] = '\0';
@@ -695,7 +718,7 @@ session_stats_recv(PG_FUNCTION_ARGS)
 	p.volts = pq_getmsgfloat8(buf);
 	p.good_a = pq_getmsgfloat8(buf);
 	p.fair_a = pq_getmsgfloat8(buf);
-	ss_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
+	sa_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
 	ndays = pq_getmsgint(buf, 4);
 	if (ndays < 0 || ndays > SS_MAX_DAYS ||
 		(int64) ndays * SS_WIRE_DAY != (int64) (buf->len - buf->cursor))
@@ -706,14 +729,8 @@ session_stats_recv(PG_FUNCTION_ARGS)
 	for (int i = 0; i < ndays; i++)
 	{
 		days[i].day = pq_getmsgint(buf, 4);
-		days[i].active = pq_getmsgint64(buf);
-		days[i].completed = pq_getmsgint64(buf);
-		days[i].empty = pq_getmsgint64(buf);
-		days[i].micro = pq_getmsgint64(buf);
-		days[i].normal = pq_getmsgint64(buf);
-		days[i].green = pq_getmsgint64(buf);
-		days[i].orange = pq_getmsgint64(buf);
-		days[i].red = pq_getmsgint64(buf);
+		for (int k = 0; k < SS_DAY_COUNTERS; k++)
+			SS_COUNTER(&days[i], k) = pq_getmsgint64(buf);
 		days[i].kwh = pq_getmsgfloat8(buf);
 		days[i].duration = pq_getmsgint64(buf);
 	}

@@ -1,8 +1,15 @@
 /*
  * session_stats.h
  *		The sessions.session_stats type: a flat varlena summarising charging
- *		sessions per local day, and helpers shared by the scalar functions,
- *		the type's I/O and the aggregates.
+ *		sessions per local day, and the helpers shared by the type's I/O
+ *		(session_stats.c) and the aggregates (session_stats_agg.c).
+ *
+ * Dependency rule: session_stats*.c build on this file and on
+ * analytics_params.h (the GUC defaults, the parameter and kWh checks, the
+ * current formula), and PostgreSQL. They know nothing of the scalar
+ * functions (session_math.c), the chart (chart_svg.c reads the type only
+ * through sessions.days()), the store, the events or the workers: the
+ * aggregates work on any table.
  *
  * Layout (all fields native-endian in memory; the binary send/recv form is
  * network order, see session_stats.c):
@@ -26,6 +33,21 @@
  *
  * The state therefore grows with the number of distinct local days, never
  * with the number of rows.
+ *
+ * LAYOUT CONTRACT. Four forms of one value must change together, and only
+ * together with a new SS_VERSION whose readers still accept version 1:
+ *	 - the stored form, the structs below (on disk in tables since 0.1.0;
+ *	   ss_check and the aggregates read it in place);
+ *	 - the binary form, session_stats_send / _recv: per day SS_WIRE_DAY
+ *	   bytes (the stored day without its reserved field), the parameters
+ *	   SS_WIRE_PARAMS bytes;
+ *	 - the text form, session_stats_out / _in: per day SS_TEXT_DAY_FIELDS
+ *	   blank-separated fields;
+ *	 - the order of the day counters, ss_day_counters[] in session_stats.c,
+ *	   which all four I/O functions walk (add_day and the days() / totals()
+ *	   columns in session_stats_agg.c name each counter too).
+ * The static assertions below tie the struct offsets and sizes to these
+ * constants: changing a field breaks the build here first.
  */
 #ifndef SESSION_STATS_H
 #define SESSION_STATS_H
@@ -38,8 +60,9 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "pgtime.h"
-#include "utils/float.h"
 #include "utils/memutils.h"
+
+#include "analytics_params.h"
 
 #define SS_VERSION		1
 
@@ -91,11 +114,43 @@ typedef struct SessionParams
 	float8		fair_a;
 } SessionParams;
 
-/* GUCs (session_math.c) */
-extern double sa_micro_threshold;
-extern double sa_volts;
-extern double sa_good_amps;
-extern double sa_fair_amps;
+/*
+ * Field counts and wire sizes of the layout contract (see the top of this
+ * file). The day counters are the int64 fields active .. red.
+ */
+#define SS_DAY_COUNTERS		8	/* active completed empty micro normal green orange red */
+#define SS_N_PARAMS			4	/* micro_threshold volts good_a fair_a */
+#define SS_TEXT_DAY_FIELDS	(1 + SS_DAY_COUNTERS + 2)	/* date, counters, kwh, duration */
+#define SS_WIRE_DAY			(4 + SS_DAY_COUNTERS * 8 + 8 + 8)	/* date, counters, kwh, duration */
+#define SS_WIRE_PARAMS		(SS_N_PARAMS * 8)	/* the parameters as float8 */
+
+/* A stored day is the wire day plus its reserved field, nothing else. */
+StaticAssertDecl(sizeof(SessionStatsDay) == SS_WIRE_DAY + sizeof(int32),
+				 "SessionStatsDay changed: update SS_WIRE_DAY, send/recv, in/out (session_stats.h contract)");
+StaticAssertDecl(sizeof(SessionStatsDay) % MAXIMUM_ALIGNOF == 0,
+				 "SessionStatsDay must keep the day array aligned");
+StaticAssertDecl(offsetof(SessionStatsDay, day) == 0 &&
+				 offsetof(SessionStatsDay, reserved) == 4 &&
+				 offsetof(SessionStatsDay, active) == 8 &&
+				 offsetof(SessionStatsDay, red) == 8 + (SS_DAY_COUNTERS - 1) * sizeof(int64) &&
+				 offsetof(SessionStatsDay, kwh) == 8 + SS_DAY_COUNTERS * sizeof(int64) &&
+				 offsetof(SessionStatsDay, duration) == offsetof(SessionStatsDay, kwh) + sizeof(float8),
+				 "SessionStatsDay offsets changed: stored values of 0.1.0 would no longer read");
+/* The parameters: contiguous float8 in the header, as SessionParams. */
+StaticAssertDecl(sizeof(SessionParams) == SS_WIRE_PARAMS,
+				 "SessionParams changed: update SS_N_PARAMS, send/recv, in/out");
+StaticAssertDecl(offsetof(SessionStats, fair_a) - offsetof(SessionStats, micro_threshold) ==
+				 (SS_N_PARAMS - 1) * sizeof(float8) &&
+				 SS_HEADER_SIZE == offsetof(SessionStats, fair_a) + sizeof(float8),
+				 "SessionStats parameters changed: update SS_N_PARAMS and the contract");
+#if ALIGNOF_DOUBLE == 8
+/* The header offsets of the table at the top (8-byte aligned doubles). */
+StaticAssertDecl(offsetof(SessionStats, version) == 4 && offsetof(SessionStats, flags) == 5 &&
+				 offsetof(SessionStats, tzlen) == 6 && offsetof(SessionStats, ndays) == 8 &&
+				 offsetof(SessionStats, capacity) == 12 && offsetof(SessionStats, reserved) == 16 &&
+				 offsetof(SessionStats, micro_threshold) == 24 && SS_HEADER_SIZE == 56,
+				 "SessionStats header offsets changed: stored values of 0.1.0 would no longer read");
+#endif
 
 /*
  * A zone name resolved the way AT TIME ZONE reads it. Zone names are
@@ -137,42 +192,5 @@ extern bool ss_zone_name_ok(const char *tz, int len);
 extern bool ss_zone_lookup(const char *name, int len, SSZone *zone);
 extern bool ss_zone_equal(const char *a, int alen, const char *b, int blen);
 extern void ss_format_day(int32 day, char *buf, size_t size);
-extern void ss_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair_a);
-extern void sa_out_of_range(const char *field) pg_attribute_noreturn();
-
-/*
- * Errors unless kwh is finite and >= 0; for the scalar functions and the
- * aggregate's per-row path.
- */
-static inline void
-sa_check_kwh(float8 kwh)
-{
-	if (!(kwh >= 0) || isinf(kwh))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("kwh must be a finite number >= 0, got %g", kwh)));
-}
-
-/*
- * Average power in watts of kwh delivered over dur_us (> 0) microseconds.
- */
-static inline float8
-sa_power_w(float8 kwh, int64 dur_us)
-{
-	return kwh / ((float8) dur_us / (float8) USECS_PER_HOUR) * 1000.0;
-}
-
-/*
- * Average current in amperes of kwh delivered over dur_us microseconds at
- * volts; NaN when the duration is not positive. One formula for the scalar
- * functions and the aggregates, so ratings agree exactly.
- */
-static inline float8
-sa_current_a(float8 kwh, int64 dur_us, float8 volts)
-{
-	if (dur_us <= 0)
-		return get_float8_nan();
-	return sa_power_w(kwh, dur_us) / volts;
-}
 
 #endif							/* SESSION_STATS_H */

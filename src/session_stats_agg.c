@@ -14,6 +14,11 @@
  * fn_extra) the UTC offset of the zone together with the UTC interval over
  * which that offset holds (up to the next transition, from pg_next_dst_boundary);
  * a row then costs a range compare, an addition and a division.
+ *
+ * Dependency rule: session_stats.h (the type), analytics_params.h (the GUC
+ * defaults, checks, the current formula) and PostgreSQL; nothing of the
+ * scalar functions, the chart or the store. The aggregates read only their
+ * arguments, so they work on any table.
  */
 #include "postgres.h"
 
@@ -430,7 +435,7 @@ trans_setup(FunctionCallInfo fcinfo, TransCache *tc, SessionStats *s, MemoryCont
 	p.fair_a = sa_fair_amps;
 	if (s == NULL)
 	{
-		ss_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
+		sa_check_params(p.micro_threshold, p.volts, p.good_a, p.fair_a);
 		s = ss_create(tc->tzname, tc->tzlen, &p, 8, CurrentMemoryContext);
 	}
 	else if (s->tzlen != tc->tzlen || memcmp(s->tz, tc->tzname, tc->tzlen) != 0 ||

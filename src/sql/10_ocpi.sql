@@ -2,7 +2,7 @@
 --
 -- Sessions live in sessions.store (kind 'ocpi'): namespace = upper(country_code)
 -- || '-' || upper(party_id), external_id = upper(id), doc = the Session exactly
--- as received. Validation and the write paths are in C (ocpi_validate.c).
+-- as received. Validation (ocpi_validate.c) and the write paths (ocpi_store.c) are in C.
 
 -- Validation -------------------------------------------------------------------
 

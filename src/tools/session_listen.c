@@ -4,8 +4,8 @@
  *		and without gaps.
  *
  * LISTENs on the channels of the chosen events and namespace; a notification
- * only wakes it. Every line printed comes from sessions.events_since(), read
- * from the last seq printed, so the output is in seq order and holds each
+ * only wakes it. Every line printed comes from sessions.events_page(), read
+ * from the last position, so the output is in seq order and holds each
  * event once, across lost connections (reconnect with backoff, then catch
  * up) and, with --state FILE, across restarts.
  */
@@ -39,7 +39,7 @@ static long long max_events = -1;
 static int	idle_poll_ms = 10000;
 
 static PGconn *conn = NULL;
-static long long cursor_seq = -1;	/* last seq events_since returned (printed, or not asked for) */
+static long long cursor_seq = -1;	/* position: last row or bound events_page returned */
 static long long announced = 0;	/* highest seq a notification mentioned */
 static long long printed = 0;
 static bool verbose = false;
@@ -297,12 +297,15 @@ result_ok(PGresult *res, ExecStatusType want)
 
 /*
  * catch_up
- *		Prints every event after cursor_seq that events_since returns, page by
- *		page, and moves the position only to rows it got: events_since stops
- *		below any event that a still-open transaction may precede, so the
- *		position never passes an event not printed yet (a short page says
- *		nothing about what lies beyond it). Sets *advanced when the position
- *		moved. Returns false when the connection is gone.
+ *		Prints every event after cursor_seq that events_page returns, page by
+ *		page. The position moves to each row's seq and, at the end of a page,
+ *		to the page's bound (its last row, ev NULL): the server guarantees
+ *		that no event this role could still read lies at or below it (it
+ *		stops below any event a still-open transaction may precede), so the
+ *		position never passes an event not printed yet, yet moves past other
+ *		tenants' events instead of reading them again on every catch-up.
+ *		Sets *advanced when the position moved. Returns false when the
+ *		connection is gone.
  */
 static bool
 catch_up(bool *advanced)
@@ -313,39 +316,51 @@ catch_up(bool *advanced)
 		char		after[32];
 		const char *params[3];
 		PGresult   *res;
-		int			n;
+		int			n,
+					nev = 0;
+		long long	from = cursor_seq;
 
 		snprintf(after, sizeof(after), "%lld", cursor_seq);
 		params[0] = after;
 		params[1] = namespace;
 		params[2] = PAGE_ROWS;
 		res = PQexecParams(conn,
-						   "SELECT e.seq, e.event, sessions.event_payload(e) "
-						   "FROM sessions.events_since($1::bigint, $2::text, $3::int) AS e "
-						   "ORDER BY e.seq",
+						   "SELECT (p.ev).seq, (p.ev).event, "
+						   "CASE WHEN (p.ev).seq IS NOT NULL THEN sessions.event_payload(p.ev) END, p.through "
+						   "FROM sessions.events_page($1::bigint, $2::text, $3::int) WITH ORDINALITY AS p(ev, through, i) "
+						   "ORDER BY p.i",
 						   3, NULL, params, NULL, NULL, 0);
 		if (!result_ok(res, PGRES_TUPLES_OK))
 			return false;
 		n = PQntuples(res);
-		debug("catch-up after seq %lld: %d event(s)", cursor_seq, n);
 		for (int i = 0; i < n; i++)
 		{
-			long long	seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			long long	through = strtoll(PQgetvalue(res, i, 3), NULL, 10);
 			const char *ev = PQgetvalue(res, i, 1);
 
+			if (PQgetisnull(res, i, 0))
+			{
+				/* The page's bound: never below a row it returned. */
+				if (through > cursor_seq)
+					cursor_seq = through;
+				continue;
+			}
+			nev++;
 			if ((want[0] && strcmp(ev, "start") == 0) || (want[1] && strcmp(ev, "stop") == 0) ||
 				(want[2] && strcmp(ev, "update") == 0))
-				emit(PQgetvalue(res, i, 2), seq);
+				emit(PQgetvalue(res, i, 2), through);
 			else
-				cursor_seq = seq;	/* returned, so final: an event not asked for */
-			*advanced = true;
+				cursor_seq = through;	/* returned, so final: an event not asked for */
 			if ((max_events >= 0 && printed >= max_events) || stop_requested)
 				finish();
 		}
 		PQclear(res);
+		debug("catch-up after seq %lld: %d event(s), position %lld", from, nev, cursor_seq);
+		if (cursor_seq != from)
+			*advanced = true;
 		fflush(stdout);
 		save_state();
-		if (n < PAGE_ROWS_N)
+		if (nev < PAGE_ROWS_N)
 			return true;
 	}
 }
@@ -498,7 +513,7 @@ start_position(void)
  * session_setup
  *		After (re)connecting: LISTEN first, then catch up, so nothing
  *		committed in between is missed. The catch-up is repeated until it
- *		brings nothing: events_since may stop early at the first bound it
+ *		brings nothing: events_page may stop early at the first bound it
  *		finds cheaply, and no notification will come for history.
  */
 static bool
@@ -573,19 +588,19 @@ listen_loop(void)
 	for (;;)
 	{
 		struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-		long long	due = last_check + (pending ? backoff_ms : idle_poll_ms);
-		long long	now = now_ms();
+		long long	due,
+					now;
 		int			rc;
 		PGnotify   *note;
 		bool		was_pending,
 					advanced;
 
-		rc = poll(&pfd, 1, due > now ? (int) (due - now) : 0);
-		if (stop_requested)
-			finish();
-		if (rc < 0 && errno != EINTR)
-			tool_die(EXIT_FAILURE_RUN, "poll failed: %s", strerror(errno));
-		if (rc > 0 && (!PQconsumeInput(conn) || connection_lost()))
+		/*
+		 * Notifications libpq has already read (during a catch-up query, or
+		 * a reconnect's) wait in its queue, where poll() cannot see them:
+		 * take in what the socket holds and drain the queue before blocking.
+		 */
+		if (!PQconsumeInput(conn) || connection_lost())
 		{
 			reconnect();
 			last_check = now_ms();
@@ -610,10 +625,17 @@ listen_loop(void)
 		}
 		if (announced > cursor_seq)
 			pending = true;
+		due = last_check + (pending ? backoff_ms : idle_poll_ms);
 		now = now_ms();
-		if (now < last_check + (pending ? backoff_ms : idle_poll_ms))
-			continue;
-
+		if (now < due)
+		{
+			rc = poll(&pfd, 1, (int) (due - now));
+			if (stop_requested)
+				finish();
+			if (rc < 0 && errno != EINTR)
+				tool_die(EXIT_FAILURE_RUN, "poll failed: %s", strerror(errno));
+			continue;			/* read and drain at the top, then decide */
+		}
 		was_pending = pending;
 		if (!catch_up(&advanced))
 		{

@@ -296,3 +296,20 @@ tool_parse_number(const char *option, const char *s, double min, double max)
 bad:
 	tool_die(EXIT_USAGE, "invalid %s \"%s\": expected a number above %g and at most %g", option, s, min, max);
 }
+
+/*
+ * tool_is_number
+ *		A finite decimal number, all of s (strtod accepts all of it).
+ */
+bool
+tool_is_number(const char *s)
+{
+	char	   *end;
+	double		v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char) *s))
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	return *end == '\0' && errno == 0 && v == v && v < 1e300 && v > -1e300;
+}

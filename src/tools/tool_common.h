@@ -65,4 +65,10 @@ extern long long tool_parse_int(const char *option, const char *s, long long min
  */
 extern double tool_parse_number(const char *option, const char *s, double min, double max);
 
+/*
+ * True when s is a whole finite decimal number as strtod reads it (no
+ * leading space); never exits. For optional flag values that may be absent.
+ */
+extern bool tool_is_number(const char *s);
+
 #endif							/* TOOL_COMMON_H */

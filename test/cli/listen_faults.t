@@ -2,11 +2,14 @@
 # session-listen under faults, each checked against sessions.event_log:
 # a long transaction (one holding only an xid, one that wrote an event and
 # stays open), the listener's connection killed repeatedly during a burst of
-# writes plus a restart from --state, and forged notifications (any role may
-# NOTIFY) that must not keep it polling.
+# writes plus a restart from --state, forged notifications (any role may
+# NOTIFY) that must not keep it polling, a tenant's listener far below other
+# tenants' events (its position moves to the page's bound), and a
+# notification libpq read during a reconnect's catch-up query (served at
+# once, not at the next --poll).
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/lib/common.sh"
-plan 21
+plan 27
 
 listen_db listen_faults_t
 ins() { q "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'online', '$1', 'OPEN')"; }
@@ -110,7 +113,7 @@ is "$(cat "$T/s3")" "$(q "SELECT max(seq) FROM sessions.event_log")" "the state 
 # announced seq stayed out of reach made 5 queries a second for as long as
 # it ran.
 LOG=$SA_TEST_DIR/server.log
-calls() { grep -c 'sessions.events_since(\$1::bigint' "$LOG"; }
+calls() { grep -c 'sessions.events_page(\$1::bigint' "$LOG"; }
 CH=$(q "SELECT sessions.channel_for('start', 'NL-TNM')")
 PGOPTIONS="-c log_statement=all" session-listen -d "dbname=$DB" --party NL-TNM --event start --poll 2 --verbose \
     >"$T/out4" 2>"$T/err4" &
@@ -157,5 +160,62 @@ ok $? "its own event arrives promptly after 100 hidden ones (no back-off from th
 is "$(sed -E 's/.*"namespace":"([^"]+)".*"external_id":"([^"]+)".*/\1 \2/' "$T/out5")" "tenant_a mine" \
    "it prints only its own namespace's event"
 is "$(grep -c 'of a namespace this role cannot read' "$T/err5")" 100 "the 100 foreign notifications are recognised and not waited for"
+kill -TERM $LP; wait $LP
+
+# --- (e) a tenant's listener at an old position, other tenants' events after --
+# Its position used to move only to its own events, so every catch-up read
+# all other tenants' rows above its last event again. Now the first catch-up
+# moves it to the page's bound (the settled seq, a multiple of 1000), the
+# next reads from there; every own event still comes once, in order.
+old=$(q "SELECT max(seq) FROM sessions.event_log WHERE namespace = 'tenant_a'")
+q "INSERT INTO sessions.store (kind, namespace, external_id, status) SELECT 'invoice', 'tenant_b', 'bb' || g, 'OPEN' FROM generate_series(1, 2500) g"
+settled=$(q "SELECT sessions.events_head() / 1000 * 1000")
+session-listen -d "dbname=$DB user=lf_tenant" --from "$old" --state "$T/s6" --poll 2 --verbose >"$T/out6" 2>"$T/err6" &
+LP=$!
+sleep 3
+second=$(grep -o 'catch-up after seq [0-9]*' "$T/err6" | sed -n 2p | grep -o '[0-9]*$')
+cmp=$([ -n "$second" ] && [ "$second" -ge "$settled" ] && [ "$settled" -gt "$old" ] && echo 0 || echo 1)
+ok $cmp "the second catch-up reads from the bound ($second >= $settled), not from the tenant's last event ($old)"
+is "$(cat "$T/s6")" "$settled" "the state file holds the bound although no event was printed"
+q "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'tenant_a', 'mine2', 'OPEN')"
+q "INSERT INTO sessions.store (kind, namespace, external_id, status) SELECT 'invoice', 'tenant_b', 'bc' || g, 'OPEN' FROM generate_series(1, 1200) g"
+q "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'tenant_a', 'mine3', 'OPEN')"
+wait_lines "$T/out6" 2 50
+kill -TERM $LP; wait $LP
+is "$(seqs "$T/out6")" "$(q "SELECT seq FROM sessions.event_log WHERE namespace = 'tenant_a' AND seq > $old ORDER BY seq" | tr '\n' ' ')" \
+   "the tenant's own events after its position, exactly once and in order"
+
+# --- (f) a notification libpq read during a reconnect's catch-up -----------
+# The listener's connection is killed; an event X is committed meanwhile.
+# After reconnecting it catches up: X, whose --exec makes it idle between
+# the two catch-up queries of its setup, while an open writing transaction W
+# (a stop event, on a channel it does not listen to) holds back a start
+# event E committed meanwhile. E's notification reaches the client during
+# the second query, which cannot deliver E yet; libpq queues it. It used to
+# sit there until the --poll 30 idle catch-up; it must be served (retried)
+# at once, so E comes within about a second of W's end.
+q "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', 'online', 'dr-w', 'OPEN')"
+head=$(q "SELECT sessions.events_head()")
+session-listen -d "dbname=$DB application_name=lf_drain" --from "$head" --event start --poll 30 \
+    --exec 'cat >/dev/null; sleep 2' >"$T/out7" 2>"$T/err7" &
+LP=$!
+sleep 1
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lf_drain'" >/dev/null
+ins dr-x
+sleep 0.5
+psql -X -q -d $DB >/dev/null <<'SQL' &
+BEGIN;
+UPDATE sessions.store SET status = 'CLOSED', ended_at = now() WHERE external_id = 'dr-w';
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+LW=$!
+sleep 0.5
+ins dr-e
+wait $LW
+wait_lines "$T/out7" 2 25
+ok $? "the held-back event arrives within 2.5 s of the writing transaction's end (not at the 30 s poll)"
+is "$(sed -E 's/.*"external_id":"([^"]+)".*/\1/' "$T/out7" | tr '\n' ' ')" "dr-x dr-e " "both start events, once, in order"
+like "$(cat "$T/err7")" "reconnected, resumed after seq" "it had reconnected"
 kill -TERM $LP; wait $LP
 psql -X -q -d postgres -c "DROP DATABASE $DB WITH (FORCE)" -c "DROP ROLE lf_forger" -c "DROP ROLE lf_tenant" >/dev/null

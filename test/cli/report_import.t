@@ -3,7 +3,7 @@
 # their reasons, streaming in batches inside one transaction, hostile files
 # and the exit statuses.
 . "$(dirname "$0")/tap.sh"
-plan 29
+plan 31
 
 DATA=$SA_SRC/test/cli/data
 T=$SA_TEST_DIR/report_import
@@ -44,6 +44,8 @@ before=$(count)
 printf '{"rows": [{"session_id": "x"' >"$T/trunc.json"
 printf '{"total_count": 3, "page": 1}' >"$T/norows.json"
 python3 -c "print('[' + '[' * 5000 + ']' * 5000 + ']')" >"$T/deep.json"
+# not UTF-8: the server rejects the batch's text (22021), an input error too
+printf '{"rows": [{"session_id": "u\xff\xfe", "session_kwh": 1, "session_start_time": 1757235600000}]}' >"$T/badutf8.json"
 python3 - "$T/late_error.json" <<'PY'
 import json, sys
 rows = [{"session_id": "late-%d" % i, "session_kwh": 1, "session_start_time": 1757623500000 + i} for i in range(4500)]
@@ -52,11 +54,12 @@ text = json.dumps(rows)
 text = text[:-1] + ', {"session_id": "z", "session_kwh": tru}]'
 open(sys.argv[1], "w").write(text)
 PY
-for f in trunc norows deep late_error; do
+for f in trunc norows deep badutf8 late_error; do
     session-report import powerflex "$T/$f.json" >/dev/null 2>"$T/$f.err"
     is "$?/$(wc -l <"$T/$f.err")" "7/1" "$f: exit 7 and one line"
 done
 like "$(cat "$T/late_error.err")" "rows 4001 to 4501: invalid input syntax for type json.*nothing imported" "invalid JSON named with its rows"
+like "$(cat "$T/badutf8.err")" 'badutf8.json: rows 1 to 1: invalid byte sequence for encoding "UTF8": 0xff; nothing imported' "invalid UTF-8 named with its rows"
 is "$(count)" "$before" "a broken file imports nothing, even after earlier batches"
 
 session-report import powerflex "$T/does-not-exist.json" 2>/dev/null; is "$?" 5 "missing file: exit 5"

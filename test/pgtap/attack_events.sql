@@ -5,7 +5,7 @@
 -- sequence and the prune state are compared with a snapshot at the end, and
 -- the server is still up (the store_events repro used to crash it).
 BEGIN;
-SELECT plan(35);
+SELECT plan(40);
 
 CREATE FUNCTION pg_temp.conn(name text, role text) RETURNS text LANGUAGE sql AS $$
     SELECT dblink_connect(name, format('dbname=%s host=%s port=%s user=%s', current_database(),
@@ -100,6 +100,10 @@ SELECT throws_ok($$SELECT * FROM dblink('none', 'SELECT sessions.events_head()')
                  '42501', NULL, 'attack 13: a role with no extension role cannot read the head');
 SELECT throws_ok($$SELECT * FROM dblink('none', 'SELECT seq FROM sessions.events_since(0)') AS t(n bigint)$$,
                  '42501', NULL, 'attack 14: nor catch up');
+SELECT throws_ok($$SELECT * FROM dblink('none', 'SELECT through FROM sessions.events_page(0)') AS t(n bigint)$$,
+                 '42501', NULL, 'attack 14b: nor catch up by pages');
+SELECT throws_ok($$SELECT * FROM dblink('none', 'SELECT sessions.events_settled()') AS t(n bigint)$$,
+                 '42501', NULL, 'attack 14c: nor read the settled bound');
 
 -- ---- 15-18: reading other tenants' events ---------------------------------------
 SELECT is((SELECT n FROM dblink('r1', $$SELECT pg_catalog.count(*) FROM sessions.event_log WHERE namespace = 'EV-BBB'$$) AS t(n bigint)),
@@ -120,6 +124,16 @@ SELECT is((SELECT h FROM dblink('um', 'SELECT sessions.events_head()') AS t(h bi
           'attack 25: an unmapped writer''s head is the pruned position, not the global count');
 SELECT is((SELECT n FROM dblink('um', 'SELECT pg_catalog.count(*) FROM sessions.events_since(0)') AS t(n bigint)),
           0::bigint, 'attack 25: and it catches up on nothing');
+-- The page bound: the seq of a tenant's own event or a multiple of 1000,
+-- never the global count (here below 1000: the settled bound is 0).
+SELECT is((SELECT pg_catalog.string_agg(ns, ',') FROM dblink('r1',
+              'SELECT DISTINCT (p.ev).namespace FROM sessions.events_page(0) AS p WHERE (p.ev).seq IS NOT NULL') AS t(ns text)),
+          'EV-AAA', 'attack 26: events_page returns only the reader''s own party''s events');
+SELECT is((SELECT b FROM dblink('r1', 'SELECT through FROM sessions.events_page(0) WHERE ev IS NULL') AS t(b bigint)),
+          (SELECT pg_catalog.max(seq) FROM sessions.event_log WHERE namespace = 'EV-AAA'),
+          'attack 26: its bound is the reader''s own newest event, not the global head');
+SELECT is((SELECT b FROM dblink('um', 'SELECT sessions.events_settled()') AS t(b bigint)) OPERATOR(pg_catalog.%) 1000, 0::bigint,
+          'attack 27: events_settled() is a multiple of 1000 (not the global count)');
 
 -- ---- 19-24: forging the log ------------------------------------------------------
 SELECT throws_ok($$SELECT dblink_exec('w1', $q$INSERT INTO sessions.event_log (seq, event, kind, namespace, session_key, status, horizon)

@@ -322,7 +322,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'telemetry_details_limit', 'associates', 'parents', 'session_info', 'current_sessions', 'telemetry_daily',
     'invoice_status_name', 'invoice_status_description', 'session_status', 'list_sessions', 'invoice_list_page',
     'session_state', 'resume_session', 'continuation_token', 'continuation_cursor', 'metric_samples', 'metrics',
-    'channel_for', 'event_payload', 'events_head', 'events_since', 'notify_status']), 'reader';
+    'channel_for', 'event_payload', 'events_head', 'events_since', 'events_page', 'events_settled', 'notify_status']), 'reader';
 INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'ocpi_put', 'ocpi_patch', 'ocpi_put_charging_preferences', 'import_powerflex',
     'create_session', 'update_session_details', 'update_session_identifier', 'add_associate_session',
