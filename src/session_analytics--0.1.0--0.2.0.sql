@@ -1001,21 +1001,26 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     r sessions.store;
+    x sessions.store;
+    n pg_catalog.int4 := 0;
 BEGIN
     IF coalesce(p_reference, '') = '' THEN
         RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
     END IF;
-    SELECT * INTO r FROM sessions.store s
-     WHERE s.kind = 'invoice' AND s.external_id = p_reference
-       FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
-            USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
-    END IF;
     -- References are unique within a type only: a role that sees two types
     -- may see one reference twice, and must not act on either by chance.
-    IF EXISTS (SELECT FROM sessions.store s
-                WHERE s.kind = 'invoice' AND s.external_id = p_reference AND s.namespace <> r.namespace) THEN
+    -- One query reads (and locks) up to two rows: cheaper than a second
+    -- look-up, and no subtransaction (which would take a subxid per call).
+    FOR x IN SELECT * FROM sessions.store s
+              WHERE s.kind = 'invoice' AND s.external_id = p_reference
+              LIMIT 2 FOR UPDATE LOOP
+        n := n + 1;
+        r := x;
+    END LOOP;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
+            USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
+    ELSIF n > 1 THEN
         RAISE EXCEPTION 'reference "%" names sessions of more than one type', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
             USING ERRCODE = '21000',
                   HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
@@ -1172,21 +1177,26 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    docs jsonb[];
+    d jsonb;
 BEGIN
     IF coalesce(reference, '') = '' THEN
         RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
     END IF;
-    SELECT pg_catalog.array_agg(v.status_doc) INTO docs
-      FROM sessions.invoice_sessions v WHERE v.reference = session_status.reference;
-    IF docs IS NULL THEN
-        RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(reference) > 64 THEN pg_catalog.left(reference, 64) || '...' ELSE reference END) USING ERRCODE = 'P0002';
-    ELSIF pg_catalog.cardinality(docs) > 1 THEN
-        RAISE EXCEPTION 'reference "%" names sessions of more than one type', (CASE WHEN pg_catalog.length(reference) > 64 THEN pg_catalog.left(reference, 64) || '...' ELSE reference END)
-            USING ERRCODE = '21000',
-                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
-    END IF;
-    RETURN docs[1];
+    -- STRICT fetches a second row only to see whether there is one: the
+    -- ambiguity check costs no second query (references are unique within
+    -- a type only, and a role that sees both types may see one twice).
+    BEGIN
+        SELECT v.status_doc INTO STRICT d
+          FROM sessions.invoice_sessions v WHERE v.reference = session_status.reference;
+    EXCEPTION
+        WHEN no_data_found THEN
+            RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(reference) > 64 THEN pg_catalog.left(reference, 64) || '...' ELSE reference END) USING ERRCODE = 'P0002';
+        WHEN too_many_rows THEN
+            RAISE EXCEPTION 'reference "%" names sessions of more than one type', (CASE WHEN pg_catalog.length(reference) > 64 THEN pg_catalog.left(reference, 64) || '...' ELSE reference END)
+                USING ERRCODE = '21000',
+                      HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
+    END;
+    RETURN d;
 END
 $$;
 COMMENT ON FUNCTION sessions.session_status(text) IS
