@@ -28,12 +28,15 @@ OBJS = \
 	src/notify_worker.o \
 	src/lifecycle_sign.o
 
-# The install script is built from the master SQL, kept as one file per
-# concern under src/sql/ and joined in name order; releases after the first
-# ship hand-written upgrade scripts src/session_analytics--A--B.sql.
+# The install script of the current version is built from the master SQL,
+# kept as one file per concern under src/sql/ and joined in name order.
+# Install scripts of earlier releases are kept frozen as shipped
+# (src/session_analytics--0.1.0.sql, never regenerated), beside the
+# hand-written upgrade scripts src/session_analytics--A--B.sql; both are
+# installed as they are (docs/upgrading.md).
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(wildcard src/$(EXTENSION)--*--*.sql)
+DATA       = $(filter-out src/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/$(EXTENSION)--*.sql))
 
 # pg_regress suites (sql/ + expected/): make installcheck runs them against a
 # running server, make test against its throwaway cluster.

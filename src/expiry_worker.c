@@ -10,7 +10,12 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -19,12 +24,16 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "port/atomics.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -264,13 +273,77 @@ sa_worker_round_end(void)
 }
 
 /*
+ * wait_for_extension_change
+ *		Waits while a transaction that changes the extension's pg_extension
+ *		row is in progress. ALTER EXTENSION ... UPDATE and DROP EXTENSION
+ *		update (or delete) that row before they run anything else, so a round
+ *		that starts during an update waits for it to end and then sees the new
+ *		catalog, instead of running the old SQL against a half-replaced one.
+ *		The row is only read (its xmax): a worker takes no row lock, so its
+ *		rounds assign no transaction ID and write no WAL for this. Returns
+ *		whether it waited.
+ */
+static bool
+wait_for_extension_change(void)
+{
+	bool		waited = false;
+
+	for (;;)
+	{
+		Relation	rel;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		TransactionId xwait = InvalidTransactionId;
+
+		rel = table_open(ExtensionRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+					CStringGetDatum("session_analytics"));
+		scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup) &&
+			!(tup->t_data->t_infomask & HEAP_XMAX_INVALID) &&
+			!HEAP_XMAX_IS_LOCKED_ONLY(tup->t_data->t_infomask))
+		{
+			TransactionId xmax = HeapTupleHeaderGetUpdateXid(tup->t_data);
+
+			if (TransactionIdIsValid(xmax) && TransactionIdIsInProgress(xmax))
+				xwait = xmax;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		if (!TransactionIdIsValid(xwait))
+			return waited;
+
+		pgstat_report_activity(STATE_RUNNING, "waiting for ALTER/DROP EXTENSION session_analytics");
+		XactLockTableWait(xwait, NULL, NULL, XLTW_None);
+		/*
+		 * Waiting for a transaction reads no invalidations: read them now,
+		 * and look again with a new catalog snapshot.
+		 */
+		AcceptInvalidationMessages();
+		InvalidateCatalogSnapshot();
+		waited = true;
+	}
+}
+
+/*
  * sa_worker_extension_installed
- *		Inside a round: is session_analytics installed in this database? When
- *		it is not, the worker named who says so once (*warned remembers).
+ *		Inside a round: is session_analytics installed in this database?
+ *		First waits out a running ALTER EXTENSION ... UPDATE or DROP
+ *		EXTENSION (wait_for_extension_change), then takes a new snapshot if
+ *		it waited, so the rest of the round reads what that transaction
+ *		committed. When the extension is not installed, the worker named who
+ *		says so once (*warned remembers).
  */
 bool
 sa_worker_extension_installed(const char *who, bool *warned)
 {
+	if (wait_for_extension_change())
+	{
+		PopActiveSnapshot();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
 	if (OidIsValid(get_extension_oid("session_analytics", true)))
 	{
 		*warned = false;
@@ -320,6 +393,10 @@ sa_expiry_worker_main(Datum main_arg)
 	static bool warned_missing = false;
 	MemoryContext loop_cxt;
 	char	   *connected_db;
+
+	/* Never registered under pg_upgrade; and never run there either. */
+	if (IsBinaryUpgrade)
+		proc_exit(0);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);

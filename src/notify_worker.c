@@ -481,6 +481,10 @@ sa_notify_worker_main(Datum main_arg)
 	char	   *connected_db;
 	volatile int backoff_ms = 0;
 
+	/* Never registered under pg_upgrade; and never run there either. */
+	if (IsBinaryUpgrade)
+		proc_exit(0);
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();

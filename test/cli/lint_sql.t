@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every function call in the install script is schema-qualified
 # (tools/lint_sql.py): first the lint itself on known input, then one test
-# per file of src/sql/, listing what it finds.
+# per file of src/sql/ and per upgrade script (src/session_analytics--A--B.sql,
+# which runs as the superuser updating the extension), listing what it finds.
 . "$SA_SRC/test/cli/tap.sh"
-files=("$SA_SRC"/src/sql/*.sql)
+files=("$SA_SRC"/src/sql/*.sql "$SA_SRC"/src/session_analytics--*--*.sql)
 plan $((${#files[@]} + 3))
 lint=$SA_SRC/tools/lint_sql.py
 tmp=$(mktemp -d)
@@ -44,6 +45,6 @@ ok $? "SQL syntax (keywords, type modifiers, CTE and alias column lists) is not 
 
 for f in "${files[@]}"; do
     out=$(python3 "$lint" "$f")
-    ok $? "no unqualified calls in src/sql/$(basename "$f")"
+    ok $? "no unqualified calls in ${f#"$SA_SRC"/}"
     grep '^  ' <<<"$out" | sed 's/^ */# /' | head -60
 done
