@@ -23,7 +23,9 @@ OBJS = \
 	src/session_stats.o \
 	src/session_stats_agg.o \
 	src/chart_svg.o \
+	src/worker_common.o \
 	src/expiry_worker.o \
+	src/notify_handoff.o \
 	src/event_trigger.o \
 	src/notify_worker.o \
 	src/lifecycle_sign.o

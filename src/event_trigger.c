@@ -11,9 +11,11 @@
  * (XACT_EVENT_PRE_COMMIT), so a transaction that rolls back records and sends
  * nothing, and one with many events on a channel sends one range
  * notification instead of one per event (docs/notifications.md). When the
- * notifier (notify_worker.c) delivers for this database, the writer queues
- * nothing and only wakes it after commit; the notifier announces the logged
- * rows with the same functions (sa_events_announce).
+ * notifier delivers for this database, the writer queues nothing and only
+ * wakes it after commit; the notifier announces the logged rows with the
+ * same functions (sa_events_announce). Which of the two sends is asked of
+ * the hand-off (notify_handoff.h, whose .c states the contract); this file
+ * knows nothing of the notifier worker itself.
  */
 #include "postgres.h"
 
@@ -57,6 +59,7 @@
 #include "utils/xid8.h"
 
 #include "session_analytics.h"
+#include "notify_handoff.h"
 
 PG_FUNCTION_INFO_V1(sa_store_events);
 PG_FUNCTION_INFO_V1(sa_channel_for);

@@ -13,6 +13,11 @@
  * same payloads on the same channels in one transaction per batch, and
  * remembers the batch's last seq in shared memory, where a restarted worker
  * resumes. session_analytics.notify_mode chooses the path (docs/notifications.md).
+ *
+ * Layering: this file is the top of events and notifier. It uses the
+ * hand-off (notify_handoff.h: the shared state, the contract with the
+ * writers, the writer's announce function) and the worker plumbing
+ * (worker_common.h); nothing includes or calls it.
  */
 #include "postgres.h"
 
@@ -43,25 +48,11 @@
 #include "utils/xid8.h"
 
 #include "session_analytics.h"
+#include "notify_handoff.h"
+#include "worker_common.h"
 
 PGDLLEXPORT void sa_notify_worker_main(Datum main_arg);
 PG_FUNCTION_INFO_V1(sa_notify_status);
-
-typedef enum NotifyMode
-{
-	NOTIFY_MODE_AUTO,
-	NOTIFY_MODE_COMMIT,
-	NOTIFY_MODE_WORKER
-} NotifyMode;
-
-static const struct config_enum_entry notify_mode_options[] = {
-	{"auto", NOTIFY_MODE_AUTO, false},
-	{"commit", NOTIFY_MODE_COMMIT, false},
-	{"worker", NOTIFY_MODE_WORKER, false},
-	{NULL, 0, false}
-};
-
-static int	notify_mode = NOTIFY_MODE_AUTO;
 
 /* Events per delivery transaction; coalescing counts per batch. */
 #define NOTIFIER_BATCH 10000
@@ -78,129 +69,25 @@ static int	notify_mode = NOTIFY_MODE_AUTO;
 #define NOTIFIER_GATHER_MAX_US 10000
 
 /*
- * Shared state. procno and active are read by every writer without a lock;
- * dboid is written before active is set (write barrier), delivered only by
- * the worker.
- */
-typedef struct NotifierShared
-{
-	pg_atomic_uint32 procno;	/* the worker's pgprocno + 1; 0 when none */
-	pg_atomic_uint32 active;	/* 1: the worker delivers dboid's events */
-	pg_atomic_uint64 delivered; /* last seq delivered (valid while active) */
-	Oid			dboid;
-	Oid			logrelid;		/* the log delivered is the one with this OID */
-	uint64		horizon;		/* horizon of the event at delivered; 0: unknown */
-	int			pid;
-} NotifierShared;
-
-static NotifierShared *notifier = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void notifier_shmem_request(void);
-static void notifier_shmem_startup(void);
-
-/*
  * sa_notify_init
- *		Defines session_analytics.notify_mode and, while
- *		shared_preload_libraries is processed (not under pg_upgrade), asks for
- *		the shared memory and registers the notifier.
+ *		While shared_preload_libraries is processed (not under pg_upgrade),
+ *		registers the notifier. Its GUC and shared state are the hand-off's
+ *		(notify_handoff.c).
  */
 void
 sa_notify_init(void)
 {
-	/*
-	 * SIGHUP: writers and the notifier must agree on who sends, so the mode
-	 * is cluster-wide (postgresql.conf, ALTER SYSTEM), never per session.
-	 */
-	DefineCustomEnumVariable(SA_GUC_PREFIX ".notify_mode",
-							 "Who sends event notifications: the writing transaction (commit), the notifier worker (worker), or the notifier when it runs (auto).",
-							 NULL, &notify_mode, NOTIFY_MODE_AUTO, notify_mode_options,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
-
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = notifier_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = notifier_shmem_startup;
 
 	sa_register_worker("sa_notify_worker_main", "session_analytics notifier",
 					   "session_analytics notifier", 1);
 }
 
-/* Reserves the shared state (PG15: from shmem_request_hook only). */
-static void
-notifier_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(NotifierShared)));
-}
-
-/* Creates (postmaster) or attaches to the shared state. */
-static void
-notifier_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	notifier = ShmemInitStruct("session_analytics notifier", sizeof(NotifierShared), &found);
-	if (!found)
-	{
-		pg_atomic_init_u32(&notifier->procno, 0);
-		pg_atomic_init_u32(&notifier->active, 0);
-		pg_atomic_init_u64(&notifier->delivered, 0);
-		notifier->dboid = InvalidOid;
-		notifier->logrelid = InvalidOid;
-		notifier->horizon = 0;
-		notifier->pid = 0;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
 /* ---------------------------------------------------------------------
- * The writers' side
+ * Status
  * ---------------------------------------------------------------------
  */
-
-/*
- * sa_notifier_selected
- *		True when this backend's logged events are the notifier's to send:
- *		mode worker, or auto while the notifier delivers for this database.
- */
-bool
-sa_notifier_selected(void)
-{
-	if (notify_mode == NOTIFY_MODE_COMMIT)
-		return false;
-	if (notify_mode == NOTIFY_MODE_WORKER)
-		return true;
-	if (notifier == NULL || pg_atomic_read_u32(&notifier->active) == 0)
-		return false;
-	pg_read_barrier();
-	return notifier->dboid == MyDatabaseId;
-}
-
-/*
- * sa_notifier_wake
- *		Sets the notifier's latch (no lock; a stale procno at worst wakes
- *		another process once for nothing).
- */
-void
-sa_notifier_wake(void)
-{
-	uint32		procno;
-
-	if (notifier == NULL)
-		return;
-	procno = pg_atomic_read_u32(&notifier->procno);
-	if (procno > 0)
-		SetLatch(&GetPGProcByNumber(procno - 1)->procLatch);
-}
 
 /*
  * sa_notify_status
@@ -220,11 +107,11 @@ sa_notify_status(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	values[0] = CStringGetTextDatum(!sa_notify_enabled() ? "off" :
 									sa_notifier_selected() ? "worker" : "commit");
-	if (notifier != NULL && pg_atomic_read_u32(&notifier->procno) > 0)
-		values[1] = Int32GetDatum(notifier->pid);
+	if (sa_notifier != NULL && pg_atomic_read_u32(&sa_notifier->procno) > 0)
+		values[1] = Int32GetDatum(sa_notifier->pid);
 	else
 		nulls[1] = true;
-	serving = notifier != NULL && pg_atomic_read_u32(&notifier->active) != 0;
+	serving = sa_notifier != NULL && pg_atomic_read_u32(&sa_notifier->active) != 0;
 	pg_read_barrier();
 
 	/*
@@ -232,9 +119,9 @@ sa_notify_status(PG_FUNCTION_ARGS)
 	 * text of pg_stat_activity, only to roles with pg_read_all_stats (and
 	 * superusers); tenants get NULL.
 	 */
-	if (serving && notifier->dboid == MyDatabaseId &&
+	if (serving && sa_notifier->dboid == MyDatabaseId &&
 		has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
-		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&notifier->delivered));
+		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&sa_notifier->delivered));
 	else
 		nulls[2] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
@@ -253,9 +140,9 @@ static SPIPlanPtr check_plan = NULL;	/* notifier_check_log's, kept too */
 static void
 notifier_deactivate(const char *why)
 {
-	if (pg_atomic_read_u32(&notifier->active) == 0)
+	if (pg_atomic_read_u32(&sa_notifier->active) == 0)
 		return;
-	pg_atomic_write_u32(&notifier->active, 0);
+	pg_atomic_write_u32(&sa_notifier->active, 0);
 	ereport(LOG, (errmsg("session_analytics notifier stopped delivering: %s", why)));
 }
 
@@ -265,7 +152,7 @@ notifier_deactivate(const char *why)
 static void
 notifier_detach(int code, Datum arg)
 {
-	pg_atomic_write_u32(&notifier->procno, 0);
+	pg_atomic_write_u32(&sa_notifier->procno, 0);
 }
 
 /*
@@ -304,12 +191,12 @@ notifier_activate(void)
 		horizon = 0;
 	sa_worker_round_end();
 
-	pg_atomic_write_u64(&notifier->delivered, (uint64) head);
-	notifier->horizon = horizon;
-	notifier->logrelid = logid;
-	notifier->dboid = MyDatabaseId;
+	pg_atomic_write_u64(&sa_notifier->delivered, (uint64) head);
+	sa_notifier->horizon = horizon;
+	sa_notifier->logrelid = logid;
+	sa_notifier->dboid = MyDatabaseId;
 	pg_write_barrier();
-	pg_atomic_write_u32(&notifier->active, 1);
+	pg_atomic_write_u32(&sa_notifier->active, 1);
 	ereport(LOG, (errmsg("session_analytics notifier delivering events after seq " INT64_FORMAT " in database \"%s\"",
 						 head, sa_worker_database())));
 }
@@ -326,10 +213,10 @@ notifier_restart_log(Oid logid, const char *why)
 	ereport(LOG,
 			(errmsg("session_analytics notifier: %s; delivering the event log from its start "
 					"(was after seq " INT64_FORMAT ")",
-					why, (int64) pg_atomic_read_u64(&notifier->delivered))));
-	pg_atomic_write_u64(&notifier->delivered, 0);
-	notifier->horizon = 0;
-	notifier->logrelid = logid;
+					why, (int64) pg_atomic_read_u64(&sa_notifier->delivered))));
+	pg_atomic_write_u64(&sa_notifier->delivered, 0);
+	sa_notifier->horizon = 0;
+	sa_notifier->logrelid = logid;
 	if (deliver_plan)
 	{
 		SPI_freeplan(deliver_plan);
@@ -361,13 +248,13 @@ notifier_check_log(void)
 	Datum		args[2];
 	bool		isnull;
 	int64		last;
-	uint64		delivered = pg_atomic_read_u64(&notifier->delivered);
+	uint64		delivered = pg_atomic_read_u64(&sa_notifier->delivered);
 
 	if (!OidIsValid(logid) || !OidIsValid(seqid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("sessions.event_log or sessions.event_seq is missing")));
-	if (logid != notifier->logrelid)
+	if (logid != sa_notifier->logrelid)
 	{
 		notifier_restart_log(logid, "the event log was recreated (extension dropped and created again)");
 		return;
@@ -394,11 +281,11 @@ notifier_check_log(void)
 		notifier_restart_log(logid, "the event sequence is below the delivered position");
 		return;
 	}
-	if (notifier->horizon != 0)
+	if (sa_notifier->horizon != 0)
 	{
 		Datum		h = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 
-		if (!isnull && U64FromFullTransactionId(DatumGetFullTransactionId(h)) != notifier->horizon)
+		if (!isnull && U64FromFullTransactionId(DatumGetFullTransactionId(h)) != sa_notifier->horizon)
 			notifier_restart_log(logid, "the event at the delivered position is not the one delivered");
 	}
 }
@@ -427,7 +314,7 @@ notifier_deliver(void)
 		return 0;
 	}
 	notifier_check_log();
-	args[0] = Int64GetDatum((int64) pg_atomic_read_u64(&notifier->delivered));
+	args[0] = Int64GetDatum((int64) pg_atomic_read_u64(&sa_notifier->delivered));
 	args[1] = Int32GetDatum(NOTIFIER_BATCH);
 	if (deliver_plan == NULL)
 	{
@@ -461,8 +348,8 @@ notifier_deliver(void)
 	sa_worker_round_end();
 	if (n > 0)
 	{
-		notifier->horizon = last_horizon;
-		pg_atomic_write_u64(&notifier->delivered, (uint64) last);
+		sa_notifier->horizon = last_horizon;
+		pg_atomic_write_u64(&sa_notifier->delivered, (uint64) last);
 	}
 	RESUME_INTERRUPTS();
 	return (int) n;
@@ -493,15 +380,15 @@ sa_notify_worker_main(Datum main_arg)
 	connected_db = pstrdup(sa_worker_database());
 
 	/* A restart in another database cannot resume the old position. */
-	if (pg_atomic_read_u32(&notifier->active) != 0 && notifier->dboid != MyDatabaseId)
+	if (pg_atomic_read_u32(&sa_notifier->active) != 0 && sa_notifier->dboid != MyDatabaseId)
 		notifier_deactivate("database changed");
-	notifier->pid = MyProcPid;
+	sa_notifier->pid = MyProcPid;
 	pg_write_barrier();
-	pg_atomic_write_u32(&notifier->procno, MyProc->pgprocno + 1);
+	pg_atomic_write_u32(&sa_notifier->procno, MyProc->pgprocno + 1);
 	on_shmem_exit(notifier_detach, 0);
-	if (pg_atomic_read_u32(&notifier->active) != 0)
+	if (pg_atomic_read_u32(&sa_notifier->active) != 0)
 		ereport(LOG, (errmsg("session_analytics notifier resuming after seq " INT64_FORMAT " in database \"%s\"",
-							 (int64) pg_atomic_read_u64(&notifier->delivered), connected_db)));
+							 (int64) pg_atomic_read_u64(&sa_notifier->delivered), connected_db)));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "session_analytics notifier",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -526,9 +413,9 @@ sa_notify_worker_main(Datum main_arg)
 			}
 		}
 
-		wanted = notify_mode != NOTIFY_MODE_COMMIT && sa_notify_enabled();
+		wanted = sa_notify_mode != NOTIFY_MODE_COMMIT && sa_notify_enabled();
 		if (!wanted)
-			notifier_deactivate(notify_mode == NOTIFY_MODE_COMMIT ? "notify_mode is commit" : "notify is off");
+			notifier_deactivate(sa_notify_mode == NOTIFY_MODE_COMMIT ? "notify_mode is commit" : "notify is off");
 		else
 		{
 			uint32		holdoff = InterruptHoldoffCount;
@@ -536,10 +423,10 @@ sa_notify_worker_main(Datum main_arg)
 			MemoryContextSwitchTo(loop_cxt);
 			PG_TRY();
 			{
-				if (pg_atomic_read_u32(&notifier->active) == 0)
+				if (pg_atomic_read_u32(&sa_notifier->active) == 0)
 					notifier_activate();
 				/* Repeat while a full batch came: there may be more. */
-				while (pg_atomic_read_u32(&notifier->active) != 0 &&
+				while (pg_atomic_read_u32(&sa_notifier->active) != 0 &&
 					   (delivered = notifier_deliver()) == NOTIFIER_BATCH)
 				{
 					CHECK_FOR_INTERRUPTS();
@@ -593,7 +480,7 @@ sa_notify_worker_main(Datum main_arg)
 		 */
 		if (delivered > 0)
 			pg_usleep(Min((long) delivered * NOTIFIER_GATHER_PER_EVENT_US, NOTIFIER_GATHER_MAX_US));
-		timeout_ms = pg_atomic_read_u32(&notifier->active) ? NOTIFIER_TIMEOUT_MS : NOTIFIER_IDLE_MS;
+		timeout_ms = pg_atomic_read_u32(&sa_notifier->active) ? NOTIFIER_TIMEOUT_MS : NOTIFIER_IDLE_MS;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -33,8 +33,10 @@ void
 _PG_init(void)
 {
 	sa_analytics_init();
+	sa_worker_common_init();
 	sa_expiry_init();
 	sa_events_init();
+	sa_handoff_init();
 	sa_notify_init();
 
 	/* No one else may define variables under our prefix, typo'd ones warn. */
