@@ -6,6 +6,8 @@
 # (no restart) deliver every event once and in order, and expire sessions.
 . "$(dirname "$0")/tap.sh"
 . "$SA_SRC/tools/pgcluster.sh"
+. "$(dirname "$0")/lib/common.sh"
+WRITER_EVERY=1   # a pause after every session: the update must meet writes in flight
 plan 13
 
 pgc_init "$SA_TEST_DIR/upgrade_workers"
@@ -39,37 +41,11 @@ epid=$(worker_pid "session_analytics expiry")
 ok "$([ -n "$npid" ] && [ -n "$epid" ]; echo $?)" "both workers run (notifier $npid, expiry $epid)"
 
 # Listener: every notification on the global channels, one line each
-# ("channel<TAB>sender pid<TAB>payload"), until the marker channel.
-cat >"$T/listen.py" <<'PY'
-import select, sys, psycopg2
-conn = psycopg2.connect("dbname=postgres"); conn.autocommit = True
-cur = conn.cursor()
-for ch in ("sessions_start", "sessions_stop", sys.argv[2]):
-    cur.execute('LISTEN "%s"' % ch)
-out = open(sys.argv[1], "w")
-open(sys.argv[1] + ".ready", "w").close()
-while True:
-    if select.select([conn], [], [], 60) == ([], [], []):
-        sys.exit("timed out")
-    conn.poll()
-    while conn.notifies:
-        n = conn.notifies.pop(0)
-        out.write("%s\t%d\t%s\n" % (n.channel, n.pid, n.payload)); out.flush()
-        if n.channel == sys.argv[2]:
-            sys.exit(0)
-PY
+# (test/cli/lib/listen.py), until the marker channel; 60 s of silence fail it.
 rm -f "$T/l.ready"
-/usr/bin/python3 "$T/listen.py" "$T/l" "sessions_start_done" & LP=$!
+/usr/bin/python3 "$SA_SRC/test/cli/lib/listen.py" "$T/l" "sessions_start_done" 60 & LP=$!
 for _ in $(seq 1 100); do [ -e "$T/l.ready" ] && break; sleep 0.05; done
 h0=$(q -c "SELECT sessions.events_head()")
-writer() { # TAG N: N sessions started and ended, one transaction each
-    local i
-    for i in $(seq 1 "$2"); do
-        echo "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at) VALUES ('invoice', 'online', '$1-$i', 'OPEN', clock_timestamp());"
-        echo "SELECT pg_sleep(0.02);"
-        echo "UPDATE sessions.store SET status = 'CLOSED', ended_at = clock_timestamp() WHERE external_id = '$1-$i';"
-    done | psql -X -q -d postgres -o /dev/null
-}
 
 # Before the update: an expiring session is expired.
 k1=$(q -c "SELECT sessions.create_session('car', valid_until => now() + interval '1 second')")
