@@ -18,7 +18,7 @@
 # frozen 0.1.0 script is checked against the release's checksum.
 . "$SA_SRC/test/cli/tap.sh"
 pgtap=("$SA_SRC"/test/pgtap/*.sql)
-plan $((21 + ${#pgtap[@]}))
+plan $((25 + ${#pgtap[@]}))
 export PGDATABASE=postgres
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$SA_SRC/session_analytics.control")
@@ -33,6 +33,11 @@ done
 is "$(md5sum <"$SA_SRC/src/session_analytics--0.1.0.sql" | cut -d' ' -f1)" "0705b595636c253405401c97bf34f46c" \
    "src/session_analytics--0.1.0.sql is the 0.1.0 release's script, unchanged"
 
+# --- and so is 0.2.0's ------------------------------------------------------
+# Exactly as commit 8abc7bf built it, the 0.2.0 release.
+is "$(md5sum <"$SA_SRC/src/session_analytics--0.2.0.sql" | cut -d' ' -f1)" "8df0a4e5c776048ef64f4b3c2e348dbb" \
+   "src/session_analytics--0.2.0.sql is the 0.2.0 release's script, unchanged"
+
 # --- the library serves 0.1.0's SQL --------------------------------------------
 # Every C function 0.1.0's script names is exported by the library (with its
 # pg_finfo_ record), so a database still on 0.1.0 keeps working with it.
@@ -41,6 +46,9 @@ syms=$(grep -o "MODULE_PATHNAME', '[a-z_0-9]*'" "$SA_SRC/src/session_analytics--
 exported=$(nm -D --defined-only "$lib" | awk '{print $3}')
 missing=$(for f in $syms; do grep -qx "$f" <<<"$exported" && grep -qx "pg_finfo_$f" <<<"$exported" || echo "$f"; done)
 is "$(wc -w <<<"$syms"):$(echo $missing)" "25:" "the library exports all 25 C functions 0.1.0 names"
+syms=$(grep -o "MODULE_PATHNAME', '[a-z_0-9]*'" "$SA_SRC/src/session_analytics--0.2.0.sql" | cut -d"'" -f3 | sort -u)
+missing=$(for f in $syms; do grep -qx "$f" <<<"$exported" && grep -qx "pg_finfo_$f" <<<"$exported" || echo "$f"; done)
+is "$(wc -w <<<"$syms"):$(echo $missing)" "31:" "the library exports all 31 C functions 0.2.0 names"
 
 # --- 0.1.0, filled ------------------------------------------------------------
 q -d $old -c "CREATE EXTENSION session_analytics VERSION '0.1.0'"
@@ -112,6 +120,19 @@ d=$(diff -u --label "updated from 0.1.0" --label "fresh $current" \
         "$SA_TEST_DIR/catalog_upgraded.txt" "$SA_TEST_DIR/catalog_fresh.txt")
 ok $? "catalog after the update equals a fresh install (functions, types, tables, columns, indexes, constraints, triggers, policies, grants, comments, membership)"
 [ -n "$d" ] && sed 's/^/# /' <<<"$d" | head -150
+
+# --- from 0.2.0: the same catalog ------------------------------------------------------
+from020=upgrade_from_020
+q -c "DROP DATABASE IF EXISTS $from020 WITH (FORCE)" -c "CREATE DATABASE $from020" 2>/dev/null
+q -d $from020 -c "CREATE EXTENSION session_analytics VERSION '0.2.0'" \
+  -c "ALTER EXTENSION session_analytics UPDATE" >/dev/null 2>&1
+is "$(q -d $from020 -c "SELECT extversion FROM pg_extension WHERE extname = 'session_analytics'")" "$current" \
+   "0.2.0 installed, then updated to $current"
+d=$(diff -u --label "updated from 0.2.0" --label "fresh $current" \
+        <(q -d $from020 -f "$SA_SRC/tools/catalog_dump.sql") "$SA_TEST_DIR/catalog_fresh.txt")
+ok $? "catalog after the update from 0.2.0 equals a fresh install"
+[ -n "$d" ] && sed 's/^/# /' <<<"$d" | head -150
+q -c "DROP DATABASE $from020 WITH (FORCE)" 2>/dev/null
 
 # --- the data is unchanged -----------------------------------------------------------
 after=$(q -d $old <<<"$readback_sql" 2>&1)
