@@ -37,7 +37,7 @@ cc_check() {
     ${CC:-gcc} -fsyntax-only -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
         -I. -I"$inc" "$1" 2>&1
 }
-cp ocpi_validate.c "$T/ok.c" && cp ocpi_validate.h jsonb_access.h "$T/"
+cp ocpi_validate.c "$T/ok.c" && cp ocpi_validate.h ocpi_store.h jsonb_access.h "$T/"
 sed '/\[OCPI_S_LAST_UPDATED\] = /d' ocpi_validate.c >"$T/bad.c"
 (cd "$T" && cc_check ok.c >/dev/null) && out=$(cd "$T" && cc_check bad.c)
 like "$out" "must have one entry per OcpiSessionField" "a Session field table shorter than OcpiSessionField does not compile"
