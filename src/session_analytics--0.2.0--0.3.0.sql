@@ -47,8 +47,6 @@ BEGIN
 END
 $guard$;
 
--- visible_namespaces: a mapping applies through pg_has_role USAGE, as table
-
 
 -- C symbols ------------------------------------------------------------------
 
