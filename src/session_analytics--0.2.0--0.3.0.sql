@@ -295,7 +295,9 @@ REVOKE ALL ON FUNCTION sessions.telemetry_key(text, text),
 GRANT EXECUTE ON FUNCTION sessions.telemetry_key(text, text),
     sessions.session_info(text), sessions.associates(text), sessions.parents(text)
   TO session_analytics_reader;
--- The type's I/O and casts serve create_session only: writers'.
+-- The type, its I/O and casts serve create_session only: writers'.
+REVOKE ALL ON TYPE sessions.utc_offset FROM PUBLIC;
+GRANT USAGE ON TYPE sessions.utc_offset TO session_analytics_writer;
 GRANT EXECUTE ON FUNCTION sessions.update_session_details(text, jsonb), sessions.update_session_identifier(text, text),
     sessions.add_associate_session(text, text), sessions.end_session(text, text, timestamptz),
     sessions.utc_offset_in(cstring, oid, int4), sessions.utc_offset_out(sessions.utc_offset),
