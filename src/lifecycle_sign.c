@@ -481,11 +481,18 @@ lc_prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
 	return *cache;
 }
 
-/* Runs a kept read-only plan; raises unless it ran as a SELECT. */
+/*
+ * lc_select
+ *		Runs a kept plan that only reads; raises unless it ran as a SELECT.
+ *		fresh: read with a new snapshot after a command counter increment
+ *		(what SPI does outside read-only mode), as the VOLATILE look-ups by
+ *		reference need to see a session opened earlier in the same statement;
+ *		otherwise the caller's snapshot (STABLE functions).
+ */
 static void
-lc_select(SPIPlanPtr plan, Datum *values, long limit)
+lc_select(SPIPlanPtr plan, Datum *values, long limit, bool fresh)
 {
-	int			rc = SPI_execute_plan(plan, values, NULL, true, limit);
+	int			rc = SPI_execute_plan(plan, values, NULL, !fresh, limit);
 
 	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,
@@ -617,7 +624,7 @@ sa_session_state(PG_FUNCTION_ARGS)
 						 " WHERE s.kind OPERATOR(pg_catalog.=) 'invoice'::pg_catalog.text"
 						 "   AND s.external_id OPERATOR(pg_catalog.=) $1"
 						 " LIMIT 2", 1, types),
-			  values, 2);
+			  values, 2, true);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -832,7 +839,7 @@ sa_resume_session(PG_FUNCTION_ARGS)
 						 " WHERE v.reference OPERATOR(pg_catalog.=) $1"
 						 "   AND v.session_key OPERATOR(pg_catalog.=) $2"
 						 "   AND v.type OPERATOR(pg_catalog.=) $3", 3, types),
-			  values, 1);
+			  values, 1, true);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -944,7 +951,7 @@ sa_continuation_token(PG_FUNCTION_ARGS)
 						 " WHERE s.session_key OPERATOR(pg_catalog.=) $1"
 						 "   AND s.namespace OPERATOR(pg_catalog.=) $2"
 						 "   AND s.kind OPERATOR(pg_catalog.=) 'invoice'::pg_catalog.text", 2, types),
-			  values, 1);
+			  values, 1, false);
 	if (SPI_processed == 1)
 		c = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();

@@ -363,9 +363,11 @@ COMMENT ON FUNCTION sessions.count_session_item(text, boolean) IS
  *		Status document: {reference, type, status {code, name, description},
  *		date_created, date_updated, date_ended, valid_until, counters}.
  */
+-- VOLATILE, not STABLE: a fresh snapshot per call, so a session opened
+-- earlier in the same statement is found (docs/lifecycle.md, "One statement").
 CREATE FUNCTION sessions.session_status(reference text)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
@@ -490,8 +492,10 @@ $$;
 COMMENT ON FUNCTION sessions.invoice_list_page(text, int[], timestamptz, timestamptz, int, text) IS
   'One page of list_sessions(): the items and the next continuation token (NULL on the last page)';
 
+-- type defaults to 'online' (ksef2's QuerySessionsList(session_type=ONLINE)),
+-- so list_sessions() with no argument lists online sessions.
 CREATE FUNCTION sessions.list_sessions(
-    type text,
+    type text DEFAULT 'online',
     statuses int[] DEFAULT NULL,
     created_from timestamptz DEFAULT NULL,
     created_to timestamptz DEFAULT NULL,
@@ -541,9 +545,11 @@ COMMENT ON FUNCTION sessions.terminate_session(text) IS
  *		Read under the caller's row-level security; never carries secrets or
  *		metadata (src/lifecycle_sign.c).
  */
+-- VOLATILE, not STABLE: a fresh snapshot per call, so a session opened
+-- earlier in the same statement is found (docs/lifecycle.md, "One statement").
 CREATE FUNCTION sessions.session_state(reference text)
 RETURNS jsonb
-LANGUAGE c STABLE
+LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'sa_session_state';
 COMMENT ON FUNCTION sessions.session_state(text) IS
@@ -556,9 +562,11 @@ COMMENT ON FUNCTION sessions.session_state(text) IS
  *		other than 2 (0A000), sessions the caller cannot see (P0002) and
  *		sessions that are closed, final or expired (55000).
  */
+-- VOLATILE, not STABLE: a fresh snapshot per call, so a session opened
+-- earlier in the same statement is found (docs/lifecycle.md, "One statement").
 CREATE FUNCTION sessions.resume_session(state jsonb)
 RETURNS jsonb
-LANGUAGE c STABLE
+LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'sa_resume_session';
 COMMENT ON FUNCTION sessions.resume_session(jsonb) IS
@@ -631,9 +639,11 @@ $$;
 COMMENT ON FUNCTION sessions.set_session_secret(text, bytea) IS
   'Stores the caller''s secret for an open session, readable only by the same role (42501 if another role stored one)';
 
+-- VOLATILE, not STABLE: a fresh snapshot per call, so a session opened
+-- earlier in the same statement is found (docs/lifecycle.md, "One statement").
 CREATE FUNCTION sessions.session_secret(reference text)
 RETURNS bytea
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE

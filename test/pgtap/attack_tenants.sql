@@ -320,6 +320,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'session_stats_in', 'session_stats_out',
     'user_pseudonym', 'anonymize_doc', 'daily_chart_svg', 'powerflex_row_problem',
     'telemetry_details_limit', 'associates', 'parents', 'session_info', 'current_sessions', 'telemetry_daily',
+    'telemetry_key',
     'invoice_status_name', 'invoice_status_description', 'session_status', 'list_sessions', 'invoice_list_page',
     'session_state', 'resume_session', 'continuation_token', 'continuation_cursor', 'metric_samples', 'metrics',
     'channel_for', 'event_payload', 'events_head', 'events_since', 'events_page', 'events_settled', 'notify_status']), 'reader';
@@ -327,6 +328,8 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'ocpi_put', 'ocpi_patch', 'ocpi_put_charging_preferences', 'import_powerflex',
     'create_session', 'update_session_details', 'update_session_identifier', 'add_associate_session',
     'end_session', 'telemetry_row', 'telemetry_link',
+    -- utc_offset type I/O and its casts from the integer types (create_session's second signature)
+    'utc_offset_in', 'utc_offset_out', 'utc_offset',
     'invoice_reference', 'open_session', 'set_session_status', 'count_session_item', 'terminate_session',
     'set_session_secret', 'session_secret', 'claim_session', 'release_session', 'invoice_row']), 'writer';
 
