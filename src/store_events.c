@@ -64,12 +64,14 @@ enum
 	SC_STARTED_AT, SC_ENDED_AT, SC_LAST_UPDATED, SC_N
 };
 static const char *const store_col_names[] = {
-	"kind", "namespace", "external_id", "status", "session_key",
-	"started_at", "ended_at", "last_updated"
+	[SC_KIND] = "kind", [SC_NAMESPACE] = "namespace", [SC_EXTERNAL_ID] = "external_id",
+	[SC_STATUS] = "status", [SC_SESSION_KEY] = "session_key", [SC_STARTED_AT] = "started_at",
+	[SC_ENDED_AT] = "ended_at", [SC_LAST_UPDATED] = "last_updated"
 };
 static const Oid store_col_types[] = {
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, UUIDOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID
+	[SC_KIND] = TEXTOID, [SC_NAMESPACE] = TEXTOID, [SC_EXTERNAL_ID] = TEXTOID,
+	[SC_STATUS] = TEXTOID, [SC_SESSION_KEY] = UUIDOID, [SC_STARTED_AT] = TIMESTAMPTZOID,
+	[SC_ENDED_AT] = TIMESTAMPTZOID, [SC_LAST_UPDATED] = TIMESTAMPTZOID
 };
 static AttrNumber store_att[SC_N];
 
