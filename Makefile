@@ -26,7 +26,11 @@ OBJS = \
 	src/worker_common.o \
 	src/expiry_worker.o \
 	src/notify_handoff.o \
-	src/event_trigger.o \
+	src/event_log.o \
+	src/event_payload.o \
+	src/event_xact.o \
+	src/store_events.o \
+	src/event_prune.o \
 	src/notify_worker.o \
 	src/lifecycle_sign.o \
 	src/compat_symbols.o

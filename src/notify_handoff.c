@@ -8,24 +8,41 @@
  *
  * The hand-off contract
  * ---------------------
+ * The writer's side is implemented in event_xact.c, the notifier's in
+ * notify_worker.c; this file holds what both read.
+ * - One mode for the cluster. session_analytics.notify_mode is PGC_SIGHUP,
+ *   so writers and the notifier never disagree for long about who sends.
+ *   session_analytics.notify is read by each side for itself: a writer with
+ *   it off still logs its events but queues nothing and wakes nobody; the
+ *   notifier with it off (its own setting, postgresql.conf) stops
+ *   delivering (active = 0), with it on it announces whatever the log
+ *   holds past its position, such a writer's events included, at its next
+ *   poll.
  * - Delivery mode per transaction. A writer chooses at its first logged
- *   event (event_trigger.c, log_event): sa_notifier_selected() true means
- *   its events are the notifier's (it queues no NOTIFY), false means it
- *   collects them to NOTIFY itself. Just before commit (XACT_EVENT_PRE_COMMIT)
- *   a commit-mode writer asks again: when the notifier has started
- *   delivering for this database meanwhile, the writer leaves its events to
- *   it too (they commit after the notifier's start position, so the
- *   notifier announces them) rather than sending them twice. The choice
- *   never goes the other way within a transaction: once the notifier's,
- *   always the notifier's.
+ *   event (event_xact.c, sa_event_xact_logged): sa_notifier_selected() true
+ *   means its events are the notifier's (it queues no NOTIFY), false means
+ *   it collects them to NOTIFY itself. Just before commit
+ *   (XACT_EVENT_PRE_COMMIT, before PreCommit_Notify) a commit-mode writer
+ *   asks again: when the notifier has started delivering for this database
+ *   meanwhile, the writer leaves its events to it too (they commit after
+ *   the notifier's start position, so the notifier announces them) rather
+ *   than sending them twice. The choice never goes the other way within a
+ *   transaction: once the notifier's, always the notifier's.
+ * - Same output. The notifier announces each row it reads back through
+ *   sessions.events_since with event_xact.c's sa_events_announce, so the
+ *   channels, payloads, coalescing and order are those a commit-mode
+ *   writer would have sent (counted per delivery batch).
  * - Wake-up. A transaction whose events are the notifier's sets its latch
  *   after commit -- and after abort, since its open transaction may have
  *   held back later events -- with sa_notifier_wake(): no lock, a stale
  *   procno at worst wakes another process once for nothing. The notifier
- *   also polls, so a lost wake-up only delays.
+ *   also polls, so a lost wake-up only delays. A prepared transaction sends
+ *   nothing itself (PREPARE cannot NOTIFY); the notifier's next round after
+ *   COMMIT PREPARED announces its events.
  * - Barriers. The notifier writes dboid (and delivered, logrelid, horizon)
  *   first, then pg_write_barrier(), then active = 1; readers read active,
- *   then pg_read_barrier(), then dboid. Likewise pid before procno. Only the
+ *   then pg_read_barrier(), then dboid. Likewise pid before procno (a
+ *   reader of pid checks procno > 0, then pg_read_barrier()). Only the
  *   notifier writes these fields; active = 0 sends writers back to commit
  *   mode (auto).
  * - Activation. The notifier reads the log's head before publishing active,

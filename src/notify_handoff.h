@@ -1,21 +1,20 @@
 /*
  * notify_handoff.h
- *		The hand-off between the writers (event_trigger.c) and the notifier
+ *		The hand-off between the writers (event_xact.c) and the notifier
  *		worker (notify_worker.c): who sends a transaction's notifications,
- *		the notifier's shared state and latch, and the writer-side functions
- *		the notifier reuses to announce what it delivers. The contract is
- *		stated at the top of notify_handoff.c.
+ *		and the notifier's shared state and latch. The contract is stated at
+ *		the top of notify_handoff.c.
  *
- * Direction: notify_worker.c -> event_trigger.c -> notify_handoff.c. The
+ * Direction: notify_worker.c -> event_xact.c -> notify_handoff.c. The
  * writer side knows only this header, never the worker; this header and
- * notify_handoff.c know neither of them.
+ * notify_handoff.c know neither of them. The writer functions the notifier
+ * announces with are declared by their owners (event_xact.h, event_log.h).
  */
 #ifndef NOTIFY_HANDOFF_H
 #define NOTIFY_HANDOFF_H
 
 #include "postgres.h"
 
-#include "access/htup.h"
 #include "port/atomics.h"
 
 /* session_analytics.notify_mode */
@@ -50,10 +49,5 @@ extern NotifierShared *sa_notifier;
 /* notify_handoff.c: the writers' side of the hand-off. */
 extern bool sa_notifier_selected(void);
 extern void sa_notifier_wake(void);
-
-/* event_trigger.c: the writer's functions the notifier announces with. */
-extern bool sa_notify_enabled(void);
-extern void sa_events_announce(HeapTupleHeader row);
-extern Oid	sa_event_log_oid(Oid *seqid);
 
 #endif							/* NOTIFY_HANDOFF_H */

@@ -16,8 +16,9 @@
  *
  * Layering: this file is the top of events and notifier. It uses the
  * hand-off (notify_handoff.h: the shared state, the contract with the
- * writers, the writer's announce function) and the worker plumbing
- * (worker_common.h); nothing includes or calls it.
+ * writers), the writer's delivery (event_xact.h: sa_events_announce,
+ * sa_notify_enabled), the log's identity (event_log.h: sa_event_log_oid)
+ * and the worker plumbing (worker_common.h); nothing includes or calls it.
  */
 #include "postgres.h"
 
@@ -48,6 +49,8 @@
 #include "utils/xid8.h"
 
 #include "session_analytics.h"
+#include "event_log.h"
+#include "event_xact.h"
 #include "notify_handoff.h"
 #include "worker_common.h"
 
@@ -108,7 +111,10 @@ sa_notify_status(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(!sa_notify_enabled() ? "off" :
 									sa_notifier_selected() ? "worker" : "commit");
 	if (sa_notifier != NULL && pg_atomic_read_u32(&sa_notifier->procno) > 0)
+	{
+		pg_read_barrier();		/* pid is written before procno */
 		values[1] = Int32GetDatum(sa_notifier->pid);
+	}
 	else
 		nulls[1] = true;
 	serving = sa_notifier != NULL && pg_atomic_read_u32(&sa_notifier->active) != 0;

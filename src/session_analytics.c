@@ -35,7 +35,10 @@ _PG_init(void)
 	sa_analytics_init();
 	sa_worker_common_init();
 	sa_expiry_init();
-	sa_events_init();
+	sa_event_log_init();
+	sa_store_events_init();
+	sa_event_xact_init();
+	sa_event_prune_init();
 	sa_handoff_init();
 	sa_notify_init();
 

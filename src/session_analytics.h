@@ -14,7 +14,10 @@
 extern void sa_analytics_init(void);	/* analytics_params.c: analytics GUCs */
 extern void sa_worker_common_init(void);	/* worker_common.c: the workers' GUCs */
 extern void sa_expiry_init(void);	/* expiry_worker.c: expiry GUC, worker */
-extern void sa_events_init(void);	/* event_trigger.c: notification GUCs */
+extern void sa_event_log_init(void);	/* event_log.c: the log writer's cache */
+extern void sa_store_events_init(void);	/* store_events.c: notify_updates */
+extern void sa_event_xact_init(void);	/* event_xact.c: notify GUCs, xact callbacks */
+extern void sa_event_prune_init(void);	/* event_prune.c: event_retention */
 extern void sa_handoff_init(void);	/* notify_handoff.c: notify_mode, shared state */
 extern void sa_notify_init(void);	/* notify_worker.c: the notifier */
 

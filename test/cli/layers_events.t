@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The layering of events, notifier and workers (docs/architecture.md,
-# "Events, notifier and workers"): the worker files are thin loops over
-# worker_common.c and do not reach into each other; the hand-off
-# (notify_handoff.c) sits below both the store trigger (event_trigger.c) and
-# the notifier (notify_worker.c), and the trigger knows nothing of the
-# notifier worker. Reads the sources only.
+# "Events, notifier and workers"). From the bottom: the log writer
+# (event_log) and the hand-off (notify_handoff) know no other events file;
+# payloads and channels (event_payload) know the log's row only; the
+# transaction's delivery (event_xact) sits over those three; the store
+# trigger (store_events) over the log writer and the delivery; pruning
+# (event_prune) stands alone; the notifier (notify_worker) is the top; the
+# worker files are thin loops over worker_common.c and do not reach into
+# each other. Every dependency points down: each file may include and call
+# only the files listed for it below. Reads the sources only (and the server
+# headers, for the name check).
 . "$SA_SRC/test/cli/tap.sh"
-plan 13
+plan 25
 src=$SA_SRC/src
 
 # The project headers (those that exist in src/) a file includes, sorted.
@@ -19,13 +24,23 @@ is "$(project_includes worker_common.c)" "session_analytics.h worker_common.h " 
    "worker_common.c: its header and the module header only (no worker)"
 is "$(project_includes notify_handoff.h)" "" "notify_handoff.h includes no project header"
 is "$(project_includes notify_handoff.c)" "notify_handoff.h session_analytics.h " \
-   "notify_handoff.c: its header and the module header only (no trigger, no worker)"
-is "$(project_includes event_trigger.c)" "notify_handoff.h session_analytics.h " \
-   "event_trigger.c: the hand-off, not the notifier or the worker plumbing"
+   "notify_handoff.c: its header and the module header only (no events file, no worker)"
+is "$(project_includes event_log.h)" "" "event_log.h includes no project header"
+is "$(project_includes event_log.c)" "event_log.h session_analytics.h " \
+   "event_log.c: its header and the module header only"
+is "$(project_includes event_payload.h)" "event_log.h " "event_payload.h: the log's row only"
+is "$(project_includes event_payload.c)" "event_log.h event_payload.h " \
+   "event_payload.c: the log's row and its header (no transaction state, no catalog helper)"
+is "$(project_includes event_xact.h)" "event_log.h " "event_xact.h: the log's row only"
+is "$(project_includes event_xact.c)" "event_log.h event_payload.h event_xact.h notify_handoff.h session_analytics.h " \
+   "event_xact.c: the log's row, payloads and the hand-off (not the trigger, not the notifier)"
+is "$(project_includes store_events.c)" "event_log.h event_xact.h session_analytics.h " \
+   "store_events.c: the log writer and the delivery (no payloads, no hand-off, no notifier)"
+is "$(project_includes event_prune.c)" "session_analytics.h " "event_prune.c: the module header only"
 is "$(project_includes expiry_worker.c)" "session_analytics.h worker_common.h " \
    "expiry_worker.c builds on worker_common.h only"
-is "$(project_includes notify_worker.c)" "notify_handoff.h session_analytics.h worker_common.h " \
-   "notify_worker.c builds on the hand-off and worker_common.h"
+is "$(project_includes notify_worker.c)" "event_log.h event_xact.h notify_handoff.h session_analytics.h worker_common.h " \
+   "notify_worker.c builds on the delivery, the log, the hand-off and worker_common.h"
 
 # No hidden links: names one file defines used by a file that must not know it.
 strip_comments() { sed 's://.*$::' "$@" | perl -0pe 's:/\*.*?\*/::gs; s:"(\\.|[^"\\])*"::g'; }
@@ -34,18 +49,49 @@ defined() { strip_comments "$@" | sed -n 's/^\([a-z_][a-z0-9_]*\)(.*/\1/p' | sor
 # Lines of files $2.. that use a name of list $1 (one word a line).
 uses() { local names=$1; shift; [ -n "$names" ] && strip_comments "$@" | grep -nwF -f <(echo "$names"); }
 
-out=$(uses "$(defined "$src/notify_worker.c")" "$src/event_trigger.c")
-is "$out" "" "event_trigger.c calls nothing notify_worker.c defines"
-out=$(uses "$(defined "$src/notify_worker.c")" "$src/expiry_worker.c")
-is "$out" "" "expiry_worker.c calls nothing notify_worker.c defines"
-out=$(uses "$(defined "$src/expiry_worker.c")" "$src/notify_worker.c")
-is "$out" "" "notify_worker.c calls nothing expiry_worker.c defines"
-out=$(uses "$(defined "$src/expiry_worker.c" "$src/notify_worker.c" "$src/event_trigger.c")" \
-           "$src/worker_common.c" "$src/worker_common.h" "$src/notify_handoff.c")
-is "$out" "" "worker_common.* and notify_handoff.c call nothing the workers or the trigger define"
-out=$(uses "$(defined "$src/worker_common.c")" "$src/event_trigger.c" "$src/notify_handoff.c")
-is "$out" "" "the trigger and the hand-off use no worker plumbing"
-out=$(for f in worker_common.c notify_handoff.c event_trigger.c expiry_worker.c notify_worker.c; do
+# The files of this area and, for each, the files whose functions it may call.
+files="event_log.c event_payload.c notify_handoff.c event_xact.c store_events.c event_prune.c
+       worker_common.c expiry_worker.c notify_worker.c"
+declare -A may_call=(
+    [event_log.c]=""
+    [event_payload.c]="event_log.c"
+    [notify_handoff.c]=""
+    [event_xact.c]="event_log.c event_payload.c notify_handoff.c"
+    [store_events.c]="event_log.c event_xact.c"
+    [event_prune.c]=""
+    [worker_common.c]=""
+    [expiry_worker.c]="worker_common.c"
+    [notify_worker.c]="event_log.c event_xact.c notify_handoff.c worker_common.c"
+)
+for f in $files; do
+    out=""
+    for g in $files; do
+        [ "$g" = "$f" ] && continue
+        grep -qw -- "$g" <<<"${may_call[$f]}" && continue
+        hit=$(uses "$(defined "$src/$g")" "$src/$f") && out="$out${out:+; }$g: $(echo "$hit" | head -3 | tr '\n' ' ')"
+    done
+    is "$out" "" "$f calls nothing of: $(for g in $files; do [ "$g" != "$f" ] && ! grep -qw -- "$g" <<<"${may_call[$f]}" && printf '%s ' "${g%.c}"; done)"
+done
+
+out=$(for f in $files; do
           strip_comments "$src/$f" | grep -nE '^\s*extern\b' | sed "s|^|$f:|"
       done)
 is "$out" "" "no extern declarations in these .c files (the headers carry them)"
+
+# No source file shares its name with a PostgreSQL server file (as the old
+# event_trigger.c did with commands/event_trigger.c): compared against the
+# server headers of the build, whose names follow core's .c files.
+inc=""
+for c in ${PG_CONFIG:-} /usr/bin/pg_config pg_config; do
+    d=$("$c" --includedir-server 2>/dev/null) && [ -f "$d/postgres.h" ] && { inc=$d; break; }
+done
+clash=""
+if [ -n "$inc" ]; then
+    for f in "$src"/*.c "$src"/*.h; do
+        b=$(basename "$f"); b=${b%.[ch]}
+        hit=$(find "$inc" -name "$b.h" -print -quit)
+        [ -n "$hit" ] && clash="$clash $(basename "$f")=${hit#"$inc"/}"
+    done
+fi
+[ -n "$inc" ] || clash=" (server headers not found)"
+is "$clash" "" "no src/ file is named like a PostgreSQL server file"

@@ -5,7 +5,7 @@
 -- transaction id (see docs/notifications.md: a writing transaction reads the
 -- log only up to its own start).
 BEGIN;
-SELECT plan(75);
+SELECT plan(77);
 
 SELECT dblink_connect('w', format('dbname=%s host=%s port=%s', current_database(),
                       current_setting('unix_socket_directories'), current_setting('port')));
@@ -223,6 +223,16 @@ SELECT throws_ok($$INSERT INTO sessions.store (kind, namespace, status) VALUES (
                  'store_events refuses a log with other columns');
 SELECT throws_ok($$SELECT sessions.event_payload(e) FROM sessions.event_log e LIMIT 1$$, '55000', NULL,
                  'event_payload refuses a row of another shape');
+ROLLBACK TO SAVEPOINT trig;
+-- Columns are written by position (Anum_event_log_*): two columns of one type
+-- swapped by name would take each other's values, so names are checked too.
+ALTER TABLE sessions.event_log RENAME COLUMN kind TO kind_swap;
+ALTER TABLE sessions.event_log RENAME COLUMN namespace TO kind;
+ALTER TABLE sessions.event_log RENAME COLUMN kind_swap TO namespace;
+SELECT throws_ok($$INSERT INTO sessions.store (kind, namespace, status) VALUES ('ocpi', 'TR', 'ACTIVE')$$, '55000', NULL,
+                 'store_events refuses a log whose columns are in another order by name');
+SELECT throws_ok($$SELECT sessions.event_payload(e) FROM sessions.event_log e LIMIT 1$$, '55000', NULL,
+                 'event_payload refuses a row whose column names are in another order');
 ROLLBACK TO SAVEPOINT trig;
 SELECT throws_ok($$SELECT sessions.event_payload(ROW(NULL, 'start', 'ocpi', 'x', gen_random_uuid(), NULL, 'A', NULL, now(), '1')::sessions.event_log)$$,
                  '22004', NULL, 'event_payload: NULL seq rejected');
