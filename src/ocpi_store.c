@@ -147,6 +147,8 @@ static const char mapped_sql[] =
 " OR $1 OPERATOR(pg_catalog.=) ANY (m.v)"
 " FROM (SELECT sessions.visible_namespaces() AS v) m";
 
+static const Oid mapped_types[] = {TEXTOID};
+
 /* Charging preferences of a 2.3.0 Session, stored as the module call does. */
 #define Nparams_ocpi_prefs				4
 static const Oid prefs_types[] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID};
@@ -286,7 +288,7 @@ check_party_mapped(text *cc, text *pid)
 	ns = ocpi_namespace(VARDATA_ANY(cc), VARSIZE_ANY_EXHDR(cc), VARDATA_ANY(pid), VARSIZE_ANY_EXHDR(pid));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_plan(keep_plan(&mapped_plan, mapped_sql, 1, (Oid[]) {TEXTOID}),
+	rc = SPI_execute_plan(keep_plan(&mapped_plan, mapped_sql, lengthof(mapped_types), mapped_types),
 						  &ns, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -307,6 +309,7 @@ static void
 store_preferences(OcpiSlot *s, text *cc, text *pid, text *sid)
 {
 	Datum		args[Nparams_ocpi_prefs];
+	Datum		answer;
 	bool		isnull;
 	char	   *response;
 	int			rc;
@@ -323,7 +326,10 @@ store_preferences(OcpiSlot *s, text *cc, text *pid, text *sid)
 						  args, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	response = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	answer = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "ocpi_put_charging_preferences returned NULL");
+	response = TextDatumGetCString(answer);
 	if (strcmp(response, "ACCEPTED") != 0)
 		sa_ocpi_raise_preferences_refused(response);
 }

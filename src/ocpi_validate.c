@@ -10,9 +10,11 @@
  * knows of the store. Below it is only jsonb_access.
  *
  * Validation walks each object once, member by member, against a static
- * table of its fields, and stops at the first problem. The problem is kept
- * (SQLSTATE, JSON path, text) rather than raised at once, so PATCH can try
- * a document against more than one version before reporting.
+ * table of its fields, and records every problem (SQLSTATE, JSON path and
+ * its document position, text, hint) rather than raising at once: one
+ * error lists them all, in the order of the sender's text when it is known,
+ * and PATCH can try a document against more than one version before
+ * reporting.
  *
  * Contracts of the field tables (checked by the compiler where it can):
  *	- Objects whose slots are read by name (CdrDimension, Session) list
