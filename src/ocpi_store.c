@@ -30,12 +30,14 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 
 #include "jsonb_access.h"
 #include "ocpi_store.h"
@@ -140,10 +142,30 @@ static const char lock_sql[] =
 " AND external_id OPERATOR(pg_catalog.=) " PARAM(Param_ocpi_key_external_id)
 " FOR UPDATE";
 
+/* Whether the calling role is mapped to a namespace ($1), as the policy reads it. */
+static const char mapped_sql[] =
+"SELECT '*'::pg_catalog.text OPERATOR(pg_catalog.=) ANY (m.v)"
+" OR $1 OPERATOR(pg_catalog.=) ANY (m.v)"
+" FROM (SELECT sessions.visible_namespaces() AS v) m";
+
+static const Oid mapped_types[] = {TEXTOID};
+
+/* Charging preferences of a 2.3.0 Session, stored as the module call does. */
+#define Nparams_ocpi_prefs				4
+static const Oid prefs_types[] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID};
+
+StaticAssertDecl(lengthof(prefs_types) == Nparams_ocpi_prefs,
+				 "prefs_types[] must give the type of every parameter of prefs_sql");
+
+static const char prefs_sql[] =
+"SELECT sessions.ocpi_put_charging_preferences($1, $2, $3, $4)";
+
 /* Plans kept for the backend's life; re-planned by the plan cache as needed. */
 static SPIPlanPtr put_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
+static SPIPlanPtr mapped_plan = NULL;
+static SPIPlanPtr prefs_plan = NULL;
 
 /* Prepare a statement once per backend and keep its plan. */
 static SPIPlanPtr
@@ -246,16 +268,86 @@ require_args(FunctionCallInfo fcinfo, const char *const *names, int n)
 					 errdetail("OCPI status code 2001 (Invalid or missing parameters).")));
 }
 
+/*
+ * check_party_mapped
+ *		Refuse a write into a party the calling role is not mapped to, in
+ *		OCPI's terms (42501, status 2000), before the store's policy would
+ *		refuse it with PostgreSQL's row-level security error. Roles the
+ *		policy does not apply to (superusers, the owner, BYPASSRLS) pass
+ *		without a query. Runs in its own SPI connection.
+ */
+static void
+check_party_mapped(text *cc, text *pid)
+{
+	Oid			store = get_relname_relid("store", get_namespace_oid("sessions", false));
+	Datum		ns;
+	bool		isnull;
+	int			rc;
+
+	if (!OidIsValid(store) || check_enable_rls(store, InvalidOid, false) != RLS_ENABLED)
+		return;
+	ns = ocpi_namespace(VARDATA_ANY(cc), VARSIZE_ANY_EXHDR(cc), VARDATA_ANY(pid), VARSIZE_ANY_EXHDR(pid));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_plan(keep_plan(&mapped_plan, mapped_sql, lengthof(mapped_types), mapped_types),
+						  &ns, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) || isnull)
+		sa_ocpi_raise_party_not_mapped(cc, pid);
+	SPI_finish();
+}
+
+/*
+ * store_preferences
+ *		The charging_preferences of a 2.3.0 Session (already validated as
+ *		ChargingPreferences) go through sessions.ocpi_put_charging_preferences,
+ *		so they are judged and stored exactly as that call stores them; any
+ *		response but ACCEPTED refuses the write. A finished session has
+ *		nothing to steer: its preferences stay in doc only. Needs SPI.
+ */
+static void
+store_preferences(OcpiSlot *s, text *cc, text *pid, text *sid)
+{
+	Datum		args[Nparams_ocpi_prefs];
+	Datum		answer;
+	bool		isnull;
+	char	   *response;
+	int			rc;
+
+	if (!s[OCPI_S_PREFERENCES].valid ||
+		sa_jsonb_str_eq(&s[OCPI_S_STATUS].v, "COMPLETED") ||
+		sa_jsonb_str_eq(&s[OCPI_S_STATUS].v, "INVALID"))
+		return;
+	args[0] = PointerGetDatum(cc);
+	args[1] = PointerGetDatum(pid);
+	args[2] = PointerGetDatum(sid);
+	args[3] = JsonbPGetDatum(JsonbValueToJsonb(&s[OCPI_S_PREFERENCES].v));
+	rc = SPI_execute_plan(keep_plan(&prefs_plan, prefs_sql, Nparams_ocpi_prefs, prefs_types),
+						  args, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	answer = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "ocpi_put_charging_preferences returned NULL");
+	response = TextDatumGetCString(answer);
+	if (strcmp(response, "ACCEPTED") != 0)
+		sa_ocpi_raise_preferences_refused(response);
+}
+
 /* ---- SQL functions ------------------------------------------------------ */
 
 PG_FUNCTION_INFO_V1(sa_ocpi_put);
 PG_FUNCTION_INFO_V1(sa_ocpi_patch);
 
 /*
- * sa_ocpi_put(country_code, party_id, session_id, session jsonb, version)
- *		Validate the whole Session and create or replace it. One statement
- *		writes it: the upsert's WHERE refuses COMPLETED -> ACTIVE, and a
- *		refused upsert (no row processed) is raised as a conflict.
+ * sa_ocpi_put(country_code, party_id, session_id, session jsonb|text, version)
+ *		Refuse an unmapped party, validate the whole Session (listing its
+ *		problems in the text's member order when given the sender's text)
+ *		and create or replace it. One statement writes it: the upsert's
+ *		WHERE refuses COMPLETED -> ACTIVE, and a refused upsert (no row
+ *		processed) is raised as a conflict. A 2.3.0 Session's
+ *		charging_preferences are then stored as the module call stores them.
  */
 Datum
 sa_ocpi_put(PG_FUNCTION_ARGS)
@@ -268,11 +360,13 @@ sa_ocpi_put(PG_FUNCTION_ARGS)
 	int			rc;
 
 	require_args(fcinfo, names, 5);
-	doc = PG_GETARG_JSONB_P(3);
+	check_party_mapped(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1));
 	sa_ocpi_check_init(&c, sa_ocpi_parse_version(PG_GETARG_TEXT_PP(4)), "Session");
-	if (!sa_ocpi_validate_session(&c, doc, slots))
+	doc = sa_ocpi_arg_is_text(fcinfo, 3) ? sa_ocpi_parse_text(&c, PG_GETARG_TEXT_PP(3)) : PG_GETARG_JSONB_P(3);
+	/* URL keys are compared even when the object has other problems */
+	if (!sa_ocpi_validate_session(&c, doc, slots) |
+		!sa_ocpi_check_url_keys(&c, slots, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2)))
 		sa_ocpi_raise_check(&c);
-	sa_ocpi_check_url_keys(&c, slots, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2));
 	session_row(&c, slots, doc, &row);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -283,6 +377,7 @@ sa_ocpi_put(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		sa_ocpi_raise_completed_to_active();
+	store_preferences(slots, PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2));
 	SPI_finish();
 	PG_RETURN_JSONB_P(doc);
 }
@@ -441,7 +536,8 @@ sa_ocpi_patch(PG_FUNCTION_ARGS)
 
 	merged = merge_patch(&c, old, patch);
 	sa_ocpi_validate_patched(old, merged, slots);
-	sa_ocpi_check_url_keys(&c, slots, cc, pid, sid);
+	if (!sa_ocpi_check_url_keys(&c, slots, cc, pid, sid))
+		sa_ocpi_raise_check(&c);
 	if (strcmp(old_status, "COMPLETED") == 0 && sa_jsonb_str_eq(&slots[OCPI_S_STATUS].v, "ACTIVE"))
 		sa_ocpi_raise_completed_to_active();
 	session_row(&c, slots, merged, &row);
@@ -450,6 +546,9 @@ sa_ocpi_patch(PG_FUNCTION_ARGS)
 						  row.values, row_nulls(&row), false, 0);
 	if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "OCPI session update failed: %s", SPI_result_code_string(rc));
+	/* preferences the PATCH carries (the merged member is the patch's) */
+	if (getKeyJsonValueFromContainer(&patch->root, "charging_preferences", 20, NULL) != NULL)
+		store_preferences(slots, cc, pid, sid);
 
 	result = SPI_palloc(VARSIZE(merged));
 	memcpy(result, merged, VARSIZE(merged));

@@ -10,9 +10,11 @@
  * knows of the store. Below it is only jsonb_access.
  *
  * Validation walks each object once, member by member, against a static
- * table of its fields, and stops at the first problem. The problem is kept
- * (SQLSTATE, JSON path, text) rather than raised at once, so PATCH can try
- * a document against more than one version before reporting.
+ * table of its fields, and records every problem (SQLSTATE, JSON path and
+ * its document position, text, hint) rather than raising at once: one
+ * error lists them all, in the order of the sender's text when it is known,
+ * and PATCH can try a document against more than one version before
+ * reporting.
  *
  * Contracts of the field tables (checked by the compiler where it can):
  *	- Objects whose slots are read by name (CdrDimension, Session) list
@@ -32,11 +34,16 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
+#include "common/jsonapi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/jsonfuncs.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
 #include "jsonb_access.h"
@@ -56,7 +63,8 @@ typedef enum FieldKind
 	F_ENUM,
 	F_BOOL,
 	F_OBJECT,
-	F_ARRAY						/* array of objects */
+	F_ARRAY,					/* array of objects */
+	F_NOT_221					/* a later version's field: refused, with a hint */
 } FieldKind;
 
 typedef struct ObjectSpec ObjectSpec;
@@ -116,6 +124,7 @@ static bool session_post(OcpiCheck *c, const ObjectSpec *spec, OcpiSlot *slots);
 #define BOOL(n, req) {n, F_BOOL, req, 0, false, false, NULL, NULL, false, NULL, 0}
 #define OBJECT(n, req, spec) {n, F_OBJECT, req, 0, false, false, NULL, NULL, false, spec, 0}
 #define ARRAY(n, req, spec, min) {n, F_ARRAY, req, 0, false, false, NULL, NULL, false, spec, min}
+#define NOT221(n) {n, F_NOT_221, false, 0, false, false, NULL, NULL, false, NULL, 0}
 #define SPEC(name, fields, open, post) {name, fields, lengthof(fields), open, post}
 
 /* CdrDimension; dimension_post() reads its slots by DimensionField. */
@@ -178,12 +187,22 @@ static const FieldSpec price_fields_230[] = {
 };
 static const ObjectSpec price_spec_230 = SPEC("Price", price_fields_230, false, NULL);
 
+/* ChargingPreferences (same in both versions); the policy on profile types
+ * lives in SQL, so any enum-shaped value passes here. */
+static const FieldSpec preferences_fields[] = {
+	ENUM("profile_type", true, "ProfileType", profile_type_values, true),
+	DATETIME("departure_time", false),
+	NUMBER("energy_need", false, true),
+	BOOL("discharge_allowed", false),
+};
+static const ObjectSpec preferences_spec = SPEC("ChargingPreferences", preferences_fields, true, NULL);
+
 /*
  * Session; OcpiSessionField (ocpi_validate.h) indexes its slots, for
  * session_post() here and for the store's typed columns. Missing required
  * fields are reported in this order, which is the enum's.
  */
-#define SESSION_FIELDS(token_spec, price_spec) { \
+#define SESSION_FIELDS(token_spec, price_spec, preferences) { \
 	[OCPI_S_COUNTRY_CODE] = KEYSTR("country_code", 2), \
 	[OCPI_S_PARTY_ID] = KEYSTR("party_id", 3), \
 	[OCPI_S_ID] = KEYSTR("id", 36), \
@@ -201,10 +220,13 @@ static const ObjectSpec price_spec_230 = SPEC("Price", price_fields_230, false, 
 	[OCPI_S_PERIODS] = ARRAY("charging_periods", false, &period_spec, 0), \
 	[OCPI_S_TOTAL_COST] = OBJECT("total_cost", false, price_spec), \
 	[OCPI_S_STATUS] = ENUM("status", true, "SessionStatus", session_status_values, false), \
+	[OCPI_S_PREFERENCES] = preferences, \
 	[OCPI_S_LAST_UPDATED] = DATETIME("last_updated", true), \
 }
-static const FieldSpec session_fields_221[] = SESSION_FIELDS(&token_spec_221, &price_spec_221);
-static const FieldSpec session_fields_230[] = SESSION_FIELDS(&token_spec_230, &price_spec_230);
+static const FieldSpec session_fields_221[] =
+SESSION_FIELDS(&token_spec_221, &price_spec_221, NOT221("charging_preferences"));
+static const FieldSpec session_fields_230[] =
+SESSION_FIELDS(&token_spec_230, &price_spec_230, OBJECT("charging_preferences", false, &preferences_spec));
 
 StaticAssertDecl(lengthof(session_fields_221) == OCPI_SESSION_NFIELDS &&
 				 lengthof(session_fields_230) == OCPI_SESSION_NFIELDS,
@@ -212,16 +234,6 @@ StaticAssertDecl(lengthof(session_fields_221) == OCPI_SESSION_NFIELDS &&
 
 static const ObjectSpec session_spec_221 = SPEC("Session", session_fields_221, false, session_post);
 static const ObjectSpec session_spec_230 = SPEC("Session", session_fields_230, false, session_post);
-
-/* ChargingPreferences (same in both versions); the policy on profile types
- * lives in SQL, so any enum-shaped value passes here. */
-static const FieldSpec preferences_fields[] = {
-	ENUM("profile_type", true, "ProfileType", profile_type_values, true),
-	DATETIME("departure_time", false),
-	NUMBER("energy_need", false, true),
-	BOOL("discharge_allowed", false),
-};
-static const ObjectSpec preferences_spec = SPEC("ChargingPreferences", preferences_fields, true, NULL);
 
 /* Every object fits the slots its caller provides (validate_object). */
 #define FITS_SLOTS(fields) \
@@ -241,17 +253,53 @@ FITS_SLOTS(preferences_fields);
 /* ---- problems ----------------------------------------------------------- */
 
 /*
- * sa_ocpi_fail
- *		Record the first problem: SQLSTATE and a message naming the JSON path
- *		being looked at. Returns false so checks can "return sa_ocpi_fail(..)".
+ * problem_cmp
+ *		Document order of two problems: their paths' positions step by step,
+ *		a path before the paths below it, then the order of discovery.
  */
-bool
-sa_ocpi_fail(OcpiCheck *c, int sqlstate, const char *fmt,...)
+static int
+problem_cmp(const OcpiProblem *a, const OcpiProblem *b)
 {
+	int			n = Min(a->depth, b->depth);
+
+	n = Min(n, SA_JSON_PATH_MAX);
+	for (int i = 0; i < n; i++)
+		if (a->ord[i] != b->ord[i])
+			return a->ord[i] < b->ord[i] ? -1 : 1;
+	if (a->depth != b->depth)
+		return a->depth < b->depth ? -1 : 1;
+	return a->seq < b->seq ? -1 : (a->seq > b->seq ? 1 : 0);
+}
+
+/*
+ * record_problem
+ *		Count a problem at the current path and keep it when it is among the
+ *		first OCPI_LIST_PROBLEMS in document order. Its text is formatted
+ *		only when kept, so a document with very many problems costs a
+ *		comparison per problem, not a message. Returns false.
+ */
+static bool pg_attribute_printf(4, 0)
+record_problem(OcpiCheck *c, const char *hint, int sqlstate, const char *fmt, va_list ap)
+{
+	OcpiProblem cand;
 	StringInfoData problem;
 	char	   *path;
+	int			pos;
 
-	if (c->failed)
+	cand.sqlstate = sqlstate;
+	cand.hint = hint;
+	cand.depth = c->path.depth;
+	memcpy(cand.ord, c->ord, sizeof(cand.ord));
+	cand.seq = c->nproblems;
+	c->failed = true;
+	c->nproblems++;
+
+	if (c->kept == NULL)
+		c->kept = palloc(sizeof(OcpiProblem) * OCPI_LIST_PROBLEMS);
+	pos = c->nkept;
+	while (pos > 0 && problem_cmp(&cand, &c->kept[pos - 1]) < 0)
+		pos--;
+	if (pos >= OCPI_LIST_PROBLEMS)
 		return false;
 
 	initStringInfo(&problem);
@@ -260,39 +308,110 @@ sa_ocpi_fail(OcpiCheck *c, int sqlstate, const char *fmt,...)
 		va_list		args;
 		int			needed;
 
-		va_start(args, fmt);
+		va_copy(args, ap);
 		needed = appendStringInfoVA(&problem, fmt, args);
 		va_end(args);
 		if (needed == 0)
 			break;
 		enlargeStringInfo(&problem, needed);
 	}
-
 	path = sa_path_string(&c->path);
-	c->failed = true;
-	c->sqlstate = sqlstate;
-	c->message = psprintf("invalid OCPI %s%s%s: %s%s%s",
-						  c->versioned ? version_names[c->version] : "",
-						  c->versioned ? " " : "", c->object,
-						  path, *path ? " " : "", problem.data);
+	cand.text = psprintf("%s%s%s", path, *path ? " " : "", problem.data);
+
+	if (c->nkept == OCPI_LIST_PROBLEMS)
+		c->nkept--;				/* the last one drops out */
+	memmove(&c->kept[pos + 1], &c->kept[pos], sizeof(OcpiProblem) * (c->nkept - pos));
+	c->kept[pos] = cand;
+	c->nkept++;
 	return false;
 }
 
 /*
+ * sa_ocpi_fail
+ *		Record a problem: SQLSTATE and a text naming the JSON path being
+ *		looked at. Returns false so checks can "return sa_ocpi_fail(..)".
+ */
+bool
+sa_ocpi_fail(OcpiCheck *c, int sqlstate, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	record_problem(c, NULL, sqlstate, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* sa_ocpi_fail with a hint for the sender (a static string). */
+static bool pg_attribute_printf(4, 5)
+fail_hint(OcpiCheck *c, const char *hint, int sqlstate, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	record_problem(c, hint, sqlstate, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* The errdetail of a refusal lists problems up to this many bytes. */
+#define OCPI_DETAIL_BUDGET 800
+
+/*
  * sa_ocpi_raise_check
- *		Raise the recorded problem. The detail carries the OCPI status code a
- *		backend should answer with.
+ *		Raise the recorded problems: errmsg names the first in document order
+ *		(its SQLSTATE is the error's), errdetail carries the OCPI status code
+ *		a backend answers with and lists the problems, errhint the hints of
+ *		the listed problems. Every part stays within OCPI_DETAIL_BUDGET plus
+ *		one problem, so no document floods a message.
  */
 void
 sa_ocpi_raise_check(OcpiCheck *c)
 {
+	StringInfoData detail,
+				hint;
+	const OcpiProblem *first = &c->kept[0];
+	int			listed = 0;
+
+	Assert(c->failed && c->nkept > 0);
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "OCPI status code 2001 (Invalid or missing parameters). %d problem%s: ",
+					 c->nproblems, c->nproblems == 1 ? "" : "s");
+	for (int i = 0; i < c->nkept; i++)
+	{
+		if (i > 0 && detail.len + strlen(c->kept[i].text) > OCPI_DETAIL_BUDGET)
+			break;
+		appendStringInfo(&detail, "%s%s", i ? "; " : "", c->kept[i].text);
+		listed++;
+	}
+	if (listed < c->nproblems)
+		appendStringInfo(&detail, "; and %d more", c->nproblems - listed);
+	appendStringInfoChar(&detail, '.');
+
+	initStringInfo(&hint);
+	for (int i = 0; i < listed; i++)
+	{
+		bool		seen = false;
+
+		if (c->kept[i].hint == NULL)
+			continue;
+		for (int j = 0; j < i; j++)
+			seen |= c->kept[j].hint == c->kept[i].hint;
+		if (!seen)
+			appendStringInfo(&hint, "%s ", c->kept[i].hint);
+	}
+	appendStringInfoString(&hint, first->sqlstate == ERRCODE_CHECK_VIOLATION && c->nproblems == 1 ?
+						   "Send a consistent object; nothing was stored." :
+						   "Correct the object and send it again; nothing was stored.");
+
 	ereport(ERROR,
-			(errcode(c->sqlstate),
-			 errmsg("%s", c->message),
-			 errdetail("OCPI status code 2001 (Invalid or missing parameters)."),
-			 c->sqlstate == ERRCODE_CHECK_VIOLATION ?
-			 errhint("Send a consistent object; nothing was stored.") :
-			 errhint("Correct the object and send it again; nothing was stored.")));
+			(errcode(first->sqlstate),
+			 errmsg("invalid OCPI %s%s%s: %s",
+					c->versioned ? version_names[c->version] : "",
+					c->versioned ? " " : "", c->object, first->text),
+			 errdetail("%s", detail.data),
+			 errhint("%s", hint.data)));
+	pg_unreachable();
 }
 
 /* A fresh check of one object of one version. */
@@ -305,10 +424,224 @@ sa_ocpi_check_init(OcpiCheck *c, OcpiVersion version, const char *object)
 	c->versioned = true;
 }
 
+/* Descend into a member (ordinal: its position) or an array element. */
+static void
+push_key(OcpiCheck *c, const char *key, int keylen, int ord)
+{
+	if (c->path.depth < SA_JSON_PATH_MAX)
+		c->ord[c->path.depth] = ord;
+	sa_path_push_key(&c->path, key, keylen);
+}
+
+static void
+push_index(OcpiCheck *c, int index)
+{
+	if (c->path.depth < SA_JSON_PATH_MAX)
+		c->ord[c->path.depth] = index;
+	sa_path_push_index(&c->path, index);
+}
+
+/* ---- the sender's member order ------------------------------------------ */
+
+/*
+ * The member order of a JSON text: one node per object or array (down to
+ * ORDER_MAX_DEPTH, deeper than any Session field), an object's keys in text
+ * order. A jsonb object iterates its keys sorted (shorter first, then
+ * bytewise) with duplicates resolved to the last; sorted[] lists the keys
+ * the same way, so the i-th jsonb member is the node's sorted[i].
+ */
+#define ORDER_MAX_DEPTH 8
+
+struct OcpiOrder
+{
+	bool		is_array;
+	int			n;
+	int			cap;
+	char	  **keys;			/* objects: keys in text order */
+	int		   *keylens;
+	struct OcpiOrder **child;	/* child[i]: node of member / element i */
+	int		   *sorted;			/* objects: text positions in jsonb order */
+	int			nsorted;
+};
+
+typedef struct OrderBuild
+{
+	int			depth;
+	OcpiOrder  *stack[ORDER_MAX_DEPTH + 1];
+	OcpiOrder  *root;
+} OrderBuild;
+
+/* A new slot (member or element) in node o; returns its position. */
+static int
+order_add(OcpiOrder *o, char *key)
+{
+	if (o->n == o->cap)
+	{
+		o->cap = o->cap ? o->cap * 2 : 8;
+		o->keys = o->keys ? repalloc(o->keys, sizeof(char *) * o->cap) : palloc(sizeof(char *) * o->cap);
+		o->keylens = o->keylens ? repalloc(o->keylens, sizeof(int) * o->cap) : palloc(sizeof(int) * o->cap);
+		o->child = o->child ? repalloc(o->child, sizeof(OcpiOrder *) * o->cap) : palloc(sizeof(OcpiOrder *) * o->cap);
+	}
+	o->keys[o->n] = key;
+	o->keylens[o->n] = key ? strlen(key) : 0;
+	o->child[o->n] = NULL;
+	return o->n++;
+}
+
+/* A container starts: a node below the current slot, while shallow enough. */
+static void
+order_container_start(OrderBuild *b, bool is_array)
+{
+	b->depth++;
+	if (b->depth <= ORDER_MAX_DEPTH && (b->depth == 1 || b->stack[b->depth - 1] != NULL))
+	{
+		OcpiOrder  *o = palloc0(sizeof(OcpiOrder));
+		OcpiOrder  *parent = b->depth > 1 ? b->stack[b->depth - 1] : NULL;
+
+		o->is_array = is_array;
+		if (parent == NULL)
+			b->root = o;
+		else if (parent->n > 0)
+			parent->child[parent->n - 1] = o;
+		b->stack[b->depth] = o;
+	}
+	else if (b->depth <= ORDER_MAX_DEPTH)
+		b->stack[b->depth] = NULL;
+}
+
+/* The parser's callbacks (PostgreSQL 15: they return nothing). */
+static void
+order_object_start(void *state)
+{
+	order_container_start(state, false);
+}
+
+static void
+order_array_start(void *state)
+{
+	order_container_start(state, true);
+}
+
+/* jsonb's key order (shorter first, then bytewise), then text position. */
+static int
+order_key_cmp(const void *a, const void *b, void *arg)
+{
+	const OcpiOrder *o = arg;
+	int			x = *(const int *) a,
+				y = *(const int *) b;
+
+	if (o->keylens[x] != o->keylens[y])
+		return o->keylens[x] < o->keylens[y] ? -1 : 1;
+	if (o->keylens[x] > 0)
+	{
+		int			r = memcmp(o->keys[x], o->keys[y], o->keylens[x]);
+
+		if (r != 0)
+			return r;
+	}
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* An object ends: list its keys as jsonb iterates them (last duplicate wins). */
+static void
+order_container_end(void *state)
+{
+	OrderBuild *b = state;
+
+	if (b->depth <= ORDER_MAX_DEPTH && b->stack[b->depth] != NULL && !b->stack[b->depth]->is_array)
+	{
+		OcpiOrder  *o = b->stack[b->depth];
+		int		   *idx = palloc(sizeof(int) * Max(o->n, 1));
+		int			n = 0;
+
+		for (int i = 0; i < o->n; i++)
+			idx[i] = i;
+		qsort_arg(idx, o->n, sizeof(int), order_key_cmp, o);
+		for (int i = 0; i < o->n; i++)
+		{
+			if (n > 0 && o->keylens[idx[n - 1]] == o->keylens[idx[i]] &&
+				memcmp(o->keys[idx[n - 1]], o->keys[idx[i]], o->keylens[idx[i]]) == 0)
+				n--;			/* a duplicate key: jsonb keeps the last */
+			idx[n++] = idx[i];
+		}
+		o->sorted = idx;
+		o->nsorted = n;
+	}
+	b->depth--;
+}
+
+/*
+ * order_member
+ *		The text position and node of the j-th member (in jsonb order) of an
+ *		object whose node is o; false when o does not describe it.
+ */
+static bool
+order_member(const OcpiOrder *o, int j, const JsonbValue *key, int *pos, const OcpiOrder **child)
+{
+	int			t;
+
+	if (o == NULL || o->is_array || j >= o->nsorted)
+		return false;
+	t = o->sorted[j];
+	if (o->keylens[t] != key->val.string.len ||
+		memcmp(o->keys[t], key->val.string.val, key->val.string.len) != 0)
+		return false;
+	*pos = t;
+	*child = o->child[t];
+	return true;
+}
+
+static void
+order_field_start(void *state, char *fname, bool isnull)
+{
+	OrderBuild *b = state;
+
+	if (b->depth <= ORDER_MAX_DEPTH && b->stack[b->depth] != NULL)
+		order_add(b->stack[b->depth], fname);
+}
+
+static void
+order_element_start(void *state, bool isnull)
+{
+	OrderBuild *b = state;
+
+	if (b->depth <= ORDER_MAX_DEPTH && b->stack[b->depth] != NULL)
+		order_add(b->stack[b->depth], NULL);
+}
+
+/*
+ * sa_ocpi_text_order
+ *		The member order of a JSON text the caller has already parsed into
+ *		jsonb (so it is valid JSON); NULL for a scalar document.
+ */
+const OcpiOrder *
+sa_ocpi_text_order(const char *json, int len)
+{
+	OrderBuild	b;
+	JsonSemAction sem;
+	JsonLexContext *lex;
+	JsonParseErrorType rc;
+
+	memset(&b, 0, sizeof(b));
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &b;
+	sem.object_start = order_object_start;
+	sem.object_end = order_container_end;
+	sem.array_start = order_array_start;
+	sem.array_end = order_container_end;
+	sem.object_field_start = order_field_start;
+	sem.array_element_start = order_element_start;
+	lex = makeJsonLexContextCstringLen(unconstify(char *, json), len, GetDatabaseEncoding(), true);
+	rc = pg_parse_json(lex, &sem);
+	if (rc != JSON_SUCCESS)
+		json_ereport_error(rc, lex);
+	return b.root;
+}
+
 /* ---- field checks ------------------------------------------------------- */
 
 static bool validate_object(OcpiCheck *c, const ObjectSpec *spec,
-							JsonbContainer *cont, OcpiSlot *slots);
+							JsonbContainer *cont, OcpiSlot *slots, const OcpiOrder *order);
 
 /* A list of enum values for a message: "A, B, C". */
 static char *
@@ -334,6 +667,103 @@ enum_shaped(const char *s, int len)
 	return true;
 }
 
+/* Hints a sender needs beyond the rule itself. */
+static const char hint_new_in_221[] =
+"cdr_token.country_code and cdr_token.party_id are new in OCPI 2.2.1 (a 2.2 CdrToken has neither): add the country_code and party_id of the eMSP that issued the token.";
+static const char hint_preferences_221[] =
+"OCPI 2.2.1 sends charging preferences apart from the Session: PUT them with sessions.ocpi_put_charging_preferences(country_code, party_id, session_id, preferences).";
+static const char hint_meter_value[] =
+"meter_value is not an OCPI Session field: send meter readings as charging_periods with CdrDimensions (e.g. ENERGY, POWER, STATE_OF_CHARGE); a 2.3.0 Session keeps unknown members as received.";
+
+static const int days_in_month[2][12] = {
+	{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31},
+	{31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+};
+
+/* Whether s[0..n-1] are ASCII digits; their value in *out. */
+static bool
+digits_at(const char *s, int len, int at, int n, int *out)
+{
+	int			v = 0;
+
+	if (at + n > len)
+		return false;
+	for (int i = at; i < at + n; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * datetime_reason
+ *		Why a string is not an OCPI DateTime, in the sender's terms: its
+ *		length, a UTC offset, a missing 'T', a date or time that does not
+ *		exist, else the form. Echoes at most six characters of the value.
+ */
+static char *
+datetime_reason(const char *s, int len)
+{
+	int			y,
+				mo,
+				d,
+				h,
+				mi,
+				sec,
+				off,
+				i;
+	bool		shaped;
+
+	if (len > 25)
+		return psprintf("%d characters, at most 25", len);
+	shaped = digits_at(s, len, 0, 4, &y) && len > 4 && s[4] == '-' &&
+		digits_at(s, len, 5, 2, &mo) && len > 7 && s[7] == '-' &&
+		digits_at(s, len, 8, 2, &d) && len > 10;
+	if (shaped && s[10] != 'T')
+		return pstrdup(s[10] == ' ' || s[10] == 't' ?
+					   "date and time must be separated by an upper-case 'T'" :
+					   "the date must be followed by 'T' and the time");
+	shaped = shaped && digits_at(s, len, 11, 2, &h) && len > 13 && s[13] == ':' &&
+		digits_at(s, len, 14, 2, &mi) && len > 16 && s[16] == ':' &&
+		digits_at(s, len, 17, 2, &sec);
+	if (!shaped)
+		return pstrdup("it does not have the form YYYY-MM-DDThh:mm:ss[.fraction][Z]");
+	i = 19;
+	if (i < len && s[i] == '.')
+	{
+		int			start = ++i;
+
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return pstrdup("'.' must be followed by the digits of a fraction of a second");
+	}
+	if (len - i == 6 && (s[i] == '+' || s[i] == '-') &&
+		digits_at(s, len, i + 1, 2, &off) && s[i + 3] == ':' && digits_at(s, len, i + 4, 2, &off))
+		return psprintf("it has the UTC offset %.6s, but OCPI DateTimes are UTC: end in 'Z' or in nothing%s",
+						s + i, memcmp(s + i, "+00:00", 6) == 0 ? " (\"+00:00 is not the same as UTC\")" : "");
+	if (i < len && s[i] == 'z')
+		return pstrdup("the UTC designator is an upper-case 'Z'");
+	if (i < len && !(s[i] == 'Z' && i + 1 == len))
+		return pstrdup("after the seconds only a fraction and 'Z' may follow");
+	if (mo < 1 || mo > 12)
+		return psprintf("month %02d does not exist", mo);
+	if (y < 1)
+		return pstrdup("year 0000 does not exist");
+	if (d < 1 || d > days_in_month[(y % 4 == 0 && y % 100 != 0) || y % 400 == 0][mo - 1])
+		return psprintf("day %02d does not exist in %04d-%02d", d, y, mo);
+	if (h > 23)
+		return psprintf("hour %02d does not exist (00 to 23)", h);
+	if (mi > 59)
+		return psprintf("minute %02d does not exist (00 to 59)", mi);
+	if (sec > 59)
+		return psprintf("second %02d is not accepted (00 to 59, no leap seconds)", sec);
+	return pstrdup("it is not a valid date and time");
+}
+
 /* Record that a member has the wrong JSON type. */
 bool
 sa_ocpi_wrong_type(OcpiCheck *c, const char *want, const JsonbValue *v)
@@ -343,10 +773,13 @@ sa_ocpi_wrong_type(OcpiCheck *c, const char *want, const JsonbValue *v)
 
 /*
  * validate_value
- *		Check one present, non-null member against its field specification.
+ *		Check one present, non-null member against its field specification;
+ *		order is the node of the value in the sender's text, or NULL. Nested
+ *		objects report all their problems; returns whether there was none.
  */
 static bool
-validate_value(OcpiCheck *c, const FieldSpec *f, const JsonbValue *v, OcpiSlot *slot)
+validate_value(OcpiCheck *c, const FieldSpec *f, const JsonbValue *v, OcpiSlot *slot,
+			   const OcpiOrder *order)
 {
 	switch (f->kind)
 	{
@@ -385,8 +818,8 @@ validate_value(OcpiCheck *c, const FieldSpec *f, const JsonbValue *v, OcpiSlot *
 			if (v->val.string.len > 25 ||
 				!sa_parse_rfc3339_utc(v->val.string.val, v->val.string.len, &slot->ts))
 				return sa_ocpi_fail(c, ERRCODE_INVALID_DATETIME_FORMAT,
-									"%s is not an OCPI DateTime (RFC 3339 in UTC, at most 25 characters, e.g. 2015-06-29T20:39:09Z)",
-									sa_jsonb_brief(v));
+									"%s is not an OCPI DateTime: %s (RFC 3339 in UTC, at most 25 characters, e.g. 2015-06-29T20:39:09Z)",
+									sa_jsonb_brief(v), datetime_reason(v->val.string.val, v->val.string.len));
 			break;
 
 		case F_NUMBER:
@@ -422,7 +855,7 @@ validate_value(OcpiCheck *c, const FieldSpec *f, const JsonbValue *v, OcpiSlot *
 
 				if (!sa_jsonb_is_object(v))
 					return sa_ocpi_wrong_type(c, "an object", v);
-				return validate_object(c, f->sub, v->val.binary.data, sub);
+				return validate_object(c, f->sub, v->val.binary.data, sub, order);
 			}
 
 		case F_ARRAY:
@@ -436,26 +869,34 @@ validate_value(OcpiCheck *c, const FieldSpec *f, const JsonbValue *v, OcpiSlot *
 					return sa_ocpi_fail(c, ERRCODE_INVALID_PARAMETER_VALUE,
 										"must hold at least %d element%s", f->min_items,
 										f->min_items == 1 ? "" : "s");
-				for (int i = 0; i < n; i++)
 				{
-					JsonbValue	e;
-					OcpiSlot	sub[OCPI_MAX_FIELDS];
-					bool		ok;
+					bool		all_ok = true;
 
-					sa_path_push_index(&c->path, i);
-					if (!sa_jsonb_array_elem(v, i, &e))
-						elog(ERROR, "array element %d missing", i);
-					if (!sa_jsonb_is_object(&e))
-						ok = sa_ocpi_fail(c, ERRCODE_INVALID_PARAMETER_VALUE,
-										  "must be a %s object, not %s", f->sub->name, sa_jsonb_kind(&e));
-					else
-						ok = validate_object(c, f->sub, e.val.binary.data, sub);
-					sa_path_pop(&c->path);
-					if (!ok)
-						return false;
+					for (int i = 0; i < n; i++)
+					{
+						JsonbValue	e;
+						OcpiSlot	sub[OCPI_MAX_FIELDS];
+						const OcpiOrder *eo = NULL;
+
+						if (order != NULL && order->is_array && i < order->n)
+							eo = order->child[i];
+						push_index(c, i);
+						if (!sa_jsonb_array_elem(v, i, &e))
+							elog(ERROR, "array element %d missing", i);
+						if (!sa_jsonb_is_object(&e))
+							all_ok &= sa_ocpi_fail(c, ERRCODE_INVALID_PARAMETER_VALUE,
+												   "must be a %s object, not %s", f->sub->name, sa_jsonb_kind(&e));
+						else
+							all_ok &= validate_object(c, f->sub, e.val.binary.data, sub, eo);
+						sa_path_pop(&c->path);
+					}
+					return all_ok;
 				}
-				break;
 			}
+
+		case F_NOT_221:
+			/* validate_object() refuses it before looking at the value */
+			break;
 	}
 	return true;
 }
@@ -481,66 +922,89 @@ find_field(const ObjectSpec *spec, const char *key, int keylen)
 /*
  * validate_object
  *		Check every member of an object, then the required fields, then the
- *		object's cross-field rules. Fills slots[] (one per field). Recursion
- *		follows the specification only, so its depth is bounded (4 levels)
- *		whatever the document's nesting.
+ *		object's cross-field rules, recording every problem. Fills slots[]
+ *		(one per field, with the member's position). order is the object's
+ *		node in the sender's text or NULL: positions are then the text's,
+ *		missing fields after the members, else the OCPI field order, unknown
+ *		members after the known ones. Recursion follows the specification
+ *		only, so its depth is bounded (4 levels) whatever the document's
+ *		nesting. Returns whether the object had no problem.
  */
 static bool
-validate_object(OcpiCheck *c, const ObjectSpec *spec, JsonbContainer *cont, OcpiSlot *slots)
+validate_object(OcpiCheck *c, const ObjectSpec *spec, JsonbContainer *cont, OcpiSlot *slots,
+				const OcpiOrder *order)
 {
 	SaObjectIter it;
 	JsonbValue	key,
 				val;
+	int			before = c->nproblems;
+	int			j = 0;
+	bool		text_order = order != NULL && !order->is_array;
+	bool		null_seen[OCPI_MAX_FIELDS] = {0};
 
 	check_stack_depth();
 	Assert(spec->nfields <= OCPI_MAX_FIELDS);
 	memset(slots, 0, sizeof(OcpiSlot) * spec->nfields);
 
 	sa_object_iter_init(&it, cont);
-	while (sa_object_iter_next(&it, &key, &val))
+	for (; sa_object_iter_next(&it, &key, &val); j++)
 	{
 		int			i = find_field(spec, key.val.string.val, key.val.string.len);
-		bool		ok = true;
+		int			ord;
+		const OcpiOrder *child = NULL;
 
-		sa_path_push_key(&c->path, key.val.string.val, key.val.string.len);
-		if (i < 0)
+		if (!text_order || !order_member(order, j, &key, &ord, &child))
+		{
+			ord = i >= 0 ? i : spec->nfields + j;
+			child = NULL;
+		}
+		push_key(c, key.val.string.val, key.val.string.len, ord);
+		if (i < 0 || spec->fields[i].kind == F_NOT_221)
 		{
 			if (!spec->open && c->version == OCPI_V221)
-				ok = sa_ocpi_fail(c, ERRCODE_INVALID_PARAMETER_VALUE,
-								  "is not a field of %s in OCPI 2.2.1 (unknown fields are refused in 2.2.1)",
-								  spec->name);
-		}
-		else if (val.type == jbvNull)
-		{
-			if (spec->fields[i].required)
-				ok = sa_ocpi_fail(c, ERRCODE_NULL_VALUE_NOT_ALLOWED, "is required and must not be null");
+				fail_hint(c, i >= 0 ? hint_preferences_221 :
+						  (spec->post == session_post && sa_jsonb_str_eq(&key, "meter_value")) ?
+						  hint_meter_value : NULL,
+						  ERRCODE_INVALID_PARAMETER_VALUE,
+						  "is not a field of %s in OCPI 2.2.1 (unknown fields are refused in 2.2.1)",
+						  spec->name);
 		}
 		else
 		{
-			slots[i].present = true;
-			slots[i].v = val;
-			ok = validate_value(c, &spec->fields[i], &val, &slots[i]);
+			slots[i].ord = ord;
+			if (val.type == jbvNull)
+			{
+				null_seen[i] = true;
+				if (spec->fields[i].required)
+					sa_ocpi_fail(c, ERRCODE_NULL_VALUE_NOT_ALLOWED, "is required and must not be null");
+			}
+			else
+			{
+				slots[i].present = true;
+				slots[i].v = val;
+				slots[i].valid = validate_value(c, &spec->fields[i], &val, &slots[i], child);
+			}
 		}
 		sa_path_pop(&c->path);
-		if (!ok)
-			return false;
 	}
 
 	for (int i = 0; i < spec->nfields; i++)
 	{
-		if (spec->fields[i].required && !slots[i].present)
-		{
-			bool		ok;
+		const FieldSpec *f = &spec->fields[i];
+		bool		is_new_221;
 
-			sa_path_push_key(&c->path, spec->fields[i].name, strlen(spec->fields[i].name));
-			ok = sa_ocpi_fail(c, ERRCODE_NULL_VALUE_NOT_ALLOWED, "is required");
-			sa_path_pop(&c->path);
-			if (!ok)
-				return false;
-		}
+		if (!f->required || slots[i].present || null_seen[i])
+			continue;				/* a null member was named above */
+		is_new_221 = spec->fields == token_fields_221 || spec->fields == token_fields_230;
+		is_new_221 = is_new_221 && (strcmp(f->name, "country_code") == 0 || strcmp(f->name, "party_id") == 0);
+		push_key(c, f->name, strlen(f->name), text_order ? order->n + i : i);
+		fail_hint(c, is_new_221 ? hint_new_in_221 : NULL, ERRCODE_NULL_VALUE_NOT_ALLOWED, "is required");
+		sa_path_pop(&c->path);
 	}
 
-	return spec->post ? spec->post(c, spec, slots) : true;
+	if (spec->post)
+		spec->post(c, spec, slots);
+	return c->nproblems == before;
 }
 
 /*
@@ -559,10 +1023,12 @@ dimension_post(OcpiCheck *c, const ObjectSpec *spec, OcpiSlot *slots)
 	bool		ok = true;
 	bool		may_be_negative = false;
 
+	if (!slots[D_TYPE].valid || !slots[D_VOLUME].valid)
+		return false;			/* their own problems are recorded */
 	for (int i = 0; signed_types[i]; i++)
 		may_be_negative |= sa_jsonb_str_eq(type, signed_types[i]);
 
-	sa_path_push_key(&c->path, "volume", 6);
+	push_key(c, "volume", 6, slots[D_VOLUME].ord);
 	if (!may_be_negative && sa_jsonb_numeric_sign(vol) < 0)
 		ok = sa_ocpi_fail(c, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 						  "must not be negative for dimension type %s", sa_jsonb_brief(type));
@@ -582,9 +1048,10 @@ session_post(OcpiCheck *c, const ObjectSpec *spec, OcpiSlot *slots)
 {
 	bool		ok = true;
 
-	if (slots[OCPI_S_END].present && slots[OCPI_S_END].ts < slots[OCPI_S_START].ts)
+	if (slots[OCPI_S_END].valid && slots[OCPI_S_START].valid &&
+		slots[OCPI_S_END].ts < slots[OCPI_S_START].ts)
 	{
-		sa_path_push_key(&c->path, "end_date_time", 13);
+		push_key(c, "end_date_time", 13, slots[OCPI_S_END].ord);
 		ok = sa_ocpi_fail(c, ERRCODE_CHECK_VIOLATION, "is before start_date_time");
 		sa_path_pop(&c->path);
 	}
@@ -600,11 +1067,12 @@ validate_document(OcpiCheck *c, const ObjectSpec *spec, Jsonb *doc, OcpiSlot *sl
 {
 	JsonbValue	root;
 
+	memset(slots, 0, sizeof(OcpiSlot) * spec->nfields);	/* none valid if no object */
 	sa_jsonb_root(doc, &root);
 	if (!sa_jsonb_is_object(&root))
 		return sa_ocpi_fail(c, ERRCODE_INVALID_PARAMETER_VALUE, "must be a JSON object, not %s",
 							sa_jsonb_kind(&root));
-	return validate_object(c, spec, root.val.binary.data, slots);
+	return validate_object(c, spec, root.val.binary.data, slots, c->order);
 }
 
 /* The Session specification of a version. */
@@ -657,28 +1125,34 @@ sa_ocpi_parse_version(text *t)
 /*
  * sa_ocpi_check_url_keys
  *		The object's country_code, party_id and id must equal the keys of the
- *		request (CiString: case-insensitive).
+ *		request (CiString: case-insensitive). Records a problem for each that
+ *		does not (keys that failed their own checks are not compared);
+ *		returns whether all matched.
  */
-void
+bool
 sa_ocpi_check_url_keys(OcpiCheck *c, OcpiSlot *s, text *cc, text *pid, text *sid)
 {
 	static const char *const names[] = {"country_code", "party_id", "id"};
 	text	   *url[3] = {cc, pid, sid};
 	const int	slot[3] = {OCPI_S_COUNTRY_CODE, OCPI_S_PARTY_ID, OCPI_S_ID};
 
+	bool		ok = true;
+
 	for (int i = 0; i < 3; i++)
 	{
 		const JsonbValue *v = &s[slot[i]].v;
 
-		if (!sa_ascii_equal_ci(v->val.string.val, v->val.string.len,
+		if (s[slot[i]].valid &&
+			!sa_ascii_equal_ci(v->val.string.val, v->val.string.len,
 							   VARDATA_ANY(url[i]), VARSIZE_ANY_EXHDR(url[i])))
 		{
-			sa_path_push_key(&c->path, names[i], strlen(names[i]));
-			sa_ocpi_fail(c, ERRCODE_INVALID_PARAMETER_VALUE,
-						 "%s does not match the %s of the request", sa_jsonb_brief(v), names[i]);
-			sa_ocpi_raise_check(c);
+			push_key(c, names[i], strlen(names[i]), s[slot[i]].ord);
+			ok = sa_ocpi_fail(c, ERRCODE_INVALID_PARAMETER_VALUE,
+							  "%s does not match the %s of the request", sa_jsonb_brief(v), names[i]);
+			sa_path_pop(&c->path);
 		}
 	}
+	return ok;
 }
 
 /*
@@ -694,11 +1168,89 @@ sa_ocpi_session_kwh(OcpiCheck *c, OcpiSlot *s)
 
 	if (isinf(kwh))
 	{
-		sa_path_push_key(&c->path, "kwh", 3);
+		push_key(c, "kwh", 3, s[OCPI_S_KWH].ord);
 		sa_ocpi_fail(c, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "is out of range");
 		sa_ocpi_raise_check(c);
 	}
 	return kwh;
+}
+
+/*
+ * sa_ocpi_arg_is_text
+ *		Whether argument argno of the running function is declared text (the
+ *		overloads that take the sender's JSON text) rather than jsonb.
+ */
+bool
+sa_ocpi_arg_is_text(FunctionCallInfo fcinfo, int argno)
+{
+	Oid			t = get_fn_expr_argtype(fcinfo->flinfo, argno);
+
+	if (!OidIsValid(t))
+	{
+		Oid		   *types;
+		int			nargs;
+
+		get_func_signature(fcinfo->flinfo->fn_oid, &types, &nargs);
+		t = argno < nargs ? types[argno] : InvalidOid;
+	}
+	return t == TEXTOID;
+}
+
+/*
+ * sa_ocpi_parse_text
+ *		The sender's JSON text as jsonb (jsonb_in's errors for invalid JSON),
+ *		with the text's member order kept in the check, so its problems are
+ *		listed in the order the sender wrote them.
+ */
+Jsonb *
+sa_ocpi_parse_text(OcpiCheck *c, text *t)
+{
+	char	   *s = text_to_cstring(t);
+	Jsonb	   *doc = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
+
+	c->order = sa_ocpi_text_order(s, strlen(s));
+	return doc;
+}
+
+/*
+ * sa_ocpi_raise_party_not_mapped
+ *		A write into a party (namespace) the calling role is not mapped to:
+ *		refused before anything is looked at, with the mapping that allows it.
+ */
+void
+sa_ocpi_raise_party_not_mapped(text *cc, text *pid)
+{
+	char	   *role = GetUserNameFromId(GetUserId(), false);
+	char	   *ucc = sa_ocpi_clip_text(cc);
+	char	   *upid = sa_ocpi_clip_text(pid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("OCPI party country_code \"%s\", party_id \"%s\" is not mapped to role \"%s\"",
+					ucc, upid, role),
+			 errdetail("OCPI status code 2000 (Generic client error), HTTP 403."),
+			 errhint("The extension's owner maps it: INSERT INTO sessions.role_namespace (role_name, namespace) VALUES (%s, %s); nothing was stored.",
+					 quote_literal_cstr(role),
+					 quote_literal_cstr(psprintf("%s-%s", sa_ascii_upper(ucc, strlen(ucc)),
+												 sa_ascii_upper(upid, strlen(upid)))))));
+	pg_unreachable();
+}
+
+/*
+ * sa_ocpi_raise_preferences_refused
+ *		The charging_preferences of a 2.3.0 Session that
+ *		ocpi_put_charging_preferences would not accept (its response).
+ */
+void
+sa_ocpi_raise_preferences_refused(const char *response)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid OCPI 2.3.0 Session: charging_preferences are not accepted (%s)", response),
+			 errdetail("OCPI status code 2001 (Invalid or missing parameters)."),
+			 errhint("sessions.ocpi_put_charging_preferences() answers %s to these preferences (see docs/ocpi.md, Charging preferences); send the Session without them or with preferences it accepts; nothing was stored.",
+					 response)));
+	pg_unreachable();
 }
 
 /* The one status transition OCPI forbids. */
@@ -797,17 +1349,19 @@ PG_FUNCTION_INFO_V1(sa_ocpi_validate);
 PG_FUNCTION_INFO_V1(sa_ocpi_validate_charging_preferences);
 
 /*
- * sa_ocpi_validate(session jsonb, version text) RETURNS boolean
- *		True for a valid Session, else the error naming the first problem.
+ * sa_ocpi_validate(session jsonb|text, version text) RETURNS boolean
+ *		True for a valid Session, else the error listing its problems (in
+ *		the text's member order when given the sender's text).
  */
 Datum
 sa_ocpi_validate(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	Jsonb	   *doc;
 	OcpiCheck	c;
 	OcpiSlot	slots[OCPI_MAX_FIELDS];
 
 	sa_ocpi_check_init(&c, sa_ocpi_parse_version(PG_GETARG_TEXT_PP(1)), "Session");
+	doc = sa_ocpi_arg_is_text(fcinfo, 0) ? sa_ocpi_parse_text(&c, PG_GETARG_TEXT_PP(0)) : PG_GETARG_JSONB_P(0);
 	if (!sa_ocpi_validate_session(&c, doc, slots))
 		sa_ocpi_raise_check(&c);
 	PG_RETURN_BOOL(true);

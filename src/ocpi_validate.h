@@ -6,9 +6,12 @@
  *		other way round. Below it is only jsonb_access.
  *
  * Contracts with callers:
- *	- A check (OcpiCheck) keeps the first problem found; nothing is raised
- *	  until sa_ocpi_raise_check(), so a document can be tried against more
- *	  than one version before one problem is reported.
+ *	- A check (OcpiCheck) collects every problem of a document; nothing is
+ *	  raised until sa_ocpi_raise_check(), so a document can be tried against
+ *	  more than one version before its problems are reported. The problems
+ *	  are ordered by their place in the document (OcpiOrder when the
+ *	  sender's JSON text is known, else the OCPI field order) and the first
+ *	  OCPI_LIST_PROBLEMS of them are kept; the rest are only counted.
  *	- After a successful sa_ocpi_validate_session(), slots[OCPI_S_x] hold the
  *	  Session's fields in the order of OcpiSessionField. The JsonbValues
  *	  point into the validated document: they live as long as it does.
@@ -32,22 +35,47 @@ typedef enum OcpiVersion
 	OCPI_NVERSIONS
 } OcpiVersion;
 
-/* The first problem found, raised later by sa_ocpi_raise_check(). */
+/* Problems listed in one error (errdetail); more are counted. */
+#define OCPI_LIST_PROBLEMS 10
+
+/* One problem: where (path and its document position), what, and a hint. */
+typedef struct OcpiProblem
+{
+	int			sqlstate;
+	char	   *text;			/* "path rule", as errmsg shows it */
+	const char *hint;			/* static; NULL when the rule says it all */
+	int			depth;
+	int			ord[SA_JSON_PATH_MAX];	/* position of each path step */
+	int			seq;			/* order of discovery, breaks ties */
+} OcpiProblem;
+
+/*
+ * The order of the members of the sender's JSON text (jsonb keeps its own),
+ * built by sa_ocpi_text_order(); opaque to callers.
+ */
+typedef struct OcpiOrder OcpiOrder;
+
+/* The problems found, raised later by sa_ocpi_raise_check(). */
 typedef struct OcpiCheck
 {
 	OcpiVersion version;
 	const char *object;			/* "Session", "ChargingPreferences" */
 	bool		versioned;		/* messages name the version */
 	SaJsonPath	path;
+	int			ord[SA_JSON_PATH_MAX];	/* document position of each path step */
+	const OcpiOrder *order;		/* the text's member order, or NULL */
 	bool		failed;
-	int			sqlstate;
-	char	   *message;
+	int			nproblems;		/* all found */
+	int			nkept;			/* kept[0..nkept-1], in document order */
+	OcpiProblem *kept;			/* OCPI_LIST_PROBLEMS, allocated on the first */
 } OcpiCheck;
 
 /* What validation found for one field of an object. */
 typedef struct OcpiSlot
 {
 	bool		present;		/* present and not null */
+	bool		valid;			/* present and passed its own checks */
+	int			ord;			/* position in the object (see OcpiCheck.ord) */
 	JsonbValue	v;
 	TimestampTz ts;				/* DateTime fields */
 } OcpiSlot;
@@ -79,6 +107,7 @@ typedef enum OcpiSessionField
 	OCPI_S_PERIODS,
 	OCPI_S_TOTAL_COST,
 	OCPI_S_STATUS,
+	OCPI_S_PREFERENCES,			/* 2.3.0 only; 2.2.1 points to the module call */
 	OCPI_S_LAST_UPDATED,
 	OCPI_SESSION_NFIELDS
 } OcpiSessionField;
@@ -88,14 +117,17 @@ extern void sa_ocpi_check_init(OcpiCheck *c, OcpiVersion version, const char *ob
 extern bool sa_ocpi_fail(OcpiCheck *c, int sqlstate, const char *fmt,...) pg_attribute_printf(3, 4);
 extern bool sa_ocpi_wrong_type(OcpiCheck *c, const char *want, const JsonbValue *v);
 extern void sa_ocpi_raise_check(OcpiCheck *c) pg_attribute_noreturn();
+extern const OcpiOrder *sa_ocpi_text_order(const char *json, int len);
 
-/* Arguments. */
+/* Arguments: the version, echoed text, the sender's JSON text. */
+extern bool sa_ocpi_arg_is_text(FunctionCallInfo fcinfo, int argno);
+extern Jsonb *sa_ocpi_parse_text(OcpiCheck *c, text *t);
 extern OcpiVersion sa_ocpi_parse_version(text *t);
 extern char *sa_ocpi_clip_text(text *t);
 
 /* Sessions. */
 extern bool sa_ocpi_validate_session(OcpiCheck *c, Jsonb *doc, OcpiSlot *slots);
-extern void sa_ocpi_check_url_keys(OcpiCheck *c, OcpiSlot *slots,
+extern bool sa_ocpi_check_url_keys(OcpiCheck *c, OcpiSlot *slots,
 								   text *cc, text *pid, text *sid);
 extern double sa_ocpi_session_kwh(OcpiCheck *c, OcpiSlot *slots);
 extern void sa_ocpi_raise_completed_to_active(void) pg_attribute_noreturn();
@@ -107,5 +139,9 @@ extern void sa_ocpi_validate_patched(Jsonb *stored, Jsonb *merged, OcpiSlot *slo
 /* SQL-callable: sessions.ocpi_validate, sessions.ocpi_validate_charging_preferences. */
 extern Datum sa_ocpi_validate(PG_FUNCTION_ARGS);
 extern Datum sa_ocpi_validate_charging_preferences(PG_FUNCTION_ARGS);
+
+/* The refusal of a write into a party the calling role is not mapped to. */
+extern void sa_ocpi_raise_party_not_mapped(text *cc, text *pid) pg_attribute_noreturn();
+extern void sa_ocpi_raise_preferences_refused(const char *response) pg_attribute_noreturn();
 
 #endif							/* OCPI_VALIDATE_H */

@@ -401,3 +401,57 @@ GRANT EXECUTE ON FUNCTION sessions.update_session_details(text, jsonb), sessions
     sessions.utc_offset(bigint), sessions.utc_offset(integer), sessions.utc_offset(smallint),
     sessions.create_session(varchar, text, int, sessions.utc_offset, text, jsonb, uuid[], timestamptz, timestamptz)
   TO session_analytics_writer;
+
+-- 10_ocpi ---------------------------------------------------------------------
+
+-- The sender's JSON text: problems are listed in the order of its members
+-- (jsonb keeps its own key order). Untyped literals resolve to these.
+CREATE FUNCTION sessions.ocpi_validate(session text, version text DEFAULT '2.2.1')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'sa_ocpi_validate'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.ocpi_validate(text, text) IS
+  'ocpi_validate of the sender''s JSON text: problems are listed in the order its members were written';
+COMMENT ON FUNCTION sessions.ocpi_validate(jsonb, text) IS
+  'True when session is a valid OCPI Session of version (2.2.1 or 2.3.0); otherwise raises an error listing its problems';
+
+CREATE FUNCTION sessions.ocpi_put(country_code text, party_id text, session_id text,
+                                  session text, version text DEFAULT '2.2.1')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'sa_ocpi_put'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sessions.ocpi_put(text, text, text, text, text) IS
+  'ocpi_put of the sender''s JSON text: problems are listed in the order its members were written';
+
+-- ocpi_get gains with_preferences (a new signature: the old one goes).
+DROP FUNCTION sessions.ocpi_get(text, text, text);
+CREATE FUNCTION sessions.ocpi_get(country_code text, party_id text, session_id text,
+                                  with_preferences boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT CASE WHEN ocpi_get.with_preferences AND p.preferences IS NOT NULL
+                THEN s.doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('charging_preferences', p.preferences)
+                ELSE s.doc END
+      FROM sessions.store s
+      LEFT JOIN sessions.ocpi_charging_preferences p
+        ON p.session_key OPERATOR(pg_catalog.=) s.session_key AND p.namespace OPERATOR(pg_catalog.=) s.namespace
+     WHERE s.namespace OPERATOR(pg_catalog.=)
+               (pg_catalog.upper(ocpi_get.country_code COLLATE "C") OPERATOR(pg_catalog.||) '-'
+                OPERATOR(pg_catalog.||) pg_catalog.upper(ocpi_get.party_id COLLATE "C"))
+       AND s.kind OPERATOR(pg_catalog.=) 'ocpi'
+       AND s.external_id OPERATOR(pg_catalog.=) pg_catalog.upper(ocpi_get.session_id COLLATE "C");
+END;
+COMMENT ON FUNCTION sessions.ocpi_get(text, text, text, boolean) IS
+  'OCPI GET: the Session as stored, NULL when unknown (keys compare case-insensitively); with_preferences: with its stored charging_preferences';
+
+REVOKE ALL ON FUNCTION sessions.ocpi_validate(text, text),
+                       sessions.ocpi_put(text, text, text, text, text),
+                       sessions.ocpi_get(text, text, text, boolean)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.ocpi_get(text, text, text, boolean),
+                          sessions.ocpi_validate(text, text)
+    TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.ocpi_put(text, text, text, text, text)
+    TO session_analytics_writer;

@@ -11,7 +11,16 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'sa_ocpi_validate'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.ocpi_validate(jsonb, text) IS
-  'True when session is a valid OCPI Session of version (2.2.1 or 2.3.0); otherwise raises an error naming the field';
+  'True when session is a valid OCPI Session of version (2.2.1 or 2.3.0); otherwise raises an error listing its problems';
+
+-- The sender's JSON text: problems are listed in the order of its members
+-- (jsonb keeps its own key order). Untyped literals resolve to this overload.
+CREATE FUNCTION sessions.ocpi_validate(session text, version text DEFAULT '2.2.1')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'sa_ocpi_validate'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.ocpi_validate(text, text) IS
+  'ocpi_validate of the sender''s JSON text: problems are listed in the order its members were written';
 
 CREATE FUNCTION sessions.ocpi_validate_charging_preferences(preferences jsonb)
 RETURNS boolean
@@ -30,6 +39,14 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text) IS
   'OCPI PUT: validate the whole Session and create or replace it (charging_periods replaced); returns the stored object';
 
+CREATE FUNCTION sessions.ocpi_put(country_code text, party_id text, session_id text,
+                                  session text, version text DEFAULT '2.2.1')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'sa_ocpi_put'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sessions.ocpi_put(text, text, text, text, text) IS
+  'ocpi_put of the sender''s JSON text: problems are listed in the order its members were written';
+
 CREATE FUNCTION sessions.ocpi_patch(country_code text, party_id text, session_id text, patch jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'sa_ocpi_patch'
@@ -38,22 +55,6 @@ COMMENT ON FUNCTION sessions.ocpi_patch(text, text, text, jsonb) IS
   'OCPI PATCH: last_updated required; charging_periods appended, other members replaced whole; the result must be a valid Session';
 
 -- Read paths -------------------------------------------------------------------
-
-CREATE FUNCTION sessions.ocpi_get(country_code text, party_id text, session_id text)
-RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
-    SELECT s.doc
-      FROM sessions.store s
-     WHERE s.namespace OPERATOR(pg_catalog.=)
-               (pg_catalog.upper(ocpi_get.country_code COLLATE "C") OPERATOR(pg_catalog.||) '-'
-                OPERATOR(pg_catalog.||) pg_catalog.upper(ocpi_get.party_id COLLATE "C"))
-       AND s.kind OPERATOR(pg_catalog.=) 'ocpi'
-       AND s.external_id OPERATOR(pg_catalog.=) pg_catalog.upper(ocpi_get.session_id COLLATE "C");
-END;
-COMMENT ON FUNCTION sessions.ocpi_get(text, text, text) IS
-  'OCPI GET: the Session as stored, NULL when unknown (keys compare case-insensitively)';
 
 CREATE FUNCTION sessions.ocpi_list(date_from timestamptz, date_to timestamptz DEFAULT NULL,
                                    "offset" int DEFAULT 0, "limit" int DEFAULT 50,
@@ -130,6 +131,28 @@ CREATE POLICY ocpi_charging_preferences_by_namespace ON sessions.ocpi_charging_p
     WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
            OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
 
+-- GET, with the stored preferences on request (after their table: the body names it).
+CREATE FUNCTION sessions.ocpi_get(country_code text, party_id text, session_id text,
+                                  with_preferences boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+BEGIN ATOMIC
+    SELECT CASE WHEN ocpi_get.with_preferences AND p.preferences IS NOT NULL
+                THEN s.doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('charging_preferences', p.preferences)
+                ELSE s.doc END
+      FROM sessions.store s
+      LEFT JOIN sessions.ocpi_charging_preferences p
+        ON p.session_key OPERATOR(pg_catalog.=) s.session_key AND p.namespace OPERATOR(pg_catalog.=) s.namespace
+     WHERE s.namespace OPERATOR(pg_catalog.=)
+               (pg_catalog.upper(ocpi_get.country_code COLLATE "C") OPERATOR(pg_catalog.||) '-'
+                OPERATOR(pg_catalog.||) pg_catalog.upper(ocpi_get.party_id COLLATE "C"))
+       AND s.kind OPERATOR(pg_catalog.=) 'ocpi'
+       AND s.external_id OPERATOR(pg_catalog.=) pg_catalog.upper(ocpi_get.session_id COLLATE "C");
+END;
+COMMENT ON FUNCTION sessions.ocpi_get(text, text, text, boolean) IS
+  'OCPI GET: the Session as stored, NULL when unknown (keys compare case-insensitively); with_preferences: with its stored charging_preferences';
+
 CREATE FUNCTION sessions.ocpi_put_charging_preferences(country_code text, party_id text,
                                                        session_id text, preferences jsonb)
 RETURNS text
@@ -195,20 +218,24 @@ COMMENT ON FUNCTION sessions.ocpi_put_charging_preferences(text, text, text, jso
 -- Privileges ---------------------------------------------------------------------
 
 REVOKE ALL ON FUNCTION sessions.ocpi_validate(jsonb, text),
+                       sessions.ocpi_validate(text, text),
                        sessions.ocpi_validate_charging_preferences(jsonb),
                        sessions.ocpi_put(text, text, text, jsonb, text),
+                       sessions.ocpi_put(text, text, text, text, text),
                        sessions.ocpi_patch(text, text, text, jsonb),
                        sessions.ocpi_put_charging_preferences(text, text, text, jsonb),
-                       sessions.ocpi_get(text, text, text),
+                       sessions.ocpi_get(text, text, text, boolean),
                        sessions.ocpi_list(timestamptz, timestamptz, int, int, text, text)
     FROM PUBLIC;
 REVOKE ALL ON sessions.ocpi_charging_preferences FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sessions.ocpi_get(text, text, text),
+GRANT EXECUTE ON FUNCTION sessions.ocpi_get(text, text, text, boolean),
                           sessions.ocpi_list(timestamptz, timestamptz, int, int, text, text),
                           sessions.ocpi_validate(jsonb, text),
+                          sessions.ocpi_validate(text, text),
                           sessions.ocpi_validate_charging_preferences(jsonb)
     TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text),
+                          sessions.ocpi_put(text, text, text, text, text),
                           sessions.ocpi_patch(text, text, text, jsonb),
                           sessions.ocpi_put_charging_preferences(text, text, text, jsonb)
     TO session_analytics_writer;

@@ -413,11 +413,42 @@ def gen_session(g, seeds):
     if g.random() < 0.05:
         doc = g.choice(seeds["extra"] or [{}])
     return {"version": version if g.random() < 0.97 else g.choice(["2.2", "3.0", "", "2.2.1 ", "9" * 5000]),
-            "doc": doc}
+            "doc": doc, "as_text": g.random() < 0.5}
+
+
+def refusal(c, sql, params):
+    """None when the statement succeeds, else its (acceptable) refusal."""
+    c.q("SAVEPOINT o")
+    try:
+        c.one(sql, params)
+        c.q("RELEASE SAVEPOINT o")
+        return None
+    except psycopg2.Error as e:
+        if classify(e):
+            raise
+        c.q("ROLLBACK TO SAVEPOINT o")
+        return e
+
+
+def problem_count(e):
+    m = re.search(r"\. (\d+) problems?: ", e.diag.message_detail or "")
+    return int(m.group(1)) if m else None
 
 
 def run_ocpi_validate(c, a):
-    r = c.one("SELECT sessions.ocpi_validate(%s::jsonb, %s)", (jtext(a["doc"]), a["version"]))
+    text = jtext(a["doc"])
+    # the sender's text (problems in its member order) and jsonb must agree
+    # on validity and on the number of problems; only their order differs
+    et = refusal(c, "SELECT sessions.ocpi_validate(%s::text, %s)", (text, a["version"]))
+    ej = refusal(c, "SELECT sessions.ocpi_validate(%s::jsonb, %s)", (text, a["version"]))
+    c.expect((et is None) == (ej is None),
+             "ocpi_validate of the text and of the jsonb disagree: %s / %s"
+             % (et.pgcode if et else "valid", ej.pgcode if ej else "valid"))
+    if ej is not None:
+        c.expect(problem_count(et) == problem_count(ej),
+                 "text and jsonb count different problems: %r / %r" % (problem_count(et), problem_count(ej)))
+        raise ej
+    r = c.one("SELECT sessions.ocpi_validate(%s::jsonb, %s)", (text, a["version"]))
     c.expect(r is True, "ocpi_validate returned %r instead of true or an error" % r)
 
 
@@ -437,7 +468,8 @@ def run_ocpi_put(c, a):
             raise
         c.q("ROLLBACK TO SAVEPOINT v")
         valid = False
-    r = c.one("SELECT sessions.ocpi_put(%s, %s, %s, %s::jsonb, %s) = %s::jsonb",
+    # the sender's text or jsonb: the same outcome
+    r = c.one("SELECT sessions.ocpi_put(%%s, %%s, %%s, %%s::%s, %%s) = %%s::jsonb" % ("text" if a.get("as_text") else "jsonb"),
               (cc, pid, sid, text, a["version"], text))
     c.expect(valid, "ocpi_put accepted a document ocpi_validate refuses")
     c.expect(r is True, "ocpi_put did not return the document it was given")

@@ -22,7 +22,7 @@ GRANT SELECT ON public.tap_ex TO PUBLIC;
 -- Schema and privileges ------------------------------------------------------
 SELECT has_function('sessions', 'ocpi_put', ARRAY['text', 'text', 'text', 'jsonb', 'text']);
 SELECT has_function('sessions', 'ocpi_patch', ARRAY['text', 'text', 'text', 'jsonb']);
-SELECT has_function('sessions', 'ocpi_get', ARRAY['text', 'text', 'text']);
+SELECT has_function('sessions', 'ocpi_get', ARRAY['text', 'text', 'text', 'boolean']);
 SELECT has_function('sessions', 'ocpi_list', ARRAY['timestamp with time zone', 'timestamp with time zone', 'integer', 'integer', 'text', 'text']);
 SELECT has_function('sessions', 'ocpi_put_charging_preferences', ARRAY['text', 'text', 'text', 'jsonb']);
 SELECT function_returns('sessions', 'ocpi_put_charging_preferences', ARRAY['text', 'text', 'text', 'jsonb'], 'text');
@@ -34,11 +34,11 @@ SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'sessions'::reg
 SELECT ok(has_function_privilege('session_analytics_writer', 'sessions.ocpi_put(text, text, text, jsonb, text)', 'EXECUTE'), 'writer may PUT');
 SELECT ok(has_function_privilege('session_analytics_writer', 'sessions.ocpi_patch(text, text, text, jsonb)', 'EXECUTE'), 'writer may PATCH');
 SELECT ok(has_function_privilege('session_analytics_writer', 'sessions.ocpi_put_charging_preferences(text, text, text, jsonb)', 'EXECUTE'), 'writer may put charging preferences');
-SELECT ok(has_function_privilege('session_analytics_reader', 'sessions.ocpi_get(text, text, text)', 'EXECUTE'), 'reader may GET');
+SELECT ok(has_function_privilege('session_analytics_reader', 'sessions.ocpi_get(text, text, text, boolean)', 'EXECUTE'), 'reader may GET');
 SELECT ok(has_function_privilege('session_analytics_reader', 'sessions.ocpi_list(timestamptz, timestamptz, int, int, text, text)', 'EXECUTE'), 'reader may list');
 SELECT ok(NOT has_function_privilege('session_analytics_reader', 'sessions.ocpi_put(text, text, text, jsonb, text)', 'EXECUTE'), 'reader may not PUT');
 SELECT ok(NOT has_function_privilege('public', 'sessions.ocpi_patch(text, text, text, jsonb)', 'EXECUTE'), 'PUBLIC may not PATCH');
-SELECT ok(NOT has_function_privilege('public', 'sessions.ocpi_get(text, text, text)', 'EXECUTE'), 'PUBLIC may not GET');
+SELECT ok(NOT has_function_privilege('public', 'sessions.ocpi_get(text, text, text, boolean)', 'EXECUTE'), 'PUBLIC may not GET');
 SELECT table_privs_are('sessions', 'ocpi_charging_preferences', 'session_analytics_writer', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
 SELECT table_privs_are('sessions', 'ocpi_charging_preferences', 'public', ARRAY[]::text[]);
 SELECT ok((SELECT relrowsecurity FROM pg_class WHERE oid = 'sessions.ocpi_charging_preferences'::regclass), 'RLS on charging preferences');
