@@ -19,7 +19,7 @@ out=$(grep -nE '#include "ocpi_' jsonb_access.c jsonb_access.h)
 is "$out" "" "jsonb_access knows nothing of OCPI"
 
 missing="" n=0
-for sym in $(sed -n "s/.*AS 'MODULE_PATHNAME', '\(sa_ocpi_[a-z_]*\)'.*/\1/p" sql/10_ocpi.sql); do
+for sym in $(sed -n "s/.*AS 'MODULE_PATHNAME', '\(sa_ocpi_[a-z_]*\)'.*/\1/p" sql/10_ocpi.sql | sort -u); do
     n=$((n + 1))
     grep -q "^PG_FUNCTION_INFO_V1($sym);" ocpi_validate.c ocpi_store.c || missing="$missing $sym"
 done
