@@ -116,6 +116,7 @@ extern PGresult *users_query(char **n_users);
 extern char *chart_svg(const char *title);
 
 /* report_print.c: output only, never a statement */
+extern FILE *text_out;
 extern void debug(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 extern const char *shown(const char *s);
 extern const char *field(PGresult *res, int r, const char *name);
@@ -125,6 +126,7 @@ extern const char *kwh_label(const char *v);
 extern void json_rows(FILE *out, PGresult *res, const char *indent);
 extern void json_row(FILE *out, PGresult *res);
 extern void json_docs(FILE *out, PGresult *res, const char *indent);
+extern void csv_report(FILE *out, PGresult *res);
 extern void text_class_block(PGresult *sum, PGresult *daily, bool micro);
 extern void text_combined(PGresult *sum, const char *site);
 extern void text_users(PGresult *res, const char *n_users);

@@ -3,7 +3,7 @@
 # chart, --anonymize, colour, and the exit status of each error class.
 # SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
 . "$(dirname "$0")/tap.sh"
-plan 60
+plan 69
 
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
@@ -33,7 +33,48 @@ golden report_full.json --empty --micro --user "${RANGE[@]}" --format json
 golden report_full.csv --empty --micro --user "${RANGE[@]}" --format csv
 golden report_raw.json "${RANGE[@]}" --sort session_kwh --order asc --limit 5
 golden report_raw.csv "${RANGE[@]}" --format csv --sort session_id --order asc --limit 4 --page 2
-golden report_printsessions.txt --micro 0.5 --printsessions "${RANGE[@]}"
+golden report_printsessions.json --micro 0.5 --printsessions "${RANGE[@]}"
+# The text report of that run went to stderr, whole, where the user sees it.
+is "$(cat "$T/report_printsessions.json.err")" "$(cat "$EXP/report_printsessions.txt")" "--printsessions > file: the text report on stderr"
+python3 -m json.tool "$T/report_printsessions.json" >/dev/null; ok $? "--printsessions > file.json: stdout is one JSON document"
+session-report --empty --micro --printsessions "${RANGE[@]}" 2>/dev/null |
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(sorted(d), d["empty_sessions"]["total"], len(d["micro_sessions"]["sessions"]))' >"$T/ps2"
+is "$(cat "$T/ps2")" "['empty_sessions', 'micro_sessions'] 20 4" "--empty --micro --printsessions | json: both lists"
+tty_out=$(script -qec "session-report --no-color --micro 0.5 --printsessions ${RANGE[*]}" /dev/null)
+like "$tty_out" "Micro sessions \(3 of 3, --limit/--page for more\):" "on a terminal report and listing stay together"
+
+# One rounding rule per format: every percentage with one decimal, the
+# summary's and the daily rows' alike, in JSON as in CSV (as the text report).
+python3 - "$T/report_full.json" "$T/report_full.csv" >"$T/pcts" <<'PY'
+import csv, json, re, sys
+d = json.load(open(sys.argv[1]))
+vals = [v for row in [d["summary"]] + d["daily"] for k, v in row.items() if k.endswith("_pct")]
+head = None
+for row in csv.reader(open(sys.argv[2])):
+    if not row:
+        head = None
+    elif head is None:
+        head = row
+    else:
+        vals += [v for k, v in zip(head, row) if k.endswith("_pct") and v != ""]
+bad = [v for v in vals if not re.fullmatch(r"-?[0-9]+\.[0-9]", str(v))]
+print(len(vals), bad)
+PY
+like "$(cat "$T/pcts")" "^[0-9]+ \[\]$" "JSON and CSV percentages: one decimal in summary and daily rows"
+
+# Raw output: each document holds the exported row's keys and values (as
+# JSON values; numbers keep their digits), in the stored (jsonb) key order
+# that docs/session-report.md describes: shorter keys first.
+python3 - "$T/report_raw.json" "$DATA/powerflex_small.json" >"$T/raw_check" <<'PY'
+import json, sys
+from decimal import Decimal
+out = json.load(open(sys.argv[1]), parse_float=Decimal)
+rows = {r["session_id"]: r for r in json.load(open(sys.argv[2]), parse_float=Decimal)["rows"]}
+same = all(d == rows[d["session_id"]] for d in out)
+order = all(list(d) == sorted(d, key=lambda k: (len(k.encode()), k.encode())) for d in out)
+print(len(out), same, order)
+PY
+is "$(cat "$T/raw_check")" "5 True True" "raw JSON: the exported values, keys in jsonb order as documented"
 
 for f in report_full.json report_raw.json; do
     python3 -m json.tool "$T/$f" >/dev/null; ok $? "$f is valid JSON"
@@ -47,6 +88,10 @@ is "$?" 0 "--user EMAIL (any case)"
 like "$(cat "$T/john.txt")" "^User: john.doe@example.com$" "only that user"
 like "$(cat "$T/john.txt")" "START: 2025-09-08 19:29:13 / END: 2025-09-09 00:21:03 / DURATION: 4.9h / 12.76309 kWh / 0101110102_2025-09-08..." "SESHIS's example session line"
 like "$(cat "$T/john.err")" "Session 8 calculations: 4.86h, 2624.1W, 12.62A \(orange\)" "per-session calculations on stderr"
+like "$(cat "$T/john.err")" "Session 8 calculations: .* \[user john.doe@example.com, session 0101110102_2025-09-08_[0-9a-z]+\]$" "each calculation names its user and session"
+session-report --user --empty --debug "${RANGE[@]}" >/dev/null 2>"$T/dbg.err"
+like "$(cat "$T/dbg.err")" "Starting empty user analysis \(" "--debug: the analyses, one space apart"
+unlike "$(cat "$T/dbg.err")" "  analysis" "--debug: no double space before analysis"
 like "$(cat "$T/john.err")" "SQL: .*sessions.user_report" "--debug shows the SQL"
 like "$(cat "$T/john.err")" "Arguments parsed: \{'user': 'JOHN.DOE@example.com'" "--debug shows the arguments"
 
