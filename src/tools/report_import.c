@@ -245,16 +245,16 @@ import_document(JsonReader *rd)
 }
 
 /*
- * run_import
+ * import_into
  *		Opens the file (- for stdin), imports it in one transaction and
- *		prints the totals.
+ *		fills result. connect: open the connection (after the file, so a
+ *		missing file is reported first); else conn is already open (--file).
  */
-int
-run_import(void)
+void
+import_into(ImportResult *result, bool connect)
 {
 	JsonReader *rd = &imp.rd;
 	struct stat st;
-	ImportResult result;
 	char	   *started;
 
 	rd->name = opt.import_file;
@@ -267,7 +267,8 @@ run_import(void)
 	rd->line = 1;
 	imp.progress = isatty(fileno(stderr)) && !opt.debug;
 
-	connect_db();
+	if (connect)
+		connect_db();
 	PQsetNoticeReceiver(conn, notice_receiver, NULL);
 	PQclear(query("BEGIN", 0, NULL, NULL));
 	started = query_value("SELECT pg_catalog.now()::text", 0, NULL, NULL);
@@ -279,7 +280,16 @@ run_import(void)
 	if (rd->f != stdin)
 		fclose(rd->f);
 
-	result = (ImportResult) {imp.rows, imp.imported, imp.updated, imp.skipped, started};
+	*result = (ImportResult) {imp.rows, imp.imported, imp.updated, imp.skipped, started};
+}
+
+/* import powerflex FILE: the import, then its totals. */
+int
+run_import(void)
+{
+	ImportResult result;
+
+	import_into(&result, true);
 	print_import_result(&result);
 	return EXIT_OK;
 }

@@ -259,7 +259,13 @@ main(int argc, char **argv)
 		status = run_import();
 	else
 	{
-		connect_db();
+		if (opt.file)
+		{
+			embedded_start();
+			embedded_load();
+		}
+		else
+			connect_db();
 		resolve_range();
 		if (!opt.empty && !opt.micro && !opt.user && !opt.graph)
 			status = run_raw();

@@ -8,7 +8,8 @@
  *   4  report_main.c     entry point: dispatch to import, raw dump or report
  *   3  report_args.c     flags, their validation, the help text
  *      report_import.c   import powerflex: batching, progress, one transaction
- *      report_chart.c    the --graph SVG file
+ *      report_chart.c    the --graph SVG (or PNG) file
+ *      report_embedded.c --file: a throwaway cluster, the file imported
  *   2  report_queries.c  the connection and every statement sent
  *      json_split.c      streaming JSON splitter (json_split.h; import only)
  *   1  report_print.c    text / JSON / CSV writers, --debug lines
@@ -62,6 +63,8 @@ typedef struct Options
 	/* import powerflex FILE */
 	bool		import;
 	const char *import_file;
+	/* --file FILE: report on FILE in a throwaway cluster (report_embedded.c) */
+	const char *file;
 } Options;
 
 /* The --empty / --micro session listings of --printsessions. */
@@ -90,6 +93,11 @@ extern void debug_args(void);
 
 /* report_import.c */
 extern int	run_import(void);
+extern void import_into(ImportResult *result, bool connect);
+
+/* report_embedded.c: --file, the throwaway cluster */
+extern void embedded_start(void);
+extern void embedded_load(void);
 
 /* report_chart.c */
 extern void write_chart(void);
