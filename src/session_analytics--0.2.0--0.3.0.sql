@@ -48,3 +48,8 @@ END
 $guard$;
 
 -- visible_namespaces: a mapping applies through pg_has_role USAGE, as table
+
+-- daily_chart_svg draws two panels (empty above, micro below), each with its
+-- own scale: same signature, new description.
+COMMENT ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) IS
+  'SVG line chart of the daily empty and micro percentages of a session_stats summary: two panels (empty above, micro below), each with its own percentage scale and grid, on one dated x axis; markers, legend, title';

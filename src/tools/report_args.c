@@ -35,8 +35,8 @@ usage(FILE *out)
 			"  --empty               sessions with 0 kWh, total and per day\n"
 			"  --micro [KWH]         sessions with 0 < kWh < KWH (default 1.0), total and per day\n"
 			"  --user [EMAIL]        sessions per user with duration, kWh and rating; one user with EMAIL\n"
-			"  --graph [FILE]        SVG chart of the daily empty and micro percentages\n"
-			"                        (default sessions-daily.svg)\n"
+			"  --graph [FILE]        chart of the daily empty and micro percentages: SVG for\n"
+			"                        FILE.svg (default sessions-daily.svg), PNG for FILE.png\n"
 			"  --printsessions       also print the matching sessions (empty / micro) as JSON\n"
 			"  --debug               SQL and per-session calculations on stderr\n"
 			"  --advanced            accepted for SESHIS compatibility; use the flags below\n"
@@ -334,6 +334,8 @@ report_parse_args(int argc, char **argv)
 		tool_die(EXIT_USAGE, "--range and --from/--to exclude each other");
 	if (opt.to && !opt.from)
 		tool_die(EXIT_USAGE, "--to needs --from");
+	if (opt.graph)
+		(void) chart_format(opt.graph_file);	/* .svg or .png, else exit 2 now */
 	color = !opt.no_color && opt.format == FMT_TEXT && tool_use_color(stdout);
 }
 

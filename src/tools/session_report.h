@@ -100,6 +100,12 @@ extern void embedded_start(void);
 extern void embedded_load(void);
 
 /* report_chart.c */
+typedef enum
+{
+	CHART_SVG,
+	CHART_PNG
+} ChartFormat;
+extern ChartFormat chart_format(const char *file);
 extern void write_chart(void);
 
 /* report_queries.c: the connection, the selection and its statements */

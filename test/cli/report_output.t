@@ -3,7 +3,7 @@
 # chart, --anonymize, colour, and the exit status of each error class.
 # SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
 . "$(dirname "$0")/tap.sh"
-plan 69
+plan 76
 
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
@@ -115,6 +115,23 @@ like "$(cat "$T/chart.out")" "Chart of the daily empty and micro percentages wri
 xmllint --noout "$T/chart.svg"; ok $? "chart is well-formed XML"
 is "$(xmllint --xpath "count(//*[local-name()='circle'][@class='empty'])" "$T/chart.svg")" 5 "one empty point per day"
 is "$(xmllint --xpath "count(//*[local-name()='circle'][@class='micro'])" "$T/chart.svg")" 5 "one micro point per day"
+is "$(xmllint --xpath "count(//*[local-name()='g'][@class='panel-empty' or @class='panel-micro'])" "$T/chart.svg")" 2 "two panels, each with its own scale"
+# The file name picks the format: PNG rendered from the same SVG by librsvg.
+rm -f "$T/chart.png"
+session-report --empty --micro --graph "$T/chart.png" "${RANGE[@]}" >/dev/null 2>"$T/png.err"
+is "$?/$(python3 -c 'import struct, sys; b = open(sys.argv[1], "rb").read(24); print(b[:8] == b"\x89PNG\r\n\x1a\n", struct.unpack(">II", b[16:24]))' "$T/chart.png" 2>&1)" \
+   "0/True (960, 640)" "--graph chart.png: a PNG of the chart's size"
+status_graph() { # NAME FILE: refused before any query, exit 2, one line, no file
+    session-report --empty --graph "$2" "${RANGE[@]}" >/dev/null 2>"$T/g.err"
+    is "$?/$(wc -l <"$T/g.err")/$(test -e "$2" && echo file || echo none)" "2/1/none" "$1: exit 2, one line, no file"
+}
+status_graph "--graph chart.pdf" "$T/chart.pdf"
+status_graph "--graph without an extension" "$T/chart"
+like "$(cat "$T/g.err")" "must end in .svg \(SVG\) or .png" "the refusal says which names work"
+sr=$(command -v session-report)
+PATH=/nonexistent "$sr" --empty --graph "$T/norsvg.png" "${RANGE[@]}" >/dev/null 2>"$T/norsvg.err"
+is "$?/$(test -e "$T/norsvg.png" && echo file || echo none)" "1/none" "PNG without rsvg-convert: exit 1, no file"
+like "$(cat "$T/norsvg.err")" "apt-get install librsvg2-bin" "... says what to install"
 (cd "$T" && session-report --user --graph "${RANGE[@]}" >/dev/null); ok $? "--graph without a file"
 test -s "$T/sessions-daily.svg"; ok $? "default file sessions-daily.svg"
 
