@@ -335,7 +335,17 @@ report_parse_args(int argc, char **argv)
 	if (opt.to && !opt.from)
 		tool_die(EXIT_USAGE, "--to needs --from");
 	if (opt.graph)
-		(void) chart_format(opt.graph_file);	/* .svg or .png, else exit 2 now */
+	{
+		/* The name picks the format: .svg or .png, refused before any query. */
+		const char *dot = strrchr(opt.graph_file, '.');
+		const char *slash = strrchr(opt.graph_file, '/');
+		bool		ext = dot && (slash == NULL || dot > slash);
+
+		opt.graph_png = ext && strcasecmp(dot, ".png") == 0;
+		if (!opt.graph_png && !(ext && strcasecmp(dot, ".svg") == 0))
+			tool_die(EXIT_USAGE, "--graph %s: the file name must end in .svg (SVG) or .png (PNG rendered from the SVG)",
+					 opt.graph_file);
+	}
 	color = !opt.no_color && opt.format == FMT_TEXT && tool_use_color(stdout);
 }
 

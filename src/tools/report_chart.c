@@ -3,7 +3,7 @@
  *		--graph: the chart of the daily empty and micro percentages, drawn by
  *		the server as SVG (sessions.daily_chart_svg) and written to a file:
  *		as it is for FILE.svg, rendered to PNG by librsvg's rsvg-convert for
- *		FILE.png. Any other file name is refused before a query runs.
+ *		FILE.png (report_args.c refuses any other name before a query runs).
  *
  * Why rsvg-convert and not librsvg linked in: the program stays a libpq
  * client with no glib/cairo/pango link chain (librsvg2-dev would add dozens
@@ -17,26 +17,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* The format the --graph file name asks for; dies with exit 2 for an unknown one. */
-ChartFormat
-chart_format(const char *file)
-{
-	const char *dot = strrchr(file, '.');
-	const char *slash = strrchr(file, '/');
-
-	if (dot && (slash == NULL || dot > slash))
-	{
-		if (strcasecmp(dot, ".svg") == 0)
-			return CHART_SVG;
-		if (strcasecmp(dot, ".png") == 0)
-			return CHART_PNG;
-	}
-	tool_die(EXIT_USAGE, "--graph %s: the file name must end in .svg (SVG) or .png (PNG rendered from the SVG)", file);
-}
 
 /*
  * write_png
@@ -127,7 +109,7 @@ write_chart(void)
 	svg = chart_svg(title);
 	if (svg == NULL)
 		tool_die(EXIT_FAILURE_RUN, "the chart came back empty");
-	if (chart_format(opt.graph_file) == CHART_PNG)
+	if (opt.graph_png)
 	{
 		write_png(svg, opt.graph_file);
 		debug("Chart: %zu bytes of SVG rendered to PNG in %s", strlen(svg), opt.graph_file);

@@ -325,33 +325,23 @@ embedded_start(void)
 }
 
 /*
- * embedded_load
- *		Connects (connect_db), imports --file and, with no --range or
- *		--from, sets --from/--to to the local days the file covers, so a
- *		one-off report shows the whole export.
+ * embedded_range
+ *		With no --range or --from, sets --from/--to to the local days the
+ *		imported file covers, so a one-off report shows the whole export.
  */
 void
-embedded_load(void)
+embedded_range(void)
 {
-	ImportResult r;
-	const char *site = opt.site;
 	const char *p[1] = {opt.tz};
 	PGresult   *res;
 
-	connect_db();
-	/* --site selects in the report; the rows keep the site they carry. */
-	opt.site = NULL;
-	opt.import_file = opt.file;
-	import_into(&r, false);
-	opt.site = site;
-	debug("Imported %s: %lld rows, %lld new, %lld skipped", opt.file, r.rows, r.imported, r.skipped);
 	if (opt.range_name || opt.from)
 		return;
 	res = query("SELECT (pg_catalog.min(s.started_at) AT TIME ZONE $1)::date::text,"
 				" (pg_catalog.max(s.started_at) AT TIME ZONE $1)::date::text"
-				" FROM sessions.store s WHERE s.kind = 'powerflex'", 1, p, "--tz");
+				" FROM sessions.store s WHERE s.kind OPERATOR(pg_catalog.=) 'powerflex'", 1, p, "--tz");
 	if (PQgetisnull(res, 0, 0))
-		tool_die(EXIT_NO_DATA, "%s holds no session with a start time (%lld rows, %lld skipped)", opt.file, r.rows, r.skipped);
+		tool_die(EXIT_NO_DATA, "%s holds no session with a start time", opt.file);
 	opt.from = strdup(PQgetvalue(res, 0, 0));
 	opt.to = strdup(PQgetvalue(res, 0, 1));
 	PQclear(res);

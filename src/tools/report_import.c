@@ -293,3 +293,22 @@ run_import(void)
 	print_import_result(&result);
 	return EXIT_OK;
 }
+
+/*
+ * import_for_report
+ *		--file: the file imported on the open connection, silently (the
+ *		report follows). --site selects in the report; the rows keep the
+ *		site they carry.
+ */
+void
+import_for_report(void)
+{
+	ImportResult r;
+	const char *site = opt.site;
+
+	opt.site = NULL;
+	opt.import_file = opt.file;
+	import_into(&r, false);
+	opt.site = site;
+	debug("Imported %s: %lld rows, %lld new, %lld skipped", opt.file, r.rows, r.imported, r.skipped);
+}

@@ -262,7 +262,9 @@ main(int argc, char **argv)
 		if (opt.file)
 		{
 			embedded_start();
-			embedded_load();
+			connect_db();
+			import_for_report();
+			embedded_range();
 		}
 		else
 			connect_db();

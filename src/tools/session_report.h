@@ -9,7 +9,7 @@
  *   3  report_args.c     flags, their validation, the help text
  *      report_import.c   import powerflex: batching, progress, one transaction
  *      report_chart.c    the --graph SVG (or PNG) file
- *      report_embedded.c --file: a throwaway cluster, the file imported
+ *      report_embedded.c --file: the throwaway cluster (import: report_import.c)
  *   2  report_queries.c  the connection and every statement sent
  *      json_split.c      streaming JSON splitter (json_split.h; import only)
  *   1  report_print.c    text / JSON / CSV writers, --debug lines
@@ -48,6 +48,7 @@ typedef struct Options
 	const char *micro_kwh;		/* threshold as given, validated */
 	const char *user_email;		/* NULL: every user */
 	const char *graph_file;
+	bool		graph_png;		/* graph_file ends in .png (else .svg) */
 	const char *range_name;
 	const char *from;
 	const char *to;
@@ -94,18 +95,13 @@ extern void debug_args(void);
 /* report_import.c */
 extern int	run_import(void);
 extern void import_into(ImportResult *result, bool connect);
+extern void import_for_report(void);
 
 /* report_embedded.c: --file, the throwaway cluster */
 extern void embedded_start(void);
-extern void embedded_load(void);
+extern void embedded_range(void);
 
 /* report_chart.c */
-typedef enum
-{
-	CHART_SVG,
-	CHART_PNG
-} ChartFormat;
-extern ChartFormat chart_format(const char *file);
 extern void write_chart(void);
 
 /* report_queries.c: the connection, the selection and its statements */
