@@ -122,6 +122,7 @@ session-report --empty --micro --graph "$T/chart.png" "${RANGE[@]}" >/dev/null 2
 is "$?/$(python3 -c 'import struct, sys; b = open(sys.argv[1], "rb").read(24); print(b[:8] == b"\x89PNG\r\n\x1a\n", struct.unpack(">II", b[16:24]))' "$T/chart.png" 2>&1)" \
    "0/True (960, 640)" "--graph chart.png: a PNG of the chart's size"
 status_graph() { # NAME FILE: refused before any query, exit 2, one line, no file
+    rm -f "$2"
     session-report --empty --graph "$2" "${RANGE[@]}" >/dev/null 2>"$T/g.err"
     is "$?/$(wc -l <"$T/g.err")/$(test -e "$2" && echo file || echo none)" "2/1/none" "$1: exit 2, one line, no file"
 }
@@ -129,6 +130,7 @@ status_graph "--graph chart.pdf" "$T/chart.pdf"
 status_graph "--graph without an extension" "$T/chart"
 like "$(cat "$T/g.err")" "must end in .svg \(SVG\) or .png" "the refusal says which names work"
 sr=$(command -v session-report)
+rm -f "$T/norsvg.png"
 PATH=/nonexistent "$sr" --empty --graph "$T/norsvg.png" "${RANGE[@]}" >/dev/null 2>"$T/norsvg.err"
 is "$?/$(test -e "$T/norsvg.png" && echo file || echo none)" "1/none" "PNG without rsvg-convert: exit 1, no file"
 like "$(cat "$T/norsvg.err")" "apt-get install librsvg2-bin" "... says what to install"
