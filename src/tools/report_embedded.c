@@ -36,6 +36,7 @@ static char dir[PATH_MAX];		/* the private directory, "" when none */
 static char bindir[PATH_MAX];
 static char conninfo[PATH_MAX + 64];
 static volatile sig_atomic_t server_pid;	/* postmaster, 0 when none */
+static volatile sig_atomic_t initdb_pid;	/* initdb while it runs, else 0 */
 static uid_t run_uid;			/* the server's account */
 static gid_t run_gid;
 static bool drop_root;
@@ -100,6 +101,8 @@ embedded_cleanup(void)
 {
 	if (getpid() != owner_pid)
 		return;
+	if (initdb_pid > 0)
+		kill(initdb_pid, SIGKILL);	/* its half-made cluster goes with the directory */
 	stop_server();
 	remove_dir();
 }
@@ -251,8 +254,11 @@ embedded_start(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 
-	/* Root's TMPDIR may be closed to the server account: /tmp then. */
-	if (tmp == NULL || *tmp == '\0' || drop_root)
+	/*
+	 * Root's TMPDIR may be closed to the server account: /tmp then. A quote
+	 * or backslash would need escaping in the connection string: /tmp too.
+	 */
+	if (tmp == NULL || *tmp == '\0' || drop_root || strpbrk(tmp, "'\\") != NULL)
 		tmp = "/tmp";
 	snprintf(dir, sizeof(dir), "%s/session-report.XXXXXX", tmp);
 	if (strlen(dir) > 80)		/* a socket path holds 107 bytes */
@@ -276,8 +282,10 @@ embedded_start(void)
 		"--locale=C.UTF-8", "--no-sync", NULL};
 
 		pid = spawn(argv, log);
+		initdb_pid = pid;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		initdb_pid = 0;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			tool_die(EXIT_FAILURE_RUN, "--file: initdb failed: %s", log_tail(log));
 	}

@@ -4,7 +4,7 @@
 # it works for root and for an ordinary user; nothing is left behind, after
 # an error or a signal included.
 . "$(dirname "$0")/tap.sh"
-plan 25
+plan 26
 
 DATA=$SA_SRC/test/cli/data
 T=$SA_TEST_DIR/report_file
@@ -46,6 +46,12 @@ if [ "$(id -u)" -eq 0 ]; then
 else
     unlike "$(cat debug.err)" "Running as root" "as an ordinary user: the server runs as that user"
 fi
+
+# No analysis flag: the raw dump, as from the imported database.
+session-report -d report_file --from 2025-09-07 --to 2025-09-11 --limit 0 >raw_db.json
+"${nopg[@]}" session-report --file "$T/export.json" --from 2025-09-07 --to 2025-09-11 --limit 0 >raw_file.json 2>/dev/null
+is "$(cmp raw_db.json raw_file.json && python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' raw_file.json)" 40 \
+   "--file with no analysis flag: the same raw JSON"
 
 # Without --range or --from: the days the file covers.
 out=$("${nopg[@]}" session-report --file "$T/export.json" --empty 2>/dev/null)
