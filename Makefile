@@ -77,7 +77,7 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 
 LIBPQ_CFLAGS = -I$(shell $(PG_CONFIG) --includedir)
 LIBPQ_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq
-TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"' $(TOOL_EXTRA_CFLAGS)
+TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"' -DSA_PG_BINDIR='"$(shell $(PG_CONFIG) --bindir)"' $(TOOL_EXTRA_CFLAGS)
 # Packagers add their flags here (debian/rules: dpkg-buildflags).
 TOOL_EXTRA_CFLAGS ?=
 TOOL_LDFLAGS ?=
@@ -85,7 +85,7 @@ TOOL_LDFLAGS ?=
 # session-report is split by concern (src/tools/session_report.h shows the
 # layers); it is compiled in one command, so no object lands beside PGXS's.
 SESSION_REPORT_SRCS = $(addprefix src/tools/,report_main.c report_args.c report_import.c \
-                      json_split.c report_chart.c report_queries.c report_print.c tool_common.c)
+                      json_split.c report_chart.c report_embedded.c report_queries.c report_print.c tool_common.c)
 SESSION_REPORT_HDRS = $(addprefix src/tools/,session_report.h json_split.h tool_common.h)
 
 session-report: $(SESSION_REPORT_SRCS) $(SESSION_REPORT_HDRS)

@@ -5,9 +5,12 @@
  *
  * The per-day figures are read through SPI from sessions.days(), so the
  * chart depends only on that function's columns, not on the state's binary
- * layout. The picture: title, percentage y axis with grid, dated x axis
- * whose labels thin out with the span (days, weeks, months), one line with
- * a marker per day for each series, and a legend.
+ * layout. The picture: a title, then two panels sharing one dated x axis
+ * whose labels thin out with the span (days, weeks, months): empty % on
+ * top, micro % below, each with its own percentage scale and grid (micro
+ * sessions are often a few percent where empty ones are 60 %: on one
+ * shared axis the micro line would lie flat at the bottom), one line with
+ * a marker per day in each, and a legend.
  *
  * Dependency rule: the top of the analytics. It reads a summary only
  * through the SQL function sessions.days() and includes no header of this
@@ -30,11 +33,13 @@ PG_FUNCTION_INFO_V1(sa_daily_chart_svg);
 
 /* Canvas and plot area, in SVG user units. */
 #define CH_W		960
-#define CH_H		480
+#define CH_H		640
 #define CH_LEFT		72.0
 #define CH_RIGHT	(CH_W - 28.0)
-#define CH_TOP		64.0
-#define CH_BOTTOM	(CH_H - 104.0)
+#define CH_TOP		64.0		/* the top panel's top */
+#define CH_BOTTOM	(CH_H - 104.0)	/* the bottom panel's bottom: the x axis */
+#define CH_GAP		40.0		/* between the panels: the lower one's heading */
+#define CH_PANEL_H	((CH_BOTTOM - CH_TOP - CH_GAP) / 2)
 #define CH_PAD		14.0
 #define CH_MAX_TICKS 14
 
@@ -52,6 +57,16 @@ typedef struct ChartDay
 	int64		micro;
 	int64		completed;
 } ChartDay;
+
+/* One panel: its vertical extent and its percentage scale. */
+typedef struct ChartPanel
+{
+	bool		micro;			/* the series it draws */
+	double		top;			/* y of 100 % of the scale */
+	double		bottom;			/* y of 0 % */
+	double		ytop;			/* the scale's top, in percent */
+	double		ystep;			/* its grid step */
+} ChartPanel;
 
 /*
  * xml_escape
@@ -209,18 +224,20 @@ x_of(DateADT d, DateADT first, DateADT last)
 		(double) (d - first) / (double) (last - first) * (CH_RIGHT - CH_LEFT - 2 * CH_PAD);
 }
 
+/* The y of pct in panel p. */
 static double
-y_of(double pct, double top)
+y_of(double pct, const ChartPanel *p)
 {
-	return CH_BOTTOM - pct / top * (CH_BOTTOM - CH_TOP);
+	return p->bottom - pct / p->ytop * (p->bottom - p->top);
 }
 
-/* One x tick: a vertical grid line and a label. */
+/* One x tick: a vertical grid line in each panel and a label below both. */
 static void
 x_tick(StringInfo svg, double x, const char *label, bool rotate)
 {
-	appendStringInfo(svg, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-					 x, CH_TOP, x, CH_BOTTOM);
+	appendStringInfo(svg, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+					 "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+					 x, CH_TOP, x, CH_TOP + CH_PANEL_H, x, CH_BOTTOM - CH_PANEL_H, x, CH_BOTTOM);
 	if (rotate)
 		appendStringInfo(svg, "<text class=\"xlabel\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
 						 "transform=\"rotate(-40 %.1f %.1f)\">%s</text>\n",
@@ -323,8 +340,9 @@ x_axis(StringInfo svg, DateADT first, DateADT last)
  *		marker per day with a tooltip.
  */
 static void
-series(StringInfo svg, ChartDay *days, int n, bool micro, double top)
+series(StringInfo svg, ChartDay *days, int n, const ChartPanel *p)
 {
+	bool		micro = p->micro;
 	const char *cls = micro ? "micro" : "empty";
 	const char *color = micro ? COLOR_MICRO : COLOR_EMPTY;
 	double		r = n <= 60 ? 3.5 : (n <= 200 ? 2.5 : 1.5);
@@ -345,7 +363,7 @@ series(StringInfo svg, ChartDay *days, int n, bool micro, double top)
 			continue;
 		}
 		appendStringInfo(svg, "%s%.1f %.1f ", pen ? "L" : "M",
-						 x_of(days[i].day, days[0].day, days[n - 1].day), y_of(v, top));
+						 x_of(days[i].day, days[0].day, days[n - 1].day), y_of(v, p));
 		pen = true;
 	}
 	appendStringInfoString(svg, "\"/>\n");
@@ -361,10 +379,38 @@ series(StringInfo svg, ChartDay *days, int n, bool micro, double top)
 		format_day(days[i].day, label, false);
 		appendStringInfo(svg, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\">"
 						 "<title>%s: %.1f%% %s (" INT64_FORMAT " of " INT64_FORMAT ")</title></circle>\n",
-						 cls, x_of(days[i].day, days[0].day, days[n - 1].day), y_of(v, top), r,
+						 cls, x_of(days[i].day, days[0].day, days[n - 1].day), y_of(v, p), r,
 						 label, v, cls, micro ? days[i].micro : days[i].empty, days[i].completed);
 	}
 	appendStringInfoString(svg, "</g>\n");
+}
+
+/*
+ * panel_frame
+ *		A panel's heading, y grid with labels, y axis title and axis lines,
+ *		in a group of class panel-empty / panel-micro.
+ */
+static void
+panel_frame(StringInfo svg, const ChartPanel *p)
+{
+	const char *cls = p->micro ? "micro" : "empty";
+	double		mid = (p->top + p->bottom) / 2;
+
+	appendStringInfo(svg, "<g class=\"panel-%s\">\n<text class=\"panel\" x=\"%.1f\" y=\"%.1f\">%s sessions (%% of completed)</text>\n",
+					 cls, CH_LEFT, p->top - 8, p->micro ? "Micro" : "Empty");
+	for (double v = 0; v <= p->ytop + 1e-9; v += p->ystep)
+		appendStringInfo(svg,
+						 "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+						 "<text class=\"ylabel\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g%%</text>\n",
+						 CH_LEFT, y_of(v, p), CH_RIGHT, y_of(v, p), CH_LEFT - 6, y_of(v, p) + 4, v);
+	appendStringInfo(svg,
+					 "<text class=\"ylabel\" x=\"18\" y=\"%.1f\" text-anchor=\"middle\" "
+					 "transform=\"rotate(-90 18 %.1f)\">%s (%%)</text>\n",
+					 mid, mid, p->micro ? "Micro" : "Empty");
+	appendStringInfo(svg,
+					 "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+					 "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n</g>\n",
+					 CH_LEFT, p->bottom, CH_RIGHT, p->bottom, CH_LEFT, p->top, CH_LEFT, p->bottom);
 }
 
 /* Legend below the axis: a line with a marker and a name per series. */
@@ -397,9 +443,12 @@ sa_daily_chart_svg(PG_FUNCTION_ARGS)
 {
 	ChartDay   *days;
 	int			n;
-	double		maxval = 0,
-				top,
-				step;
+	double		max_empty = 0,
+				max_micro = 0;
+	ChartPanel	panels[2] = {
+		{false, CH_TOP, CH_TOP + CH_PANEL_H, 0, 0},
+		{true, CH_BOTTOM - CH_PANEL_H, CH_BOTTOM, 0, 0}
+	};
 	StringInfoData svg;
 	char		first[24],
 				last[24];
@@ -411,11 +460,13 @@ sa_daily_chart_svg(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		if (days[i].has_empty)
-			maxval = Max(maxval, days[i].empty_pct);
+			max_empty = Max(max_empty, days[i].empty_pct);
 		if (days[i].has_micro)
-			maxval = Max(maxval, days[i].micro_pct);
+			max_micro = Max(max_micro, days[i].micro_pct);
 	}
-	y_scale(maxval, &top, &step);
+	/* Each panel its own scale, so a few percent still fill the panel. */
+	y_scale(max_empty, &panels[0].ytop, &panels[0].ystep);
+	y_scale(max_micro, &panels[1].ytop, &panels[1].ystep);
 
 	initStringInfo(&svg);
 	appendStringInfo(&svg,
@@ -424,7 +475,8 @@ sa_daily_chart_svg(PG_FUNCTION_ARGS)
 					 "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
 					 "<style>.grid{stroke:#e0e0e0;stroke-width:1}.axis{stroke:#333333;stroke-width:1}"
 					 ".xlabel,.ylabel{font-size:11px;fill:#333333}.legend{font-size:12px;fill:#333333}"
-					 ".title{font-size:17px;font-weight:bold;fill:#222222}.note{font-size:14px;fill:#777777}</style>\n"
+					 ".title{font-size:17px;font-weight:bold;fill:#222222}.note{font-size:14px;fill:#777777}"
+					 ".panel{font-size:13px;font-weight:bold;fill:#333333}</style>\n"
 					 "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
 					 CH_W, CH_H, CH_W, CH_H);
 
@@ -445,16 +497,8 @@ sa_daily_chart_svg(PG_FUNCTION_ARGS)
 		appendStringInfoString(&svg, "Daily empty and micro sessions");
 	appendStringInfoString(&svg, "</text>\n");
 
-	/* Y grid and labels. */
-	for (double v = 0; v <= top + 1e-9; v += step)
-		appendStringInfo(&svg,
-						 "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-						 "<text class=\"ylabel\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g%%</text>\n",
-						 CH_LEFT, y_of(v, top), CH_RIGHT, y_of(v, top), CH_LEFT - 6, y_of(v, top) + 4, v);
-	appendStringInfo(&svg,
-					 "<text class=\"ylabel\" x=\"18\" y=\"%.1f\" text-anchor=\"middle\" "
-					 "transform=\"rotate(-90 18 %.1f)\">Share of completed sessions (%%)</text>\n",
-					 (CH_TOP + CH_BOTTOM) / 2, (CH_TOP + CH_BOTTOM) / 2);
+	panel_frame(&svg, &panels[0]);
+	panel_frame(&svg, &panels[1]);
 
 	if (n > 0)
 		x_axis(&svg, days[0].day, days[n - 1].day);
@@ -462,15 +506,10 @@ sa_daily_chart_svg(PG_FUNCTION_ARGS)
 		appendStringInfo(&svg, "<text class=\"note\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">No sessions in this range</text>\n",
 						 (CH_LEFT + CH_RIGHT) / 2, (CH_TOP + CH_BOTTOM) / 2);
 
-	appendStringInfo(&svg,
-					 "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-					 "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-					 CH_LEFT, CH_BOTTOM, CH_RIGHT, CH_BOTTOM, CH_LEFT, CH_TOP, CH_LEFT, CH_BOTTOM);
-
 	if (n > 0)
 	{
-		series(&svg, days, n, false, top);
-		series(&svg, days, n, true, top);
+		series(&svg, days, n, &panels[0]);
+		series(&svg, days, n, &panels[1]);
 	}
 	legend(&svg);
 	appendStringInfoString(&svg, "</svg>\n");

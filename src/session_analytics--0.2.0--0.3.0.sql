@@ -455,3 +455,8 @@ GRANT EXECUTE ON FUNCTION sessions.ocpi_get(text, text, text, boolean),
     TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.ocpi_put(text, text, text, text, text)
     TO session_analytics_writer;
+
+-- daily_chart_svg draws two panels (empty above, micro below), each with its
+-- own scale: same signature, new description.
+COMMENT ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) IS
+  'SVG line chart of the daily empty and micro percentages of a session_stats summary: two panels (empty above, micro below), each with its own percentage scale and grid, on one dated x axis; markers, legend, title';

@@ -8,4 +8,5 @@ PG_MAJOR=${PG_MAJOR:-15}
 deps_install deps make gcc "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
     "postgresql-$PG_MAJOR-pgtap" libtap-parser-sourcehandler-pgtap-perl \
     libpq-dev postgresql-contrib python3-psycopg2 libxml2-utils \
-    "postgresql-$PG_MAJOR-cron" prometheus-postgres-exporter curl unzip git
+    "postgresql-$PG_MAJOR-cron" prometheus-postgres-exporter curl unzip git \
+    librsvg2-bin

@@ -28,13 +28,15 @@ usage(FILE *out)
 			"  session-report [OPTIONS]                       raw sessions as JSON\n"
 			"  session-report --empty --micro [KWH] --user [EMAIL] --graph [FILE] [OPTIONS]\n"
 			"  session-report import powerflex FILE.json [--site NAME]\n"
+			"  session-report --file FILE.json --empty --micro --graph [OPTIONS]\n"
+			"                        the same report on FILE, no database needed\n"
 			"\n"
 			"Analyses:\n"
 			"  --empty               sessions with 0 kWh, total and per day\n"
 			"  --micro [KWH]         sessions with 0 < kWh < KWH (default 1.0), total and per day\n"
 			"  --user [EMAIL]        sessions per user with duration, kWh and rating; one user with EMAIL\n"
-			"  --graph [FILE]        SVG chart of the daily empty and micro percentages\n"
-			"                        (default sessions-daily.svg)\n"
+			"  --graph [FILE]        chart of the daily empty and micro percentages: SVG for\n"
+			"                        FILE.svg (default sessions-daily.svg), PNG for FILE.png\n"
 			"  --printsessions       also print the matching sessions (empty / micro) as JSON\n"
 			"  --debug               SQL and per-session calculations on stderr\n"
 			"  --advanced            accepted for SESHIS compatibility; use the flags below\n"
@@ -59,6 +61,8 @@ usage(FILE *out)
 			"  --format text|json|csv  default text\n"
 			"  --no-color            no colours even on a terminal (also NO_COLOR=1)\n"
 			"  -d, --dbname CONN     database name or connection string (default: PG* variables)\n"
+			"  --file FILE.json      no database: import FILE into a throwaway cluster, report,\n"
+			"                        remove it (range: the file's days unless --range/--from)\n"
 			"  -h, --help            this help\n"
 			"  -V, --version         version\n"
 			"\n"
@@ -305,6 +309,12 @@ report_parse_args(int argc, char **argv)
 		}
 		else if (FLAG("--dbname"))
 			opt.dbname = VALUE();
+		else if (FLAG("--file"))
+		{
+			opt.file = VALUE();
+			if (*opt.file == '\0')
+				tool_die(EXIT_USAGE, "--file needs a file name");
+		}
 		else
 			tool_die(EXIT_USAGE, "unknown option \"%s\" (see --help)", name);
 #undef FLAG
@@ -316,10 +326,26 @@ report_parse_args(int argc, char **argv)
 		tool_die(EXIT_USAGE, "usage: session-report import powerflex FILE.json [--site NAME]");
 	if (opt.import && (opt.empty || opt.micro || opt.user || opt.graph || opt.printsessions))
 		tool_die(EXIT_USAGE, "import takes no analysis flags; run the report afterwards");
+	if (opt.file && opt.import)
+		tool_die(EXIT_USAGE, "--file imports into a throwaway cluster; import powerflex imports into a database: use one");
+	if (opt.file && opt.dbname)
+		tool_die(EXIT_USAGE, "--file runs its own throwaway server: drop -d/--dbname");
 	if (opt.range_name && (opt.from || opt.to))
 		tool_die(EXIT_USAGE, "--range and --from/--to exclude each other");
 	if (opt.to && !opt.from)
 		tool_die(EXIT_USAGE, "--to needs --from");
+	if (opt.graph)
+	{
+		/* The name picks the format: .svg or .png, refused before any query. */
+		const char *dot = strrchr(opt.graph_file, '.');
+		const char *slash = strrchr(opt.graph_file, '/');
+		bool		ext = dot && (slash == NULL || dot > slash);
+
+		opt.graph_png = ext && strcasecmp(dot, ".png") == 0;
+		if (!opt.graph_png && !(ext && strcasecmp(dot, ".svg") == 0))
+			tool_die(EXIT_USAGE, "--graph %s: the file name must end in .svg (SVG) or .png (PNG rendered from the SVG)",
+					 opt.graph_file);
+	}
 	color = !opt.no_color && opt.format == FMT_TEXT && tool_use_color(stdout);
 }
 

@@ -245,16 +245,16 @@ import_document(JsonReader *rd)
 }
 
 /*
- * run_import
+ * import_into
  *		Opens the file (- for stdin), imports it in one transaction and
- *		prints the totals.
+ *		fills result. connect: open the connection (after the file, so a
+ *		missing file is reported first); else conn is already open (--file).
  */
-int
-run_import(void)
+void
+import_into(ImportResult *result, bool connect)
 {
 	JsonReader *rd = &imp.rd;
 	struct stat st;
-	ImportResult result;
 	char	   *started;
 
 	rd->name = opt.import_file;
@@ -267,7 +267,8 @@ run_import(void)
 	rd->line = 1;
 	imp.progress = isatty(fileno(stderr)) && !opt.debug;
 
-	connect_db();
+	if (connect)
+		connect_db();
 	PQsetNoticeReceiver(conn, notice_receiver, NULL);
 	PQclear(query("BEGIN", 0, NULL, NULL));
 	started = query_value("SELECT pg_catalog.now()::text", 0, NULL, NULL);
@@ -279,7 +280,35 @@ run_import(void)
 	if (rd->f != stdin)
 		fclose(rd->f);
 
-	result = (ImportResult) {imp.rows, imp.imported, imp.updated, imp.skipped, started};
+	*result = (ImportResult) {imp.rows, imp.imported, imp.updated, imp.skipped, started};
+}
+
+/* import powerflex FILE: the import, then its totals. */
+int
+run_import(void)
+{
+	ImportResult result;
+
+	import_into(&result, true);
 	print_import_result(&result);
 	return EXIT_OK;
+}
+
+/*
+ * import_for_report
+ *		--file: the file imported on the open connection, silently (the
+ *		report follows). --site selects in the report; the rows keep the
+ *		site they carry.
+ */
+void
+import_for_report(void)
+{
+	ImportResult r;
+	const char *site = opt.site;
+
+	opt.site = NULL;
+	opt.import_file = opt.file;
+	import_into(&r, false);
+	opt.site = site;
+	debug("Imported %s: %lld rows, %lld new, %lld skipped", opt.file, r.rows, r.imported, r.skipped);
 }

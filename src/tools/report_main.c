@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *tool_name = "session-report";
 
@@ -48,6 +49,31 @@ run_raw(void)
 }
 
 /*
+ * json_listings
+ *		The --printsessions lists as the members "empty_sessions" /
+ *		"micro_sessions" ({"total": N, "sessions": [...]}): inside the JSON
+ *		report (indent "  ") or, in text mode with stdout redirected, as a
+ *		document of their own (indent "": braces added here).
+ */
+static void
+json_listings(FILE *out, const Listing *lists, int n, const char *indent)
+{
+	bool		alone = *indent == '\0';
+
+	if (alone)
+		fputc('{', out);
+	for (int i = 0; i < n; i++)
+	{
+		fprintf(out, "%s\n%s  \"%s_sessions\": {\"total\": %s, \"sessions\": ",
+				i ? "," : "", indent, lists[i].class, lists[i].total);
+		json_docs(out, lists[i].res, alone ? "  " : indent);
+		fputc('}', out);
+	}
+	if (alone)
+		fputs("\n}\n", out);
+}
+
+/*
  * run_report
  *		The analyses asked for: every query first (so a failure prints no
  *		half report), then the chart, then the output in the chosen format.
@@ -66,9 +92,21 @@ run_report(void)
 	if (opt.advanced)
 		fprintf(stderr, "%s: --advanced: no prompts; use --anonymize, --include-active, --sort, --order, --limit and --page\n",
 				tool_name);
-	debug("Starting %s%s%s analysis (micro threshold %s kWh, site %s%s)",
-		  opt.empty ? "empty " : "", opt.micro ? "micro " : "", opt.user ? "user " : "",
-		  kwh_label(opt.micro_kwh), opt.site ? opt.site : "all", opt.include_active ? ", active included" : "");
+	{
+		/* The analyses asked for, one space between words (none before "analysis"). */
+		char		what[32] = "";
+
+		if (opt.empty)
+			strcat(what, " empty");
+		if (opt.micro)
+			strcat(what, " micro");
+		if (opt.user)
+			strcat(what, " user");
+		if (opt.graph && !classes && !opt.user)
+			strcat(what, " chart");
+		debug("Starting%s analysis (micro threshold %s kWh, site %s%s)",
+			  what, kwh_label(opt.micro_kwh), opt.site ? opt.site : "all", opt.include_active ? ", active included" : "");
+	}
 
 	sum = report_query("summary_report");
 	if (PQntuples(sum) == 0 || strcmp(fig(sum, 0, "sessions"), "0") == 0)
@@ -95,6 +133,16 @@ run_report(void)
 	{
 		bool		any = false;
 
+		/*
+		 * --printsessions > file: stdout must be one JSON document, so it
+		 * gets the listings alone and the report goes to stderr, where the
+		 * user still sees it. On a terminal both stay together.
+		 */
+		bool		split = nlists > 0 && !isatty(fileno(stdout));
+
+		if (split)
+			text_out = stderr;
+
 		if (opt.empty)
 		{
 			text_class_block(sum, daily, false);
@@ -103,7 +151,7 @@ run_report(void)
 		if (opt.micro)
 		{
 			if (any)
-				putchar('\n');
+				fputc('\n', text_out);
 			text_class_block(sum, daily, true);
 			any = true;
 		}
@@ -112,14 +160,22 @@ run_report(void)
 		if (opt.user)
 		{
 			if (any)
-				putchar('\n');
+				fputc('\n', text_out);
 			text_users(users, n_users);
 			any = true;
 		}
 		for (int i = 0; i < nlists; i++)
-			text_listing(&lists[i]);
+		{
+			if (split)
+				fprintf(text_out, "\n\xF0\x9F\x93\x8B %s sessions: %d of %s, in the JSON document on stdout\n",
+						strcmp(lists[i].class, "empty") == 0 ? "Empty" : "Micro", PQntuples(lists[i].res), lists[i].total);
+			else
+				text_listing(&lists[i]);
+		}
+		if (split)
+			json_listings(stdout, lists, nlists, "");
 		if (opt.graph)
-			printf("%s\xF0\x9F\x93\x88 Chart of the daily empty and micro percentages written to %s\n",
+			fprintf(text_out, "%s\xF0\x9F\x93\x88 Chart of the daily empty and micro percentages written to %s\n",
 				   any ? "\n" : "", opt.graph_file);
 	}
 	else if (opt.format == FMT_JSON)
@@ -148,11 +204,10 @@ run_report(void)
 			printf(",\n  \"total_users\": %s,\n  \"users\": ", n_users);
 			json_users(users);
 		}
-		for (int i = 0; i < nlists; i++)
+		if (nlists)
 		{
-			printf(",\n  \"%s_sessions\": {\"total\": %s, \"sessions\": ", lists[i].class, lists[i].total);
-			json_docs(stdout, lists[i].res, "  ");
-			printf("}");
+			fputc(',', stdout);
+			json_listings(stdout, lists, nlists, "  ");
 		}
 		if (opt.graph)
 		{
@@ -167,16 +222,16 @@ run_report(void)
 
 		if (classes)
 		{
-			tool_csv_result(stdout, daily);
+			csv_report(stdout, daily);
 			putchar('\n');
-			tool_csv_result(stdout, sum);
+			csv_report(stdout, sum);
 			any = true;
 		}
 		if (opt.user)
 		{
 			if (any)
 				putchar('\n');
-			tool_csv_result(stdout, users);
+			csv_report(stdout, users);
 			any = true;
 		}
 		for (int i = 0; i < nlists; i++)
@@ -196,6 +251,7 @@ main(int argc, char **argv)
 {
 	int			status;
 
+	text_out = stdout;
 	report_parse_args(argc, argv);
 	if (opt.debug)
 		debug_args();
@@ -203,7 +259,15 @@ main(int argc, char **argv)
 		status = run_import();
 	else
 	{
-		connect_db();
+		if (opt.file)
+		{
+			embedded_start();
+			connect_db();
+			import_for_report();
+			embedded_range();
+		}
+		else
+			connect_db();
 		resolve_range();
 		if (!opt.empty && !opt.micro && !opt.user && !opt.graph)
 			status = run_raw();

@@ -12,6 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Where the text report goes: stdout, or stderr when stdout carries the
+ * --printsessions JSON document (report_main.c decides).
+ */
+FILE	   *text_out;
+
 /* Debug line on stderr, SESHIS style. */
 void
 debug(const char *fmt,...)
@@ -81,6 +87,30 @@ kwh_label(const char *v)
 	return buf;
 }
 
+/*
+ * pct_shown
+ *		Field i of row r when it is a percentage (a column named *_pct with a
+ *		finite value): one decimal, the way pct() prints it in the text
+ *		report, so every format rounds the same (docs/session-report.md,
+ *		"Formats"); NULL for any other field, printed as the server wrote it.
+ */
+static const char *
+pct_shown(PGresult *res, int r, int i)
+{
+	static char buf[32];
+	const char *name = PQfname(res, i);
+	size_t		n = strlen(name);
+	const char *v;
+
+	if (n < 4 || strcmp(name + n - 4, "_pct") != 0 || PQgetisnull(res, r, i))
+		return NULL;
+	v = PQgetvalue(res, r, i);
+	if (!tool_is_number(v))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.1f", strtod(v, NULL));
+	return buf;
+}
+
 /* Row r of res as one JSON object on one line. */
 static void
 json_object(FILE *out, PGresult *res, int r)
@@ -88,13 +118,48 @@ json_object(FILE *out, PGresult *res, int r)
 	fputc('{', out);
 	for (int i = 0; i < PQnfields(res); i++)
 	{
+		const char *p = pct_shown(res, r, i);
+
 		if (i)
 			fputs(", ", out);
 		tool_json_string(out, PQfname(res, i));
 		fputs(": ", out);
-		tool_json_field(out, res, r, i);
+		if (p)
+			fputs(p, out);
+		else
+			tool_json_field(out, res, r, i);
 	}
 	fputc('}', out);
+}
+
+/* A report table as CSV: a header line, then the rows, percentages as pct_shown. */
+void
+csv_report(FILE *out, PGresult *res)
+{
+	int			nf = PQnfields(res);
+
+	for (int i = 0; i < nf; i++)
+	{
+		if (i)
+			fputc(',', out);
+		tool_csv_field(out, PQfname(res, i));
+	}
+	fputc('\n', out);
+	for (int r = 0; r < PQntuples(res); r++)
+	{
+		for (int i = 0; i < nf; i++)
+		{
+			const char *p = pct_shown(res, r, i);
+
+			if (i)
+				fputc(',', out);
+			if (p)
+				fputs(p, out);
+			else if (!PQgetisnull(res, r, i))
+				tool_csv_field(out, PQgetvalue(res, r, i));
+		}
+		fputc('\n', out);
+	}
 }
 
 /* Rows of res as a JSON array of objects, one object per line. */
@@ -142,17 +207,17 @@ json_docs(FILE *out, PGresult *res, const char *indent)
 void
 text_class_block(PGresult *sum, PGresult *daily, bool micro)
 {
-	printf("\xF0\x9F\x93\x8A Total sessions returned: %s (filtered from %s)\n",
+	fprintf(text_out, "\xF0\x9F\x93\x8A Total sessions returned: %s (filtered from %s)\n",
 		   fig(sum, 0, "completed"), fig(sum, 0, "sessions"));
 	if (micro)
-		printf("\xF0\x9F\x94\xAC Microsessions (0 < kWh < %s): %s (%s%% of total)\n",
+		fprintf(text_out, "\xF0\x9F\x94\xAC Microsessions (0 < kWh < %s): %s (%s%% of total)\n",
 			   kwh_label(opt.micro_kwh), fig(sum, 0, "micro"), pct(sum, 0, "micro_pct"));
 	else
-		printf("\xE2\x9A\xA1 Sessions with 0 kWh delivered: %s (%s%% of total)\n",
+		fprintf(text_out, "\xE2\x9A\xA1 Sessions with 0 kWh delivered: %s (%s%% of total)\n",
 			   fig(sum, 0, "empty"), pct(sum, 0, "empty_pct"));
-	printf("\n\xF0\x9F\x93\x85 Daily breakdown:\n");
+	fprintf(text_out, "\n\xF0\x9F\x93\x85 Daily breakdown:\n");
 	for (int r = 0; r < PQntuples(daily); r++)
-		printf("- %s: %s %s / %s total (%s%%)\n", fig(daily, r, "day"),
+		fprintf(text_out, "- %s: %s %s / %s total (%s%%)\n", fig(daily, r, "day"),
 			   fig(daily, r, micro ? "micro" : "empty"), micro ? "micro" : "empty",
 			   fig(daily, r, "completed"), pct(daily, r, micro ? "micro_pct" : "empty_pct"));
 }
@@ -164,13 +229,13 @@ text_combined(PGresult *sum, const char *site)
 	const char *rule = "==================================================";
 	const char *thr = kwh_label(opt.micro_kwh);
 
-	printf("\n%s\n\xF0\x9F\x94\x8D COMBINED SUMMARY\n%s\n", rule, rule);
-	printf("\xF0\x9F\x8F\xA2 Site: %s\n", site);
-	printf("\xF0\x9F\x93\x8A Total sessions analyzed: %s\n", fig(sum, 0, "completed"));
-	printf("\xE2\x9A\xA1 Empty sessions (0 kWh): %s (%s%%)\n", fig(sum, 0, "empty"), pct(sum, 0, "empty_pct"));
-	printf("\xF0\x9F\x94\xAC Microsessions (0 < kWh < %s): %s (%s%%)\n", thr, fig(sum, 0, "micro"), pct(sum, 0, "micro_pct"));
-	printf("\xF0\x9F\x8E\xAF Combined (empty + micro): %s (%s%%)\n", fig(sum, 0, "combined"), pct(sum, 0, "combined_pct"));
-	printf("\xE2\x9C\x85 Normal sessions (>= %s kWh): %s (%s%%)\n", thr, fig(sum, 0, "normal"), pct(sum, 0, "normal_pct"));
+	fprintf(text_out, "\n%s\n\xF0\x9F\x94\x8D COMBINED SUMMARY\n%s\n", rule, rule);
+	fprintf(text_out, "\xF0\x9F\x8F\xA2 Site: %s\n", site);
+	fprintf(text_out, "\xF0\x9F\x93\x8A Total sessions analyzed: %s\n", fig(sum, 0, "completed"));
+	fprintf(text_out, "\xE2\x9A\xA1 Empty sessions (0 kWh): %s (%s%%)\n", fig(sum, 0, "empty"), pct(sum, 0, "empty_pct"));
+	fprintf(text_out, "\xF0\x9F\x94\xAC Microsessions (0 < kWh < %s): %s (%s%%)\n", thr, fig(sum, 0, "micro"), pct(sum, 0, "micro_pct"));
+	fprintf(text_out, "\xF0\x9F\x8E\xAF Combined (empty + micro): %s (%s%%)\n", fig(sum, 0, "combined"), pct(sum, 0, "combined_pct"));
+	fprintf(text_out, "\xE2\x9C\x85 Normal sessions (>= %s kWh): %s (%s%%)\n", thr, fig(sum, 0, "normal"), pct(sum, 0, "normal_pct"));
 }
 
 /* A session id as SESHIS shows it: long ids cut to 21 characters and "...". */
@@ -181,13 +246,13 @@ print_session_id(const char *id)
 
 	if (n <= 24)
 	{
-		fputs(id, stdout);
+		fputs(id, text_out);
 		return;
 	}
 	n = 21;
 	while (n > 0 && ((unsigned char) id[n] & 0xC0) == 0x80)
 		n--;					/* not inside a UTF-8 character */
-	printf("%.*s...", (int) n, id);
+	fprintf(text_out, "%.*s...", (int) n, id);
 }
 
 /* The ANSI colour of a rating on a terminal, NULL for none. */
@@ -213,14 +278,22 @@ debug_session(PGresult *res, int r)
 	const char *w = field(res, r, "average_w");
 	const char *a = field(res, r, "average_a");
 
+	/*
+	 * SESHIS's line, then whose it is: the numbers restart at 1 for every
+	 * user, so "Session 2" alone does not say which session it was.
+	 */
+	const char *user = field(res, r, "user");
+	const char *id = fig(res, r, "session_id");
+
 	if (!opt.debug)
 		return;
 	if (h == NULL || w == NULL || a == NULL)
-		debug("Session %s calculations: %s (no average: %s)", fig(res, r, "session_no"),
-			  fig(res, r, "session_id"), h == NULL ? "still active" : "no duration");
+		debug("Session %s calculations: (no average: %s) [user %s, session %s]", fig(res, r, "session_no"),
+			  h == NULL ? "still active" : "no duration", user ? user : "null", id);
 	else
-		debug("Session %s calculations: %.2fh, %.1fW, %.2fA (%s)", fig(res, r, "session_no"),
-			  strtod(h, NULL), strtod(w, NULL), strtod(a, NULL), fig(res, r, "rating"));
+		debug("Session %s calculations: %.2fh, %.1fW, %.2fA (%s) [user %s, session %s]", fig(res, r, "session_no"),
+			  strtod(h, NULL), strtod(w, NULL), strtod(a, NULL), fig(res, r, "rating"),
+			  user ? user : "null", id);
 }
 
 /* After a user's last shown session: how many --limit left out. */
@@ -234,7 +307,7 @@ text_more(PGresult *res, int last)
 	/* both are bigint counts from the server, session_no <= total */
 	more = strtoll(fig(res, last, "total_sessions"), NULL, 10) - strtoll(fig(res, last, "session_no"), NULL, 10);
 	if (more != 0)
-		printf("    ... %lld more session%s (--limit 0 shows all)\n", more, more == 1 ? "" : "s");
+		fprintf(text_out, "    ... %lld more session%s (--limit 0 shows all)\n", more, more == 1 ? "" : "s");
 }
 
 /* SESHIS's user session summary: per user its sessions, coloured by rating. */
@@ -243,10 +316,10 @@ text_users(PGresult *res, const char *n_users)
 {
 	const char *prev = NULL;
 
-	printf("\xF0\x9F\x91\xA5 User Session Summary:\n");
-	printf("\xF0\x9F\x93\x8A Total unique users: %s\n", n_users);
+	fprintf(text_out, "\xF0\x9F\x91\xA5 User Session Summary:\n");
+	fprintf(text_out, "\xF0\x9F\x93\x8A Total unique users: %s\n", n_users);
 	if (opt.limit && strcmp(opt.limit, "0") != 0)
-		printf("\xF0\x9F\x93\x84 Page %s: up to %s users, %s sessions each (--limit/--page)\n", opt.page, opt.limit, opt.limit);
+		fprintf(text_out, "\xF0\x9F\x93\x84 Page %s: up to %s users, %s sessions each (--limit/--page)\n", opt.page, opt.limit, opt.limit);
 	for (int r = 0; r < PQntuples(res); r++)
 	{
 		const char *no = fig(res, r, "user_no");
@@ -257,20 +330,20 @@ text_users(PGresult *res, const char *n_users)
 		if (prev == NULL || strcmp(prev, no) != 0)
 		{
 			text_more(res, r - 1);
-			printf("\nUser: %s\n    Total sessions: %s\n", user ? user : "null", fig(res, r, "total_sessions"));
+			fprintf(text_out, "\nUser: %s\n    Total sessions: %s\n", user ? user : "null", fig(res, r, "total_sessions"));
 			prev = no;
 		}
 		debug_session(res, r);
 		c = rating_color(field(res, r, "rating"));
 		if (c)
-			fputs(c, stdout);
-		printf("    Session %s: START: %s / END: %s / DURATION: %s / %s kWh / ",
+			fputs(c, text_out);
+		fprintf(text_out, "    Session %s: START: %s / END: %s / DURATION: %s / %s kWh / ",
 			   fig(res, r, "session_no"), fig(res, r, "start"), end ? end : "(active)",
 			   end ? fig(res, r, "duration") : "(active)", fig(res, r, "kwh"));
 		print_session_id(fig(res, r, "session_id"));
 		if (c)
-			fputs("\033[0m", stdout);
-		fputc('\n', stdout);
+			fputs("\033[0m", text_out);
+		fputc('\n', text_out);
 	}
 	text_more(res, PQntuples(res) - 1);
 }
@@ -321,10 +394,10 @@ json_users(PGresult *res)
 void
 text_listing(const Listing *l)
 {
-	printf("\n\xF0\x9F\x93\x8B %s sessions (%d of %s, --limit/--page for more):\n",
+	fprintf(text_out, "\n\xF0\x9F\x93\x8B %s sessions (%d of %s, --limit/--page for more):\n",
 		   strcmp(l->class, "empty") == 0 ? "Empty" : "Micro", PQntuples(l->res), l->total);
-	json_docs(stdout, l->res, "");
-	putchar('\n');
+	json_docs(text_out, l->res, "");
+	fputc('\n', text_out);
 }
 
 /* The totals of an import in the chosen format. */

@@ -8,7 +8,8 @@
  *   4  report_main.c     entry point: dispatch to import, raw dump or report
  *   3  report_args.c     flags, their validation, the help text
  *      report_import.c   import powerflex: batching, progress, one transaction
- *      report_chart.c    the --graph SVG file
+ *      report_chart.c    the --graph SVG (or PNG) file
+ *      report_embedded.c --file: the throwaway cluster (import: report_import.c)
  *   2  report_queries.c  the connection and every statement sent
  *      json_split.c      streaming JSON splitter (json_split.h; import only)
  *   1  report_print.c    text / JSON / CSV writers, --debug lines
@@ -47,6 +48,7 @@ typedef struct Options
 	const char *micro_kwh;		/* threshold as given, validated */
 	const char *user_email;		/* NULL: every user */
 	const char *graph_file;
+	bool		graph_png;		/* graph_file ends in .png (else .svg) */
 	const char *range_name;
 	const char *from;
 	const char *to;
@@ -62,6 +64,8 @@ typedef struct Options
 	/* import powerflex FILE */
 	bool		import;
 	const char *import_file;
+	/* --file FILE: report on FILE in a throwaway cluster (report_embedded.c) */
+	const char *file;
 } Options;
 
 /* The --empty / --micro session listings of --printsessions. */
@@ -90,6 +94,12 @@ extern void debug_args(void);
 
 /* report_import.c */
 extern int	run_import(void);
+extern void import_into(ImportResult *result, bool connect);
+extern void import_for_report(void);
+
+/* report_embedded.c: --file, the throwaway cluster */
+extern void embedded_start(void);
+extern void embedded_range(void);
 
 /* report_chart.c */
 extern void write_chart(void);
@@ -116,6 +126,7 @@ extern PGresult *users_query(char **n_users);
 extern char *chart_svg(const char *title);
 
 /* report_print.c: output only, never a statement */
+extern FILE *text_out;
 extern void debug(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 extern const char *shown(const char *s);
 extern const char *field(PGresult *res, int r, const char *name);
@@ -125,6 +136,7 @@ extern const char *kwh_label(const char *v);
 extern void json_rows(FILE *out, PGresult *res, const char *indent);
 extern void json_row(FILE *out, PGresult *res);
 extern void json_docs(FILE *out, PGresult *res, const char *indent);
+extern void csv_report(FILE *out, PGresult *res);
 extern void text_class_block(PGresult *sum, PGresult *daily, bool micro);
 extern void text_combined(PGresult *sum, const char *site);
 extern void text_users(PGresult *res, const char *n_users);

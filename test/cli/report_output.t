@@ -3,7 +3,7 @@
 # chart, --anonymize, colour, and the exit status of each error class.
 # SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
 . "$(dirname "$0")/tap.sh"
-plan 60
+plan 76
 
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
@@ -33,7 +33,48 @@ golden report_full.json --empty --micro --user "${RANGE[@]}" --format json
 golden report_full.csv --empty --micro --user "${RANGE[@]}" --format csv
 golden report_raw.json "${RANGE[@]}" --sort session_kwh --order asc --limit 5
 golden report_raw.csv "${RANGE[@]}" --format csv --sort session_id --order asc --limit 4 --page 2
-golden report_printsessions.txt --micro 0.5 --printsessions "${RANGE[@]}"
+golden report_printsessions.json --micro 0.5 --printsessions "${RANGE[@]}"
+# The text report of that run went to stderr, whole, where the user sees it.
+is "$(cat "$T/report_printsessions.json.err")" "$(cat "$EXP/report_printsessions.txt")" "--printsessions > file: the text report on stderr"
+python3 -m json.tool "$T/report_printsessions.json" >/dev/null; ok $? "--printsessions > file.json: stdout is one JSON document"
+session-report --empty --micro --printsessions "${RANGE[@]}" 2>/dev/null |
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(sorted(d), d["empty_sessions"]["total"], len(d["micro_sessions"]["sessions"]))' >"$T/ps2"
+is "$(cat "$T/ps2")" "['empty_sessions', 'micro_sessions'] 20 4" "--empty --micro --printsessions | json: both lists"
+tty_out=$(script -qec "session-report --no-color --micro 0.5 --printsessions ${RANGE[*]}" /dev/null)
+like "$tty_out" "Micro sessions \(3 of 3, --limit/--page for more\):" "on a terminal report and listing stay together"
+
+# One rounding rule per format: every percentage with one decimal, the
+# summary's and the daily rows' alike, in JSON as in CSV (as the text report).
+python3 - "$T/report_full.json" "$T/report_full.csv" >"$T/pcts" <<'PY'
+import csv, json, re, sys
+d = json.load(open(sys.argv[1]))
+vals = [v for row in [d["summary"]] + d["daily"] for k, v in row.items() if k.endswith("_pct")]
+head = None
+for row in csv.reader(open(sys.argv[2])):
+    if not row:
+        head = None
+    elif head is None:
+        head = row
+    else:
+        vals += [v for k, v in zip(head, row) if k.endswith("_pct") and v != ""]
+bad = [v for v in vals if not re.fullmatch(r"-?[0-9]+\.[0-9]", str(v))]
+print(len(vals), bad)
+PY
+like "$(cat "$T/pcts")" "^[0-9]+ \[\]$" "JSON and CSV percentages: one decimal in summary and daily rows"
+
+# Raw output: each document holds the exported row's keys and values (as
+# JSON values; numbers keep their digits), in the stored (jsonb) key order
+# that docs/session-report.md describes: shorter keys first.
+python3 - "$T/report_raw.json" "$DATA/powerflex_small.json" >"$T/raw_check" <<'PY'
+import json, sys
+from decimal import Decimal
+out = json.load(open(sys.argv[1]), parse_float=Decimal)
+rows = {r["session_id"]: r for r in json.load(open(sys.argv[2]), parse_float=Decimal)["rows"]}
+same = all(d == rows[d["session_id"]] for d in out)
+order = all(list(d) == sorted(d, key=lambda k: (len(k.encode()), k.encode())) for d in out)
+print(len(out), same, order)
+PY
+is "$(cat "$T/raw_check")" "5 True True" "raw JSON: the exported values, keys in jsonb order as documented"
 
 for f in report_full.json report_raw.json; do
     python3 -m json.tool "$T/$f" >/dev/null; ok $? "$f is valid JSON"
@@ -47,6 +88,10 @@ is "$?" 0 "--user EMAIL (any case)"
 like "$(cat "$T/john.txt")" "^User: john.doe@example.com$" "only that user"
 like "$(cat "$T/john.txt")" "START: 2025-09-08 19:29:13 / END: 2025-09-09 00:21:03 / DURATION: 4.9h / 12.76309 kWh / 0101110102_2025-09-08..." "SESHIS's example session line"
 like "$(cat "$T/john.err")" "Session 8 calculations: 4.86h, 2624.1W, 12.62A \(orange\)" "per-session calculations on stderr"
+like "$(cat "$T/john.err")" "Session 8 calculations: .* \[user john.doe@example.com, session 0101110102_2025-09-08_[0-9a-z]+\]$" "each calculation names its user and session"
+session-report --user --empty --debug "${RANGE[@]}" >/dev/null 2>"$T/dbg.err"
+like "$(cat "$T/dbg.err")" "Starting empty user analysis \(" "--debug: the analyses, one space apart"
+unlike "$(cat "$T/dbg.err")" "  analysis" "--debug: no double space before analysis"
 like "$(cat "$T/john.err")" "SQL: .*sessions.user_report" "--debug shows the SQL"
 like "$(cat "$T/john.err")" "Arguments parsed: \{'user': 'JOHN.DOE@example.com'" "--debug shows the arguments"
 
@@ -70,6 +115,25 @@ like "$(cat "$T/chart.out")" "Chart of the daily empty and micro percentages wri
 xmllint --noout "$T/chart.svg"; ok $? "chart is well-formed XML"
 is "$(xmllint --xpath "count(//*[local-name()='circle'][@class='empty'])" "$T/chart.svg")" 5 "one empty point per day"
 is "$(xmllint --xpath "count(//*[local-name()='circle'][@class='micro'])" "$T/chart.svg")" 5 "one micro point per day"
+is "$(xmllint --xpath "count(//*[local-name()='g'][@class='panel-empty' or @class='panel-micro'])" "$T/chart.svg")" 2 "two panels, each with its own scale"
+# The file name picks the format: PNG rendered from the same SVG by librsvg.
+rm -f "$T/chart.png"
+session-report --empty --micro --graph "$T/chart.png" "${RANGE[@]}" >/dev/null 2>"$T/png.err"
+is "$?/$(python3 -c 'import struct, sys; b = open(sys.argv[1], "rb").read(24); print(b[:8] == b"\x89PNG\r\n\x1a\n", struct.unpack(">II", b[16:24]))' "$T/chart.png" 2>&1)" \
+   "0/True (960, 640)" "--graph chart.png: a PNG of the chart's size"
+status_graph() { # NAME FILE: refused before any query, exit 2, one line, no file
+    rm -f "$2"
+    session-report --empty --graph "$2" "${RANGE[@]}" >/dev/null 2>"$T/g.err"
+    is "$?/$(wc -l <"$T/g.err")/$(test -e "$2" && echo file || echo none)" "2/1/none" "$1: exit 2, one line, no file"
+}
+status_graph "--graph chart.pdf" "$T/chart.pdf"
+status_graph "--graph without an extension" "$T/chart"
+like "$(cat "$T/g.err")" "must end in .svg \(SVG\) or .png" "the refusal says which names work"
+sr=$(command -v session-report)
+rm -f "$T/norsvg.png"
+PATH=/nonexistent "$sr" --empty --graph "$T/norsvg.png" "${RANGE[@]}" >/dev/null 2>"$T/norsvg.err"
+is "$?/$(test -e "$T/norsvg.png" && echo file || echo none)" "1/none" "PNG without rsvg-convert: exit 1, no file"
+like "$(cat "$T/norsvg.err")" "apt-get install librsvg2-bin" "... says what to install"
 (cd "$T" && session-report --user --graph "${RANGE[@]}" >/dev/null); ok $? "--graph without a file"
 test -s "$T/sessions-daily.svg"; ok $? "default file sessions-daily.svg"
 

@@ -2,7 +2,7 @@
 -- series, an escaped title, readable for one day and for three years.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(22);
+SELECT plan(26);
 
 SELECT has_function('sessions', 'daily_chart_svg', ARRAY['sessions.session_stats', 'text']);
 
@@ -34,6 +34,27 @@ SELECT ok((SELECT svg LIKE '%>60%%</text>%' FROM charts WHERE name = 'week'), 'p
 SELECT is((SELECT pg_temp.xcount(svg, '//s:path[@class="line-empty"]') + pg_temp.xcount(svg, '//s:path[@class="line-micro"]') FROM charts WHERE name = 'week'),
           2, 'two lines');
 SELECT ok((SELECT svg LIKE '%Empty sessions%Micro sessions%' FROM charts WHERE name = 'week'), 'legend');
+
+-- Two panels, each with its own scale: at 60 % empty and 20 % micro the
+-- micro line must not lie flat at the bottom of a shared 0-60 % axis.
+CREATE FUNCTION pg_temp.num(svg text, path text) RETURNS float8 LANGUAGE sql AS $$
+    SELECT pg_catalog.rtrim((pg_catalog.xpath(path, svg::xml, ARRAY[ARRAY['s', 'http://www.w3.org/2000/svg']]))[1]::text, '%')::float8
+$$;
+SELECT is((SELECT pg_temp.xcount(svg, '//s:g[@class="panel-empty"]') || '/' || pg_temp.xcount(svg, '//s:g[@class="panel-micro"]')
+             FROM charts WHERE name = 'week'), '1/1', 'two panels: empty above, micro below');
+SELECT cmp_ok((SELECT pg_temp.num(svg, '//s:g[@class="panel-micro"]/s:text[@class="ylabel"][last()-1]/text()') FROM charts WHERE name = 'week'), '<',
+              (SELECT pg_temp.num(svg, '//s:g[@class="panel-empty"]/s:text[@class="ylabel"][last()-1]/text()') FROM charts WHERE name = 'week'),
+              'each panel has its own scale: the micro one tops out lower');
+SELECT cmp_ok((SELECT min(x::text::float8) FROM charts, unnest(xpath('//s:circle[@class="micro"]/@cy', svg::xml,
+                  ARRAY[ARRAY['s', 'http://www.w3.org/2000/svg']])) AS x WHERE name = 'week'), '<',
+              (SELECT (pg_temp.num(svg, '//s:g[@class="panel-micro"]/s:text[@class="ylabel"][1]/@y')
+                     + pg_temp.num(svg, '//s:g[@class="panel-micro"]/s:text[@class="ylabel"][last()-1]/@y')) / 2
+                 FROM charts WHERE name = 'week'),
+              'the highest micro day reaches the upper half of its panel');
+SELECT cmp_ok((SELECT max(x::text::float8) FROM charts, unnest(xpath('//s:circle[@class="empty"]/@cy', svg::xml,
+                  ARRAY[ARRAY['s', 'http://www.w3.org/2000/svg']])) AS x WHERE name = 'week'), '<=',
+              (SELECT pg_temp.num(svg, '//s:g[@class="panel-empty"]/s:text[@class="ylabel"][1]/@y') FROM charts WHERE name = 'week'),
+              'empty markers stay in the upper panel');
 SELECT is((SELECT pg_temp.xcount(svg, '//s:circle[@class="empty"]') FROM charts WHERE name = 'day'), 1, 'one day: one marker');
 SELECT ok((SELECT svg LIKE '%Empty and micro sessions, 2023-01-01%' FROM charts WHERE name = 'day'), 'one day: titled with the day');
 SELECT is((SELECT pg_temp.xcount(svg, '//s:circle[@class="empty"]') FROM charts WHERE name = 'years'),
