@@ -68,7 +68,7 @@ run_report(void)
 				tool_name);
 	debug("Starting %s%s%s analysis (micro threshold %s kWh, site %s%s)",
 		  opt.empty ? "empty " : "", opt.micro ? "micro " : "", opt.user ? "user " : "",
-		  kwh_label(opt.micro_kwh), opt.site ? opt.site : "all", opt.include_active ? ", active included" : "");
+		  kwh_label(opt.micro_kwh), sites_shown ? sites_shown : "all", opt.include_active ? ", active included" : "");
 
 	sum = report_query("summary_report");
 	if (PQntuples(sum) == 0 || strcmp(fig(sum, 0, "sessions"), "0") == 0)
@@ -129,10 +129,10 @@ run_report(void)
 		printf(", \"to\": ");
 		tool_json_string(stdout, range_to);
 		printf(", \"tz\": ");
-		tool_json_string(stdout, opt.tz);
+		tool_json_string(stdout, report_tz);
 		printf("},\n  \"site\": ");
-		if (opt.site)
-			tool_json_string(stdout, opt.site);
+		if (sites_shown)
+			tool_json_string(stdout, sites_shown);
 		else
 			fputs("null", stdout);
 		printf(",\n  \"micro_threshold\": %s,\n  \"include_active\": %s", kwh_label(opt.micro_kwh), include_active_text());
