@@ -58,10 +58,11 @@ $guard$;
  *		zone argument, --tz and a site's zone: what AT TIME ZONE accepts (a
  *		name of pg_timezone_names, an abbreviation of pg_timezone_abbrevs, a
  *		POSIX zone). Otherwise 22023 naming argument. NULL stays NULL.
+ *		PARALLEL UNSAFE: its exception block is a subtransaction.
  */
 CREATE FUNCTION sessions.check_time_zone(tz text, argument text DEFAULT 'tz')
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 BEGIN
@@ -298,8 +299,11 @@ DECLARE
     n_unset  pg_catalog.int8;
     one_zone pg_catalog.text;
 BEGIN
+    -- A zone given is checked where it is used (the aggregate, timezone()):
+    -- check_time_zone's exception block would make this PARALLEL UNSAFE,
+    -- and with it every report's plan.
     IF tz IS NOT NULL THEN
-        time_zone := sessions.check_time_zone(tz, 'tz');
+        time_zone := tz;
         source := 'argument';
         RETURN;
     END IF;
@@ -317,7 +321,10 @@ BEGIN
               FROM sessions.store s
              WHERE s.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
                AND s.started_at IS NOT NULL
-               AND (report_time_zone.range IS NULL OR report_time_zone.range @> s.started_at)
+               -- the bounds again, as the reports write them: a btree on started_at serves them, not @>
+               AND (report_time_zone.range IS NULL OR (report_time_zone.range @> s.started_at
+                    AND s.started_at >= COALESCE(pg_catalog.lower(report_time_zone.range), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at <= COALESCE(pg_catalog.upper(report_time_zone.range), 'infinity'::pg_catalog.timestamptz)))
                AND (report_time_zone.site IS NULL OR s.site = report_time_zone.site)
                AND (report_time_zone.sites IS NULL OR s.site = ANY (report_time_zone.sites))
                AND (report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref)) n

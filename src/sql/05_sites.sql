@@ -14,10 +14,11 @@
  *		zone argument, --tz and a site's zone: what AT TIME ZONE accepts (a
  *		name of pg_timezone_names, an abbreviation of pg_timezone_abbrevs, a
  *		POSIX zone). Otherwise 22023 naming argument. NULL stays NULL.
+ *		PARALLEL UNSAFE: its exception block is a subtransaction.
  */
 CREATE FUNCTION sessions.check_time_zone(tz text, argument text DEFAULT 'tz')
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 BEGIN
