@@ -273,7 +273,7 @@ GRANT EXECUTE ON FUNCTION sessions.site_writable(text, text), sessions.set_site(
  * report_time_zone
  *		The zone of a report's local days and times, resolved once by the
  *		caller and passed to the aggregates as a value (a Citus worker sees
- *		no session setting): tz when given (checked); else the session's
+ *		no session setting): tz when given (checked where it is used); else the session's
  *		TimeZone when it was set for this session, role or database (SET,
  *		set_config, PGTZ or options at connect, ALTER ROLE/DATABASE ... SET;
  *		not the server's default from postgresql.conf); else the zone the

@@ -65,7 +65,7 @@ usage(FILE *out)
 			"  -V, --version         version\n"
 			"\n"
 			"Exit statuses: 0 ok, 1 query failed, 2 bad flag or value, 3 cannot connect,\n"
-			"4 extension missing, 5 user or file not found, 6 no sessions in the range,\n"
+			"4 extension missing, 5 user, site or file not found, 6 no sessions in the range,\n"
 			"7 input file not valid JSON or not a PowerFlex export.\n");
 }
 
