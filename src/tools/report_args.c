@@ -130,6 +130,7 @@ void
 report_parse_args(int argc, char **argv)
 {
 	int			positional = 0;
+	bool		site_flags_repeated = false;
 
 	opt.tz = NULL;				/* resolve_zone: PGTZ, TZ, the sites' zone, UTC */
 	opt.micro_kwh = "1.0";
@@ -256,10 +257,22 @@ report_parse_args(int argc, char **argv)
 			opt.tz = VALUE();
 		else if (FLAG("--site"))
 		{
-			/* Repeated or comma-separated; blanks around names dropped. */
-			char	   *list = strdup(VALUE());
+			/*
+			 * Reports: repeated or comma-separated, blanks around names
+			 * dropped. The import keeps its one value whole (a namespace
+			 * may hold a comma).
+			 */
+			const char *raw = VALUE();
+			char	   *list = strdup(raw);
 			char	   *save = NULL;
 			int			before = opt.nsites;
+
+			if (list == NULL)
+				tool_die(EXIT_FAILURE_RUN, "out of memory");
+			if (opt.site != NULL)
+				site_flags_repeated = true;
+			else
+				opt.site = raw;
 
 			for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 			{
@@ -279,7 +292,6 @@ report_parse_args(int argc, char **argv)
 			}
 			if (opt.nsites == before)
 				tool_die(EXIT_USAGE, "--site needs a site name");
-			opt.site = opt.sites[0];
 		}
 		else if (FLAG("--sort"))
 		{
@@ -337,7 +349,7 @@ report_parse_args(int argc, char **argv)
 
 	if (opt.import && opt.import_file == NULL)
 		tool_die(EXIT_USAGE, "usage: session-report import powerflex FILE.json [--site NAME]");
-	if (opt.import && opt.nsites > 1)
+	if (opt.import && site_flags_repeated)
 		tool_die(EXIT_USAGE, "import takes one --site (the namespace the rows go to)");
 	if (opt.import && (opt.empty || opt.micro || opt.user || opt.graph || opt.printsessions))
 		tool_die(EXIT_USAGE, "import takes no analysis flags; run the report afterwards");

@@ -51,8 +51,8 @@ typedef struct Options
 	const char *from;
 	const char *to;
 	const char *tz;				/* --tz; NULL: PGTZ, TZ, the sites' zone, UTC */
-	const char *site;			/* the first --site (import: the only one) */
-	const char **sites;			/* every --site name, comma lists split */
+	const char *site;			/* the first --site as given (import: the only one) */
+	const char **sites;			/* every --site name, comma lists split (reports) */
 	int			nsites;
 	const char *sort;
 	const char *order;

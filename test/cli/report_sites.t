@@ -4,7 +4,7 @@
 # then UTC; one zone rule everywhere (abbreviations too, checked by the
 # server); several --site names, any case, a miss lists the known sites.
 . "$(dirname "$0")/tap.sh"
-plan 27
+plan 28
 
 T=$SA_TEST_DIR/report_sites
 mkdir -p "$T"
@@ -76,7 +76,10 @@ like "$(cat "$T/miss.err")" 'no site named "Uptown"; the sites you can see: Airp
 is "$(session-report -d "dbname=report_sites user=sites_reader" --empty "${RANGE[@]}" | daily)" \
    "$(session-report --empty "${RANGE[@]}" --site 'Airport P2' --tz America/New_York | daily)" \
    "a tenant's report takes its own site's zone, whatever other sites have"
-session-report import powerflex "$SA_SRC/test/cli/data/powerflex_small.json" --site A,B >/dev/null 2>&1
+session-report import powerflex "$SA_SRC/test/cli/data/powerflex_small.json" --site A --site B >/dev/null 2>&1
 is "$?" 2 "import takes one --site"
+session-report import powerflex "$SA_SRC/test/cli/data/powerflex_small.json" --site 'Depot, north' >/dev/null
+is "$(psql -X -At -c "SELECT count(*) FROM sessions.store WHERE namespace = 'Depot, north'")/$(psql -X -At -c "SELECT display_name FROM sessions.site WHERE namespace = 'Depot, north'")" \
+   "41/Depot, north" "import --site keeps a name with a comma whole, and records the site"
 
 psql -X -q -d postgres -c "DROP DATABASE report_sites WITH (FORCE)" -c "DROP ROLE sites_reader"
