@@ -208,6 +208,7 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     ns    pg_catalog.text;
+    k     pg_catalog.text;
     zone  pg_catalog.text;
     old   pg_catalog.text;
     r     sessions.site;
@@ -229,10 +230,10 @@ BEGIN
               USING ERRCODE = '22023', DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).',
                     HINT = 'An OCPI Location carries its IANA zone in time_zone, e.g. "Europe/Oslo".';
     END IF;
-    FOREACH zone IN ARRAY ARRAY['country_code', 'party_id'] LOOP
-        IF location ? zone AND pg_catalog.upper(location ->> zone)
-                               IS DISTINCT FROM pg_catalog.upper(CASE zone WHEN 'country_code' THEN country_code ELSE party_id END) THEN
-            RAISE EXCEPTION 'ocpi_put_location: location.% does not match the % argument', zone, zone
+    FOREACH k IN ARRAY ARRAY['country_code', 'party_id'] LOOP
+        IF location ? k AND pg_catalog.upper(location ->> k)
+                            IS DISTINCT FROM pg_catalog.upper(CASE k WHEN 'country_code' THEN country_code ELSE party_id END) THEN
+            RAISE EXCEPTION 'ocpi_put_location: location.% does not match the % argument', k, k
                   USING ERRCODE = '22023', DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).',
                         HINT = 'The Location''s country_code and party_id are those of the URL it is put to.';
         END IF;
