@@ -138,7 +138,7 @@ VALUES ('powerflex', 'seed', '0101110106_2025-09-12', 'FINISHED', '2025-09-15 07
 SELECT format('User: %s  Total sessions: %s', COALESCE(user_ref, 'null'), user_sessions) AS user_line,
        format('Session %s: START: %s / END: %s / DURATION: %s / %s kWh / %s / %s A %s', session_no, started_local, ended_local,
               duration, kwh, external_id, round(average_a::numeric, 2), rating) AS session_line
-  FROM sessions.user_report(NULL, tstzrange('2025-08-01', '2025-09-16'))
+  FROM sessions.user_report(NULL, tstzrange('2025-08-01', '2025-09-16'), 'UTC')  -- pg_regress sets PGTZ: the SESHIS sample is in UTC
  WHERE (user_ref IS NULL OR user_ref NOT LIKE 'user%') AND session_no <= 2
  ORDER BY user_ref NULLS FIRST, session_no;
 SELECT user_ref, session_no, duration, round(average_w::numeric, 1) AS watts, round(average_a::numeric, 2) AS amps, rating

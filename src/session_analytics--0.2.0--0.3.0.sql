@@ -460,3 +460,547 @@ GRANT EXECUTE ON FUNCTION sessions.ocpi_put(text, text, text, text, text)
 -- own scale: same signature, new description.
 COMMENT ON FUNCTION sessions.daily_chart_svg(sessions.session_stats, text) IS
   'SVG line chart of the daily empty and micro percentages of a session_stats summary: two panels (empty above, micro below), each with its own percentage scale and grid, on one dated x axis; markers, legend, title';
+
+-- 05_sites: sites and their time zones (issue 12) ----------------------------
+
+/*
+ * check_time_zone
+ *		tz when PostgreSQL knows it as a time zone, the one rule of every
+ *		zone argument, --tz and a site's zone: what AT TIME ZONE accepts (a
+ *		name of pg_timezone_names, an abbreviation of pg_timezone_abbrevs, a
+ *		POSIX zone). Otherwise 22023 naming argument. NULL stays NULL.
+ *		PARALLEL UNSAFE: its exception block is a subtransaction.
+ */
+CREATE FUNCTION sessions.check_time_zone(tz text, argument text DEFAULT 'tz')
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    IF tz IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        PERFORM pg_catalog.timezone(tz, pg_catalog.now());
+    EXCEPTION WHEN invalid_parameter_value OR feature_not_supported THEN
+        RAISE EXCEPTION '% "%" is not a time zone PostgreSQL knows', COALESCE(argument, 'tz'), pg_catalog.left(tz, 100)
+              USING ERRCODE = '22023',
+                    HINT = 'Use a name of pg_timezone_names (e.g. America/Los_Angeles), an abbreviation of pg_timezone_abbrevs (a fixed offset, e.g. PST) or a POSIX zone (e.g. PST8PDT).';
+    END;
+    RETURN tz;
+END
+$$;
+COMMENT ON FUNCTION sessions.check_time_zone(text, text) IS
+  'tz unchanged when PostgreSQL knows it as a time zone (what AT TIME ZONE accepts: pg_timezone_names, pg_timezone_abbrevs, POSIX); otherwise error 22023 naming argument';
+
+CREATE TABLE sessions.site (
+    namespace    text        NOT NULL,
+    time_zone    text,
+    display_name text,
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT site_pkey PRIMARY KEY (namespace),
+    CONSTRAINT site_namespace_check CHECK (namespace <> '' AND pg_catalog.octet_length(namespace) <= 1000),
+    CONSTRAINT site_time_zone_check CHECK (time_zone <> ''),
+    CONSTRAINT site_display_name_check CHECK (display_name <> '')
+);
+COMMENT ON TABLE sessions.site IS
+  'Sites: a namespace of the store with the time zone of its local days (the reports'' default zone) and a display name; row-level security by namespace';
+COMMENT ON COLUMN sessions.site.namespace IS
+  'The store namespace: a PowerFlex site, an OCPI party as CC-PID, a telemetry data source';
+COMMENT ON COLUMN sessions.site.time_zone IS
+  'Zone of the site''s local days (checked by sessions.check_time_zone); NULL: not known yet, reports use UTC';
+COMMENT ON COLUMN sessions.site.display_name IS 'Name to show, e.g. the PowerFlex site as exported';
+SELECT pg_catalog.pg_extension_config_dump('sessions.site', '');
+
+/*
+ * site_check
+ *		Trigger of sessions.site: a zone written by any path (set_site, the
+ *		imports, a plain INSERT or UPDATE) is one PostgreSQL knows.
+ */
+CREATE FUNCTION sessions.site_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    PERFORM sessions.check_time_zone(NEW.time_zone, 'time_zone');
+    NEW.updated_at := pg_catalog.now();
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION sessions.site_check() IS
+  'Trigger of sessions.site: refuses a time_zone PostgreSQL does not know (22023) and stamps updated_at';
+CREATE TRIGGER site_check BEFORE INSERT OR UPDATE ON sessions.site
+    FOR EACH ROW EXECUTE FUNCTION sessions.site_check();
+
+-- The store's rule: a role sees and writes the sites of its namespaces.
+ALTER TABLE sessions.site ENABLE ROW LEVEL SECURITY;
+CREATE POLICY site_by_namespace ON sessions.site
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
+    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+
+/*
+ * site_writable
+ *		Refuses, with the extension's own error, a namespace the caller is
+ *		not mapped to (RLS would refuse it too, with a bare policy message).
+ */
+CREATE FUNCTION sessions.site_writable(namespace text, fn text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    ns pg_catalog.text[] := sessions.visible_namespaces();
+BEGIN
+    -- Roles RLS does not apply to (superusers, BYPASSRLS, the owner) pass.
+    IF pg_catalog.row_security_active('sessions.site'::pg_catalog.regclass)
+       AND NOT ('*' = ANY (ns) OR site_writable.namespace = ANY (ns)) THEN
+        RAISE EXCEPTION '%: namespace "%" is not mapped to role %', fn, pg_catalog.left(site_writable.namespace, 200), CURRENT_USER
+              USING ERRCODE = '42501',
+                    DETAIL = 'A role writes the sites of the namespaces sessions.role_namespace maps to it.',
+                    HINT = 'Use one of your namespaces (SELECT sessions.visible_namespaces()), or ask the owner to map this one to your role.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sessions.site_writable(text, text) IS
+  'Raises 42501 naming the function when the current role is not mapped to namespace (internal)';
+
+/*
+ * set_site
+ *		Records a site by hand: its zone (checked) and display name. NULL
+ *		keeps the stored value, '' clears it. Runs as the caller: RLS and
+ *		the table's grants apply.
+ */
+CREATE FUNCTION sessions.set_site(namespace text, time_zone text DEFAULT NULL, display_name text DEFAULT NULL)
+RETURNS sessions.site
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.site;
+BEGIN
+    IF set_site.namespace IS NULL OR pg_catalog.btrim(set_site.namespace) = '' THEN
+        RAISE EXCEPTION 'set_site: namespace must not be empty'
+              USING ERRCODE = '22023', HINT = 'Pass the site as the store names it (sessions.store.namespace), e.g. a PowerFlex site or an OCPI party NL-TNM.';
+    END IF;
+    IF pg_catalog.octet_length(set_site.namespace) > 1000 THEN
+        RAISE EXCEPTION 'set_site: namespace is longer than 1000 bytes'
+              USING ERRCODE = '22023', HINT = 'Namespaces are limited to 1000 bytes (UTF-8).';
+    END IF;
+    PERFORM sessions.check_time_zone(NULLIF(set_site.time_zone, ''), 'set_site: time_zone');
+    PERFORM sessions.site_writable(set_site.namespace, 'set_site');
+    INSERT INTO sessions.site AS s (namespace, time_zone, display_name)
+    VALUES (set_site.namespace, NULLIF(set_site.time_zone, ''), NULLIF(set_site.display_name, ''))
+    ON CONFLICT ON CONSTRAINT site_pkey DO UPDATE
+       SET time_zone = CASE WHEN set_site.time_zone IS NULL THEN s.time_zone ELSE EXCLUDED.time_zone END,
+           display_name = CASE WHEN set_site.display_name IS NULL THEN s.display_name ELSE EXCLUDED.display_name END
+    RETURNING s.* INTO r;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION sessions.set_site(text, text, text) IS
+  'Records a site (namespace) with its time zone and display name; NULL keeps a stored value, '''' clears it; an unknown zone is refused (22023)';
+
+/*
+ * ocpi_put_location
+ *		An OCPI Location (Locations module, PUT) recorded as the site of its
+ *		party: namespace upper(country_code)-upper(party_id), as the Sessions
+ *		module stores sessions, zone = the Location's time_zone. A party's
+ *		locations share its site, so the last Location put sets its zone (a
+ *		NOTICE says when that changes the zone). The display name is kept;
+ *		a new site takes the Location's operator name, else none.
+ */
+CREATE FUNCTION sessions.ocpi_put_location(country_code text, party_id text, location jsonb)
+RETURNS sessions.site
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    ns    pg_catalog.text;
+    k     pg_catalog.text;
+    zone  pg_catalog.text;
+    old   pg_catalog.text;
+    r     sessions.site;
+BEGIN
+    IF country_code IS NULL OR country_code !~ '^[A-Za-z]{2}$' THEN
+        RAISE EXCEPTION 'ocpi_put_location: country_code must be 2 letters (ISO 3166-1 alpha-2)'
+              USING ERRCODE = '22023', DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    IF party_id IS NULL OR party_id !~ '^[A-Za-z0-9]{3}$' THEN
+        RAISE EXCEPTION 'ocpi_put_location: party_id must be 3 letters or digits (ISO 15118)'
+              USING ERRCODE = '22023', DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    IF pg_catalog.jsonb_typeof(location) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'ocpi_put_location: location must be a JSON object (an OCPI Location)'
+              USING ERRCODE = '22023', DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    IF pg_catalog.jsonb_typeof(location -> 'time_zone') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'ocpi_put_location: location.time_zone is required'
+              USING ERRCODE = '22023', DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).',
+                    HINT = 'An OCPI Location carries its IANA zone in time_zone, e.g. "Europe/Oslo".';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['country_code', 'party_id'] LOOP
+        IF location ? k AND pg_catalog.upper(location ->> k)
+                            IS DISTINCT FROM pg_catalog.upper(CASE k WHEN 'country_code' THEN country_code ELSE party_id END) THEN
+            RAISE EXCEPTION 'ocpi_put_location: location.% does not match the % argument', k, k
+                  USING ERRCODE = '22023', DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).',
+                        HINT = 'The Location''s country_code and party_id are those of the URL it is put to.';
+        END IF;
+    END LOOP;
+    zone := sessions.check_time_zone(location ->> 'time_zone', 'ocpi_put_location: location.time_zone');
+    ns := pg_catalog.upper(country_code COLLATE "C") OPERATOR(pg_catalog.||) '-' OPERATOR(pg_catalog.||) pg_catalog.upper(party_id COLLATE "C");
+    PERFORM sessions.site_writable(ns, 'ocpi_put_location');
+    SELECT s.time_zone INTO old FROM sessions.site s WHERE s.namespace = ns;
+    INSERT INTO sessions.site AS s (namespace, time_zone, display_name)
+    VALUES (ns, zone, NULLIF(CASE WHEN pg_catalog.jsonb_typeof(location #> '{operator,name}') = 'string'
+                                  THEN location #>> '{operator,name}' END, ''))
+    ON CONFLICT ON CONSTRAINT site_pkey DO UPDATE SET time_zone = EXCLUDED.time_zone
+    RETURNING s.* INTO r;
+    IF old IS DISTINCT FROM zone AND old IS NOT NULL THEN
+        RAISE NOTICE 'ocpi_put_location: the time zone of site % changes from % to %', ns, old, zone
+              USING DETAIL = pg_catalog.format('Location %s sets it; the locations of a party share one site.', location ->> 'id');
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION sessions.ocpi_put_location(text, text, jsonb) IS
+  'Records an OCPI Location''s time_zone as the zone of its party''s site (namespace CC-PID, as OCPI sessions are stored); the last Location put wins';
+
+REVOKE ALL ON sessions.site FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.check_time_zone(text, text), sessions.site_check(), sessions.site_writable(text, text),
+    sessions.set_site(text, text, text), sessions.ocpi_put_location(text, text, jsonb) FROM PUBLIC;
+GRANT SELECT ON sessions.site TO session_analytics_reader;
+GRANT INSERT, UPDATE ON sessions.site TO session_analytics_writer;
+GRANT EXECUTE ON FUNCTION sessions.check_time_zone(text, text) TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.site_writable(text, text), sessions.set_site(text, text, text),
+    sessions.ocpi_put_location(text, text, jsonb) TO session_analytics_writer;
+
+-- 20_analytics: the reports' zone defaults to sessions.report_time_zone;
+-- daily_report and summary_report take several sites (a new last argument,
+-- so the old signatures go).
+
+/*
+ * report_time_zone
+ *		The zone of a report's local days and times, resolved once by the
+ *		caller and passed to the aggregates as a value (a Citus worker sees
+ *		no session setting): tz when given (checked where it is used); else the session's
+ *		TimeZone when it was set for this session, role or database (SET,
+ *		set_config, PGTZ or options at connect, ALTER ROLE/DATABASE ... SET;
+ *		not the server's default from postgresql.conf); else the zone the
+ *		report's sites share (the namespaces of its sessions, in
+ *		sessions.site); else UTC. Sites of different zones, or some without
+ *		one, give UTC, source 'mixed' and a NOTICE naming them.
+ */
+CREATE FUNCTION sessions.report_time_zone(
+    range tstzrange DEFAULT NULL,
+    site text DEFAULT NULL,
+    sites text[] DEFAULT NULL,
+    user_ref text DEFAULT NULL,
+    tz text DEFAULT NULL,
+    OUT time_zone text, OUT source text, OUT site_zones text)
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    src      pg_catalog.text;
+    n_sites  pg_catalog.int8;
+    n_zones  pg_catalog.int8;
+    n_unset  pg_catalog.int8;
+    one_zone pg_catalog.text;
+BEGIN
+    -- A zone given is checked where it is used (the aggregate, timezone()):
+    -- check_time_zone's exception block would make this PARALLEL UNSAFE,
+    -- and with it every report's plan.
+    IF tz IS NOT NULL THEN
+        time_zone := tz;
+        source := 'argument';
+        RETURN;
+    END IF;
+    SELECT g.source INTO src FROM pg_catalog.pg_settings g WHERE g.name = 'TimeZone';
+    IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
+        time_zone := pg_catalog.current_setting('TimeZone');
+        source := 'TimeZone';
+        RETURN;
+    END IF;
+    SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+           pg_catalog.min(z.time_zone),
+           pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+      INTO n_sites, n_zones, n_unset, one_zone, site_zones
+      FROM (SELECT DISTINCT s.namespace
+              FROM sessions.store s
+             WHERE s.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND s.started_at IS NOT NULL
+               -- the bounds again, as the reports write them: a btree on started_at serves them, not @>
+               AND (report_time_zone.range IS NULL OR (report_time_zone.range @> s.started_at
+                    AND s.started_at >= COALESCE(pg_catalog.lower(report_time_zone.range), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at <= COALESCE(pg_catalog.upper(report_time_zone.range), 'infinity'::pg_catalog.timestamptz)))
+               AND (report_time_zone.site IS NULL OR s.site = report_time_zone.site)
+               AND (report_time_zone.sites IS NULL OR s.site = ANY (report_time_zone.sites))
+               AND (report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref)) n
+      LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+    IF n_zones = 1 AND n_unset = 0 THEN
+        time_zone := one_zone;
+        source := 'site';
+    ELSIF n_zones = 0 THEN
+        time_zone := 'UTC';
+        source := 'default';
+    ELSE
+        time_zone := 'UTC';
+        source := 'mixed';
+        RAISE NOTICE 'the sites of this report do not share one time zone: days are UTC days'
+              USING DETAIL = pg_catalog.format('Sites: %s.', pg_catalog.left(site_zones, 2000)),
+                    HINT = 'Pass a zone (tz), report one site at a time, or give each site its zone with sessions.set_site().';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sessions.report_time_zone(tstzrange, text, text[], text, text) IS
+  'Zone of a report (time_zone) and why (source: argument, TimeZone set for the session/role/database, site, default = UTC, mixed = sites of different zones, UTC); site_zones lists the report''s sites and zones';
+
+REVOKE ALL ON FUNCTION sessions.report_time_zone(tstzrange, text, text[], text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.report_time_zone(tstzrange, text, text[], text, text) TO session_analytics_reader;
+
+DROP FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean);
+DROP FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean);
+
+CREATE FUNCTION sessions.daily_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT d.*
+      FROM sessions.days((
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.store s
+             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND s.started_at IS NOT NULL
+               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
+               AND ($5 OR s.ended_at IS NOT NULL))) d
+$$;
+COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean, text[]) IS
+  'Charging sessions (ocpi, powerflex) of the store started in range (at site, or at one of sites), per local day: empty/micro/normal, kWh, durations, ratings; days in tz, else sessions.report_time_zone (the session''s TimeZone, the sites'' zone, UTC)';
+
+CREATE FUNCTION sessions.summary_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
+           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
+           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
+           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
+           COALESCE(t.combined, 0), t.combined_pct
+      FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3) AS st
+              FROM sessions.store s
+             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND s.started_at IS NOT NULL
+               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
+               AND ($5 OR s.ended_at IS NOT NULL)) a
+      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
+$$;
+COMMENT ON FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean, text[]) IS
+  'Charging sessions (ocpi, powerflex) of the store started in range (at site, or at one of sites) in one row: SESHIS combined summary; zone as daily_report';
+
+CREATE OR REPLACE FUNCTION sessions.user_report(
+    user_ref text DEFAULT NULL,
+    range tstzrange DEFAULT NULL,
+    tz text DEFAULT NULL,
+    volts float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8)
+RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
+              external_id text, site text, started_local timestamp, ended_local timestamp,
+              duration text, duration_interval interval, kwh float8, average_w float8,
+              average_a float8, rating text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT s.user_ref,
+           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
+           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
+           s.session_key, s.namespace, s.external_id, s.site,
+           pg_catalog.timezone(z.time_zone, s.started_at),
+           pg_catalog.timezone(z.time_zone, s.ended_at),
+           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
+           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
+           s.kwh,
+           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
+           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
+           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
+      FROM sessions.store s
+     CROSS JOIN sessions.report_time_zone($2, NULL, NULL, $1, $3) z
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1)
+       AND ($2 IS NULL OR ($2 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($2), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($2), 'infinity'::pg_catalog.timestamptz)))
+     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
+$$;
+COMMENT ON FUNCTION sessions.user_report(text, tstzrange, text, float8) IS
+  'Charging sessions (ocpi, powerflex) per user (NULL user first), newest first: local start/end (tz, else sessions.report_time_zone), duration, kWh, average W and A, rating';
+
+REVOKE ALL ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean, text[]),
+    sessions.summary_report(tstzrange, text, float8, text, boolean, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean, text[]),
+    sessions.summary_report(tstzrange, text, float8, text, boolean, text[]) TO session_analytics_reader;
+
+-- 30_powerflex: the import records each namespace it stores as a site.
+
+CREATE OR REPLACE FUNCTION sessions.import_powerflex(doc jsonb, site text DEFAULT NULL)
+RETURNS TABLE(imported integer, updated integer, skipped integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    v_rows  pg_catalog.jsonb;
+    v_base  pg_catalog.int8 := 0;
+    v_rejects pg_catalog.jsonb;
+    rej     record;
+    n_skip  pg_catalog.int4 := 0;
+    n_new   pg_catalog.int4 := 0;
+    n_upd   pg_catalog.int4 := 0;
+BEGIN
+    IF doc IS NULL THEN
+        RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
+    END IF;
+    IF site IS NOT NULL AND pg_catalog.btrim(site) = '' THEN
+        RAISE EXCEPTION 'import_powerflex: site must not be empty'
+              USING ERRCODE = '22023', HINT = 'Pass NULL to take the site from each row.';
+    END IF;
+    IF pg_catalog.octet_length(site) > 1000 THEN
+        RAISE EXCEPTION 'import_powerflex: site is longer than 1000 bytes'
+              USING ERRCODE = '22023', DETAIL = pg_catalog.format('It has %s bytes.', pg_catalog.octet_length(site)),
+                    HINT = 'Site names (namespaces) are limited to 1000 bytes (UTF-8).';
+    END IF;
+    IF pg_catalog.jsonb_typeof(doc) = 'array' THEN
+        v_rows := doc;
+    ELSIF pg_catalog.jsonb_typeof(doc) = 'object' AND pg_catalog.jsonb_typeof(doc -> 'rows') = 'array' THEN
+        v_rows := doc -> 'rows';
+        -- Rows are numbered in the whole export: from "offset" + 1 when the
+        -- document has it (a streaming client's batches), else from the
+        -- API page's first row. Anything odd there numbers from 1.
+        IF pg_catalog.jsonb_typeof(doc -> 'offset') = 'number' AND (doc ->> 'offset') ~ '^[0-9]{1,12}$' THEN
+            v_base := (doc ->> 'offset')::pg_catalog.int8;
+        ELSIF pg_catalog.jsonb_typeof(doc -> 'page') = 'number' AND (doc ->> 'page') ~ '^[1-9][0-9]{0,8}$'
+              AND pg_catalog.jsonb_typeof(doc -> 'limit') = 'number' AND (doc ->> 'limit') ~ '^[0-9]{1,9}$' THEN
+            v_base := ((doc ->> 'page')::pg_catalog.int8 - 1) * (doc ->> 'limit')::pg_catalog.int8;
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'import_powerflex: doc is not a PowerFlex export'
+              USING ERRCODE = '22023',
+                    DETAIL = pg_catalog.format('Got a JSON %s%s.', pg_catalog.jsonb_typeof(doc),
+                                    CASE WHEN pg_catalog.jsonb_typeof(doc) = 'object' THEN ' without a "rows" array' ELSE '' END),
+                    HINT = 'Pass the API response {"rows": [...], "total_count": ..., "page": ..., "limit": ...} or a JSON array of rows.';
+    END IF;
+
+    -- One statement: rows checked, (of valid rows sharing a session_id the
+    -- last one wins, found in one pass with a window), skipped ones logged,
+    -- the rest upserted. The namespace: the site argument, else the row's
+    -- site when it is a usable one (a string of at most 1000 bytes, not
+    -- blank), else 'powerflex'; a rejected row is logged under it too.
+    WITH c AS MATERIALIZED (
+        SELECT v.position, v.r, v.ns,
+               CASE WHEN v.problem IS NULL
+                         AND pg_catalog.row_number() OVER (PARTITION BY v.problem IS NULL, v.ns, v.r ->> 'session_id'
+                                                           ORDER BY v.position DESC) > 1
+                    THEN 'session_id repeated later in the document (the later row wins)'
+                    ELSE v.problem END AS problem
+          FROM (SELECT v_base + e.ord AS position, e.r,
+                       COALESCE(import_powerflex.site,
+                                CASE WHEN pg_catalog.jsonb_typeof(e.r) = 'object'
+                                          AND pg_catalog.jsonb_typeof(e.r -> 'site') = 'string'
+                                          AND pg_catalog.octet_length(e.r ->> 'site') <= 1000
+                                     THEN NULLIF(pg_catalog.btrim(e.r ->> 'site'), '') END,
+                                'powerflex') AS ns,
+                       sessions.powerflex_row_problem(e.r) AS problem
+                  FROM pg_catalog.jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord)) v
+    ), logged AS (
+        INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
+        SELECT 'powerflex', c.position, c.ns,
+               CASE WHEN pg_catalog.jsonb_typeof(c.r) = 'object' THEN pg_catalog.left(c.r ->> 'session_id', 200) END,
+               c.problem, c.r
+          FROM c
+         WHERE c.problem IS NOT NULL
+        RETURNING import_rejects.position, import_rejects.session_id, import_rejects.reason
+    ), up AS (
+        INSERT INTO sessions.store AS s
+               (kind, namespace, external_id, status, started_at, ended_at, kwh,
+                user_ref, site, last_updated, doc)
+        SELECT 'powerflex', c.ns, c.r ->> 'session_id',
+               COALESCE(NULLIF(pg_catalog.btrim(c.r ->> 'status'), ''),
+                        CASE WHEN pg_catalog.jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'number'
+                                  AND pg_catalog.jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'string'
+                             THEN 'ACTIVE' ELSE 'FINISHED' END),
+               -- checked above: numbers or numeric strings of epoch ms in range
+               pg_catalog.to_timestamp(((c.r ->> 'session_start_time')::pg_catalog.numeric / 1000)::pg_catalog.float8),
+               pg_catalog.to_timestamp(((c.r ->> 'session_end_time')::pg_catalog.numeric / 1000)::pg_catalog.float8),
+               (c.r ->> 'session_kwh')::pg_catalog.float8,
+               c.r ->> 'user',
+               COALESCE(import_powerflex.site, c.r ->> 'site'),
+               COALESCE((c.r ->> 'updated_at')::pg_catalog.timestamptz, pg_catalog.now()),
+               c.r
+          FROM c
+         WHERE c.problem IS NULL
+         ORDER BY c.position
+        ON CONFLICT (namespace, kind, external_id) DO UPDATE
+           SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+               ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
+               user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
+               last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
+        RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
+    ), sites AS (
+        -- Each namespace stored becomes a site: the export names it but
+        -- has no zone, so only the display name is filled (when missing).
+        INSERT INTO sessions.site AS t (namespace, display_name)
+        SELECT DISTINCT c.ns, c.ns FROM c WHERE c.problem IS NULL
+        ON CONFLICT ON CONSTRAINT site_pkey DO UPDATE SET display_name = EXCLUDED.display_name
+         WHERE t.display_name IS NULL
+    )
+    SELECT (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
+           (SELECT pg_catalog.count(*) FILTER (WHERE NOT up.inserted) FROM up),
+           (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('position', l.position, 'session_id', l.session_id,
+                                                         'reason', l.reason) ORDER BY l.position), '[]')
+              FROM logged l)
+      INTO n_new, n_upd, v_rejects;
+
+    n_skip := pg_catalog.jsonb_array_length(v_rejects);
+    FOR rej IN SELECT * FROM pg_catalog.jsonb_to_recordset(v_rejects) AS x(position pg_catalog.int8, session_id pg_catalog.text, reason pg_catalog.text) LOOP
+        IF rej.session_id IS NOT NULL THEN
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason
+                  USING DETAIL = pg_catalog.format('session_id: %s', rej.session_id);
+        ELSE
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT n_new, n_upd, n_skip;
+END
+$$;
+COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
+  'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';

@@ -179,12 +179,91 @@ COMMENT ON FUNCTION sessions.totals(sessions.session_stats) IS
 
 -- ---- reports over the store --------------------------------------------------------
 
+/*
+ * report_time_zone
+ *		The zone of a report's local days and times, resolved once by the
+ *		caller and passed to the aggregates as a value (a Citus worker sees
+ *		no session setting): tz when given (checked where it is used); else the session's
+ *		TimeZone when it was set for this session, role or database (SET,
+ *		set_config, PGTZ or options at connect, ALTER ROLE/DATABASE ... SET;
+ *		not the server's default from postgresql.conf); else the zone the
+ *		report's sites share (the namespaces of its sessions, in
+ *		sessions.site); else UTC. Sites of different zones, or some without
+ *		one, give UTC, source 'mixed' and a NOTICE naming them.
+ */
+CREATE FUNCTION sessions.report_time_zone(
+    range tstzrange DEFAULT NULL,
+    site text DEFAULT NULL,
+    sites text[] DEFAULT NULL,
+    user_ref text DEFAULT NULL,
+    tz text DEFAULT NULL,
+    OUT time_zone text, OUT source text, OUT site_zones text)
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    src      pg_catalog.text;
+    n_sites  pg_catalog.int8;
+    n_zones  pg_catalog.int8;
+    n_unset  pg_catalog.int8;
+    one_zone pg_catalog.text;
+BEGIN
+    -- A zone given is checked where it is used (the aggregate, timezone()):
+    -- check_time_zone's exception block would make this PARALLEL UNSAFE,
+    -- and with it every report's plan.
+    IF tz IS NOT NULL THEN
+        time_zone := tz;
+        source := 'argument';
+        RETURN;
+    END IF;
+    SELECT g.source INTO src FROM pg_catalog.pg_settings g WHERE g.name = 'TimeZone';
+    IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
+        time_zone := pg_catalog.current_setting('TimeZone');
+        source := 'TimeZone';
+        RETURN;
+    END IF;
+    SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+           pg_catalog.min(z.time_zone),
+           pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+      INTO n_sites, n_zones, n_unset, one_zone, site_zones
+      FROM (SELECT DISTINCT s.namespace
+              FROM sessions.store s
+             WHERE s.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND s.started_at IS NOT NULL
+               -- the bounds again, as the reports write them: a btree on started_at serves them, not @>
+               AND (report_time_zone.range IS NULL OR (report_time_zone.range @> s.started_at
+                    AND s.started_at >= COALESCE(pg_catalog.lower(report_time_zone.range), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at <= COALESCE(pg_catalog.upper(report_time_zone.range), 'infinity'::pg_catalog.timestamptz)))
+               AND (report_time_zone.site IS NULL OR s.site = report_time_zone.site)
+               AND (report_time_zone.sites IS NULL OR s.site = ANY (report_time_zone.sites))
+               AND (report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref)) n
+      LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+    IF n_zones = 1 AND n_unset = 0 THEN
+        time_zone := one_zone;
+        source := 'site';
+    ELSIF n_zones = 0 THEN
+        time_zone := 'UTC';
+        source := 'default';
+    ELSE
+        time_zone := 'UTC';
+        source := 'mixed';
+        RAISE NOTICE 'the sites of this report do not share one time zone: days are UTC days'
+              USING DETAIL = pg_catalog.format('Sites: %s.', pg_catalog.left(site_zones, 2000)),
+                    HINT = 'Pass a zone (tz), report one site at a time, or give each site its zone with sessions.set_site().';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sessions.report_time_zone(tstzrange, text, text[], text, text) IS
+  'Zone of a report (time_zone) and why (source: argument, TimeZone set for the session/role/database, site, default = UTC, mixed = sites of different zones, UTC); site_zones lists the report''s sites and zones';
+
 CREATE FUNCTION sessions.daily_report(
     range tstzrange,
-    tz text DEFAULT 'UTC',
+    tz text DEFAULT NULL,
     micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
     site text DEFAULT NULL,
-    include_active boolean DEFAULT false)
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
 RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
               normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
               green bigint, orange bigint, red bigint)
@@ -193,7 +272,8 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
     SELECT d.*
       FROM sessions.days((
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $2, $3)
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
               FROM sessions.store s
              WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
                AND s.started_at IS NOT NULL
@@ -201,17 +281,19 @@ AS $$
                     AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
                     AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
                AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
                AND ($5 OR s.ended_at IS NOT NULL))) d
 $$;
-COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean) IS
-  'Charging sessions (ocpi, powerflex) of the store started in range, per local day: empty/micro/normal, kWh, durations, ratings';
+COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean, text[]) IS
+  'Charging sessions (ocpi, powerflex) of the store started in range (at site, or at one of sites), per local day: empty/micro/normal, kWh, durations, ratings; days in tz, else sessions.report_time_zone (the session''s TimeZone, the sites'' zone, UTC)';
 
 CREATE FUNCTION sessions.summary_report(
     range tstzrange,
-    tz text DEFAULT 'UTC',
+    tz text DEFAULT NULL,
     micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
     site text DEFAULT NULL,
-    include_active boolean DEFAULT false)
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
 RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
               normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
               green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
@@ -223,7 +305,8 @@ AS $$
            t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
            COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
            COALESCE(t.combined, 0), t.combined_pct
-      FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $2, $3) AS st
+      FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3) AS st
               FROM sessions.store s
              WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
                AND s.started_at IS NOT NULL
@@ -231,16 +314,17 @@ AS $$
                     AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
                     AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
                AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
                AND ($5 OR s.ended_at IS NOT NULL)) a
       LEFT JOIN LATERAL sessions.totals(a.st) t ON true
 $$;
-COMMENT ON FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean) IS
-  'Charging sessions (ocpi, powerflex) of the store started in range in one row: SESHIS combined summary';
+COMMENT ON FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean, text[]) IS
+  'Charging sessions (ocpi, powerflex) of the store started in range (at site, or at one of sites) in one row: SESHIS combined summary; zone as daily_report';
 
 CREATE FUNCTION sessions.user_report(
     user_ref text DEFAULT NULL,
     range tstzrange DEFAULT NULL,
-    tz text DEFAULT 'UTC',
+    tz text DEFAULT NULL,
     volts float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8)
 RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
               external_id text, site text, started_local timestamp, ended_local timestamp,
@@ -253,8 +337,8 @@ AS $$
            pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
            pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
            s.session_key, s.namespace, s.external_id, s.site,
-           pg_catalog.timezone($3, s.started_at),
-           pg_catalog.timezone($3, s.ended_at),
+           pg_catalog.timezone(z.time_zone, s.started_at),
+           pg_catalog.timezone(z.time_zone, s.ended_at),
            sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
            s.ended_at OPERATOR(pg_catalog.-) s.started_at,
            s.kwh,
@@ -262,6 +346,7 @@ AS $$
            sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
            sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
       FROM sessions.store s
+     CROSS JOIN sessions.report_time_zone($2, NULL, NULL, $1, $3) z
      WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
        AND s.started_at IS NOT NULL
        AND ($1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1)
@@ -271,7 +356,7 @@ AS $$
      ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
 $$;
 COMMENT ON FUNCTION sessions.user_report(text, tstzrange, text, float8) IS
-  'Charging sessions (ocpi, powerflex) per user (NULL user first), newest first: local start/end, duration, kWh, average W and A, rating';
+  'Charging sessions (ocpi, powerflex) per user (NULL user first), newest first: local start/end (tz, else sessions.report_time_zone), duration, kWh, average W and A, rating';
 
 -- ---- privileges ---------------------------------------------------------------------
 -- Functions are executable by PUBLIC unless revoked: revoked from all. The
@@ -300,6 +385,7 @@ GRANT EXECUTE ON FUNCTION
     sessions.charge_rating(float8, float8, float8),
     sessions.format_duration(interval),
     sessions.date_range(text, text, timestamptz),
+    sessions.report_time_zone(tstzrange, text, text[], text, text),
     sessions.session_stats_agg(timestamptz, timestamptz, float8),
     sessions.session_stats_agg(timestamptz, timestamptz, float8, text),
     sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8),
@@ -307,7 +393,7 @@ GRANT EXECUTE ON FUNCTION
     sessions.rollup(sessions.session_stats),
     sessions.days(sessions.session_stats),
     sessions.totals(sessions.session_stats),
-    sessions.daily_report(tstzrange, text, float8, text, boolean),
-    sessions.summary_report(tstzrange, text, float8, text, boolean),
+    sessions.daily_report(tstzrange, text, float8, text, boolean, text[]),
+    sessions.summary_report(tstzrange, text, float8, text, boolean, text[]),
     sessions.user_report(text, tstzrange, text, float8)
   TO session_analytics_reader;

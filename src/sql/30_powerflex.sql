@@ -6,7 +6,8 @@
 -- else the row's "site", else 'powerflex'; external_id = session_id; times
 -- from epoch milliseconds; kwh = session_kwh; user_ref = user; the whole row
 -- (unknown fields included) in doc. Rows that cannot be stored are skipped,
--- reported by NOTICE and kept in sessions.import_rejects.
+-- reported by NOTICE and kept in sessions.import_rejects. Each namespace
+-- stored is recorded in sessions.site (display name only, no zone).
 
 CREATE TABLE sessions.import_rejects (
     rejected_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -281,6 +282,13 @@ BEGIN
                user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
                last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
         RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
+    ), sites AS (
+        -- Each namespace stored becomes a site: the export names it but
+        -- has no zone, so only the display name is filled (when missing).
+        INSERT INTO sessions.site AS t (namespace, display_name)
+        SELECT DISTINCT c.ns, c.ns FROM c WHERE c.problem IS NULL
+        ON CONFLICT ON CONSTRAINT site_pkey DO UPDATE SET display_name = EXCLUDED.display_name
+         WHERE t.display_name IS NULL
     )
     SELECT (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
            (SELECT pg_catalog.count(*) FILTER (WHERE NOT up.inserted) FROM up),

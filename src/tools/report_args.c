@@ -44,8 +44,10 @@ usage(FILE *out)
 			"Selection:\n"
 			"  --range NAME          today (default), yesterday, last_week, last_month, this_month\n"
 			"  --from DATE --to DATE local days, both inclusive (YYYY-MM-DD); --to defaults to today\n"
-			"  --tz ZONE             time zone of days and times (default UTC)\n"
-			"  --site NAME           one site only\n"
+			"  --tz ZONE             time zone of days and times: any zone PostgreSQL knows\n"
+			"                        (America/Los_Angeles, PST, PST8PDT); default: PGTZ, TZ,\n"
+			"                        the sites' zone (sessions.site), else UTC\n"
+			"  --site NAME[,NAME]    only these sites (repeatable; any case)\n"
 			"  --include-active      count sessions still charging too\n"
 			"  --anonymize           show users as stable pseudonyms (user-xxxxxxxxxx)\n"
 			"  --sort FIELD          session_start_time (default), session_end_time, session_kwh,\n"
@@ -67,7 +69,7 @@ usage(FILE *out)
 			"  -V, --version         version\n"
 			"\n"
 			"Exit statuses: 0 ok, 1 query failed, 2 bad flag or value, 3 cannot connect,\n"
-			"4 extension missing, 5 user or file not found, 6 no sessions in the range,\n"
+			"4 extension missing, 5 user, site or file not found, 6 no sessions in the range,\n"
 			"7 input file not valid JSON or not a PowerFlex export.\n");
 }
 
@@ -132,8 +134,9 @@ void
 report_parse_args(int argc, char **argv)
 {
 	int			positional = 0;
+	bool		site_flags_repeated = false;
 
-	opt.tz = "UTC";
+	opt.tz = NULL;				/* resolve_zone: PGTZ, TZ, the sites' zone, UTC */
 	opt.micro_kwh = "1.0";
 	opt.graph_file = "sessions-daily.svg";
 	opt.sort = "session_start_time";
@@ -258,8 +261,40 @@ report_parse_args(int argc, char **argv)
 			opt.tz = VALUE();
 		else if (FLAG("--site"))
 		{
-			opt.site = VALUE();
-			if (*opt.site == '\0')
+			/*
+			 * Reports: repeated or comma-separated, blanks around names
+			 * dropped. The import keeps its one value whole (a namespace
+			 * may hold a comma).
+			 */
+			const char *raw = VALUE();
+			char	   *list = strdup(raw);
+			char	   *save = NULL;
+			int			before = opt.nsites;
+
+			if (list == NULL)
+				tool_die(EXIT_FAILURE_RUN, "out of memory");
+			if (opt.site != NULL)
+				site_flags_repeated = true;
+			else
+				opt.site = raw;
+
+			for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			{
+				char	   *end;
+
+				while (*tok == ' ' || *tok == '\t')
+					tok++;
+				end = tok + strlen(tok);
+				while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+					*--end = '\0';
+				if (*tok == '\0')
+					continue;
+				opt.sites = realloc(opt.sites, sizeof(char *) * (opt.nsites + 1));
+				if (opt.sites == NULL)
+					tool_die(EXIT_FAILURE_RUN, "out of memory");
+				opt.sites[opt.nsites++] = tok;
+			}
+			if (opt.nsites == before)
 				tool_die(EXIT_USAGE, "--site needs a site name");
 		}
 		else if (FLAG("--sort"))
@@ -324,6 +359,8 @@ report_parse_args(int argc, char **argv)
 
 	if (opt.import && opt.import_file == NULL)
 		tool_die(EXIT_USAGE, "usage: session-report import powerflex FILE.json [--site NAME]");
+	if (opt.import && site_flags_repeated)
+		tool_die(EXIT_USAGE, "import takes one --site (the namespace the rows go to)");
 	if (opt.import && (opt.empty || opt.micro || opt.user || opt.graph || opt.printsessions))
 		tool_die(EXIT_USAGE, "import takes no analysis flags; run the report afterwards");
 	if (opt.file && opt.import)
@@ -364,6 +401,6 @@ debug_args(void)
 		  opt.printsessions ? "True" : "False");
 	debug("Options: anonymize=%s, include_active=%s, sort_by=%s, sort_order=%s, limit=%s, page=%s, tz=%s, volts=%s, site=%s, format=%s",
 		  opt.anonymize ? "true" : "false", include_active_text(), opt.sort, opt.order,
-		  opt.limit ? opt.limit : "default", opt.page, opt.tz, opt.volts, opt.site ? opt.site : "all",
+		  opt.limit ? opt.limit : "default", opt.page, opt.tz ? opt.tz : "default", opt.volts, opt.site ? opt.site : "all",
 		  opt.format == FMT_JSON ? "json" : opt.format == FMT_CSV ? "csv" : "text");
 }

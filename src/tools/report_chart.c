@@ -96,7 +96,7 @@ write_chart(void)
 {
 	const char *fmt = "Empty and micro (< %s kWh) sessions per day, %s";
 	const char *kwh = kwh_label(opt.micro_kwh);
-	const char *where = opt.site ? opt.site : "all sites";
+	const char *where = sites_shown ? sites_shown : "all sites";
 	/* Sized to fit: a fixed buffer would cut a long site name mid-character. */
 	int			len = snprintf(NULL, 0, fmt, kwh, where);
 	char	   *title = malloc((size_t) len + 1);

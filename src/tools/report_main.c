@@ -105,7 +105,7 @@ run_report(void)
 		if (opt.graph && !classes && !opt.user)
 			strcat(what, " chart");
 		debug("Starting%s analysis (micro threshold %s kWh, site %s%s)",
-			  what, kwh_label(opt.micro_kwh), opt.site ? opt.site : "all", opt.include_active ? ", active included" : "");
+			  what, kwh_label(opt.micro_kwh), sites_shown ? sites_shown : "all", opt.include_active ? ", active included" : "");
 	}
 
 	sum = report_query("summary_report");
@@ -185,10 +185,10 @@ run_report(void)
 		printf(", \"to\": ");
 		tool_json_string(stdout, range_to);
 		printf(", \"tz\": ");
-		tool_json_string(stdout, opt.tz);
+		tool_json_string(stdout, report_tz);
 		printf("},\n  \"site\": ");
-		if (opt.site)
-			tool_json_string(stdout, opt.site);
+		if (sites_shown)
+			tool_json_string(stdout, sites_shown);
 		else
 			fputs("null", stdout);
 		printf(",\n  \"micro_threshold\": %s,\n  \"include_active\": %s", kwh_label(opt.micro_kwh), include_active_text());

@@ -17,8 +17,13 @@ PGconn	   *conn;
 char	   *range;				/* tstzrange text */
 char	   *range_from;			/* first local day, YYYY-MM-DD HH:MI:SS */
 char	   *range_to;
+const char *report_tz = "UTC";
+const char *report_tz_source = "default";
+char	   *sites_param;
+char	   *sites_shown;
 
 static char *user_ref;			/* the resolved --user EMAIL */
+static char *env_pgtz;			/* PGTZ as found (hidden from libpq) */
 
 /* --sort values and the store expression each one orders by. */
 static const struct
@@ -117,13 +122,257 @@ query_value(const char *sql, int n, const char *const *params, const char *usage
 	return v;
 }
 
-/* Connects (-d), sets UTF8 and the --tz zone; a bad zone exits 2. */
-void
-connect_db(void)
+/*
+ * die_zone
+ *		A zone the server refused: exit 2 with its message, hint and, for a
+ *		zone from the environment, what to do about that variable.
+ */
+static void
+die_zone(PGresult *res, const char *src)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+	if (state == NULL || strcmp(state, "22023") != 0 || primary == NULL)
+		die_query(res, src);
+	tool_die(EXIT_USAGE, "%s%s%s%s", primary,
+			 strcmp(src, "--tz") == 0 ? "" : " (from the environment: unset it or pass --tz)",
+			 hint ? ". " : "", hint ? hint : "");
+}
+
+/*
+ * env_tz
+ *		The zone the TZ variable names, as PostgreSQL would read it: a
+ *		leading ':' dropped, a path under a zoneinfo directory turned into
+ *		the zone's name; NULL when unset, empty or another path.
+ */
+static const char *
+env_tz(void)
+{
+	const char *tz = getenv("TZ");
+	const char *z;
+
+	if (tz == NULL)
+		return NULL;
+	if (*tz == ':')
+		tz++;
+	if (*tz == '/')
+	{
+		z = strstr(tz, "/zoneinfo/");
+		tz = z ? z + strlen("/zoneinfo/") : NULL;
+	}
+	return tz && *tz ? tz : NULL;
+}
+
+/*
+ * set_time_zone
+ *		Times print in the report's zone. TimeZone takes the zone names and
+ *		POSIX zones but no abbreviation, which AT TIME ZONE (and so every
+ *		report function) accepts: for one of those the session gets the
+ *		POSIX zone of the same offset, <PST>+08:00:00 for PST.
+ */
+static void
+set_time_zone(const char *tz, const char *src)
+{
+	const char *p[1] = {tz};
+	PGresult   *res;
+
+	res = PQexecParams(conn, "SELECT pg_catalog.set_config('TimeZone', $1, false)", 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		char	   *posix;
+
+		PQclear(res);
+		posix = query_value("SELECT pg_catalog.format('<%s>%s%s', pg_catalog.upper(a.abbrev),"
+							" CASE WHEN a.utc_offset > '0' THEN '-' ELSE '+' END,"
+							" pg_catalog.to_char(CASE WHEN a.utc_offset > '0' THEN a.utc_offset ELSE -a.utc_offset END, 'HH24:MI:SS'))"
+							" FROM pg_catalog.pg_timezone_abbrevs a WHERE pg_catalog.lower(a.abbrev) = pg_catalog.lower($1)",
+							1, p, src);
+		if (posix == NULL)
+			tool_die(EXIT_USAGE, "%s \"%s\": the server takes it in AT TIME ZONE but not as TimeZone; use a zone name such as America/Los_Angeles", src, tz);
+		p[0] = posix;
+		debug("Time zone %s is an abbreviation: times print in the POSIX zone %s", tz, posix);
+		res = query("SELECT pg_catalog.set_config('TimeZone', $1, false)", 1, p, src);
+	}
+	PQclear(res);
+	/* POSIX-style zones such as UTC+99 are accepted but cannot be printed back */
+	PQclear(query("SELECT pg_catalog.now()::text::timestamptz", 0, NULL, src));
+}
+
+/* The --site names as a text[] literal: each quoted, " and \ escaped. */
+static char *
+sites_literal(void)
+{
+	size_t		len = 3;
+	char	   *lit;
+	char	   *o;
+
+	for (int i = 0; i < opt.nsites; i++)
+		len += 2 * strlen(opt.sites[i]) + 3;
+	o = lit = malloc(len);
+	if (lit == NULL)
+		tool_die(EXIT_FAILURE_RUN, "out of memory");
+	*o++ = '{';
+	for (int i = 0; i < opt.nsites; i++)
+	{
+		if (i > 0)
+			*o++ = ',';
+		*o++ = '"';
+		for (const char *c = opt.sites[i]; *c; c++)
+		{
+			if (*c == '"' || *c == '\\')
+				*o++ = '\\';
+			*o++ = *c;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o = '\0';
+	return lit;
+}
+
+/*
+ * resolve_sites
+ *		--site names matched, without regard to case, against the sites of
+ *		the sessions the role can see; sites_param gets every match. A name
+ *		that matches none exits 5 listing the sites there are (50 at most).
+ */
+static void
+resolve_sites(void)
 {
 	PGresult   *res;
 	const char *p[1];
 
+	if (opt.nsites == 0)
+		return;
+	p[0] = sites_literal();
+	res = query("WITH k AS MATERIALIZED (SELECT DISTINCT s.site FROM sessions.store s"
+				"  WHERE s.kind IN ('ocpi', 'powerflex') AND s.site IS NOT NULL),"
+				" w AS (SELECT u.want, u.n FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY u(want, n)),"
+				" m AS (SELECT k.site FROM k WHERE pg_catalog.lower(k.site) IN (SELECT pg_catalog.lower(w.want) FROM w))"
+				" SELECT (SELECT pg_catalog.array_agg(m.site ORDER BY m.site) FROM m)::text,"
+				" (SELECT pg_catalog.string_agg(m.site, ', ' ORDER BY m.site) FROM m),"
+				" (SELECT pg_catalog.string_agg(pg_catalog.format('\"%s\"', w.want), ', ' ORDER BY w.n) FROM w"
+				"   WHERE NOT EXISTS (SELECT FROM k WHERE pg_catalog.lower(k.site) = pg_catalog.lower(w.want))),"
+				" (SELECT pg_catalog.string_agg(x.site, ', ' ORDER BY x.site) FROM (SELECT k.site FROM k ORDER BY k.site LIMIT 50) x),"
+				" (SELECT pg_catalog.count(*) FROM k)",
+				1, p, "--site");
+	if (!PQgetisnull(res, 0, 2))
+	{
+		long		n_known = atol(PQgetvalue(res, 0, 4));
+		char		more[64] = "";
+
+		if (n_known == 0)
+			tool_die(EXIT_NOT_FOUND, "no site named %s: role %s sees no site at all (no sessions, or no namespace mapped to it in sessions.role_namespace)",
+					 PQgetvalue(res, 0, 2), PQuser(conn));
+		if (n_known > 50)
+			snprintf(more, sizeof(more), " and %ld more", n_known - 50);
+		tool_die(EXIT_NOT_FOUND, "no site named %s; the sites you can see: %s%s", PQgetvalue(res, 0, 2),
+				 PQgetvalue(res, 0, 3), more);
+	}
+	sites_param = strdup(PQgetvalue(res, 0, 0));
+	sites_shown = strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	debug("Sites: %s", sites_shown);
+}
+
+/*
+ * resolve_zone
+ *		The report's zone, in this order: --tz, PGTZ, TZ, then what
+ *		sessions.report_time_zone gives for the report's sites (a TimeZone
+ *		set for the role or database, the zone the sites share, else UTC;
+ *		sites of different zones: UTC, said on stderr). Each is checked by
+ *		the server with the one rule of sessions.check_time_zone. The sites
+ *		are those of the sessions within a day of the range in UTC: the
+ *		range itself needs the zone.
+ */
+static void
+resolve_zone(void)
+{
+	const char *tz = NULL;
+	const char *src = NULL;
+
+	if (opt.tz)
+		tz = opt.tz, src = "--tz";
+	else if (env_pgtz && *env_pgtz)
+		tz = env_pgtz, src = "PGTZ";
+	else if ((tz = env_tz()) != NULL)
+		src = "TZ";
+	if (tz)
+	{
+		const char *p[2] = {tz, src};
+		PGresult   *res = PQexecParams(conn, "SELECT sessions.check_time_zone($1, $2)", 2, NULL, p, NULL, NULL, 0);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			die_zone(res, src);
+		PQclear(res);
+		report_tz = tz;
+		report_tz_source = src;
+	}
+	else
+	{
+		const char *p[2] = {NULL, sites_param};
+		const char *m[1];
+		const char *how;
+		PGresult   *res;
+
+		if (opt.from)
+		{
+			const char *d[2] = {opt.from, opt.to};
+
+			PQclear(query("SELECT $1::date", 1, d, "--from"));
+			if (opt.to)
+				PQclear(query("SELECT $1::date", 1, d + 1, "--to"));
+			p[0] = query_value("SELECT pg_catalog.tstzrange(($1::date - 1)::timestamp AT TIME ZONE 'UTC',"
+							   " (COALESCE($2::date, (pg_catalog.now() AT TIME ZONE 'UTC')::date) + 2)::timestamp AT TIME ZONE 'UTC')::text",
+							   2, d, "--from/--to");
+		}
+		else
+		{
+			const char *r[1] = {opt.range_name ? opt.range_name : "today"};
+
+			p[0] = query_value("SELECT pg_catalog.tstzrange(pg_catalog.lower(r) - interval '1 day', pg_catalog.upper(r) + interval '1 day')::text"
+							   " FROM sessions.date_range($1, 'UTC') r", 1, r, "--range");
+		}
+		/* its NOTICE on mixed zones is said below, in this program's words */
+		m[0] = query_value("SELECT pg_catalog.current_setting('client_min_messages')", 0, NULL, NULL);
+		PQclear(query("SELECT pg_catalog.set_config('client_min_messages', 'warning', false)", 0, NULL, NULL));
+		res = query("SELECT z.time_zone, z.source, z.site_zones FROM sessions.report_time_zone($1::tstzrange, NULL, $2::text[]) z",
+					2, p, NULL);
+		PQclear(query("SELECT pg_catalog.set_config('client_min_messages', $1, false)", 1, m, NULL));
+		report_tz = strdup(PQgetvalue(res, 0, 0));
+		how = PQgetvalue(res, 0, 1);
+		report_tz_source = strcmp(how, "site") == 0 ? "the sites' zone" :
+			strcmp(how, "TimeZone") == 0 ? "TimeZone set for the role or database" :
+			strcmp(how, "mixed") == 0 ? "UTC: the sites have different zones" : "default";
+		if (strcmp(how, "mixed") == 0)
+			fprintf(stderr, "%s: the sites of this report do not share one time zone (%s): days are UTC days; "
+					"pass --tz ZONE, or one --site, or give each site its zone (sessions.set_site)\n",
+					tool_name, PQgetvalue(res, 0, 2));
+		PQclear(res);
+	}
+	debug("Time zone: %s (%s)", report_tz, report_tz_source);
+	set_time_zone(report_tz, src ? src : "time zone of the sites");
+}
+
+/*
+ * connect_db
+ *		Connects (-d), sets UTF8; for a report resolves --site and the
+ *		zone (resolve_zone), for an import takes --tz or UTC. A bad zone
+ *		exits 2. PGTZ is read here, not by libpq: libpq would send it as
+ *		TimeZone, which refuses the abbreviations every other zone takes.
+ */
+void
+connect_db(void)
+{
+	const char *pgtz = getenv("PGTZ");
+
+	if (pgtz)
+	{
+		env_pgtz = strdup(pgtz);
+		unsetenv("PGTZ");
+	}
 	conn = tool_connect_dbname(opt.dbname);
 	debug("Connected to database \"%s\" on %s as %s", PQdb(conn),
 		  PQhost(conn) ? PQhost(conn) : "(socket)", PQuser(conn));
@@ -131,12 +380,14 @@ connect_db(void)
 		tool_die(EXIT_FAILURE_RUN, "cannot set the client encoding to UTF8");
 	tool_require_extension(conn);
 
-	/* Times print in the report's zone; a bad zone is a bad flag. */
-	p[0] = opt.tz;
-	res = query("SELECT pg_catalog.set_config('TimeZone', $1, false)", 1, p, "--tz");
-	PQclear(res);
-	/* POSIX-style zones such as UTC+99 are accepted but cannot be printed back */
-	PQclear(query("SELECT pg_catalog.now()::text::timestamptz", 0, NULL, "--tz"));
+	if (opt.import)
+	{
+		report_tz = opt.tz ? opt.tz : "UTC";
+		set_time_zone(report_tz, "--tz");
+		return;
+	}
+	resolve_sites();
+	resolve_zone();
 }
 
 /*
@@ -151,7 +402,7 @@ resolve_range(void)
 
 	if (opt.from)
 	{
-		const char *p[3] = {opt.from, opt.to ? opt.to : opt.from, opt.tz};
+		const char *p[3] = {opt.from, opt.to ? opt.to : opt.from, report_tz};
 		char	   *ok;
 
 		/* Validate each date on its own so the message names the flag. */
@@ -171,7 +422,7 @@ resolve_range(void)
 	}
 	else
 	{
-		const char *p[2] = {opt.range_name ? opt.range_name : "today", opt.tz};
+		const char *p[2] = {opt.range_name ? opt.range_name : "today", report_tz};
 
 		range = query_value("SELECT sessions.date_range($1, $2)::text", 2, p, "--range");
 	}
@@ -185,18 +436,18 @@ resolve_range(void)
 		range_to = strdup(PQgetvalue(res, 0, 1));
 		PQclear(res);
 	}
-	debug("Date range: %s to %s (%s)", range_from, range_to, opt.tz);
+	debug("Date range: %s to %s (%s)", range_from, range_to, report_tz);
 }
 
 /*
  * The sessions a report covers, as a WHERE clause over sessions.store s:
- * $1 range, $2 site, $3 include_active -- the same selection the analytics
+ * $1 range, $2 sites (text[]), $3 include_active -- the same selection the analytics
  * report functions make.
  */
 #define STORE_FILTER \
 	"s.kind IN ('ocpi', 'powerflex') " \
 	"AND s.started_at OPERATOR(pg_catalog.<@) $1::tstzrange " \
-	"AND ($2::text IS NULL OR s.site = $2) " \
+	"AND ($2::text[] IS NULL OR s.site = ANY ($2::text[])) " \
 	"AND ($3::boolean OR s.ended_at IS NOT NULL)"
 
 /* $3 of the selection: --include-active as a boolean literal. */
@@ -247,7 +498,7 @@ sessions_query(const char *class)
 {
 	char		sql[2048];
 	char		tail[512];
-	const char *p[7] = {range, opt.site, include_active_text(), listing_limit(), opt.page,
+	const char *p[7] = {range, sites_param, include_active_text(), listing_limit(), opt.page,
 	class, opt.micro_kwh};
 
 	listing_tail(tail, sizeof(tail));
@@ -269,7 +520,7 @@ sessions_query(const char *class)
 char *
 count_sessions(const char *class)
 {
-	const char *p[5] = {range, opt.site, include_active_text(), class, opt.micro_kwh};
+	const char *p[5] = {range, sites_param, include_active_text(), class, opt.micro_kwh};
 
 	return query_value("SELECT count(*) FROM sessions.store s WHERE " STORE_FILTER
 					   " AND ($4::text IS NULL OR sessions.classify(s.kwh, $5::float8) = $4)",
@@ -281,19 +532,19 @@ void
 die_no_data(void)
 {
 	tool_die(EXIT_NO_DATA, "no sessions between %s and %s (%s)%s%s%s; try another --range or --from/--to",
-			 range_from, range_to, opt.tz, opt.site ? " at site \"" : "", opt.site ? opt.site : "",
-			 opt.site ? "\"" : "");
+			 range_from, range_to, report_tz, sites_shown ? " at site \"" : "", sites_shown ? sites_shown : "",
+			 sites_shown ? "\"" : "");
 }
 
 /* Report arguments $1..$5 of daily_report / summary_report. */
-#define REPORT_ARGS "$1::tstzrange, $2, $3::float8, $4, $5::boolean"
+#define REPORT_ARGS "$1::tstzrange, $2, $3::float8, $4, $5::boolean, $6::text[]"
 
 /* sessions.summary_report or daily_report (fn) over the selection. */
 PGresult *
 report_query(const char *fn)
 {
 	char		sql[256];
-	const char *p[5] = {range, opt.tz, opt.micro_kwh, opt.site, include_active_text()};
+	const char *p[6] = {range, report_tz, opt.micro_kwh, NULL, include_active_text(), sites_param};
 
 	/* summary_report has no normal_pct; SESHIS prints one (of completed). */
 	if (strcmp(fn, "daily_report") == 0)
@@ -301,7 +552,7 @@ report_query(const char *fn)
 	else
 		snprintf(sql, sizeof(sql), "SELECT r.*, (100.0 * r.normal / NULLIF(r.completed, 0))::float8 AS normal_pct"
 				 " FROM sessions.summary_report(" REPORT_ARGS ") r");
-	return query(sql, 5, p, NULL);
+	return query(sql, 6, p, NULL);
 }
 
 /* The site line of the combined summary: --site, else the sites seen. */
@@ -311,8 +562,8 @@ site_label(void)
 	const char *p[3] = {range, NULL, include_active_text()};
 	char	   *sites;
 
-	if (opt.site)
-		return opt.site;
+	if (sites_shown)
+		return sites_shown;
 	sites = query_value("SELECT pg_catalog.string_agg(DISTINCT COALESCE(s.site, '(none)'), ', ' ORDER BY COALESCE(s.site, '(none)'))"
 						" FROM sessions.store s WHERE " STORE_FILTER, 3, p, NULL);
 	return sites ? sites : "(none)";
@@ -326,7 +577,7 @@ site_label(void)
 void
 resolve_user(void)
 {
-	const char *p[4] = {range, opt.site, include_active_text(), opt.user_email};
+	const char *p[4] = {range, sites_param, include_active_text(), opt.user_email};
 
 	if (opt.user_email == NULL)
 		return;
@@ -352,8 +603,8 @@ PGresult *
 users_query(char **n_users)
 {
 	char		sql[4096];
-	const char *p[9] = {range, opt.site, include_active_text(), user_ref,
-		opt.limit ? opt.limit : "0", opt.page, opt.volts, opt.anonymize ? "true" : "false", opt.tz};
+	const char *p[9] = {range, sites_param, include_active_text(), user_ref,
+		opt.limit ? opt.limit : "0", opt.page, opt.volts, opt.anonymize ? "true" : "false", report_tz};
 
 	snprintf(sql, sizeof(sql),
 			 "WITH sel AS ("
@@ -392,7 +643,7 @@ users_query(char **n_users)
 char *
 chart_svg(const char *title)
 {
-	const char *p[6] = {range, opt.site, include_active_text(), opt.tz, opt.micro_kwh, title};
+	const char *p[6] = {range, sites_param, include_active_text(), report_tz, opt.micro_kwh, title};
 
 	return query_value("SELECT sessions.daily_chart_svg(sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $4, $5::float8), $6)"
 					   " FROM sessions.store s WHERE " STORE_FILTER, 6, p, NULL);

@@ -52,8 +52,10 @@ typedef struct Options
 	const char *range_name;
 	const char *from;
 	const char *to;
-	const char *tz;
-	const char *site;
+	const char *tz;				/* --tz; NULL: PGTZ, TZ, the sites' zone, UTC */
+	const char *site;			/* the first --site as given (import: the only one) */
+	const char **sites;			/* every --site name, comma lists split (reports) */
+	int			nsites;
 	const char *sort;
 	const char *order;
 	const char *limit;			/* NULL: the mode's default */
@@ -109,6 +111,10 @@ extern PGconn *conn;
 extern char *range;				/* tstzrange text of the selection */
 extern char *range_from;		/* its bounds, YYYY-MM-DD HH:MI:SS */
 extern char *range_to;
+extern const char *report_tz;	/* the zone in force (resolve_zone) */
+extern const char *report_tz_source;	/* --tz, PGTZ, TZ, site, ... */
+extern char *sites_param;		/* text[] literal of the matched sites, NULL: all */
+extern char *sites_shown;		/* the matched sites, comma-separated */
 extern const char *sort_expr(const char *sort);
 extern void die_query(PGresult *res, const char *usage_what) __attribute__((noreturn));
 extern PGresult *query(const char *sql, int n, const char *const *params, const char *usage_what);

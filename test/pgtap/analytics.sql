@@ -320,7 +320,8 @@ SELECT is(ARRAY(SELECT f FROM unnest(ARRAY[
               'sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8)',
               'sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8, float8)',
               'sessions.rollup(sessions.session_stats)', 'sessions.days(sessions.session_stats)', 'sessions.totals(sessions.session_stats)',
-              'sessions.daily_report(tstzrange, text, float8, text, boolean)', 'sessions.summary_report(tstzrange, text, float8, text, boolean)',
+              'sessions.daily_report(tstzrange, text, float8, text, boolean, text[])', 'sessions.summary_report(tstzrange, text, float8, text, boolean, text[])',
+              'sessions.report_time_zone(tstzrange, text, text[], text, text)',
               'sessions.user_report(text, tstzrange, text, float8)']) f
                  WHERE NOT has_function_privilege('session_analytics_reader', f, 'EXECUTE')
                     OR NOT has_function_privilege('session_analytics_writer', f, 'EXECUTE')

@@ -8,7 +8,7 @@
 -- Not in a transaction: the attackers' connections must see the setup.
 -- The database is dropped after the run; the roles are dropped at the end.
 SET client_min_messages = warning;
-SELECT plan(99);
+SELECT plan(110);
 
 -- Roles --------------------------------------------------------------------
 DO $$
@@ -67,6 +67,8 @@ BEGIN
         ('powerflex', 2, 'SITE-2', 'R2', 'session_kwh is missing', '{"user": "two@example.com"}');
 END
 $$;
+INSERT INTO sessions.site (namespace, time_zone, display_name) VALUES
+    ('DE-BBB', 'Europe/Berlin', 'DE party'), ('SITE-1', 'America/Los_Angeles', 'Site one'), ('SITE-2', 'America/New_York', 'Site two');
 
 -- Harness ------------------------------------------------------------------
 -- A digest of every row of every table of the extension (the owner bypasses
@@ -296,6 +298,29 @@ SELECT pg_temp.attack('atk_nl', $$BEGIN;
                                   ROLLBACK$$,
                       '42501', 'writer cannot attach sessions.store_events() to its own temp table');
 
+-- Sites: a tenant neither reads nor overwrites another's site ------------------------------
+SELECT is(pg_temp.peek('atk_nl', 'SELECT count(*) FROM sessions.site'), 0::bigint,
+          'writer reads no site of another tenant');
+SELECT is(pg_temp.peek('atk_site', $$SELECT count(*) FROM sessions.site WHERE namespace <> 'SITE-1'$$), 0::bigint,
+          'site reader reads only its own site');
+SELECT is(pg_temp.peek('atk_site', $$SELECT count(*) FROM sessions.report_time_zone() WHERE site_zones LIKE '%SITE-2%' OR time_zone <> 'America/Los_Angeles'$$), 0::bigint,
+          'report_time_zone() of the site reader uses its own site''s zone and names no other site');
+SELECT pg_temp.attack('atk_nl', $$SELECT sessions.set_site('DE-BBB', 'UTC')$$, '42501',
+                      'set_site cannot overwrite another tenant''s site');
+SELECT pg_temp.attack('atk_nl', $$SELECT sessions.set_site('SITE-9', 'UTC')$$, '42501',
+                      'set_site cannot create a site of an unmapped namespace');
+SELECT pg_temp.attack('atk_nl', $$INSERT INTO sessions.site (namespace, time_zone) VALUES ('DE-BBB', 'UTC') ON CONFLICT (namespace) DO UPDATE SET time_zone = 'UTC'$$,
+                      '42501', 'direct upsert cannot overwrite another tenant''s site');
+SELECT pg_temp.attack('atk_nl', $$UPDATE sessions.site SET time_zone = 'UTC', namespace = 'NL-AAA'$$, '00000',
+                      'direct UPDATE reaches no site of another tenant');
+SELECT pg_temp.attack('atk_nl', $$DELETE FROM sessions.site$$, '42501', 'writer cannot delete sites');
+SELECT pg_temp.attack('atk_nl', $$SELECT sessions.ocpi_put_location('DE', 'BBB', '{"id": "L1", "time_zone": "UTC"}')$$, '42501',
+                      'ocpi_put_location cannot set another party''s zone');
+SELECT pg_temp.attack('atk_site', $$SELECT sessions.set_site('SITE-1', 'UTC')$$, '42501',
+                      'a reader cannot change even its own site');
+SELECT pg_temp.attack('atk_nl', $$SELECT * FROM sessions.import_powerflex('[{"session_id": "X1", "session_kwh": 1, "session_start_time": 1700000000000, "site": "SITE-2"}]')$$,
+                      '42501', 'import_powerflex cannot record a site of another tenant');
+
 -- import_rejects (row-level security by namespace is the PowerFlex area's) -------------------
 SELECT is(pg_temp.peek('atk_unmapped', 'SELECT count(*) FROM sessions.import_rejects'), 0::bigint,
           'unmapped writer reads no rejected row of any site');
@@ -316,6 +341,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'visible_namespaces', 'ocpi_get', 'ocpi_list', 'ocpi_validate', 'ocpi_validate_charging_preferences',
     'classify', 'average_power_w', 'average_current_a', 'charge_rating', 'format_duration', 'date_range',
     'session_stats_agg', 'rollup', 'days', 'totals', 'daily_report', 'summary_report', 'user_report',
+    'check_time_zone', 'report_time_zone',
     -- type I/O: the planner checks EXECUTE when it folds a constant cast; both validate hostile input
     'session_stats_in', 'session_stats_out',
     'user_pseudonym', 'anonymize_doc', 'daily_chart_svg', 'powerflex_row_problem',
@@ -326,6 +352,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'channel_for', 'event_payload', 'events_head', 'events_since', 'events_page', 'events_settled', 'notify_status']), 'reader';
 INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'ocpi_put', 'ocpi_patch', 'ocpi_put_charging_preferences', 'import_powerflex',
+    'set_site', 'site_writable', 'ocpi_put_location',
     'create_session', 'update_session_details', 'update_session_identifier', 'add_associate_session',
     'end_session', 'telemetry_row', 'telemetry_link',
     -- utc_offset type I/O and its casts from the integer types (create_session's second signature)
