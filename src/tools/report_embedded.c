@@ -335,12 +335,13 @@ embedded_start(void)
 /*
  * embedded_range
  *		With no --range or --from, sets --from/--to to the local days the
- *		imported file covers, so a one-off report shows the whole export.
+ *		imported file covers in the report's zone, so a one-off report shows
+ *		the whole export.
  */
 void
 embedded_range(void)
 {
-	const char *p[1] = {opt.tz};
+	const char *p[1] = {report_tz};
 	PGresult   *res;
 
 	if (opt.range_name || opt.from)

@@ -264,6 +264,7 @@ main(int argc, char **argv)
 			embedded_start();
 			connect_db();
 			import_for_report();
+			resolve_scope();
 			embedded_range();
 		}
 		else

@@ -380,12 +380,23 @@ connect_db(void)
 		tool_die(EXIT_FAILURE_RUN, "cannot set the client encoding to UTF8");
 	tool_require_extension(conn);
 
-	if (opt.import)
+	if (opt.import || opt.file)
 	{
+		/* --file: the sites and the zone are resolved once it is imported */
 		report_tz = opt.tz ? opt.tz : "UTC";
 		set_time_zone(report_tz, "--tz");
 		return;
 	}
+	resolve_scope();
+}
+
+/*
+ * resolve_scope
+ *		A report's sites (--site) and zone, from what the database holds.
+ */
+void
+resolve_scope(void)
+{
 	resolve_sites();
 	resolve_zone();
 }

@@ -120,6 +120,7 @@ extern void die_query(PGresult *res, const char *usage_what) __attribute__((nore
 extern PGresult *query(const char *sql, int n, const char *const *params, const char *usage_what);
 extern char *query_value(const char *sql, int n, const char *const *params, const char *usage_what);
 extern void connect_db(void);
+extern void resolve_scope(void);	/* --site and the zone, after a --file import */
 extern void resolve_range(void);
 extern void die_no_data(void) __attribute__((noreturn));
 extern const char *include_active_text(void);
