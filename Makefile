@@ -15,24 +15,24 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = $(EXTENSION)
 OBJS = \
 	src/session_analytics.o \
-	src/jsonb_access.o \
-	src/ocpi_validate.o \
-	src/ocpi_store.o \
-	src/analytics_params.o \
-	src/session_math.o \
-	src/session_stats.o \
-	src/session_stats_agg.o \
-	src/chart_svg.o \
-	src/worker_common.o \
-	src/expiry_worker.o \
-	src/notify_handoff.o \
-	src/event_log.o \
-	src/event_payload.o \
-	src/event_xact.o \
-	src/store_events.o \
-	src/event_prune.o \
-	src/notify_worker.o \
-	src/lifecycle_sign.o \
+	src/ocpi/jsonb_access.o \
+	src/ocpi/ocpi_validate.o \
+	src/ocpi/ocpi_store.o \
+	src/analytics/analytics_params.o \
+	src/analytics/session_math.o \
+	src/analytics/session_stats.o \
+	src/analytics/session_stats_agg.o \
+	src/analytics/chart_svg.o \
+	src/workers/worker_common.o \
+	src/workers/expiry_worker.o \
+	src/events/notify_handoff.o \
+	src/events/event_log.o \
+	src/events/event_payload.o \
+	src/events/event_xact.o \
+	src/events/store_events.o \
+	src/events/event_prune.o \
+	src/workers/notify_worker.o \
+	src/lifecycle/lifecycle_sign.o \
 	src/compat_symbols.o
 
 # The install script of the current version is built from the master SQL,

@@ -25,12 +25,12 @@
 
 #include "fmgr.h"
 
-#include "lifecycle_sign.h"
-#include "ocpi_store.h"
-#include "ocpi_validate.h"
-#include "session_stats.h"
+#include "lifecycle/lifecycle_sign.h"
+#include "ocpi/ocpi_store.h"
+#include "ocpi/ocpi_validate.h"
+#include "analytics/session_stats.h"
 
-/* ---- 0.1.0: OCPI (ocpi_validate.c, ocpi_store.c) --------------------------- */
+/* ---- 0.1.0: OCPI (ocpi/ocpi_validate.c, ocpi/ocpi_store.c) --------------------------- */
 
 PG_FUNCTION_INFO_V1(ocpi_validate);
 PG_FUNCTION_INFO_V1(ocpi_validate_charging_preferences);
@@ -65,7 +65,7 @@ ocpi_patch(PG_FUNCTION_ARGS)
 	return sa_ocpi_patch(fcinfo);
 }
 
-/* ---- 0.1.0: the session_stats type (session_stats.c) ------------------------ */
+/* ---- 0.1.0: the session_stats type (analytics/session_stats.c) ------------------------ */
 
 PG_FUNCTION_INFO_V1(session_stats_in);
 PG_FUNCTION_INFO_V1(session_stats_out);
@@ -100,7 +100,7 @@ session_stats_send(PG_FUNCTION_ARGS)
 	return sa_session_stats_send(fcinfo);
 }
 
-/* ---- 0.1.0: aggregates and accessors (session_stats_agg.c) ------------------ */
+/* ---- 0.1.0: aggregates and accessors (analytics/session_stats_agg.c) ------------------ */
 
 PG_FUNCTION_INFO_V1(session_stats_trans);
 PG_FUNCTION_INFO_V1(session_stats_final);
@@ -143,7 +143,7 @@ session_stats_totals(PG_FUNCTION_ARGS)
 	return sa_totals(fcinfo);
 }
 
-/* ---- 0.2.0: invoice-style lifecycle (lifecycle_sign.c) ---------------------- */
+/* ---- 0.2.0: invoice-style lifecycle (lifecycle/lifecycle_sign.c) ---------------------- */
 
 PG_FUNCTION_INFO_V1(lifecycle_rotate_key);
 PG_FUNCTION_INFO_V1(lifecycle_key_changed);

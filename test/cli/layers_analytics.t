@@ -12,14 +12,14 @@ project_includes() {
     sed -n 's/^#include "\([^"]*\)".*/\1/p' "$src/$1" |
         while read -r h; do [ -e "$src/$h" ] && echo "$h"; done | sort | tr '\n' ' '
 }
-is "$(project_includes analytics_params.h)" "" "analytics_params.h includes no project header"
-is "$(project_includes analytics_params.c)" "analytics_params.h session_analytics.h " \
-   "analytics_params.c: its header and the module header (GUC prefix, init hook) only"
-is "$(project_includes session_math.c)" "analytics_params.h " "session_math.c builds on analytics_params.h only"
-is "$(project_includes session_stats.h)" "analytics_params.h " "session_stats.h builds on analytics_params.h only"
-is "$(project_includes session_stats.c)$(project_includes session_stats_agg.c)" \
-   "session_stats.h session_stats.h " "session_stats*.c include session_stats.h only"
-is "$(project_includes chart_svg.c)" "" "chart_svg.c includes no project header (reads sessions.days() through SQL)"
+is "$(project_includes analytics/analytics_params.h)" "" "analytics/analytics_params.h includes no project header"
+is "$(project_includes analytics/analytics_params.c)" "analytics/analytics_params.h session_analytics.h " \
+   "analytics/analytics_params.c: its header and the module header (GUC prefix, init hook) only"
+is "$(project_includes analytics/session_math.c)" "analytics/analytics_params.h " "analytics/session_math.c builds on analytics/analytics_params.h only"
+is "$(project_includes analytics/session_stats.h)" "analytics/analytics_params.h " "analytics/session_stats.h builds on analytics/analytics_params.h only"
+is "$(project_includes analytics/session_stats.c)$(project_includes analytics/session_stats_agg.c)" \
+   "analytics/session_stats.h analytics/session_stats.h " "session_stats*.c include analytics/session_stats.h only"
+is "$(project_includes analytics/chart_svg.c)" "" "analytics/chart_svg.c includes no project header (reads sessions.days() through SQL)"
 
 # No hidden links: identifiers of the other side, externs in .c files, the store.
 strip_comments() { sed 's://.*$::' "$@" | perl -0pe 's:/\*.*?\*/::gs'; }
@@ -27,13 +27,13 @@ strip_comments() { sed 's://.*$::' "$@" | perl -0pe 's:/\*.*?\*/::gs'; }
 defined() { strip_comments "$@" | sed -n 's/^\([a-z_][a-z0-9_]*\)(.*/\1/p' | sort -u; }
 # Lines of files $2.. that use a name of list $1 (one word a line).
 uses() { local names=$1; shift; [ -n "$names" ] && strip_comments "$@" | grep -nwF -f <(echo "$names"); }
-stats=("$src/session_stats.h" "$src/session_stats.c" "$src/session_stats_agg.c")
+stats=("$src/analytics/session_stats.h" "$src/analytics/session_stats.c" "$src/analytics/session_stats_agg.c")
 out=$(uses "$(defined "${stats[@]}"; echo SessionStats; echo SessionStatsDay; echo SessionParams)" \
-           "$src/session_math.c" "$src/analytics_params.c" "$src/analytics_params.h")
+           "$src/analytics/session_math.c" "$src/analytics/analytics_params.c" "$src/analytics/analytics_params.h")
 is "$out" "" "session_math and analytics_params use nothing session_stats* define"
-out=$(uses "$(defined "$src/session_math.c")" "${stats[@]}" "$src/analytics_params.c" "$src/analytics_params.h")
-is "$out" "" "session_stats* and analytics_params use nothing session_math.c defines"
-out=$(for f in analytics_params.c session_math.c session_stats.c session_stats_agg.c chart_svg.c; do
+out=$(uses "$(defined "$src/analytics/session_math.c")" "${stats[@]}" "$src/analytics/analytics_params.c" "$src/analytics/analytics_params.h")
+is "$out" "" "session_stats* and analytics_params use nothing analytics/session_math.c defines"
+out=$(for f in analytics/analytics_params.c analytics/session_math.c analytics/session_stats.c analytics/session_stats_agg.c analytics/chart_svg.c; do
           strip_comments "$src/$f" | grep -nE '^\s*extern\b|sessions\.(store|events?|event_log)\b|\bsa_(events|notif|worker|expiry)[a-z_]*\(' |
               sed "s|^|$f:|"
       done)

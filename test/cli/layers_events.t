@@ -6,7 +6,7 @@
 # transaction's delivery (event_xact) sits over those three; the store
 # trigger (store_events) over the log writer and the delivery; pruning
 # (event_prune) stands alone; the notifier (notify_worker) is the top; the
-# worker files are thin loops over worker_common.c and do not reach into
+# worker files are thin loops over workers/worker_common.c and do not reach into
 # each other. Every dependency points down: each file may include and call
 # only the files listed for it below. Reads the sources only (and the server
 # headers, for the name check).
@@ -19,28 +19,28 @@ project_includes() {
     sed -n 's/^#include "\([^"]*\)".*/\1/p' "$src/$1" |
         while read -r h; do [ -e "$src/$h" ] && echo "$h"; done | sort | tr '\n' ' '
 }
-is "$(project_includes worker_common.h)" "" "worker_common.h includes no project header"
-is "$(project_includes worker_common.c)" "session_analytics.h worker_common.h " \
-   "worker_common.c: its header and the module header only (no worker)"
-is "$(project_includes notify_handoff.h)" "" "notify_handoff.h includes no project header"
-is "$(project_includes notify_handoff.c)" "notify_handoff.h session_analytics.h " \
-   "notify_handoff.c: its header and the module header only (no events file, no worker)"
-is "$(project_includes event_log.h)" "" "event_log.h includes no project header"
-is "$(project_includes event_log.c)" "event_log.h session_analytics.h " \
-   "event_log.c: its header and the module header only"
-is "$(project_includes event_payload.h)" "event_log.h " "event_payload.h: the log's row only"
-is "$(project_includes event_payload.c)" "event_log.h event_payload.h " \
-   "event_payload.c: the log's row and its header (no transaction state, no catalog helper)"
-is "$(project_includes event_xact.h)" "event_log.h " "event_xact.h: the log's row only"
-is "$(project_includes event_xact.c)" "event_log.h event_payload.h event_xact.h notify_handoff.h session_analytics.h " \
-   "event_xact.c: the log's row, payloads and the hand-off (not the trigger, not the notifier)"
-is "$(project_includes store_events.c)" "event_log.h event_xact.h session_analytics.h " \
-   "store_events.c: the log writer and the delivery (no payloads, no hand-off, no notifier)"
-is "$(project_includes event_prune.c)" "session_analytics.h " "event_prune.c: the module header only"
-is "$(project_includes expiry_worker.c)" "session_analytics.h worker_common.h " \
-   "expiry_worker.c builds on worker_common.h only"
-is "$(project_includes notify_worker.c)" "event_log.h event_xact.h notify_handoff.h session_analytics.h worker_common.h " \
-   "notify_worker.c builds on the delivery, the log, the hand-off and worker_common.h"
+is "$(project_includes workers/worker_common.h)" "" "workers/worker_common.h includes no project header"
+is "$(project_includes workers/worker_common.c)" "session_analytics.h workers/worker_common.h " \
+   "workers/worker_common.c: its header and the module header only (no worker)"
+is "$(project_includes events/notify_handoff.h)" "" "events/notify_handoff.h includes no project header"
+is "$(project_includes events/notify_handoff.c)" "events/notify_handoff.h session_analytics.h " \
+   "events/notify_handoff.c: its header and the module header only (no events file, no worker)"
+is "$(project_includes events/event_log.h)" "" "events/event_log.h includes no project header"
+is "$(project_includes events/event_log.c)" "events/event_log.h session_analytics.h " \
+   "events/event_log.c: its header and the module header only"
+is "$(project_includes events/event_payload.h)" "events/event_log.h " "events/event_payload.h: the log's row only"
+is "$(project_includes events/event_payload.c)" "events/event_log.h events/event_payload.h " \
+   "events/event_payload.c: the log's row and its header (no transaction state, no catalog helper)"
+is "$(project_includes events/event_xact.h)" "events/event_log.h " "events/event_xact.h: the log's row only"
+is "$(project_includes events/event_xact.c)" "events/event_log.h events/event_payload.h events/event_xact.h events/notify_handoff.h session_analytics.h " \
+   "events/event_xact.c: the log's row, payloads and the hand-off (not the trigger, not the notifier)"
+is "$(project_includes events/store_events.c)" "events/event_log.h events/event_xact.h session_analytics.h " \
+   "events/store_events.c: the log writer and the delivery (no payloads, no hand-off, no notifier)"
+is "$(project_includes events/event_prune.c)" "session_analytics.h " "events/event_prune.c: the module header only"
+is "$(project_includes workers/expiry_worker.c)" "session_analytics.h workers/worker_common.h " \
+   "workers/expiry_worker.c builds on workers/worker_common.h only"
+is "$(project_includes workers/notify_worker.c)" "events/event_log.h events/event_xact.h events/notify_handoff.h session_analytics.h workers/worker_common.h " \
+   "workers/notify_worker.c builds on the delivery, the log, the hand-off and workers/worker_common.h"
 
 # No hidden links: names one file defines used by a file that must not know it.
 strip_comments() { sed 's://.*$::' "$@" | perl -0pe 's:/\*.*?\*/::gs; s:"(\\.|[^"\\])*"::g'; }
@@ -50,18 +50,18 @@ defined() { strip_comments "$@" | sed -n 's/^\([a-z_][a-z0-9_]*\)(.*/\1/p' | sor
 uses() { local names=$1; shift; [ -n "$names" ] && strip_comments "$@" | grep -nwF -f <(echo "$names"); }
 
 # The files of this area and, for each, the files whose functions it may call.
-files="event_log.c event_payload.c notify_handoff.c event_xact.c store_events.c event_prune.c
-       worker_common.c expiry_worker.c notify_worker.c"
+files="events/event_log.c events/event_payload.c events/notify_handoff.c events/event_xact.c events/store_events.c events/event_prune.c
+       workers/worker_common.c workers/expiry_worker.c workers/notify_worker.c"
 declare -A may_call=(
-    [event_log.c]=""
-    [event_payload.c]="event_log.c"
-    [notify_handoff.c]=""
-    [event_xact.c]="event_log.c event_payload.c notify_handoff.c"
-    [store_events.c]="event_log.c event_xact.c"
-    [event_prune.c]=""
-    [worker_common.c]=""
-    [expiry_worker.c]="worker_common.c"
-    [notify_worker.c]="event_log.c event_xact.c notify_handoff.c worker_common.c"
+    [events/event_log.c]=""
+    [events/event_payload.c]="events/event_log.c"
+    [events/notify_handoff.c]=""
+    [events/event_xact.c]="events/event_log.c events/event_payload.c events/notify_handoff.c"
+    [events/store_events.c]="events/event_log.c events/event_xact.c"
+    [events/event_prune.c]=""
+    [workers/worker_common.c]=""
+    [workers/expiry_worker.c]="workers/worker_common.c"
+    [workers/notify_worker.c]="events/event_log.c events/event_xact.c events/notify_handoff.c workers/worker_common.c"
 )
 for f in $files; do
     out=""
@@ -87,7 +87,7 @@ for c in ${PG_CONFIG:-} /usr/bin/pg_config pg_config; do
 done
 clash=""
 if [ -n "$inc" ]; then
-    for f in "$src"/*.c "$src"/*.h; do
+    for f in $(find "$src" -name '*.[ch]' | sort); do
         b=$(basename "$f"); b=${b%.[ch]}
         hit=$(find "$inc" -name "$b.h" -print -quit)
         [ -n "$hit" ] && clash="$clash $(basename "$f")=${hit#"$inc"/}"

@@ -36,11 +36,11 @@ script_pairs() {
     awk '/CREATE (OR REPLACE )?FUNCTION/ { match($0, /FUNCTION sessions\.[a-z_0-9]+/); name = substr($0, RSTART + 18, RLENGTH - 18) }
          /MODULE_PATHNAME/ { match($0, /MODULE_PATHNAME., .[a-z_0-9]+/); print name, substr($0, RSTART + 19, RLENGTH - 19) }' "$@" | sort -u
 }
-module=$(ls "$src"/*.c | grep -v '/compat_symbols\.c$')
+module=$(find "$src" -name '*.c' -not -path "$src/tools/*" -not -name compat_symbols.c | sort)
 frozen=("$src/session_analytics--0.1.0.sql" "$src/session_analytics--0.2.0.sql")
 
 is "$(comm -3 <(finfo $module) <(script_syms "$src"/sql/*.sql) | tr -s '\t\n' '  ')" "" \
-   "the module's SQL-callable functions (src/*.c but compat_symbols.c) are exactly the symbols the master SQL names"
+   "the module's SQL-callable functions (src/**/*.c but tools/ and compat_symbols.c) are exactly the symbols the master SQL names"
 is "$(finfo $module | grep -v '^sa_' | paste -sd' ' -)" "" "each of them is named sa_..."
 
 compat=$(finfo "$src/compat_symbols.c")

@@ -9,21 +9,21 @@ cd "$SA_SRC/src" || exit 1
 T=$SA_TEST_DIR/ocpi_layers
 rm -rf "$T"; mkdir -p "$T"
 
-out=$(grep -nE '#include "executor/spi.h"|\bSPI_[a-z]+\(' ocpi_validate.c ocpi_validate.h)
+out=$(grep -nE '#include "executor/spi.h"|\bSPI_[a-z]+\(' ocpi/ocpi_validate.c ocpi/ocpi_validate.h)
 is "$out" "" "the validation layer includes no SPI and calls none"
 
-out=$(grep -nE '#include "ocpi_store|"[^"]*sessions\.store' ocpi_validate.c ocpi_validate.h)
+out=$(grep -nE '#include "ocpi_store|"[^"]*sessions\.store' ocpi/ocpi_validate.c ocpi/ocpi_validate.h)
 is "$out" "" "the validation layer knows nothing of the store"
 
-out=$(grep -nE '#include "ocpi_' jsonb_access.c jsonb_access.h)
+out=$(grep -nE '#include "ocpi_' ocpi/jsonb_access.c ocpi/jsonb_access.h)
 is "$out" "" "jsonb_access knows nothing of OCPI"
 
 missing="" n=0
 for sym in $(sed -n "s/.*AS 'MODULE_PATHNAME', '\(sa_ocpi_[a-z_]*\)'.*/\1/p" sql/10_ocpi.sql | sort -u); do
     n=$((n + 1))
-    grep -q "^PG_FUNCTION_INFO_V1($sym);" ocpi_validate.c ocpi_store.c || missing="$missing $sym"
+    grep -q "^PG_FUNCTION_INFO_V1($sym);" ocpi/ocpi_validate.c ocpi/ocpi_store.c || missing="$missing $sym"
 done
-is "$n:$missing" "4:" "every OCPI symbol of src/sql/10_ocpi.sql (4) is defined in ocpi_validate.c or ocpi_store.c"
+is "$n:$missing" "4:" "every OCPI symbol of src/sql/10_ocpi.sql (4) is defined in ocpi/ocpi_validate.c or ocpi/ocpi_store.c"
 
 # Compile a mutated copy: it must fail on the static assertion, and the
 # unmutated copy must compile with the same command (so the failure is the
@@ -35,14 +35,14 @@ for c in ${PG_CONFIG:-} /usr/bin/pg_config pg_config; do
 done
 cc_check() {
     ${CC:-gcc} -fsyntax-only -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-        -I. -I"$inc" "$1" 2>&1
+        -I. -I"$SA_SRC/src" -I"$inc" "$1" 2>&1
 }
-cp ocpi_validate.c "$T/ok.c" && cp ocpi_validate.h ocpi_store.h jsonb_access.h "$T/"
-sed '/\[OCPI_S_LAST_UPDATED\] = /d' ocpi_validate.c >"$T/bad.c"
+cp ocpi/ocpi_validate.c "$T/ok.c" && cp ocpi/ocpi_validate.h ocpi/ocpi_store.h ocpi/jsonb_access.h "$T/"
+sed '/\[OCPI_S_LAST_UPDATED\] = /d' ocpi/ocpi_validate.c >"$T/bad.c"
 (cd "$T" && cc_check ok.c >/dev/null) && out=$(cd "$T" && cc_check bad.c)
 like "$out" "must have one entry per OcpiSessionField" "a Session field table shorter than OcpiSessionField does not compile"
 
-cp ocpi_store.c "$T/store_ok.c"
-sed '/\[Param_ocpi_row_doc - 1\] = /d' ocpi_store.c >"$T/store_bad.c"
+cp ocpi/ocpi_store.c "$T/store_ok.c"
+sed '/\[Param_ocpi_row_doc - 1\] = /d' ocpi/ocpi_store.c >"$T/store_bad.c"
 (cd "$T" && cc_check store_ok.c >/dev/null) && out=$(cd "$T" && cc_check store_bad.c)
 like "$out" "must give the type of every Param_ocpi_row_ parameter" "a statement parameter without a type does not compile"

@@ -1,0 +1,104 @@
+/*
+ * analytics/analytics_params.c
+ *		The analytics GUCs (the default analysis parameters) and the shared
+ *		checks of parameters and the overflow error.
+ *
+ * Dependency rule: see analytics/analytics_params.h. This file is the bottom of the
+ * analytics; it calls nothing of analytics/session_math.c, session_stats*.c or
+ * analytics/chart_svg.c, and nothing of the store.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/guc.h"
+
+#include "analytics/analytics_params.h"
+#include "session_analytics.h"	/* SA_GUC_PREFIX, sa_analytics_init */
+
+double		sa_micro_threshold = SA_DEFAULT_MICRO_THRESHOLD;
+double		sa_volts = SA_DEFAULT_VOLTS;
+double		sa_good_amps = SA_DEFAULT_GOOD_AMPS;
+double		sa_fair_amps = SA_DEFAULT_FAIR_AMPS;
+
+/*
+ * sa_analytics_init
+ *		Registers the analytics GUCs; called from _PG_init. They are the
+ *		defaults of the scalar functions, the aggregates and the reports.
+ */
+void
+sa_analytics_init(void)
+{
+	DefineCustomRealVariable(SA_GUC_PREFIX ".micro_threshold",
+							 "Energy (kWh) below which a non-empty session is a microsession.",
+							 NULL, &sa_micro_threshold, SA_DEFAULT_MICRO_THRESHOLD, 1e-9, 1e9,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable(SA_GUC_PREFIX ".volts",
+							 "Supply voltage used to turn average power into average current.",
+							 NULL, &sa_volts, SA_DEFAULT_VOLTS, 1.0, 1e6,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable(SA_GUC_PREFIX ".good_amps",
+							 "Average current (A) from which a session is rated green.",
+							 NULL, &sa_good_amps, SA_DEFAULT_GOOD_AMPS, 1e-9, 1e6,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable(SA_GUC_PREFIX ".fair_amps",
+							 "Average current (A) from which a session is rated orange.",
+							 NULL, &sa_fair_amps, SA_DEFAULT_FAIR_AMPS, 1e-9, 1e6,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/*
+ * sa_check_positive
+ *		A threshold, a voltage or a current limit must be finite and > 0.
+ */
+void
+sa_check_positive(const char *field, float8 v)
+{
+	if (!sa_positive_ok(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number > 0, got %g", field, v)));
+}
+
+/*
+ * sa_check_amp_limits
+ *		The rating limits: both positive, fair_a <= good_a.
+ */
+void
+sa_check_amp_limits(float8 good_a, float8 fair_a)
+{
+	sa_check_positive("good_a", good_a);
+	sa_check_positive("fair_a", fair_a);
+	if (fair_a > good_a)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fair_a (%g) must not exceed good_a (%g)", fair_a, good_a)));
+}
+
+/*
+ * sa_check_params
+ *		Validates the analysis parameters of a summary (and of the scalar
+ *		functions): all positive, fair_a <= good_a. Raises, naming the
+ *		field, exactly when sa_params_ok is false.
+ */
+void
+sa_check_params(float8 micro_threshold, float8 volts, float8 good_a, float8 fair_a)
+{
+	sa_check_positive("micro_threshold", micro_threshold);
+	sa_check_positive("volts", volts);
+	sa_check_amp_limits(good_a, fair_a);
+}
+
+/*
+ * sa_out_of_range
+ *		The one overflow error of the analytics (22003), naming the field:
+ *		the scalar functions, the aggregate, combine, rollup and totals all
+ *		raise it rather than wrapping around or returning Infinity.
+ */
+void
+sa_out_of_range(const char *field)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("value out of range: %s", field)));
+}

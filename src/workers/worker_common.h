@@ -1,0 +1,29 @@
+/*
+ * workers/worker_common.h
+ *		The plumbing both background workers (workers/expiry_worker.c, workers/notify_worker.c)
+ *		share: registration, connecting with back-off, the round's
+ *		transaction bracket, error recovery and the extension-installed
+ *		check. It knows of neither worker; each worker file keeps only its
+ *		own loop and job.
+ */
+#ifndef WORKER_COMMON_H
+#define WORKER_COMMON_H
+
+#include "postgres.h"
+
+/* The database the background workers connect to (one for both). */
+extern const char *sa_worker_database(void);
+extern void sa_register_worker(const char *function, const char *name,
+							   const char *type, int restart_s);
+extern void sa_worker_recover(MemoryContext cxt);
+extern void sa_worker_round_begin(const char *activity);
+extern void sa_worker_round_end(void);
+extern bool sa_worker_extension_installed(const char *who, bool *warned);
+
+/* Which worker a connection back-off counter belongs to. */
+#define SA_WORKER_EXPIRY 0
+#define SA_WORKER_NOTIFIER 1
+#define SA_WORKER_COUNT 2
+extern void sa_worker_connect(int which, const char *who);
+
+#endif							/* WORKER_COMMON_H */
