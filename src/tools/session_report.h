@@ -18,7 +18,8 @@
  * nothing of session-report (it includes tool_common.h only).
  *
  * The one datum all of them read is opt: defined in report_args.c, written
- * only by report_parse_args, read-only afterwards.
+ * by report_parse_args and, for the analysis parameters the user left to
+ * the server, by resolve_defaults; read-only afterwards.
  */
 #ifndef SESSION_REPORT_H
 #define SESSION_REPORT_H
@@ -44,7 +45,8 @@ typedef struct Options
 	bool		include_active;
 	bool		anonymize;
 	bool		no_color;
-	const char *micro_kwh;		/* threshold as given, validated */
+	const char *micro_kwh;		/* threshold as given, validated; NULL: the
+								 * server's (resolve_defaults) */
 	const char *user_email;		/* NULL: every user */
 	const char *graph_file;
 	const char *range_name;
@@ -56,7 +58,7 @@ typedef struct Options
 	const char *order;
 	const char *limit;			/* NULL: the mode's default */
 	const char *page;
-	const char *volts;
+	const char *volts;			/* NULL: the server's (resolve_defaults) */
 	const char *dbname;
 	Format		format;
 	/* import powerflex FILE */
@@ -104,6 +106,7 @@ extern void die_query(PGresult *res, const char *usage_what) __attribute__((nore
 extern PGresult *query(const char *sql, int n, const char *const *params, const char *usage_what);
 extern char *query_value(const char *sql, int n, const char *const *params, const char *usage_what);
 extern void connect_db(void);
+extern void resolve_defaults(void);
 extern void resolve_range(void);
 extern void die_no_data(void) __attribute__((noreturn));
 extern const char *include_active_text(void);
