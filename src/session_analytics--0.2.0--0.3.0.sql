@@ -1004,3 +1004,200 @@ END
 $$;
 COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
   'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';
+
+
+-- 20_analytics: one source for the defaults and the reports' selection
+-- (issue 11) -------------------------------------------------------------------
+
+-- The defaults of the analytics functions read the settings through the
+-- library (analytics_setting) instead of current_setting() with a literal
+-- fallback, so the GUC definitions in C are the only place a default is
+-- written. CREATE OR REPLACE keeps each function's grants and comment.
+CREATE FUNCTION sessions.analytics_setting(name text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sa_analytics_setting'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.analytics_setting(text) IS
+  'Value in force of the setting session_analytics.<name> (micro_threshold, volts, good_amps, fair_amps): the defaults of the analytics functions';
+
+CREATE OR REPLACE FUNCTION sessions.classify(
+    kwh float8,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'))
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_classify'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OR REPLACE FUNCTION sessions.average_current_a(
+    kwh float8, started_at timestamptz, ended_at timestamptz,
+    volts float8 DEFAULT sessions.analytics_setting('volts'))
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sa_average_current_a'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OR REPLACE FUNCTION sessions.charge_rating(
+    amps float8,
+    good_a float8 DEFAULT sessions.analytics_setting('good_amps'),
+    fair_a float8 DEFAULT sessions.analytics_setting('fair_amps'))
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_charge_rating'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Which store rows a report covers, written once: report_time_zone and the
+-- three reports read it (same plans: the planner inlines it).
+CREATE FUNCTION sessions.report_sessions(
+    range tstzrange,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS SETOF sessions.store
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT s.*
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+       AND ($2 IS NULL OR s.site OPERATOR(pg_catalog.=) $2)
+       AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($4))
+       AND ($3 OR s.ended_at IS NOT NULL);
+END;
+COMMENT ON FUNCTION sessions.report_sessions(tstzrange, text, boolean, text[]) IS
+  'The store rows the reports cover: charging sessions (ocpi, powerflex) started in range (NULL = all time), at site and at one of sites (NULL = all; exact names), completed unless include_active';
+
+CREATE OR REPLACE FUNCTION sessions.report_time_zone(
+    range tstzrange DEFAULT NULL,
+    site text DEFAULT NULL,
+    sites text[] DEFAULT NULL,
+    user_ref text DEFAULT NULL,
+    tz text DEFAULT NULL,
+    OUT time_zone text, OUT source text, OUT site_zones text)
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    src      pg_catalog.text;
+    n_sites  pg_catalog.int8;
+    n_zones  pg_catalog.int8;
+    n_unset  pg_catalog.int8;
+    one_zone pg_catalog.text;
+BEGIN
+    -- A zone given is checked where it is used (the aggregate, timezone()):
+    -- check_time_zone's exception block would make this PARALLEL UNSAFE,
+    -- and with it every report's plan.
+    IF tz IS NOT NULL THEN
+        time_zone := tz;
+        source := 'argument';
+        RETURN;
+    END IF;
+    SELECT g.source INTO src FROM pg_catalog.pg_settings g WHERE g.name = 'TimeZone';
+    IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
+        time_zone := pg_catalog.current_setting('TimeZone');
+        source := 'TimeZone';
+        RETURN;
+    END IF;
+    SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+           pg_catalog.min(z.time_zone),
+           pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+      INTO n_sites, n_zones, n_unset, one_zone, site_zones
+      FROM (SELECT DISTINCT s.namespace
+              -- the sessions the report covers, active ones too (a report
+              -- with include_active must not change zone)
+              FROM sessions.report_sessions(report_time_zone.range, report_time_zone.site, true, report_time_zone.sites) s
+             WHERE report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref) n
+      LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+    IF n_zones = 1 AND n_unset = 0 THEN
+        time_zone := one_zone;
+        source := 'site';
+    ELSIF n_zones = 0 THEN
+        time_zone := 'UTC';
+        source := 'default';
+    ELSE
+        time_zone := 'UTC';
+        source := 'mixed';
+        RAISE NOTICE 'the sites of this report do not share one time zone: days are UTC days'
+              USING DETAIL = pg_catalog.format('Sites: %s.', pg_catalog.left(site_zones, 2000)),
+                    HINT = 'Pass a zone (tz), report one site at a time, or give each site its zone with sessions.set_site().';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sessions.daily_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT d.*
+      FROM sessions.days((
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.report_sessions($1, $4, $5, $6) s)) d
+$$;
+
+CREATE OR REPLACE FUNCTION sessions.summary_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
+           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
+           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
+           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
+           COALESCE(t.combined, 0), t.combined_pct
+      FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3) AS st
+              FROM sessions.report_sessions($1, $4, $5, $6) s) a
+      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
+$$;
+
+CREATE OR REPLACE FUNCTION sessions.user_report(
+    user_ref text DEFAULT NULL,
+    range tstzrange DEFAULT NULL,
+    tz text DEFAULT NULL,
+    volts float8 DEFAULT sessions.analytics_setting('volts'))
+RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
+              external_id text, site text, started_local timestamp, ended_local timestamp,
+              duration text, duration_interval interval, kwh float8, average_w float8,
+              average_a float8, rating text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT s.user_ref,
+           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
+           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
+           s.session_key, s.namespace, s.external_id, s.site,
+           pg_catalog.timezone(z.time_zone, s.started_at),
+           pg_catalog.timezone(z.time_zone, s.ended_at),
+           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
+           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
+           s.kwh,
+           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
+           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
+           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
+      FROM sessions.report_sessions($2, NULL, true) s
+     CROSS JOIN sessions.report_time_zone($2, NULL, NULL, $1, $3) z
+     WHERE $1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1
+     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
+$$;
+
+REVOKE ALL ON FUNCTION sessions.analytics_setting(text), sessions.report_sessions(tstzrange, text, boolean, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.analytics_setting(text), sessions.report_sessions(tstzrange, text, boolean, text[])
+  TO session_analytics_reader;

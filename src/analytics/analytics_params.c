@@ -11,6 +11,8 @@
 
 #include <math.h>
 
+#include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "analytics/analytics_params.h"
@@ -20,6 +22,24 @@ double		sa_micro_threshold = SA_DEFAULT_MICRO_THRESHOLD;
 double		sa_volts = SA_DEFAULT_VOLTS;
 double		sa_good_amps = SA_DEFAULT_GOOD_AMPS;
 double		sa_fair_amps = SA_DEFAULT_FAIR_AMPS;
+
+/*
+ * The settings sessions.analytics_setting(name) reads, by the name after
+ * SA_GUC_PREFIX. The SQL defaults of the scalar functions and the reports
+ * call it, so the values above (the GUC definitions below) are the only
+ * place a default is written (docs/analytics.md, "Settings").
+ */
+static const struct
+{
+	const char *name;
+	const double *value;
+}			sa_settings[] =
+{
+	{"micro_threshold", &sa_micro_threshold},
+	{"volts", &sa_volts},
+	{"good_amps", &sa_good_amps},
+	{"fair_amps", &sa_fair_amps},
+};
 
 /*
  * sa_analytics_init
@@ -45,6 +65,31 @@ sa_analytics_init(void)
 							 "Average current (A) from which a session is rated orange.",
 							 NULL, &sa_fair_amps, SA_DEFAULT_FAIR_AMPS, 1e-9, 1e6,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/*
+ * sa_analytics_setting
+ *		sessions.analytics_setting(name text) -> float8: the value in force
+ *		of session_analytics.<name>. Being a C function, its call loads the
+ *		library first, so _PG_init has defined the GUCs (taking over a value
+ *		SET or configured before the load) and the value is never missing:
+ *		current_setting(..., true) would be NULL in a backend that has not
+ *		loaded the library yet.
+ */
+PG_FUNCTION_INFO_V1(sa_analytics_setting);
+Datum
+sa_analytics_setting(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	for (size_t i = 0; i < lengthof(sa_settings); i++)
+		if (strcmp(name, sa_settings[i].name) == 0)
+			PG_RETURN_FLOAT8(*sa_settings[i].value);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("name must name an analytics setting, got \"%s\"", name),
+			 errhint("Use micro_threshold, volts, good_amps or fair_amps (the settings " SA_GUC_PREFIX ".*).")));
+	PG_RETURN_NULL();			/* not reached */
 }
 
 /*

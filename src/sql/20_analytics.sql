@@ -4,13 +4,26 @@
 -- duration text, named date ranges), the flat summary type
 -- sessions.session_stats with its aggregates and accessors, and thin report
 -- functions over sessions.store. Defaults of thresholds, volts and amperes
--- come from the session_analytics.* settings.
+-- come from the session_analytics.* settings, read by analytics_setting: the
+-- GUC definitions in src/analytics_params.c are the only place a default
+-- value is written.
+
+-- ---- settings ------------------------------------------------------------------
+
+-- A C function, so calling it loads the library (which defines the GUCs)
+-- first: unlike current_setting(name, true), it never finds them missing.
+CREATE FUNCTION sessions.analytics_setting(name text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sa_analytics_setting'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.analytics_setting(text) IS
+  'Value in force of the setting session_analytics.<name> (micro_threshold, volts, good_amps, fair_amps): the defaults of the analytics functions';
 
 -- ---- scalar functions -------------------------------------------------------
 
 CREATE FUNCTION sessions.classify(
     kwh float8,
-    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8)
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'))
 RETURNS text
 AS 'MODULE_PATHNAME', 'sa_classify'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -26,7 +39,7 @@ COMMENT ON FUNCTION sessions.average_power_w(float8, timestamptz, timestamptz) I
 
 CREATE FUNCTION sessions.average_current_a(
     kwh float8, started_at timestamptz, ended_at timestamptz,
-    volts float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8)
+    volts float8 DEFAULT sessions.analytics_setting('volts'))
 RETURNS float8
 AS 'MODULE_PATHNAME', 'sa_average_current_a'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -35,8 +48,8 @@ COMMENT ON FUNCTION sessions.average_current_a(float8, timestamptz, timestamptz,
 
 CREATE FUNCTION sessions.charge_rating(
     amps float8,
-    good_a float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8,
-    fair_a float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8)
+    good_a float8 DEFAULT sessions.analytics_setting('good_amps'),
+    fair_a float8 DEFAULT sessions.analytics_setting('fair_amps'))
 RETURNS text
 AS 'MODULE_PATHNAME', 'sa_charge_rating'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -179,6 +192,38 @@ COMMENT ON FUNCTION sessions.totals(sessions.session_stats) IS
 
 -- ---- reports over the store --------------------------------------------------------
 
+-- The one statement of which sessions a report covers, for report_time_zone,
+-- the report functions below and session-report. An SQL function the
+-- planner inlines into its caller (STABLE, not STRICT, no SET clause, no
+-- SECURITY DEFINER), so the caller's plan is the one the filter written out
+-- would get; it reads the store with the caller's row-level security.
+-- BEGIN ATOMIC binds every name when it is created, so the caller's
+-- search_path cannot redirect it. The redundant bounds on started_at let a
+-- plan with a known range use store_started_at_idx (a btree serves them,
+-- not @>). Sites match exactly: session-report resolves --site without
+-- regard to case to the stored names first.
+CREATE FUNCTION sessions.report_sessions(
+    range tstzrange,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS SETOF sessions.store
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT s.*
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+       AND ($2 IS NULL OR s.site OPERATOR(pg_catalog.=) $2)
+       AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($4))
+       AND ($3 OR s.ended_at IS NOT NULL);
+END;
+COMMENT ON FUNCTION sessions.report_sessions(tstzrange, text, boolean, text[]) IS
+  'The store rows the reports cover: charging sessions (ocpi, powerflex) started in range (NULL = all time), at site and at one of sites (NULL = all; exact names), completed unless include_active';
+
 /*
  * report_time_zone
  *		The zone of a report's local days and times, resolved once by the
@@ -228,16 +273,10 @@ BEGIN
            pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
       INTO n_sites, n_zones, n_unset, one_zone, site_zones
       FROM (SELECT DISTINCT s.namespace
-              FROM sessions.store s
-             WHERE s.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND s.started_at IS NOT NULL
-               -- the bounds again, as the reports write them: a btree on started_at serves them, not @>
-               AND (report_time_zone.range IS NULL OR (report_time_zone.range @> s.started_at
-                    AND s.started_at >= COALESCE(pg_catalog.lower(report_time_zone.range), '-infinity'::pg_catalog.timestamptz)
-                    AND s.started_at <= COALESCE(pg_catalog.upper(report_time_zone.range), 'infinity'::pg_catalog.timestamptz)))
-               AND (report_time_zone.site IS NULL OR s.site = report_time_zone.site)
-               AND (report_time_zone.sites IS NULL OR s.site = ANY (report_time_zone.sites))
-               AND (report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref)) n
+              -- the sessions the report covers, active ones too (a report
+              -- with include_active must not change zone)
+              FROM sessions.report_sessions(report_time_zone.range, report_time_zone.site, true, report_time_zone.sites) s
+             WHERE report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref) n
       LEFT JOIN sessions.site z ON z.namespace = n.namespace;
     IF n_zones = 1 AND n_unset = 0 THEN
         time_zone := one_zone;
@@ -260,7 +299,7 @@ COMMENT ON FUNCTION sessions.report_time_zone(tstzrange, text, text[], text, tex
 CREATE FUNCTION sessions.daily_report(
     range tstzrange,
     tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
     site text DEFAULT NULL,
     include_active boolean DEFAULT false,
     sites text[] DEFAULT NULL)
@@ -274,15 +313,7 @@ AS $$
       FROM sessions.days((
             SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
                                               (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.store s
-             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND s.started_at IS NOT NULL
-               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
-                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
-                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
-               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
-               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
-               AND ($5 OR s.ended_at IS NOT NULL))) d
+              FROM sessions.report_sessions($1, $4, $5, $6) s)) d
 $$;
 COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean, text[]) IS
   'Charging sessions (ocpi, powerflex) of the store started in range (at site, or at one of sites), per local day: empty/micro/normal, kWh, durations, ratings; days in tz, else sessions.report_time_zone (the session''s TimeZone, the sites'' zone, UTC)';
@@ -290,7 +321,7 @@ COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean
 CREATE FUNCTION sessions.summary_report(
     range tstzrange,
     tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
     site text DEFAULT NULL,
     include_active boolean DEFAULT false,
     sites text[] DEFAULT NULL)
@@ -307,15 +338,7 @@ AS $$
            COALESCE(t.combined, 0), t.combined_pct
       FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
                                               (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3) AS st
-              FROM sessions.store s
-             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND s.started_at IS NOT NULL
-               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
-                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
-                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
-               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
-               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
-               AND ($5 OR s.ended_at IS NOT NULL)) a
+              FROM sessions.report_sessions($1, $4, $5, $6) s) a
       LEFT JOIN LATERAL sessions.totals(a.st) t ON true
 $$;
 COMMENT ON FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean, text[]) IS
@@ -325,7 +348,7 @@ CREATE FUNCTION sessions.user_report(
     user_ref text DEFAULT NULL,
     range tstzrange DEFAULT NULL,
     tz text DEFAULT NULL,
-    volts float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8)
+    volts float8 DEFAULT sessions.analytics_setting('volts'))
 RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
               external_id text, site text, started_local timestamp, ended_local timestamp,
               duration text, duration_interval interval, kwh float8, average_w float8,
@@ -345,14 +368,9 @@ AS $$
            sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
            sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
            sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
-      FROM sessions.store s
+      FROM sessions.report_sessions($2, NULL, true) s
      CROSS JOIN sessions.report_time_zone($2, NULL, NULL, $1, $3) z
-     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-       AND s.started_at IS NOT NULL
-       AND ($1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1)
-       AND ($2 IS NULL OR ($2 OPERATOR(pg_catalog.@>) s.started_at
-            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($2), '-infinity'::pg_catalog.timestamptz)
-            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($2), 'infinity'::pg_catalog.timestamptz)))
+     WHERE $1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1
      ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
 $$;
 COMMENT ON FUNCTION sessions.user_report(text, tstzrange, text, float8) IS
@@ -377,6 +395,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sessions FROM PUBLIC;
 
 GRANT USAGE ON TYPE sessions.session_stats TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION
+    sessions.analytics_setting(text),
     sessions.session_stats_in(cstring),
     sessions.session_stats_out(sessions.session_stats),
     sessions.classify(float8, float8),
@@ -385,6 +404,7 @@ GRANT EXECUTE ON FUNCTION
     sessions.charge_rating(float8, float8, float8),
     sessions.format_duration(interval),
     sessions.date_range(text, text, timestamptz),
+    sessions.report_sessions(tstzrange, text, boolean, text[]),
     sessions.report_time_zone(tstzrange, text, text[], text, text),
     sessions.session_stats_agg(timestamptz, timestamptz, float8),
     sessions.session_stats_agg(timestamptz, timestamptz, float8, text),

@@ -33,7 +33,9 @@ usage(FILE *out)
 			"\n"
 			"Analyses:\n"
 			"  --empty               sessions with 0 kWh, total and per day\n"
-			"  --micro [KWH]         sessions with 0 < kWh < KWH (default 1.0), total and per day\n"
+			"  --micro [KWH]         sessions with 0 < kWh < KWH, total and per day (default: the\n"
+			"                        server's session_analytics.micro_threshold, 1.0 unless\n"
+			"                        configured)\n"
 			"  --user [EMAIL]        sessions per user with duration, kWh and rating; one user with EMAIL\n"
 			"  --graph [FILE]        chart of the daily empty and micro percentages: SVG for\n"
 			"                        FILE.svg (default sessions-daily.svg), PNG for FILE.png\n"
@@ -57,7 +59,8 @@ usage(FILE *out)
 			"                        with --user: users per page and sessions per user\n"
 			"                        (default all); 0 = all\n"
 			"  --page N              page number, from 1\n"
-			"  --volts V             voltage for the average current (default 208)\n"
+			"  --volts V             voltage for the average current (default: the server's\n"
+			"                        session_analytics.volts, 208 unless configured)\n"
 			"\n"
 			"Output and connection:\n"
 			"  --format text|json|csv  default text\n"
@@ -137,12 +140,10 @@ report_parse_args(int argc, char **argv)
 	bool		site_flags_repeated = false;
 
 	opt.tz = NULL;				/* resolve_zone: PGTZ, TZ, the sites' zone, UTC */
-	opt.micro_kwh = "1.0";
 	opt.graph_file = "sessions-daily.svg";
 	opt.sort = "session_start_time";
 	opt.order = "desc";
 	opt.page = "1";
-	opt.volts = "208";
 	opt.format = FMT_TEXT;
 
 	for (int i = 1; i < argc; i++)
@@ -395,12 +396,12 @@ debug_args(void)
 		  "'printsessions': %s, 'debug': True}",
 		  opt.user ? "'" : "", opt.user ? (opt.user_email ? shown(opt.user_email) : "all") : "None", opt.user ? "'" : "",
 		  opt.empty ? "True" : "False",
-		  opt.micro ? "'" : "", opt.micro ? opt.micro_kwh : "False", opt.micro ? "'" : "",
+		  opt.micro ? "'" : "", opt.micro ? (opt.micro_kwh ? opt.micro_kwh : "server default") : "False", opt.micro ? "'" : "",
 		  opt.advanced ? "True" : "False",
 		  opt.graph ? "'" : "", opt.graph ? opt.graph_file : "False", opt.graph ? "'" : "",
 		  opt.printsessions ? "True" : "False");
 	debug("Options: anonymize=%s, include_active=%s, sort_by=%s, sort_order=%s, limit=%s, page=%s, tz=%s, volts=%s, site=%s, format=%s",
 		  opt.anonymize ? "true" : "false", include_active_text(), opt.sort, opt.order,
-		  opt.limit ? opt.limit : "default", opt.page, opt.tz ? opt.tz : "default", opt.volts, opt.site ? opt.site : "all",
+		  opt.limit ? opt.limit : "default", opt.page, opt.tz ? opt.tz : "default", opt.volts ? opt.volts : "server default", opt.site ? opt.site : "all",
 		  opt.format == FMT_JSON ? "json" : opt.format == FMT_CSV ? "csv" : "text");
 }

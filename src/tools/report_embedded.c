@@ -348,7 +348,7 @@ embedded_range(void)
 		return;
 	res = query("SELECT (pg_catalog.min(s.started_at) AT TIME ZONE $1)::date::text,"
 				" (pg_catalog.max(s.started_at) AT TIME ZONE $1)::date::text"
-				" FROM sessions.store s WHERE s.kind OPERATOR(pg_catalog.=) 'powerflex'", 1, p, "--tz");
+				" FROM sessions.report_sessions(NULL, NULL, true) s", 1, p, "--tz");
 	if (PQgetisnull(res, 0, 0))
 		tool_die(EXIT_NO_DATA, "%s holds no session with a start time", opt.file);
 	opt.from = strdup(PQgetvalue(res, 0, 0));

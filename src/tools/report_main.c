@@ -269,6 +269,7 @@ main(int argc, char **argv)
 		}
 		else
 			connect_db();
+		resolve_defaults();
 		resolve_range();
 		if (!opt.empty && !opt.micro && !opt.user && !opt.graph)
 			status = run_raw();

@@ -235,8 +235,11 @@ sites_literal(void)
 /*
  * resolve_sites
  *		--site names matched, without regard to case, against the sites of
- *		the sessions the role can see; sites_param gets every match. A name
- *		that matches none exits 5 listing the sites there are (50 at most).
+ *		the sessions the role can see that a report can cover
+ *		(sessions.report_sessions over all time, active ones too);
+ *		sites_param gets every match, the exact names report_sessions takes.
+ *		A name that matches none exits 5 listing the sites there are (50 at
+ *		most).
  */
 static void
 resolve_sites(void)
@@ -247,8 +250,8 @@ resolve_sites(void)
 	if (opt.nsites == 0)
 		return;
 	p[0] = sites_literal();
-	res = query("WITH k AS MATERIALIZED (SELECT DISTINCT s.site FROM sessions.store s"
-				"  WHERE s.kind IN ('ocpi', 'powerflex') AND s.site IS NOT NULL),"
+	res = query("WITH k AS MATERIALIZED (SELECT DISTINCT s.site FROM sessions.report_sessions(NULL, NULL, true) s"
+				"  WHERE s.site IS NOT NULL),"
 				" w AS (SELECT u.want, u.n FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY u(want, n)),"
 				" m AS (SELECT k.site FROM k WHERE pg_catalog.lower(k.site) IN (SELECT pg_catalog.lower(w.want) FROM w))"
 				" SELECT (SELECT pg_catalog.array_agg(m.site ORDER BY m.site) FROM m)::text,"
@@ -402,6 +405,33 @@ resolve_scope(void)
 }
 
 /*
+ * resolve_defaults
+ *		The analysis parameters the user did not give (--micro without a
+ *		value, --volts) are the server's defaults: the values of
+ *		session_analytics.micro_threshold and .volts in force for this
+ *		connection, read once through sessions.analytics_setting, the
+ *		function the SQL defaults call. This program writes no default of
+ *		its own; every statement of the report then passes the same value,
+ *		and the output prints the value used.
+ */
+void
+resolve_defaults(void)
+{
+	PGresult   *res;
+
+	if (opt.micro_kwh && opt.volts)
+		return;
+	res = query("SELECT sessions.analytics_setting('micro_threshold')::text, "
+				"sessions.analytics_setting('volts')::text", 0, NULL, NULL);
+	if (opt.micro_kwh == NULL)
+		opt.micro_kwh = strdup(PQgetvalue(res, 0, 0));
+	if (opt.volts == NULL)
+		opt.volts = strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	debug("Analysis parameters: micro threshold %s kWh, %s V", opt.micro_kwh, opt.volts);
+}
+
+/*
  * resolve_range
  *		The report's tstzrange: --from/--to as local days (both inclusive),
  *		else the named range from sessions.date_range (today by default).
@@ -451,15 +481,13 @@ resolve_range(void)
 }
 
 /*
- * The sessions a report covers, as a WHERE clause over sessions.store s:
- * $1 range, $2 sites (text[]), $3 include_active -- the same selection the analytics
- * report functions make.
+ * The sessions a report covers, as the store rows s of
+ * sessions.report_sessions ($1 range, $3 include_active, $2 the resolved
+ * --site names as text[]): the function the report functions read too, so
+ * the selection is written once, in the extension. The planner inlines it,
+ * so with the range known a plan can use the store's started_at index.
  */
-#define STORE_FILTER \
-	"s.kind IN ('ocpi', 'powerflex') " \
-	"AND s.started_at OPERATOR(pg_catalog.<@) $1::tstzrange " \
-	"AND ($2::text[] IS NULL OR s.site = ANY ($2::text[])) " \
-	"AND ($3::boolean OR s.ended_at IS NOT NULL)"
+#define REPORT_SESSIONS "sessions.report_sessions($1::tstzrange, NULL, $3::boolean, $2::text[]) s"
 
 /* $3 of the selection: --include-active as a boolean literal. */
 const char *
@@ -516,13 +544,13 @@ sessions_query(const char *class)
 	if (opt.format == FMT_CSV)
 		snprintf(sql, sizeof(sql),
 				 "SELECT s.external_id AS session_id, s.namespace, s.site, %s AS \"user\", s.status, "
-				 "s.started_at, s.ended_at, s.kwh%s FROM sessions.store s WHERE " STORE_FILTER
-				 " AND ($6::text IS NULL OR sessions.classify(s.kwh, $7::float8) = $6)%s",
+				 "s.started_at, s.ended_at, s.kwh%s FROM " REPORT_SESSIONS
+				 " WHERE ($6::text IS NULL OR sessions.classify(s.kwh, $7::float8) = $6)%s",
 				 user_expr(), class ? ", sessions.classify(s.kwh, $7::float8) AS class" : "", tail);
 	else
 		snprintf(sql, sizeof(sql),
-				 "SELECT %s FROM sessions.store s WHERE " STORE_FILTER
-				 " AND ($6::text IS NULL OR sessions.classify(s.kwh, $7::float8) = $6)%s",
+				 "SELECT %s FROM " REPORT_SESSIONS
+				 " WHERE ($6::text IS NULL OR sessions.classify(s.kwh, $7::float8) = $6)%s",
 				 doc_expr(), tail);
 	return query(sql, 7, p, NULL);
 }
@@ -533,8 +561,8 @@ count_sessions(const char *class)
 {
 	const char *p[5] = {range, sites_param, include_active_text(), class, opt.micro_kwh};
 
-	return query_value("SELECT count(*) FROM sessions.store s WHERE " STORE_FILTER
-					   " AND ($4::text IS NULL OR sessions.classify(s.kwh, $5::float8) = $4)",
+	return query_value("SELECT count(*) FROM " REPORT_SESSIONS
+					   " WHERE ($4::text IS NULL OR sessions.classify(s.kwh, $5::float8) = $4)",
 					   5, p, NULL);
 }
 
@@ -576,7 +604,7 @@ site_label(void)
 	if (sites_shown)
 		return sites_shown;
 	sites = query_value("SELECT pg_catalog.string_agg(DISTINCT COALESCE(s.site, '(none)'), ', ' ORDER BY COALESCE(s.site, '(none)'))"
-						" FROM sessions.store s WHERE " STORE_FILTER, 3, p, NULL);
+						" FROM " REPORT_SESSIONS, 3, p, NULL);
 	return sites ? sites : "(none)";
 }
 
@@ -592,8 +620,8 @@ resolve_user(void)
 
 	if (opt.user_email == NULL)
 		return;
-	user_ref = query_value("SELECT s.user_ref FROM sessions.store s WHERE " STORE_FILTER
-						   " AND (pg_catalog.lower(s.user_ref) = pg_catalog.lower($4)"
+	user_ref = query_value("SELECT s.user_ref FROM " REPORT_SESSIONS
+						   " WHERE (pg_catalog.lower(s.user_ref) = pg_catalog.lower($4)"
 						   " OR sessions.user_pseudonym(s.user_ref) = $4)"
 						   " ORDER BY s.user_ref = $4 DESC, s.user_ref LIMIT 1", 4, p, NULL);
 	if (user_ref == NULL)
@@ -621,8 +649,7 @@ users_query(char **n_users)
 			 "WITH sel AS ("
 			 " SELECT u.*, s.started_at, s.ended_at, s.last_updated, s.status, s.user_ref AS ref"
 			 " FROM sessions.user_report($4, $1::tstzrange, $9, $7::float8) u"
-			 " JOIN sessions.store s ON s.session_key = u.session_key AND s.namespace = u.namespace"
-			 " WHERE " STORE_FILTER "),"
+			 " JOIN " REPORT_SESSIONS " ON s.session_key = u.session_key AND s.namespace = u.namespace),"
 			 " users AS (SELECT s.ref, count(*) AS total_sessions FROM sel s GROUP BY s.ref),"
 			 " page AS (SELECT u.ref, u.total_sessions, row_number() OVER"
 			 " (ORDER BY u.ref IS NOT NULL, u.total_sessions DESC, u.ref) AS user_no FROM users u"
@@ -641,8 +668,8 @@ users_query(char **n_users)
 			 " WHERE NULLIF($5::bigint, 0) IS NULL OR x.session_no <= $5::bigint"
 			 " ORDER BY x.user_no, x.session_no",
 			 sort_expr(opt.sort), opt.order);
-	*n_users = query_value("SELECT count(*) FROM (SELECT DISTINCT s.user_ref FROM sessions.store s WHERE "
-						   STORE_FILTER " AND ($4::text IS NULL OR s.user_ref = $4)) u", 4, p, NULL);
+	*n_users = query_value("SELECT count(*) FROM (SELECT DISTINCT s.user_ref FROM " REPORT_SESSIONS
+						   " WHERE ($4::text IS NULL OR s.user_ref = $4)) u", 4, p, NULL);
 	return query(sql, 9, p, "--volts");
 }
 
@@ -657,5 +684,5 @@ chart_svg(const char *title)
 	const char *p[6] = {range, sites_param, include_active_text(), report_tz, opt.micro_kwh, title};
 
 	return query_value("SELECT sessions.daily_chart_svg(sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $4, $5::float8), $6)"
-					   " FROM sessions.store s WHERE " STORE_FILTER, 6, p, NULL);
+					   " FROM " REPORT_SESSIONS, 6, p, NULL);
 }

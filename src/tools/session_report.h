@@ -19,7 +19,8 @@
  * nothing of session-report (it includes tool_common.h only).
  *
  * The one datum all of them read is opt: defined in report_args.c, written
- * only by report_parse_args, read-only afterwards.
+ * by report_parse_args and, for the analysis parameters the user left to
+ * the server, by resolve_defaults; read-only afterwards.
  */
 #ifndef SESSION_REPORT_H
 #define SESSION_REPORT_H
@@ -45,7 +46,8 @@ typedef struct Options
 	bool		include_active;
 	bool		anonymize;
 	bool		no_color;
-	const char *micro_kwh;		/* threshold as given, validated */
+	const char *micro_kwh;		/* threshold as given, validated; NULL: the
+								 * server's (resolve_defaults) */
 	const char *user_email;		/* NULL: every user */
 	const char *graph_file;
 	bool		graph_png;		/* graph_file ends in .png (else .svg) */
@@ -60,7 +62,7 @@ typedef struct Options
 	const char *order;
 	const char *limit;			/* NULL: the mode's default */
 	const char *page;
-	const char *volts;
+	const char *volts;			/* NULL: the server's (resolve_defaults) */
 	const char *dbname;
 	Format		format;
 	/* import powerflex FILE */
@@ -121,6 +123,7 @@ extern PGresult *query(const char *sql, int n, const char *const *params, const 
 extern char *query_value(const char *sql, int n, const char *const *params, const char *usage_what);
 extern void connect_db(void);
 extern void resolve_scope(void);	/* --site and the zone, after a --file import */
+extern void resolve_defaults(void);
 extern void resolve_range(void);
 extern void die_no_data(void) __attribute__((noreturn));
 extern const char *include_active_text(void);

@@ -3,7 +3,7 @@
 # chart, --anonymize, colour, and the exit status of each error class.
 # SA_UPDATE_GOLDEN=1 rewrites the expected files (review the diff!).
 . "$(dirname "$0")/tap.sh"
-plan 76
+plan 84
 
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
@@ -81,6 +81,32 @@ for f in report_full.json report_raw.json; do
 done
 session-report --empty --micro .5 --format json "${RANGE[@]}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["micro_threshold"])' >"$T/thr"
 is "$(cat "$T/thr")" "0.5" "--micro .5 gives valid JSON"
+
+# No --micro value, no --volts: the server's settings apply (one source, the
+# GUC definitions), and the output prints the value the server used.
+help=$(session-report --help | tr -s ' \n' ' ')
+like "$help" "--micro \[KWH\] .*\(default: the server's session_analytics.micro_threshold, 1.0 unless configured\)" \
+     "--help: --micro defaults to the server's setting"
+like "$help" "--volts V .*\(default: the server's session_analytics.volts, 208 unless configured\)" \
+     "--help: --volts defaults to the server's setting"
+is "$(PGOPTIONS='-c session_analytics.micro_threshold=0.5' session-report --empty --micro --format json "${RANGE[@]}" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["micro_threshold"])')" "0.5" \
+   "--micro without a value: the server's micro_threshold (SET by PGOPTIONS), printed"
+PGOPTIONS='-c session_analytics.micro_threshold=0.5' session-report --micro --printsessions "${RANGE[@]}" >"$T/srv_micro.json" 2>"$T/srv_micro.txt"
+diff -u "$EXP/report_printsessions.txt" "$T/srv_micro.txt" >"$T/srv_micro.diff" &&
+    diff -u "$EXP/report_printsessions.json" "$T/srv_micro.json" >>"$T/srv_micro.diff"
+ok $? "the server's threshold 0.5 gives the figures and listing of --micro 0.5"
+PGOPTIONS='-c session_analytics.micro_threshold=0.5' session-report --empty --micro --graph "$T/srv.svg" "${RANGE[@]}" >/dev/null
+is "$(xmllint --xpath "string(//*[local-name()='text'][@class='title'])" "$T/srv.svg")" \
+   "Empty and micro (< 0.5 kWh) sessions per day, all sites" "the chart's title shows the server's threshold"
+psql -X -q -c "ALTER DATABASE report_output SET session_analytics.volts = 230"
+session-report --user "${RANGE[@]}" --format json --debug >"$T/srv_volts.txt" 2>"$T/srv_volts.err"
+session-report --user "${RANGE[@]}" --format json --volts 230 >"$T/volts230.txt"
+session-report --user "${RANGE[@]}" --format json --volts 208 >"$T/volts208.txt"
+psql -X -q -c "ALTER DATABASE report_output RESET session_analytics.volts"
+cmp -s "$T/srv_volts.txt" "$T/volts230.txt"; ok $? "ALTER DATABASE SET volts = 230: --user computes the currents at 230 V"
+! cmp -s "$T/volts230.txt" "$T/volts208.txt"; ok $? "... which differ from those at 208 V"
+like "$(cat "$T/srv_volts.err")" "Analysis parameters: micro threshold 1 kWh, 230 V" "--debug prints the values the server gave"
 
 # SESHIS's worked example, from --debug.
 session-report --user JOHN.DOE@example.com --debug "${RANGE[@]}" >"$T/john.txt" 2>"$T/john.err"

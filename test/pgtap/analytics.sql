@@ -2,7 +2,7 @@
 -- values (text and binary), rollup rules, a forced parallel plan, and 100k
 -- randomized rows against a straightforward SQL formulation.
 BEGIN;
-SELECT plan(138);
+SELECT plan(173);
 
 -- ---- scalar functions: error paths ------------------------------------------
 SELECT throws_ok($$SELECT sessions.classify(-1)$$, '22023', NULL, 'classify: negative kWh');
@@ -50,6 +50,187 @@ SELECT throws_ok($$SELECT * FROM sessions.daily_report(NULL, 'Mars/Olympus')$$, 
 SELECT throws_ok($$SELECT * FROM sessions.summary_report(NULL, 'UTC', 0)$$, '22023', NULL, 'summary_report: threshold 0');
 SELECT throws_ok($$SELECT * FROM sessions.user_report(NULL, NULL, 'UTC', 0)$$, '22023', NULL, 'user_report: volts 0');
 SELECT is((SELECT rating FROM sessions.user_report('u@example.com')), 'orange', 'user_report: 2 kWh in 1 h at 208 V (9.6 A) is orange');
+
+-- ---- one source for the defaults: sessions.analytics_setting ---------------------
+SELECT is(ARRAY[sessions.analytics_setting('micro_threshold'), sessions.analytics_setting('volts'),
+                sessions.analytics_setting('good_amps'), sessions.analytics_setting('fair_amps')],
+          ARRAY[1.0, 208, 16, 8]::float8[], 'analytics_setting: the defaults of the GUC definitions');
+SET LOCAL session_analytics.micro_threshold = 2;
+SET LOCAL session_analytics.volts = 230;
+SET LOCAL session_analytics.good_amps = 20;
+SET LOCAL session_analytics.fair_amps = 10;
+SELECT is(ARRAY[sessions.analytics_setting('micro_threshold'), sessions.analytics_setting('volts'),
+                sessions.analytics_setting('good_amps'), sessions.analytics_setting('fair_amps')],
+          ARRAY[2, 230, 20, 10]::float8[], 'analytics_setting: the values SET');
+SELECT is(sessions.classify(1.5) || ' ' || sessions.charge_rating(15) || ' '
+          || round(sessions.average_current_a(2.3, '2025-01-01 00:00+00', '2025-01-01 01:00+00')::numeric, 1),
+          'micro orange 10.0', 'the scalar defaults follow the settings');
+RESET session_analytics.micro_threshold;
+RESET session_analytics.volts;
+RESET session_analytics.good_amps;
+RESET session_analytics.fair_amps;
+SELECT throws_ok($$SELECT sessions.analytics_setting('bogus')$$, '22023',
+                 'name must name an analytics setting, got "bogus"', 'analytics_setting: unknown name');
+SELECT throws_ok($$SELECT sessions.analytics_setting('session_analytics.volts')$$, '22023',
+                 'name must name an analytics setting, got "session_analytics.volts"', 'analytics_setting: the name after the prefix only');
+SELECT is(sessions.analytics_setting(NULL), NULL, 'analytics_setting is strict');
+SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p
+                 WHERE p.pronamespace = 'sessions'::regnamespace AND p.proargdefaults IS NOT NULL
+                   AND pg_get_expr(p.proargdefaults, 0) ~ 'current_setting|session_analytics\.'
+                 ORDER BY 1),
+          '{}'::text[], 'no default reads a setting by current_setting (nor writes a fallback value)');
+SELECT is(ARRAY(SELECT p.proname || ': ' || pg_get_expr(p.proargdefaults, 0) FROM pg_proc p
+                 WHERE p.pronamespace = 'sessions'::regnamespace
+                   AND pg_get_expr(p.proargdefaults, 0) ~ 'analytics_setting'
+                 ORDER BY 1),
+          ARRAY['average_current_a: sessions.analytics_setting(''volts''::text)',
+                'charge_rating: sessions.analytics_setting(''good_amps''::text), sessions.analytics_setting(''fair_amps''::text)',
+                'classify: sessions.analytics_setting(''micro_threshold''::text)',
+                'daily_report: NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
+                'summary_report: NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
+                'user_report: NULL::text, NULL::tstzrange, NULL::text, sessions.analytics_setting(''volts''::text)'],
+          'the defaults of the analytics functions call analytics_setting');
+
+-- A backend that has not loaded the library: current_setting does not know
+-- the settings yet; analytics_setting loads it and answers.
+CREATE FUNCTION pg_temp.fresh(name text) RETURNS text LANGUAGE sql AS $$
+    SELECT dblink_connect(name, format('dbname=%s host=%s port=%s user=%s', current_database(),
+                          current_setting('unix_socket_directories'), current_setting('port'), current_user)) $$;
+SELECT pg_temp.fresh('sa_f1');
+SELECT is((SELECT v FROM dblink('sa_f1', $$SELECT current_setting('session_analytics.volts', true)$$) t(v text)),
+          NULL, 'a fresh backend has not loaded the library (no setting known)');
+SELECT is((SELECT v FROM dblink('sa_f1', $$SELECT sessions.analytics_setting('volts')$$) t(v float8)),
+          208::float8, 'in it, analytics_setting loads the library and reads the default');
+SELECT dblink_disconnect('sa_f1');
+-- ALTER DATABASE SET, then a new backend: the report default follows. And a
+-- value SET before the library is loaded that the GUC then refuses (beyond
+-- its maximum): the report's default is the value in force, 1.0, the one the
+-- aggregate and classify use (current_setting used to pass 1e12 on).
+SELECT pg_temp.fresh('sa_su');
+SELECT dblink_exec('sa_su', $$INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh)
+                              VALUES ('powerflex', 'tap_fresh', 'F1', 'FINISHED', '2025-07-01 10:00+00', '2025-07-01 11:00+00', 1.5)$$);
+SELECT pg_temp.fresh('sa_f2');
+SELECT dblink_exec('sa_f2', 'SET session_analytics.micro_threshold = 1e12');
+SELECT is((SELECT v FROM dblink('sa_f2', $$SELECT micro || ' ' || normal FROM sessions.summary_report(tstzrange('2025-07-01', '2025-07-02'))$$) t(v text))
+          || ' ' || (SELECT v FROM dblink('sa_f2', $$SELECT sessions.classify(1.5)$$) t(v text)),
+          '0 1 normal', 'a setting refused at load: the report''s default is the value in force, as classify''s');
+SELECT dblink_disconnect('sa_f2');
+SELECT dblink_exec('sa_su', format('ALTER DATABASE %I SET session_analytics.micro_threshold = 2.5', current_database()));
+SELECT pg_temp.fresh('sa_f3');
+SELECT is((SELECT m FROM dblink('sa_f3', $$SELECT micro FROM sessions.summary_report(tstzrange('2025-07-01', '2025-07-02'))$$) t(m bigint)),
+          1::bigint, 'ALTER DATABASE SET micro_threshold = 2.5: a new backend''s summary_report counts 1.5 kWh as micro');
+SELECT is((SELECT m FROM dblink('sa_f3', $$SELECT micro FROM sessions.summary_report(tstzrange('2025-07-01', '2025-07-02'), 'UTC', 1.0)$$) t(m bigint)),
+          0::bigint, 'the same report with threshold 1.0 passed: not micro');
+SELECT dblink_disconnect('sa_f3');
+SELECT dblink_exec('sa_su', format('ALTER DATABASE %I RESET session_analytics.micro_threshold', current_database()));
+SELECT dblink_exec('sa_su', $$DELETE FROM sessions.store WHERE namespace = 'tap_fresh'$$);
+SELECT dblink_disconnect('sa_su');
+
+-- ---- one source for the report selection: sessions.report_sessions --------------
+INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh, site) VALUES
+    ('powerflex', 'tap_sel', 'A1', 'FINISHED', '2025-08-02 10:00+00', '2025-08-02 11:00+00', 0, 'S'),
+    ('ocpi', 'tap_sel', 'A2', 'COMPLETED', '2025-08-03 10:00+00', '2025-08-03 11:00+00', 1.5, 'T'),
+    ('powerflex', 'tap_sel', 'A3', 'ACTIVE', '2025-08-04 10:00+00', NULL, 3, 'S'),
+    ('telemetry', 'tap_sel', 'A4', 'FINISHED', '2025-08-05 10:00+00', '2025-08-05 11:00+00', 3, 'S'),
+    ('powerflex', 'tap_sel', 'A5', 'FINISHED', '2025-10-01 10:00+00', '2025-10-01 11:00+00', 3, 'S'),
+    ('powerflex', 'tap_sel', 'A6', 'PENDING', NULL, NULL, NULL, 'S');
+CREATE FUNCTION pg_temp.sel(r tstzrange, site text, active boolean) RETURNS text LANGUAGE sql AS $$
+    SELECT COALESCE(string_agg(s.external_id, ' ' ORDER BY s.external_id), '')
+      FROM sessions.report_sessions(r, site, active) s WHERE s.namespace = 'tap_sel' $$;
+SELECT is((SELECT COALESCE(string_agg(s.external_id, ' ' ORDER BY s.external_id), '')
+             FROM sessions.report_sessions(NULL) s WHERE s.namespace = 'tap_sel'),
+          'A1 A2 A5', 'report_sessions: all time, charging kinds, completed, with a start');
+SELECT is(pg_temp.sel(tstzrange('2025-08-01', '2025-09-01'), NULL, false), 'A1 A2', 'report_sessions: started in range');
+SELECT is(pg_temp.sel(tstzrange('2025-08-01', '2025-09-01'), 'S', false), 'A1', 'report_sessions: one site');
+SELECT is(pg_temp.sel(tstzrange('2025-08-01', '2025-09-01'), NULL, true), 'A1 A2 A3', 'report_sessions: active sessions included');
+CREATE FUNCTION pg_temp.sel_sites(site text, sites text[]) RETURNS text LANGUAGE sql AS $$
+    SELECT COALESCE(string_agg(s.external_id, ' ' ORDER BY s.external_id), '')
+      FROM sessions.report_sessions(tstzrange('2025-08-01', '2025-11-01'), site, true, sites) s WHERE s.namespace = 'tap_sel' $$;
+SELECT is(pg_temp.sel_sites(NULL, '{S}') || ' / ' || pg_temp.sel_sites(NULL, '{S,T}') || ' / ' || pg_temp.sel_sites(NULL, '{T,nowhere}'),
+          'A1 A3 A5 / A1 A2 A3 A5 / A2', 'report_sessions: sites, one or several (a name matching none adds nothing)');
+SELECT is(pg_temp.sel_sites('S', '{S,T}') || ' / ' || pg_temp.sel_sites('T', '{S}') || ' / ' || pg_temp.sel_sites(NULL, '{}'),
+          'A1 A3 A5 /  / ', 'report_sessions: site and sites both apply; an empty sites array selects nothing');
+SELECT is(pg_temp.sel_sites('s', NULL) || ' / ' || pg_temp.sel_sites(NULL, '{s,t}'),
+          ' / ', 'report_sessions: names match exactly (session-report resolves --site without regard to case first)');
+SELECT is((SELECT sessions || ' ' || completed FROM sessions.summary_report(tstzrange('2025-08-01', '2025-08-31'), 'UTC', 1, NULL, true, '{S}'))
+          || ' / ' || (SELECT string_agg(day || ':' || sessions, ' ' ORDER BY day)
+                         FROM sessions.daily_report(tstzrange('2025-08-01', '2025-08-31'), 'UTC', 1, 'S', false, '{S,T}')),
+          '2 1 / 2025-08-02:1', 'summary_report and daily_report pass site and sites to report_sessions');
+SELECT is(pg_temp.sel(tstzrange(NULL, NULL), NULL, false) || ' / ' || pg_temp.sel('empty', NULL, true)
+          || ' / ' || pg_temp.sel(tstzrange('2025-08-02 10:00+00', '2025-08-03 10:00+00', '(]'), NULL, false),
+          'A1 A2 A5 /  / A2', 'report_sessions: unbounded, empty and exclusive-lower ranges');
+SELECT is((SELECT s.micro || ' ' || s.empty || ' ' || u.n
+             FROM sessions.summary_report(tstzrange('2025-08-01', '2025-09-01'), 'UTC', 2) s,
+                  (SELECT count(*) n FROM sessions.user_report(NULL, tstzrange('2025-08-01', '2025-09-01'))) u),
+          '1 1 3', 'the reports read report_sessions (summary: completed; user_report: active too)');
+CREATE FUNCTION pg_temp.explain(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE l text; r text := '';
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP r := r || l || E'\n'; END LOOP;
+    RETURN r;
+END $$;
+SELECT matches(pg_temp.explain($$SELECT * FROM sessions.report_sessions(tstzrange('2025-08-01', '2025-09-01'), 'S')$$),
+               '^(?!.*Function Scan).*on store s', 'report_sessions is inlined: the plan scans the store, no Function Scan');
+SELECT matches(pg_temp.explain($$SELECT * FROM sessions.report_sessions(tstzrange('2025-08-01', '2025-09-01'), NULL, false, '{S,T}')$$),
+               '^(?!.*Function Scan).*on store s.*ANY', 'report_sessions with sites is inlined too (the sites test in the store scan)');
+SET LOCAL enable_seqscan = off;
+SELECT matches(pg_temp.explain($$SELECT * FROM sessions.report_sessions(tstzrange('2025-08-01', '2025-09-01'))$$),
+               'store_started_at_idx', 'with a known range the inlined filter can use the started_at index');
+RESET enable_seqscan;
+-- The report functions run their bodies with generic plans (parameters
+-- unknown); the inlining holds there too, and for a reader.
+PREPARE sa_generic(tstzrange, text, boolean) AS SELECT count(*) FROM sessions.report_sessions($1, $2, $3);
+SET LOCAL plan_cache_mode = force_generic_plan;
+SELECT matches(pg_temp.explain($$EXECUTE sa_generic(NULL, NULL, false)$$),
+               '^(?!.*Function Scan).*on store s', 'inlined in a generic plan');
+SET LOCAL ROLE session_analytics_reader;
+SELECT matches(pg_temp.explain($$EXECUTE sa_generic(NULL, NULL, false)$$),
+               '^(?!.*Function Scan).*on store s', 'inlined for a reader');
+RESET ROLE;
+-- The bodies of the reports, planned as they are run (generic plans of
+-- their parameters): each reads report_sessions, inlined. The body is
+-- taken from the catalog, so this is the function the extension created.
+CREATE FUNCTION pg_temp.body_plan(fn regprocedure) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text;
+BEGIN
+    EXECUTE format('PREPARE sa_body(%s) AS %s',
+                   (SELECT string_agg(format_type(u.t, NULL), ', ' ORDER BY u.o) FROM pg_proc p, unnest(p.proargtypes::oid[]) WITH ORDINALITY u(t, o) WHERE p.oid = fn),
+                   (SELECT p.prosrc FROM pg_proc p WHERE p.oid = fn));
+    r := pg_temp.explain('EXECUTE sa_body(' || (SELECT string_agg('NULL', ', ') FROM pg_proc p, unnest(p.proargtypes) WHERE p.oid = fn) || ')');
+    DEALLOCATE sa_body;
+    RETURN r;
+END $$;
+SELECT matches(pg_temp.body_plan('sessions.daily_report(tstzrange, text, float8, text, boolean, text[])'),
+               '^(?!.*Function Scan on report_sessions).*on store s', 'daily_report''s body: report_sessions inlined');
+SELECT matches(pg_temp.body_plan('sessions.summary_report(tstzrange, text, float8, text, boolean, text[])'),
+               '^(?!.*Function Scan on report_sessions).*on store s', 'summary_report''s body: report_sessions inlined');
+SELECT matches(pg_temp.body_plan('sessions.user_report(text, tstzrange, text, float8)'),
+               '^(?!.*Function Scan on report_sessions).*on store s', 'user_report''s body: report_sessions inlined');
+RESET plan_cache_mode;
+DEALLOCATE sa_generic;
+-- report_time_zone picks the zone from the sites of the sessions
+-- report_sessions returns (active ones too): the telemetry session of site S
+-- does not count, nor sessions outside the range.
+INSERT INTO sessions.site (namespace, time_zone) VALUES ('tap_sel', 'Asia/Tokyo');
+INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh, site) VALUES
+    ('telemetry', 'tap_sel_tm', 'B1', 'FINISHED', '2025-08-05 10:00+00', '2025-08-05 11:00+00', 3, 'S');
+INSERT INTO sessions.site (namespace, time_zone) VALUES ('tap_sel_tm', 'Europe/Oslo');
+SELECT is((SELECT z.time_zone || ' ' || z.source FROM sessions.report_time_zone(tstzrange('2025-08-04', '2025-08-06'), NULL, '{S}') z),
+          'Asia/Tokyo site', 'report_time_zone: the zone of the sites report_sessions selects (an active session counts, telemetry does not)');
+SELECT is((SELECT z.source FROM sessions.report_time_zone(tstzrange('2025-08-04', '2025-08-06'), NULL, '{s}') z),
+          'default', 'report_time_zone: sites match exactly, as the reports');
+SELECT matches(pg_get_functiondef('sessions.report_time_zone(tstzrange, text, text[], text, text)'::regprocedure),
+               '^(?!.*sessions\.store).*FROM sessions\.report_sessions\(', 'report_time_zone reads report_sessions, not the store');
+-- The selection is written once: no other function of the extension
+-- filters the store by the charging kinds.
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                 JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+                 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'session_analytics'
+                 WHERE pg_get_functiondef(p.oid) ~ '''ocpi''.*''powerflex''' AND p.prokind <> 'a'
+                 ORDER BY 1),
+          ARRAY['sessions.report_sessions(tstzrange,text,boolean,text[])'], 'only report_sessions names the charging kinds');
+DELETE FROM sessions.store WHERE namespace IN ('tap_sel', 'tap_sel_tm');
+DELETE FROM sessions.site WHERE namespace IN ('tap_sel', 'tap_sel_tm');
 
 -- ---- rollup: same zone and parameters only ------------------------------------
 CREATE TEMP TABLE parts (site text, st sessions.session_stats);
@@ -312,6 +493,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text
                  ORDER BY 1),
           '{}'::text[], 'no role but the owner executes binary I/O or aggregate support functions');
 SELECT is(ARRAY(SELECT f FROM unnest(ARRAY[
+              'sessions.analytics_setting(text)', 'sessions.report_sessions(tstzrange, text, boolean, text[])',
               'sessions.session_stats_in(cstring)', 'sessions.session_stats_out(sessions.session_stats)',
               'sessions.classify(float8, float8)', 'sessions.average_power_w(float8, timestamptz, timestamptz)',
               'sessions.average_current_a(float8, timestamptz, timestamptz, float8)', 'sessions.charge_rating(float8, float8, float8)',
@@ -352,8 +534,9 @@ CREATE FUNCTION sessions.sa_false(tstzrange, timestamptz) RETURNS boolean LANGUA
 CREATE OPERATOR sessions.@> (LEFTARG = tstzrange, RIGHTARG = timestamptz, FUNCTION = sessions.sa_false);
 SELECT is((SELECT count(*) FROM sessions.daily_report(tstzrange('2025-09-01', '2025-09-02')))
           + (SELECT sessions FROM sessions.summary_report(tstzrange('2025-09-01', '2025-09-02')))
-          + (SELECT count(*) FROM sessions.user_report(NULL, tstzrange('2025-09-01', '2025-09-02'))),
-          3::bigint, 'reports ignore sessions.upper(tstzrange) and sessions.@> (names are qualified)');
+          + (SELECT count(*) FROM sessions.user_report(NULL, tstzrange('2025-09-01', '2025-09-02')))
+          + (SELECT count(*) FROM sessions.report_sessions(tstzrange('2025-09-01', '2025-09-02'))),
+          4::bigint, 'reports and report_sessions ignore sessions.upper(tstzrange) and sessions.@> (names are qualified)');
 DROP OPERATOR sessions.@> (tstzrange, timestamptz);
 DROP FUNCTION sessions.sa_false(tstzrange, timestamptz);
 DROP FUNCTION sessions.upper(tstzrange);

@@ -8,7 +8,7 @@
 -- Not in a transaction: the attackers' connections must see the setup.
 -- The database is dropped after the run; the roles are dropped at the end.
 SET client_min_messages = warning;
-SELECT plan(110);
+SELECT plan(112);
 
 -- Roles --------------------------------------------------------------------
 DO $$
@@ -285,6 +285,10 @@ SELECT is(pg_temp.peek('atk_site', $$SELECT count(*) FROM sessions.user_report()
           'user_report() of the site reader shows only its site');
 SELECT is(pg_temp.peek('atk_site', $$SELECT sessions FROM sessions.summary_report(NULL)$$), 1::bigint,
           'summary_report() counts only the site reader''s site');
+SELECT is(pg_temp.peek('atk_site', $$SELECT count(*) FROM sessions.report_sessions(NULL, NULL, true) WHERE namespace <> 'SITE-1'$$), 0::bigint,
+          'report_sessions() (the reports'' selection, also session-report''s) returns no other tenant''s session');
+SELECT is(pg_temp.peek('atk_site', $$SELECT count(*) FROM sessions.report_sessions(NULL)$$), 1::bigint,
+          'report_sessions() returns the site reader''s own session');
 SELECT is(pg_temp.peek('atk_nl', $$SELECT count(*) FROM sessions.metric_samples() WHERE data_source NOT IN ('NL-AAA', 'online')$$), 0::bigint,
           'metric_samples() shows no other tenant''s counts');
 SELECT is(pg_temp.peek('atk_nl', $$SELECT count(*) FROM sessions.events_since(0) WHERE namespace NOT IN ('NL-AAA', 'online')$$), 0::bigint,
@@ -340,7 +344,7 @@ CREATE TABLE pg_temp.callable (proname name, role text);
 INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'visible_namespaces', 'ocpi_get', 'ocpi_list', 'ocpi_validate', 'ocpi_validate_charging_preferences',
     'classify', 'average_power_w', 'average_current_a', 'charge_rating', 'format_duration', 'date_range',
-    'session_stats_agg', 'rollup', 'days', 'totals', 'daily_report', 'summary_report', 'user_report',
+    'analytics_setting', 'session_stats_agg', 'rollup', 'days', 'totals', 'report_sessions', 'daily_report', 'summary_report', 'user_report',
     'check_time_zone', 'report_time_zone',
     -- type I/O: the planner checks EXECUTE when it folds a constant cast; both validate hostile input
     'session_stats_in', 'session_stats_out',
