@@ -268,6 +268,13 @@ BEGIN
         source := 'TimeZone';
         RETURN;
     END IF;
+    -- No site the caller sees has a zone: UTC, without reading the
+    -- sessions (the common case costs a probe of the small site table).
+    IF NOT EXISTS (SELECT 1 FROM sessions.site z WHERE z.time_zone IS NOT NULL) THEN
+        time_zone := 'UTC';
+        source := 'default';
+        RETURN;
+    END IF;
     SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
            pg_catalog.min(z.time_zone),
            pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
