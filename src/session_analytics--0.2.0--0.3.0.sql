@@ -401,3 +401,8 @@ GRANT EXECUTE ON FUNCTION sessions.update_session_details(text, jsonb), sessions
     sessions.utc_offset(bigint), sessions.utc_offset(integer), sessions.utc_offset(smallint),
     sessions.create_session(varchar, text, int, sessions.utc_offset, text, jsonb, uuid[], timestamptz, timestamptz)
   TO session_analytics_writer;
+
+-- Issue 14: the log keeps one index (its primary key). Retention deletes the
+-- oldest events in seq order (sessions.prune_events), so the BRIN index on
+-- logged_at, maintained by every writer for every event, goes.
+DROP INDEX sessions.event_log_logged_at_idx;
