@@ -1267,3 +1267,8 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Issue 14: the log keeps one index (its primary key). Retention deletes the
+-- oldest events in seq order (sessions.prune_events), so the BRIN index on
+-- logged_at, maintained by every writer for every event, goes.
+DROP INDEX sessions.event_log_logged_at_idx;

@@ -30,7 +30,11 @@
  *
  * The row is inserted directly (heap and indexes), as logical replication
  * applies rows: no SPI, no plan, no permission or RLS check, so writers need
- * no privilege on the log and cannot forge events through it. Columns are
+ * no privilege on the log and cannot forge events through it. The usual
+ * log, whose one index is its primary key, takes heap_insert and one
+ * index_insert with an IndexInfo kept per backend (no executor state per
+ * event); a log with other indexes goes through the executor's index
+ * maintenance. Columns are
  * addressed only by the Anum_event_log_* positions; the descriptor is
  * checked (count, names, types, nothing dropped) before any row is formed
  * or read, so a log altered behind the extension's back is refused rather
@@ -41,11 +45,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -56,6 +64,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
 #include "utils/xid8.h"
@@ -109,6 +118,25 @@ StaticAssertDecl(Anum_event_log_horizon == Natts_event_log,
 static Oid	ext_log_relid = InvalidOid;
 static Oid	ext_seq_relid = InvalidOid;
 
+/*
+ * The direct path's view of the log (insert_log_row): a heap whose only
+ * index is its primary key on seq, with that index's IndexInfo built once.
+ * Found at the first event after the cache was emptied; any relcache
+ * invalidation of the log or the index (CREATE INDEX, REINDEX, ALTER, DROP)
+ * empties it. A log with any other index layout takes the executor's path,
+ * which maintains every index.
+ */
+typedef enum LogPath
+{
+	LOG_PATH_UNKNOWN,
+	LOG_PATH_DIRECT,			/* heap_insert + the primary key's index_insert */
+	LOG_PATH_EXECUTOR			/* ExecOpenIndices / ExecInsertIndexTuples */
+} LogPath;
+static LogPath log_path = LOG_PATH_UNKNOWN;
+static Oid	log_pkey_relid = InvalidOid;
+static IndexInfo *log_pkey_info = NULL;
+static MemoryContext log_path_cxt = NULL;
+
 static void event_log_relcache_callback(Datum arg, Oid relid);
 
 /*
@@ -125,8 +153,15 @@ sa_event_log_init(void)
 static void
 event_log_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == ext_log_relid || relid == ext_seq_relid)
+	if (relid == InvalidOid || relid == ext_log_relid || relid == ext_seq_relid ||
+		relid == log_pkey_relid)
+	{
 		ext_log_relid = ext_seq_relid = InvalidOid;
+		/* The IndexInfo is freed when the path is chosen again. */
+		log_path = LOG_PATH_UNKNOWN;
+		log_pkey_relid = InvalidOid;
+		log_pkey_info = NULL;
+	}
 }
 
 /*
@@ -228,30 +263,69 @@ check_log_desc(TupleDesc desc)
 }
 
 /*
+ * choose_log_path
+ *		Decides how insert_log_row writes the log (see LogPath): the direct
+ *		path needs a heap table whose one index is a plain unique btree on
+ *		seq alone, valid and ready, with no expressions or predicate -- the
+ *		primary key 60_events.sql creates. Its IndexInfo is kept in a
+ *		context of its own, reset at each choice.
+ */
+static void
+choose_log_path(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	LogPath		path = LOG_PATH_EXECUTOR;
+
+	if (log_path_cxt == NULL)
+		log_path_cxt = AllocSetContextCreate(TopMemoryContext, "session_analytics log path",
+											 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(log_path_cxt);
+	log_pkey_info = NULL;
+	log_pkey_relid = InvalidOid;
+	if (rel->rd_rel->relam == HEAP_TABLE_AM_OID && list_length(indexes) == 1)
+	{
+		Oid			idxid = linitial_oid(indexes);
+		Relation	idx = index_open(idxid, RowExclusiveLock);
+		Form_pg_index ind = idx->rd_index;
+
+		if (idx->rd_rel->relam == BTREE_AM_OID && ind->indisunique && ind->indimmediate && ind->indisvalid &&
+			ind->indisready && ind->indnatts == 1 && ind->indnkeyatts == 1 &&
+			ind->indkey.values[0] == Anum_event_log_seq &&
+			RelationGetIndexExpressions(idx) == NIL && RelationGetIndexPredicate(idx) == NIL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(log_path_cxt);
+
+			log_pkey_info = BuildIndexInfo(idx);
+			MemoryContextSwitchTo(old);
+			log_pkey_relid = idxid;
+			path = LOG_PATH_DIRECT;
+		}
+		index_close(idx, NoLock);
+	}
+	list_free(indexes);
+	log_path = path;
+}
+
+/*
  * insert_log_row
  *		Appends one row to sessions.event_log directly (heap and indexes),
  *		every column set by its Anum_event_log_ position. The caller holds
- *		RowExclusiveLock on the log.
+ *		RowExclusiveLock on the log. The usual log (one index, its primary
+ *		key) is written with heap_insert and one index_insert, with no
+ *		executor state, slot or index list per event -- the trigger's cost
+ *		on every writer; any other layout through the executor's index
+ *		maintenance, so no index is ever left behind.
  */
 static void
 insert_log_row(Oid logid, const EventFields *ev, FullTransactionId horizon)
 {
 	Relation	rel = table_open(logid, NoLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *slot;
-	Datum	   *values;
-	bool	   *nulls;
+	Datum		values[Natts_event_log];
+	bool		nulls[Natts_event_log];
 
 	check_log_desc(desc);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
-	ExecClearTuple(slot);
-	values = slot->tts_values;
-	nulls = slot->tts_isnull;
-	memset(nulls, 0, sizeof(bool) * Natts_event_log);
+	memset(nulls, 0, sizeof(nulls));
 #define SET(col, datum)		(values[Anum_event_log_##col - 1] = (datum))
 #define SET_NULL(col)		(nulls[Anum_event_log_##col - 1] = true, values[Anum_event_log_##col - 1] = (Datum) 0)
 	SET(seq, Int64GetDatum(ev->seq));
@@ -272,14 +346,40 @@ insert_log_row(Oid logid, const EventFields *ev, FullTransactionId horizon)
 	SET(horizon, FullTransactionIdGetDatum(horizon));
 #undef SET
 #undef SET_NULL
-	ExecStoreVirtualTuple(slot);
 
-	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	if (log_path == LOG_PATH_UNKNOWN)
+		choose_log_path(rel);
+	if (log_path == LOG_PATH_DIRECT)
+	{
+		HeapTuple	tuple = heap_form_tuple(desc, values, nulls);
+		Relation	idx;
 
-	ExecDropSingleTupleTableSlot(slot);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
+		heap_insert(rel, tuple, GetCurrentCommandId(true), 0, NULL);
+		idx = index_open(log_pkey_relid, RowExclusiveLock);
+		index_insert(idx, &values[Anum_event_log_seq - 1], &nulls[Anum_event_log_seq - 1],
+					 &tuple->t_self, rel, UNIQUE_CHECK_YES, false, log_pkey_info);
+		index_close(idx, NoLock);
+		heap_freetuple(tuple);
+	}
+	else
+	{
+		EState	   *estate = CreateExecutorState();
+		ResultRelInfo *rri = makeNode(ResultRelInfo);
+		TupleTableSlot *slot;
+
+		InitResultRelInfo(rri, rel, 1, NULL, 0);
+		ExecOpenIndices(rri, false);
+		slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+		ExecClearTuple(slot);
+		memcpy(slot->tts_values, values, sizeof(values));
+		memcpy(slot->tts_isnull, nulls, sizeof(nulls));
+		ExecStoreVirtualTuple(slot);
+		table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+		ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+		ExecDropSingleTupleTableSlot(slot);
+		ExecCloseIndices(rri);
+		FreeExecutorState(estate);
+	}
 	table_close(rel, NoLock);
 }
 

@@ -36,8 +36,9 @@ COMMENT ON COLUMN sessions.event_log.event_time IS
 COMMENT ON COLUMN sessions.event_log.logged_at IS 'Start of the writing transaction; retention is measured from it';
 COMMENT ON COLUMN sessions.event_log.horizon IS
   'Next transaction id when seq was taken; the event bounds the catch-up position once the snapshot xmin reaches it';
--- Retention deletes by age: a BRIN index is tiny and costs writers nothing.
-CREATE INDEX event_log_logged_at_idx ON sessions.event_log USING brin (logged_at);
+-- No index on logged_at: retention deletes the oldest events in seq order
+-- (sessions.prune_events walks the primary key), so writers maintain one
+-- index per event, not two.
 
 -- Where pruning has got to: a reader resuming below this has missed events.
 CREATE TABLE sessions.event_prune_state (

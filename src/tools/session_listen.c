@@ -27,6 +27,7 @@ const char *tool_name = "session-listen";
 
 #define PAGE_ROWS "1000"
 #define PAGE_ROWS_N 1000
+#define PAGE_STMT "session_listen_page"
 
 static const char *conninfo = NULL;
 static char *namespace = NULL;
@@ -39,6 +40,7 @@ static long long max_events = -1;
 static int	idle_poll_ms = 10000;
 
 static PGconn *conn = NULL;
+static bool page_prepared = false;	/* PAGE_STMT exists on conn */
 static long long cursor_seq = -1;	/* position: last row or bound events_page returned */
 static long long announced = 0;	/* highest seq a notification mentioned */
 static long long printed = 0;
@@ -324,12 +326,21 @@ catch_up(bool *advanced)
 		params[0] = after;
 		params[1] = namespace;
 		params[2] = PAGE_ROWS;
-		res = PQexecParams(conn,
-						   "SELECT (p.ev).seq, (p.ev).event, "
-						   "CASE WHEN (p.ev).seq IS NOT NULL THEN sessions.event_payload(p.ev) END, p.through "
-						   "FROM sessions.events_page($1::bigint, $2::text, $3::int) WITH ORDINALITY AS p(ev, through, i) "
-						   "ORDER BY p.i",
-						   3, NULL, params, NULL, NULL, 0);
+		if (!page_prepared)
+		{
+			/* Parsed and planned once per connection, not on every wake-up. */
+			res = PQprepare(conn, PAGE_STMT,
+							"SELECT (p.ev).seq, (p.ev).event, "
+							"CASE WHEN (p.ev).seq IS NOT NULL THEN sessions.event_payload(p.ev) END, p.through "
+							"FROM sessions.events_page($1::bigint, $2::text, $3::int) WITH ORDINALITY AS p(ev, through, i) "
+							"ORDER BY p.i",
+							3, NULL);
+			if (!result_ok(res, PGRES_COMMAND_OK))
+				return false;
+			PQclear(res);
+			page_prepared = true;
+		}
+		res = PQexecPrepared(conn, PAGE_STMT, 3, params, NULL, NULL, 0);
 		if (!result_ok(res, PGRES_TUPLES_OK))
 			return false;
 		n = PQntuples(res);
@@ -553,6 +564,7 @@ reconnect(void)
 			finish();
 		delay = delay * 2 > 5000 ? 5000 : delay * 2;
 		conn = tool_try_connect(conninfo);
+		page_prepared = false;
 		if (PQstatus(conn) == CONNECTION_OK && session_setup())
 		{
 			fprintf(stderr, "%s: reconnected, resumed after seq %lld\n", tool_name, cursor_seq);
@@ -574,6 +586,15 @@ reconnect(void)
  *		a catch-up moves the position or an interval passes quietly, so a
  *		stream of forged notifications costs about a dozen queries, then one
  *		per --poll interval.
+ *
+ *		While it waits, a notification of a seq between the position and the
+ *		highest one announced (or given up on) is the commit of an older
+ *		transaction, usually the one holding the announced events back: it
+ *		makes the catch-up due at once, not at the next retry or poll, so no
+ *		event whose notification has arrived waits for the back-off once the
+ *		transaction before it has ended and said so. Forged notifications
+ *		announce seqs at or above the ones already announced, which never
+ *		cut a wait short; a forger who counts down pays one NOTIFY per query.
  */
 static void
 listen_loop(void)
@@ -581,9 +602,11 @@ listen_loop(void)
 	const int	retry_cap = idle_poll_ms < 1000 ? idle_poll_ms : 1000;
 	long long	last_check = now_ms();
 	long long	stall_since = -1;	/* first fruitless retry of this wait */
+	long long	gave_up = 0;	/* the announced seq given up on (penalty) */
 	int			backoff_ms = 0;
 	bool		pending = false;	/* a notification asks for a catch-up */
 	bool		penalty = false;	/* gave up: notifications wait a --poll */
+	bool		older = false;	/* an older transaction's commit was heard */
 
 	for (;;)
 	{
@@ -604,9 +627,10 @@ listen_loop(void)
 		{
 			reconnect();
 			last_check = now_ms();
-			pending = penalty = false;
+			pending = penalty = older = false;
 			backoff_ms = 0;
 			stall_since = -1;
+			gave_up = 0;
 			continue;
 		}
 		while ((note = PQnotifies(conn)) != NULL)
@@ -618,14 +642,25 @@ listen_loop(void)
 			else
 			{
 				debug("notification on %s announces seq %lld", note->relname, s);
+				if (s > cursor_seq && (s < announced || s < gave_up))
+				{
+					debug("seq %lld is older than the awaited %lld: catching up now", s,
+						  announced > gave_up ? announced : gave_up);
+					older = true;
+				}
 				if (s > announced)
 					announced = s;
 			}
 			PQfreemem(note);
 		}
+		if (older && gave_up > announced)
+			announced = gave_up;	/* what was given up on may be readable now */
 		if (announced > cursor_seq)
 			pending = true;
-		due = last_check + (pending ? backoff_ms : idle_poll_ms);
+		if (pending && older)
+			due = last_check + 1;	/* at most one query a millisecond */
+		else
+			due = last_check + (pending ? backoff_ms : idle_poll_ms);
 		now = now_ms();
 		if (now < due)
 		{
@@ -637,6 +672,7 @@ listen_loop(void)
 			continue;			/* read and drain at the top, then decide */
 		}
 		was_pending = pending;
+		older = false;
 		if (!catch_up(&advanced))
 		{
 			reconnect();
@@ -644,6 +680,7 @@ listen_loop(void)
 			pending = penalty = false;
 			backoff_ms = 0;
 			stall_since = -1;
+			gave_up = 0;
 			continue;
 		}
 		last_check = now_ms();
@@ -653,6 +690,8 @@ listen_loop(void)
 			backoff_ms = 0;
 			stall_since = -1;
 			penalty = false;
+			if (gave_up <= cursor_seq)
+				gave_up = 0;
 		}
 		else if (!penalty)
 		{
@@ -667,6 +706,8 @@ listen_loop(void)
 		else if (penalty)
 		{
 			debug("announced seq %lld not readable; back to idle polling", announced);
+			if (announced > gave_up)
+				gave_up = announced;
 			announced = cursor_seq;
 			pending = false;
 			backoff_ms = idle_poll_ms;

@@ -68,7 +68,7 @@ PG_FUNCTION_INFO_V1(sa_notify_status);
  * commits: per event delivered, up to a cap (µs). At a few events per round
  * it stays well under a millisecond.
  */
-#define NOTIFIER_GATHER_PER_EVENT_US 100
+#define NOTIFIER_GATHER_PER_EVENT_US 200
 #define NOTIFIER_GATHER_MAX_US 10000
 
 /*

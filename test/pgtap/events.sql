@@ -5,7 +5,7 @@
 -- transaction id (see docs/notifications.md: a writing transaction reads the
 -- log only up to its own start).
 BEGIN;
-SELECT plan(77);
+SELECT plan(80);
 
 SELECT dblink_connect('w', format('dbname=%s host=%s port=%s', current_database(),
                       current_setting('unix_socket_directories'), current_setting('port')));
@@ -300,7 +300,9 @@ SELECT pg_temp.w($$DELETE FROM sessions.role_namespace WHERE role_name = 'sa_ev_
 SELECT pg_temp.w('DROP ROLE sa_ev_party');
 
 -- ---- retention ---------------------------------------------------------------
-SELECT pg_temp.w($$UPDATE sessions.event_log SET logged_at = now() - interval '30 days' WHERE seq <= 5$$);
+-- Seq 7 is old too, but seq 6 before it is not: pruning deletes a prefix of
+-- the log in seq order (no index on logged_at), so 7 waits for 6.
+SELECT pg_temp.w($$UPDATE sessions.event_log SET logged_at = now() - interval '30 days' WHERE seq <= 5 OR seq = 7$$);
 SELECT pg_temp.w($$SET session_analytics.event_retention = 0$$);
 SELECT is((SELECT n FROM dblink('w', 'SELECT sessions.prune_events()') AS t(n bigint)), 0::bigint, 'retention 0 keeps everything');
 SELECT pg_temp.w($$SET session_analytics.event_retention = '7d'$$);
@@ -308,6 +310,12 @@ SELECT is((SELECT n FROM dblink('w', 'SELECT sessions.prune_events()') AS t(n bi
 SELECT is((SELECT pruned_through FROM sessions.event_prune_state), 5::bigint, 'prune state records the highest pruned seq');
 SELECT throws_ok($$SELECT * FROM sessions.events_since(2)$$, '22023', NULL, 'resuming below the pruned position is an error, not a silent gap');
 SELECT lives_ok($$SELECT * FROM sessions.events_since(5)$$, 'resuming at the pruned position works');
+SELECT ok(EXISTS (SELECT 1 FROM sessions.event_log WHERE seq = 7),
+          'an old event after a younger one is kept until that one is old too (a prefix is pruned)');
+SELECT pg_temp.w($$UPDATE sessions.event_log SET logged_at = now() - interval '30 days' WHERE seq = 6$$);
+SELECT is((SELECT n FROM dblink('w', 'SELECT sessions.prune_events()') AS t(n bigint)), 2::bigint,
+          'once the younger one is old, both go');
+SELECT is((SELECT pruned_through FROM sessions.event_prune_state), 7::bigint, 'and the prune state moves past both');
 
 SELECT dblink_disconnect('w');
 SELECT dblink_disconnect('w2');
