@@ -226,9 +226,7 @@ kill -TERM $LP; wait $LP
 # (after 2 s of waiting: one retry a second). Right after one of those
 # retries W commits; its own notification announces a seq below E's. The
 # listener used to ignore it and wait for its next retry, a second later
-# (the 1,002 ms event of issue 14); it must catch up at once. The bound of
-# 600 ms is far above the few milliseconds that takes, and below what the
-# old listener needed by design (its retry was due 1 s after the one seen).
+# (the 1,002 ms event of issue 14); it must catch up at once.
 ms() { date +%s%3N; }
 fails() { grep -c 'catch-up after seq [0-9]*: 0 event' "$T/err8"; }
 head=$(q "SELECT sessions.events_head()")
@@ -254,8 +252,12 @@ exec 7>&-
 for i in $(seq 1 400); do [ "$(wc -l <"$T/out8")" -ge 2 ] && break; sleep 0.005; done
 t1=$(ms)
 wait $LW
-cmp=$([ "$(wc -l <"$T/out8")" -ge 2 ] && [ $((t1 - t0)) -lt 600 ] && echo 0 || echo 1)
-ok $cmp "the held-back event arrives at once after the holding transaction's commit ($((t1 - t0)) ms; the next retry was 1 s away)"
+# Asserted on the listener's own account, not on the clock: the catch-up
+# that follows the commit's notification is the one that delivers both
+# events (the old listener ignored that notification and delivered them at
+# its next timed retry). The time taken is shown, not asserted.
+next=$(sed -n '/is older than the awaited/,$p' "$T/err8" | grep -m1 -o 'catch-up after seq [0-9]*: [0-9]* event(s)' | grep -o ': [0-9]*' )
+is "$next" ": 2" "the held-back event arrives with the catch-up the holding transaction's notification asks for ($((t1 - t0)) ms; the next retry was 1 s away)"
 is "$(sed -E 's/.*"external_id":"([^"]+)".*/\1/' "$T/out8" | tr '\n' ' ')" "g-w g-e " "both events, once, in seq order"
 like "$(cat "$T/err8")" "is older than the awaited" "--verbose says the older commit cut the wait short"
 kill -TERM $LP; wait $LP
