@@ -28,7 +28,8 @@ OBJS = \
 	src/notify_handoff.o \
 	src/event_trigger.o \
 	src/notify_worker.o \
-	src/lifecycle_sign.o
+	src/lifecycle_sign.o \
+	src/compat_symbols.o
 
 # The install script of the current version is built from the master SQL,
 # kept as one file per concern under src/sql/ and joined in name order.

@@ -61,14 +61,15 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "lifecycle_sign.h"
 #include "session_analytics.h"
 
-PG_FUNCTION_INFO_V1(lifecycle_rotate_key);
-PG_FUNCTION_INFO_V1(lifecycle_key_changed);
-PG_FUNCTION_INFO_V1(lifecycle_session_state);
-PG_FUNCTION_INFO_V1(lifecycle_resume_session);
-PG_FUNCTION_INFO_V1(lifecycle_continuation_token);
-PG_FUNCTION_INFO_V1(lifecycle_continuation_cursor);
+PG_FUNCTION_INFO_V1(sa_rotate_lifecycle_key);
+PG_FUNCTION_INFO_V1(sa_lifecycle_key_changed);
+PG_FUNCTION_INFO_V1(sa_session_state);
+PG_FUNCTION_INFO_V1(sa_resume_session);
+PG_FUNCTION_INFO_V1(sa_continuation_token);
+PG_FUNCTION_INFO_V1(sa_continuation_cursor);
 
 #define LC_KEY_TABLE	"lifecycle_key"
 #define LC_KEY_COLUMN	"hmac_key"
@@ -493,14 +494,14 @@ lc_select(SPIPlanPtr plan, Datum *values, long limit)
 }
 
 /*
- * lifecycle_rotate_key
+ * sa_rotate_lifecycle_key
  *		sessions.rotate_lifecycle_key(): a new random key for the database.
  *		Every state document and continuation token issued before is refused
  *		from then on. Only the owner of the key table (the extension owner)
  *		may run it; the install script runs it once.
  */
 Datum
-lifecycle_rotate_key(PG_FUNCTION_ARGS)
+sa_rotate_lifecycle_key(PG_FUNCTION_ARGS)
 {
 	Oid			relid = lc_key_table();
 	uint8		key[LC_KEY_LEN];
@@ -547,13 +548,13 @@ lifecycle_rotate_key(PG_FUNCTION_ARGS)
 }
 
 /*
- * lifecycle_key_changed
+ * sa_lifecycle_key_changed
  *		Statement trigger on the key table: any change to it (a rotation, a
  *		key put back from a backup, a delete) reaches the cached key of every
  *		backend at commit, and this one's at once. Runs on no other table.
  */
 Datum
-lifecycle_key_changed(PG_FUNCTION_ARGS)
+sa_lifecycle_key_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
@@ -572,7 +573,7 @@ lifecycle_key_changed(PG_FUNCTION_ARGS)
 }
 
 /*
- * lifecycle_session_state
+ * sa_session_state
  *		sessions.session_state(reference): the signed state document of a
  *		session the caller can see (read under its row-level security):
  *		{format_version 2, reference, type, session_key, date_created,
@@ -580,7 +581,7 @@ lifecycle_key_changed(PG_FUNCTION_ARGS)
  *		the same P0002.
  */
 Datum
-lifecycle_session_state(PG_FUNCTION_ARGS)
+sa_session_state(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {TEXTOID};
@@ -704,7 +705,7 @@ lc_state_string(const JsonbValue *vals, const bool *seen, int f, bool nullable)
 }
 
 /*
- * lifecycle_resume_session
+ * sa_resume_session
  *		sessions.resume_session(state): checks a state document and returns
  *		the live session_status() document. Refuses (22023) a document that
  *		is not an object, has missing, ill-typed or extra fields, a bad
@@ -714,7 +715,7 @@ lc_state_string(const JsonbValue *vals, const bool *seen, int f, bool nullable)
  *		that is expired, closed or final.
  */
 Datum
-lifecycle_resume_session(PG_FUNCTION_ARGS)
+sa_resume_session(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[3] = {TEXTOID, UUIDOID, TEXTOID};
@@ -894,7 +895,7 @@ lc_check_q(const text *q)
 }
 
 /*
- * lifecycle_continuation_token
+ * sa_continuation_token
  *		sessions.continuation_token(q, type, session_key): the token that
  *		continues a listing after the given row. The row's date created is
  *		re-read under the caller's row-level security, so the token only
@@ -902,7 +903,7 @@ lc_check_q(const text *q)
  *		base64url(payload) "." hex HMAC, payload {"v":2,"q":..,"c":..,"k":..}.
  */
 Datum
-lifecycle_continuation_token(PG_FUNCTION_ARGS)
+sa_continuation_token(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {UUIDOID, TEXTOID};
@@ -1067,7 +1068,7 @@ lc_parse_int64(const char *s, int64 *out)
 }
 
 /*
- * lifecycle_continuation_cursor
+ * sa_continuation_cursor
  *		sessions.continuation_cursor(token, q): the (date created, key)
  *		position a token continues after, for the query whose filter hash
  *		is q. Checked in order: shape (base64url "." 64 hex digits), the
@@ -1076,7 +1077,7 @@ lc_parse_int64(const char *s, int64 *out)
  *		canonical UUID. Every refusal is 22023.
  */
 Datum
-lifecycle_continuation_cursor(PG_FUNCTION_ARGS)
+sa_continuation_cursor(PG_FUNCTION_ARGS)
 {
 	text	   *tokt,
 			   *q;

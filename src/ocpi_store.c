@@ -38,6 +38,7 @@
 #include "utils/lsyscache.h"
 
 #include "jsonb_access.h"
+#include "ocpi_store.h"
 #include "ocpi_validate.h"
 
 /* ---- statements --------------------------------------------------------- */
@@ -247,17 +248,17 @@ require_args(FunctionCallInfo fcinfo, const char *const *names, int n)
 
 /* ---- SQL functions ------------------------------------------------------ */
 
-PG_FUNCTION_INFO_V1(ocpi_put);
-PG_FUNCTION_INFO_V1(ocpi_patch);
+PG_FUNCTION_INFO_V1(sa_ocpi_put);
+PG_FUNCTION_INFO_V1(sa_ocpi_patch);
 
 /*
- * ocpi_put(country_code, party_id, session_id, session jsonb, version)
+ * sa_ocpi_put(country_code, party_id, session_id, session jsonb, version)
  *		Validate the whole Session and create or replace it. One statement
  *		writes it: the upsert's WHERE refuses COMPLETED -> ACTIVE, and a
  *		refused upsert (no row processed) is raised as a conflict.
  */
 Datum
-ocpi_put(PG_FUNCTION_ARGS)
+sa_ocpi_put(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"country_code", "party_id", "session_id", "session", "version"};
 	Jsonb	   *doc;
@@ -381,7 +382,7 @@ merge_patch(OcpiCheck *c, Jsonb *old, Jsonb *patch)
 }
 
 /*
- * ocpi_patch(country_code, party_id, session_id, patch jsonb)
+ * sa_ocpi_patch(country_code, party_id, session_id, patch jsonb)
  *		Lock the stored session, apply the patch, validate the result and
  *		write it. The row lock serialises concurrent PATCHes, and each one
  *		merges into the latest committed version, so no appended charging
@@ -389,7 +390,7 @@ merge_patch(OcpiCheck *c, Jsonb *old, Jsonb *patch)
  *		valid under is sa_ocpi_validate_patched()'s rule.
  */
 Datum
-ocpi_patch(PG_FUNCTION_ARGS)
+sa_ocpi_patch(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"country_code", "party_id", "session_id", "patch"};
 	text	   *cc,

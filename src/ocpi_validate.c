@@ -793,15 +793,15 @@ sa_ocpi_validate_patched(Jsonb *stored, Jsonb *merged, OcpiSlot *slots)
 
 /* ---- SQL functions ------------------------------------------------------ */
 
-PG_FUNCTION_INFO_V1(ocpi_validate);
-PG_FUNCTION_INFO_V1(ocpi_validate_charging_preferences);
+PG_FUNCTION_INFO_V1(sa_ocpi_validate);
+PG_FUNCTION_INFO_V1(sa_ocpi_validate_charging_preferences);
 
 /*
- * ocpi_validate(session jsonb, version text) RETURNS boolean
+ * sa_ocpi_validate(session jsonb, version text) RETURNS boolean
  *		True for a valid Session, else the error naming the first problem.
  */
 Datum
-ocpi_validate(PG_FUNCTION_ARGS)
+sa_ocpi_validate(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
 	OcpiCheck	c;
@@ -814,12 +814,12 @@ ocpi_validate(PG_FUNCTION_ARGS)
 }
 
 /*
- * ocpi_validate_charging_preferences(preferences jsonb) RETURNS boolean
+ * sa_ocpi_validate_charging_preferences(preferences jsonb) RETURNS boolean
  *		True for a well-formed ChargingPreferences object; whether its
  *		profile type is supported is the caller's policy.
  */
 Datum
-ocpi_validate_charging_preferences(PG_FUNCTION_ARGS)
+sa_ocpi_validate_charging_preferences(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
 	OcpiCheck	c;

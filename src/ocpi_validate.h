@@ -18,6 +18,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -102,5 +103,9 @@ extern void sa_ocpi_raise_completed_to_active(void) pg_attribute_noreturn();
 /* PATCH: the patch document, and the merged Session against the stored one. */
 extern void sa_ocpi_check_patch(OcpiCheck *c, Jsonb *patch);
 extern void sa_ocpi_validate_patched(Jsonb *stored, Jsonb *merged, OcpiSlot *slots);
+
+/* SQL-callable: sessions.ocpi_validate, sessions.ocpi_validate_charging_preferences. */
+extern Datum sa_ocpi_validate(PG_FUNCTION_ARGS);
+extern Datum sa_ocpi_validate_charging_preferences(PG_FUNCTION_ARGS);
 
 #endif							/* OCPI_VALIDATE_H */

@@ -585,3 +585,100 @@ END
 $$;
 COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
   'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';
+
+
+-- C symbols ------------------------------------------------------------------
+
+-- Every SQL-callable C function is now bound to the symbol sa_ followed by
+-- its SQL name (docs/development.md, "Conventions"). Each function is
+-- re-created with its signature and attributes unchanged, so it keeps its
+-- OID, owner, grants and comment, and the type and the aggregates that use
+-- the support functions keep them; only prosrc changes. The old symbols stay
+-- exported by src/compat_symbols.c for databases not yet updated.
+
+CREATE OR REPLACE FUNCTION sessions.ocpi_validate(session jsonb, version text DEFAULT '2.2.1')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'sa_ocpi_validate'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.ocpi_validate_charging_preferences(preferences jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'sa_ocpi_validate_charging_preferences'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.ocpi_put(country_code text, party_id text, session_id text,
+                                  session jsonb, version text DEFAULT '2.2.1')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'sa_ocpi_put'
+LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION sessions.ocpi_patch(country_code text, party_id text, session_id text, patch jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'sa_ocpi_patch'
+LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_in(cstring) RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'sa_session_stats_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_out(sessions.session_stats) RETURNS cstring
+AS 'MODULE_PATHNAME', 'sa_session_stats_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_recv(internal) RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'sa_session_stats_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_send(sessions.session_stats) RETURNS bytea
+AS 'MODULE_PATHNAME', 'sa_session_stats_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'sa_session_stats_trans' LANGUAGE C PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'sa_session_stats_trans' LANGUAGE C PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'sa_session_stats_trans' LANGUAGE C PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'sa_session_stats_trans' LANGUAGE C PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_final(sessions.session_stats)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'sa_session_stats_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.session_stats_combine(sessions.session_stats, sessions.session_stats)
+RETURNS sessions.session_stats
+AS 'MODULE_PATHNAME', 'sa_session_stats_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.days(sessions.session_stats)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+AS 'MODULE_PATHNAME', 'sa_days'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 366;
+CREATE OR REPLACE FUNCTION sessions.totals(sessions.session_stats,
+    OUT sessions bigint, OUT active bigint, OUT completed bigint, OUT empty bigint, OUT micro bigint,
+    OUT normal bigint, OUT empty_pct float8, OUT micro_pct float8, OUT kwh float8,
+    OUT avg_duration interval, OUT green bigint, OUT orange bigint, OUT red bigint,
+    OUT combined bigint, OUT combined_pct float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'sa_totals'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.lifecycle_key_changed()
+RETURNS trigger
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_lifecycle_key_changed';
+CREATE OR REPLACE FUNCTION sessions.rotate_lifecycle_key()
+RETURNS void
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_rotate_lifecycle_key';
+CREATE OR REPLACE FUNCTION sessions.continuation_token(q text, type text, session_key uuid)
+RETURNS text
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_continuation_token';
+CREATE OR REPLACE FUNCTION sessions.continuation_cursor(token text, q text, OUT c timestamptz, OUT k uuid)
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_continuation_cursor';
+CREATE OR REPLACE FUNCTION sessions.session_state(reference text)
+RETURNS jsonb
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_session_state';
+CREATE OR REPLACE FUNCTION sessions.resume_session(state jsonb)
+RETURNS jsonb
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_resume_session';

@@ -40,10 +40,10 @@
 
 #include "session_stats.h"
 
-PG_FUNCTION_INFO_V1(session_stats_in);
-PG_FUNCTION_INFO_V1(session_stats_out);
-PG_FUNCTION_INFO_V1(session_stats_recv);
-PG_FUNCTION_INFO_V1(session_stats_send);
+PG_FUNCTION_INFO_V1(sa_session_stats_in);
+PG_FUNCTION_INFO_V1(sa_session_stats_out);
+PG_FUNCTION_INFO_V1(sa_session_stats_recv);
+PG_FUNCTION_INFO_V1(sa_session_stats_send);
 
 /*
  * The day counters in the order of the text and binary forms (both put them
@@ -373,11 +373,11 @@ append_float(StringInfo buf, float8 v)
 }
 
 /*
- * session_stats_out
+ * sa_session_stats_out
  *		The text form described at the top of this file.
  */
 Datum
-session_stats_out(PG_FUNCTION_ARGS)
+sa_session_stats_out(PG_FUNCTION_ARGS)
 {
 	SessionStats *s = ss_get_arg(fcinfo, 0);
 	SessionStatsDay *days = SS_DAYS(s);
@@ -410,7 +410,7 @@ session_stats_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
-/* Tokenizer state for session_stats_in. */
+/* Tokenizer state for sa_session_stats_in. */
 typedef struct Tok
 {
 	char	   *p;
@@ -579,11 +579,11 @@ lookup_zone(const char *tz, int len, SSZone *zone)
 }
 
 /*
- * session_stats_in
+ * sa_session_stats_in
  *		Parses the text form; the result is validated like any other value.
  */
 Datum
-session_stats_in(PG_FUNCTION_ARGS)
+sa_session_stats_in(PG_FUNCTION_ARGS)
 {
 	char	   *input = PG_GETARG_CSTRING(0);
 	Tok			t;
@@ -642,11 +642,11 @@ session_stats_in(PG_FUNCTION_ARGS)
 /* ---- binary form -------------------------------------------------------- */
 
 /*
- * session_stats_send
+ * sa_session_stats_send
  *		The binary form described at the top of this file.
  */
 Datum
-session_stats_send(PG_FUNCTION_ARGS)
+sa_session_stats_send(PG_FUNCTION_ARGS)
 {
 	SessionStats *s = ss_get_arg(fcinfo, 0);
 	SessionStatsDay *days = SS_DAYS(s);
@@ -682,12 +682,12 @@ bad_binary(const char *detail)
 }
 
 /*
- * session_stats_recv
+ * sa_session_stats_recv
  *		Reads the binary form; lengths are checked before anything is read
  *		or allocated, and the result is validated.
  */
 Datum
-session_stats_recv(PG_FUNCTION_ARGS)
+sa_session_stats_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int			version,

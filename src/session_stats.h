@@ -193,4 +193,17 @@ extern bool ss_zone_lookup(const char *name, int len, SSZone *zone);
 extern bool ss_zone_equal(const char *a, int alen, const char *b, int blen);
 extern void ss_format_day(int32 day, char *buf, size_t size);
 
+/* SQL-callable, session_stats.c: the type's I/O functions. */
+extern Datum sa_session_stats_in(PG_FUNCTION_ARGS);
+extern Datum sa_session_stats_out(PG_FUNCTION_ARGS);
+extern Datum sa_session_stats_recv(PG_FUNCTION_ARGS);
+extern Datum sa_session_stats_send(PG_FUNCTION_ARGS);
+
+/* SQL-callable, session_stats_agg.c: the aggregates' support, the accessors. */
+extern Datum sa_session_stats_trans(PG_FUNCTION_ARGS);
+extern Datum sa_session_stats_final(PG_FUNCTION_ARGS);
+extern Datum sa_session_stats_combine(PG_FUNCTION_ARGS);
+extern Datum sa_days(PG_FUNCTION_ARGS);
+extern Datum sa_totals(PG_FUNCTION_ARGS);
+
 #endif							/* SESSION_STATS_H */

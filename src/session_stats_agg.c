@@ -36,11 +36,11 @@
 
 #include "session_stats.h"
 
-PG_FUNCTION_INFO_V1(session_stats_trans);
-PG_FUNCTION_INFO_V1(session_stats_final);
-PG_FUNCTION_INFO_V1(session_stats_combine);
-PG_FUNCTION_INFO_V1(session_stats_days);
-PG_FUNCTION_INFO_V1(session_stats_totals);
+PG_FUNCTION_INFO_V1(sa_session_stats_trans);
+PG_FUNCTION_INFO_V1(sa_session_stats_final);
+PG_FUNCTION_INFO_V1(sa_session_stats_combine);
+PG_FUNCTION_INFO_V1(sa_days);
+PG_FUNCTION_INFO_V1(sa_totals);
 
 #define UNIX_TO_PG_SECS	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 
@@ -482,12 +482,12 @@ rate(const TransCache *tc, const SessionStats *s, SessionStatsDay *d, float8 kwh
 }
 
 /*
- * session_stats_trans
+ * sa_session_stats_trans
  *		Transition: session_stats_agg(started_at, ended_at, kwh [, tz
  *		[, micro_threshold [, volts]]]). Rows without started_at are ignored.
  */
 Datum
-session_stats_trans(PG_FUNCTION_ARGS)
+sa_session_stats_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx;
 	TransCache *tc = (TransCache *) fcinfo->flinfo->fn_extra;
@@ -588,13 +588,13 @@ session_stats_trans(PG_FUNCTION_ARGS)
 }
 
 /*
- * session_stats_final
+ * sa_session_stats_final
  *		The result without spare day slots (the state keeps them to grow in
  *		place). Does not modify the state. Only an aggregate may call it: its
  *		argument is then a state this module built, never a stored value.
  */
 Datum
-session_stats_final(PG_FUNCTION_ARGS)
+sa_session_stats_final(PG_FUNCTION_ARGS)
 {
 	SessionStats *s;
 
@@ -675,14 +675,14 @@ check_compatible(const SessionStats *a, const SessionStats *b)
 }
 
 /*
- * session_stats_combine
+ * sa_session_stats_combine
  *		Combine function of session_stats_agg and transition and combine
  *		function of rollup: merges the second summary into the first, in
  *		place when the first is the state and every day already has a slot.
  *		Both are validated (the second may come from a table).
  */
 Datum
-session_stats_combine(PG_FUNCTION_ARGS)
+sa_session_stats_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx;
 	SessionStats *a,
@@ -814,11 +814,11 @@ fill_values(const SessionStatsDay *t, Datum *values, bool *nulls, int k)
 }
 
 /*
- * session_stats_days
+ * sa_days
  *		One row per local day, ascending.
  */
 Datum
-session_stats_days(PG_FUNCTION_ARGS)
+sa_days(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SessionStats *s = ss_get_arg(fcinfo, 0);
@@ -838,12 +838,12 @@ session_stats_days(PG_FUNCTION_ARGS)
 }
 
 /*
- * session_stats_totals
+ * sa_totals
  *		The whole range in one row, plus combined = empty + micro and its
  *		percentage of completed sessions.
  */
 Datum
-session_stats_totals(PG_FUNCTION_ARGS)
+sa_totals(PG_FUNCTION_ARGS)
 {
 	SessionStats *s = ss_get_arg(fcinfo, 0);
 	SessionStatsDay *days = SS_DAYS(s);

@@ -8,14 +8,14 @@
 
 CREATE FUNCTION sessions.ocpi_validate(session jsonb, version text DEFAULT '2.2.1')
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'ocpi_validate'
+AS 'MODULE_PATHNAME', 'sa_ocpi_validate'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.ocpi_validate(jsonb, text) IS
   'True when session is a valid OCPI Session of version (2.2.1 or 2.3.0); otherwise raises an error naming the field';
 
 CREATE FUNCTION sessions.ocpi_validate_charging_preferences(preferences jsonb)
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'ocpi_validate_charging_preferences'
+AS 'MODULE_PATHNAME', 'sa_ocpi_validate_charging_preferences'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.ocpi_validate_charging_preferences(jsonb) IS
   'True when preferences is a well-formed OCPI ChargingPreferences object; otherwise raises an error naming the field';
@@ -25,14 +25,14 @@ COMMENT ON FUNCTION sessions.ocpi_validate_charging_preferences(jsonb) IS
 CREATE FUNCTION sessions.ocpi_put(country_code text, party_id text, session_id text,
                                   session jsonb, version text DEFAULT '2.2.1')
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'ocpi_put'
+AS 'MODULE_PATHNAME', 'sa_ocpi_put'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text) IS
   'OCPI PUT: validate the whole Session and create or replace it (charging_periods replaced); returns the stored object';
 
 CREATE FUNCTION sessions.ocpi_patch(country_code text, party_id text, session_id text, patch jsonb)
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'ocpi_patch'
+AS 'MODULE_PATHNAME', 'sa_ocpi_patch'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION sessions.ocpi_patch(text, text, text, jsonb) IS
   'OCPI PATCH: last_updated required; charging_periods appended, other members replaced whole; the result must be a valid Session';

@@ -62,16 +62,16 @@ COMMENT ON FUNCTION sessions.date_range(text, text, timestamptz) IS
 CREATE TYPE sessions.session_stats;
 
 CREATE FUNCTION sessions.session_stats_in(cstring) RETURNS sessions.session_stats
-AS 'MODULE_PATHNAME', 'session_stats_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.session_stats_in(cstring) IS 'Text input of session_stats (validated)';
 CREATE FUNCTION sessions.session_stats_out(sessions.session_stats) RETURNS cstring
-AS 'MODULE_PATHNAME', 'session_stats_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.session_stats_out(sessions.session_stats) IS 'Text output of session_stats';
 CREATE FUNCTION sessions.session_stats_recv(internal) RETURNS sessions.session_stats
-AS 'MODULE_PATHNAME', 'session_stats_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.session_stats_recv(internal) IS 'Binary input of session_stats (validated)';
 CREATE FUNCTION sessions.session_stats_send(sessions.session_stats) RETURNS bytea
-AS 'MODULE_PATHNAME', 'session_stats_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.session_stats_send(sessions.session_stats) IS 'Binary output of session_stats';
 
 CREATE TYPE sessions.session_stats (
@@ -90,16 +90,16 @@ COMMENT ON TYPE sessions.session_stats IS
 
 CREATE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8)
 RETURNS sessions.session_stats
-AS 'MODULE_PATHNAME', 'session_stats_trans' LANGUAGE C PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_trans' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text)
 RETURNS sessions.session_stats
-AS 'MODULE_PATHNAME', 'session_stats_trans' LANGUAGE C PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_trans' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8)
 RETURNS sessions.session_stats
-AS 'MODULE_PATHNAME', 'session_stats_trans' LANGUAGE C PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_trans' LANGUAGE C PARALLEL SAFE;
 CREATE FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8)
 RETURNS sessions.session_stats
-AS 'MODULE_PATHNAME', 'session_stats_trans' LANGUAGE C PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_trans' LANGUAGE C PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8) IS
   'Transition function of session_stats_agg (aggregate context only)';
 COMMENT ON FUNCTION sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text) IS
@@ -111,13 +111,13 @@ COMMENT ON FUNCTION sessions.session_stats_trans(sessions.session_stats, timesta
 
 CREATE FUNCTION sessions.session_stats_final(sessions.session_stats)
 RETURNS sessions.session_stats
-AS 'MODULE_PATHNAME', 'session_stats_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.session_stats_final(sessions.session_stats) IS
   'Final function of session_stats_agg and rollup: drops the spare day slots of the state';
 
 CREATE FUNCTION sessions.session_stats_combine(sessions.session_stats, sessions.session_stats)
 RETURNS sessions.session_stats
-AS 'MODULE_PATHNAME', 'session_stats_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sa_session_stats_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.session_stats_combine(sessions.session_stats, sessions.session_stats) IS
   'Combine function of session_stats_agg, transition of rollup: merges two summaries of the same zone and parameters';
 
@@ -161,7 +161,7 @@ CREATE FUNCTION sessions.days(sessions.session_stats)
 RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
               normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
               green bigint, orange bigint, red bigint)
-AS 'MODULE_PATHNAME', 'session_stats_days'
+AS 'MODULE_PATHNAME', 'sa_days'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 366;
 COMMENT ON FUNCTION sessions.days(sessions.session_stats) IS
   'One row per local day, ascending; percentages of completed sessions';
@@ -172,7 +172,7 @@ CREATE FUNCTION sessions.totals(sessions.session_stats,
     OUT avg_duration interval, OUT green bigint, OUT orange bigint, OUT red bigint,
     OUT combined bigint, OUT combined_pct float8)
 RETURNS record
-AS 'MODULE_PATHNAME', 'session_stats_totals'
+AS 'MODULE_PATHNAME', 'sa_totals'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.totals(sessions.session_stats) IS
   'The whole range in one row, plus combined = empty + micro and its percentage of completed sessions';

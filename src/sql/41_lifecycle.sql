@@ -50,7 +50,7 @@ CREATE FUNCTION sessions.lifecycle_key_changed()
 RETURNS trigger
 LANGUAGE c
 SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'lifecycle_key_changed';
+AS 'MODULE_PATHNAME', 'sa_lifecycle_key_changed';
 COMMENT ON FUNCTION sessions.lifecycle_key_changed() IS
   'Trigger on sessions.lifecycle_key only: invalidates the signing key cached by every backend';
 REVOKE ALL ON FUNCTION sessions.lifecycle_key_changed() FROM PUBLIC;
@@ -66,7 +66,7 @@ CREATE FUNCTION sessions.rotate_lifecycle_key()
 RETURNS void
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'lifecycle_rotate_key';
+AS 'MODULE_PATHNAME', 'sa_rotate_lifecycle_key';
 COMMENT ON FUNCTION sessions.rotate_lifecycle_key() IS
   'Replaces the database''s signing key with 32 random bytes; earlier continuation tokens and state documents are refused (extension owner only)';
 REVOKE ALL ON FUNCTION sessions.rotate_lifecycle_key() FROM PUBLIC;
@@ -409,14 +409,14 @@ CREATE FUNCTION sessions.continuation_token(q text, type text, session_key uuid)
 RETURNS text
 LANGUAGE c STABLE
 SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'lifecycle_continuation_token';
+AS 'MODULE_PATHNAME', 'sa_continuation_token';
 COMMENT ON FUNCTION sessions.continuation_token(text, text, uuid) IS
   'Continuation token of list_sessions() after the visible invoice-style session (type, session_key), bound to the filter hash q';
 
 CREATE FUNCTION sessions.continuation_cursor(token text, q text, OUT c timestamptz, OUT k uuid)
 LANGUAGE c STABLE
 SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'lifecycle_continuation_cursor';
+AS 'MODULE_PATHNAME', 'sa_continuation_cursor';
 COMMENT ON FUNCTION sessions.continuation_cursor(text, text) IS
   'Checks a list_sessions() continuation token for the filter hash q (22023 when altered, foreign or of another query); returns its (date created, key)';
 
@@ -545,7 +545,7 @@ CREATE FUNCTION sessions.session_state(reference text)
 RETURNS jsonb
 LANGUAGE c STABLE
 SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'lifecycle_session_state';
+AS 'MODULE_PATHNAME', 'sa_session_state';
 COMMENT ON FUNCTION sessions.session_state(text) IS
   'Signed, versioned (format_version 2) state document of an invoice-style session, for resume_session() in another process';
 
@@ -560,7 +560,7 @@ CREATE FUNCTION sessions.resume_session(state jsonb)
 RETURNS jsonb
 LANGUAGE c STABLE
 SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'lifecycle_resume_session';
+AS 'MODULE_PATHNAME', 'sa_resume_session';
 COMMENT ON FUNCTION sessions.resume_session(jsonb) IS
   'Validates a state document from session_state() and returns the live status; refuses forged, foreign, unknown, closed or expired sessions';
 

@@ -18,11 +18,12 @@ is "$out" "" "the validation layer knows nothing of the store"
 out=$(grep -nE '#include "ocpi_' jsonb_access.c jsonb_access.h)
 is "$out" "" "jsonb_access knows nothing of OCPI"
 
-missing=""
-for sym in $(sed -n "s/.*AS 'MODULE_PATHNAME', '\(ocpi_[a-z_]*\)'.*/\1/p" sql/10_ocpi.sql); do
+missing="" n=0
+for sym in $(sed -n "s/.*AS 'MODULE_PATHNAME', '\(sa_ocpi_[a-z_]*\)'.*/\1/p" sql/10_ocpi.sql); do
+    n=$((n + 1))
     grep -q "^PG_FUNCTION_INFO_V1($sym);" ocpi_validate.c ocpi_store.c || missing="$missing $sym"
 done
-is "$missing" "" "every OCPI symbol of src/sql/10_ocpi.sql is defined in ocpi_validate.c or ocpi_store.c"
+is "$n:$missing" "4:" "every OCPI symbol of src/sql/10_ocpi.sql (4) is defined in ocpi_validate.c or ocpi_store.c"
 
 # Compile a mutated copy: it must fail on the static assertion, and the
 # unmutated copy must compile with the same command (so the failure is the
@@ -36,7 +37,7 @@ cc_check() {
     ${CC:-gcc} -fsyntax-only -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
         -I. -I"$inc" "$1" 2>&1
 }
-cp ocpi_validate.c "$T/ok.c" && cp ocpi_validate.h jsonb_access.h "$T/"
+cp ocpi_validate.c "$T/ok.c" && cp ocpi_validate.h ocpi_store.h jsonb_access.h "$T/"
 sed '/\[OCPI_S_LAST_UPDATED\] = /d' ocpi_validate.c >"$T/bad.c"
 (cd "$T" && cc_check ok.c >/dev/null) && out=$(cd "$T" && cc_check bad.c)
 like "$out" "must have one entry per OcpiSessionField" "a Session field table shorter than OcpiSessionField does not compile"

@@ -191,7 +191,7 @@ SELECT pg_temp.attack('atk_tok_reader', $$SELECT sessions.rotate_lifecycle_key()
 SELECT pg_temp.attack('r', $$SELECT sessions.lifecycle_key_changed()$$, '42501', 'reader calls the key trigger function');
 SELECT pg_temp.attack('r', $$SELECT * FROM sessions.lifecycle_key$$, '42501', 'reader reads the key table');
 SELECT pg_temp.attack('w', $$UPDATE sessions.lifecycle_key SET id = 1$$, '42501', 'writer writes the key table');
-SELECT pg_temp.attack('r', $$CREATE FUNCTION pg_temp.rot() RETURNS void LANGUAGE c AS 'session_analytics', 'lifecycle_rotate_key'$$,
+SELECT pg_temp.attack('r', $$CREATE FUNCTION pg_temp.rot() RETURNS void LANGUAGE c AS 'session_analytics', 'sa_rotate_lifecycle_key'$$,
                       '42501', 'reader binds its own function to the C signing code');
 SELECT pg_temp.attack('n', $$SELECT sessions.session_state('atk-on-1')$$, '42501', 'a role with no extension role asks for a state document');
 
