@@ -22,6 +22,13 @@ double		sa_good_amps = SA_DEFAULT_GOOD_AMPS;
 double		sa_fair_amps = SA_DEFAULT_FAIR_AMPS;
 
 /*
+ * session_analytics.report_summaries: the reports read the live summaries
+ * when they can answer (sessions.report_path); off forces the scan. Only
+ * SQL reads it (current_setting), hence static.
+ */
+static bool sa_report_summaries = true;
+
+/*
  * sa_analytics_init
  *		Registers the analytics GUCs; called from _PG_init. They are the
  *		defaults of the scalar functions, the aggregates and the reports.
@@ -44,6 +51,11 @@ sa_analytics_init(void)
 	DefineCustomRealVariable(SA_GUC_PREFIX ".fair_amps",
 							 "Average current (A) from which a session is rated orange.",
 							 NULL, &sa_fair_amps, SA_DEFAULT_FAIR_AMPS, 1e-9, 1e6,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable(SA_GUC_PREFIX ".report_summaries",
+							 "Reports read the live summaries when they answer the question exactly.",
+							 "Off: daily_report and summary_report always scan the store.",
+							 &sa_report_summaries, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
