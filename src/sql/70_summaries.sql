@@ -36,6 +36,10 @@ COMMENT ON COLUMN sessions.summary_config.good_a IS 'Amperes from which the summ
 COMMENT ON COLUMN sessions.summary_config.fair_a IS 'Amperes from which the summaries rate orange';
 -- The user's choice survives pg_dump; the row's trigger applies it on restore.
 SELECT pg_catalog.pg_extension_config_dump('sessions.summary_config', '');
+-- The settings are the installation's, not a tenant's: every reader reads
+-- them (report_path); only the owner writes them (no grant, no policy).
+ALTER TABLE sessions.summary_config ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summary_config_read ON sessions.summary_config FOR SELECT USING (true);
 
 /*
  * summary_settings
