@@ -29,6 +29,7 @@ OBJS = \
 	src/event_trigger.o \
 	src/notify_worker.o \
 	src/lifecycle_sign.o \
+	src/summary_capture.o \
 	src/compat_symbols.o
 
 # The install script of the current version is built from the master SQL,

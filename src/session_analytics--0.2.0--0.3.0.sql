@@ -852,74 +852,17 @@ COMMENT ON FUNCTION sessions.summary_scan(text) IS
 /*
  * summary_capture
  *		Statement trigger of sessions.store (INSERT, UPDATE, DELETE with
- *		their transition tables; TRUNCATE): appends one delta row per key the
- *		statement changed, the new rows' contributions minus the old rows',
- *		keys whose change is nil left out. Runs as the owner: writers cannot
- *		write sessions.summary_delta themselves.
+ *		their transition tables; TRUNCATE), in C (src/summary_capture.c):
+ *		appends one delta row per key the statement changed, the new rows'
+ *		contributions (summary_contribution) minus the old rows', keys whose
+ *		change is nil left out. Runs as the owner: writers cannot write
+ *		sessions.summary_delta themselves.
  */
 CREATE FUNCTION sessions.summary_capture()
 RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, sessions, pg_temp
-SET extra_float_digits = 1
-AS $$
-BEGIN
-    PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM sessions.summary_delta;
-    ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO sessions.summary_delta
-        SELECT r.namespace, r.kind, r.site, pg_catalog.timezone(COALESCE(st.time_zone, 'UTC'), r.started_at)::pg_catalog.date,
-               COALESCE(st.time_zone, 'UTC'),
-               pg_catalog.sum(x.active), pg_catalog.sum(x.completed), pg_catalog.sum(x.empty), pg_catalog.sum(x.micro),
-               pg_catalog.sum(x.normal), pg_catalog.sum(x.green), pg_catalog.sum(x.orange), pg_catalog.sum(x.red),
-               pg_catalog.sum(x.kwh), pg_catalog.sum(x.duration)
-          FROM new_rows r
-         CROSS JOIN sessions.summary_settings() g
-          LEFT JOIN sessions.site st ON st.namespace OPERATOR(pg_catalog.=) r.namespace
-         CROSS JOIN LATERAL sessions.summary_contribution(r.started_at, r.ended_at, r.kwh, 1,
-                                                          g.micro_threshold, g.volts, g.good_a, g.fair_a) x
-         WHERE r.started_at IS NOT NULL
-         GROUP BY 1, 2, 3, 4, 5;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO sessions.summary_delta
-        SELECT r.namespace, r.kind, r.site, pg_catalog.timezone(COALESCE(st.time_zone, 'UTC'), r.started_at)::pg_catalog.date,
-               COALESCE(st.time_zone, 'UTC'),
-               pg_catalog.sum(x.active), pg_catalog.sum(x.completed), pg_catalog.sum(x.empty), pg_catalog.sum(x.micro),
-               pg_catalog.sum(x.normal), pg_catalog.sum(x.green), pg_catalog.sum(x.orange), pg_catalog.sum(x.red),
-               pg_catalog.sum(x.kwh), pg_catalog.sum(x.duration)
-          FROM old_rows r
-         CROSS JOIN sessions.summary_settings() g
-          LEFT JOIN sessions.site st ON st.namespace OPERATOR(pg_catalog.=) r.namespace
-         CROSS JOIN LATERAL sessions.summary_contribution(r.started_at, r.ended_at, r.kwh, -1,
-                                                          g.micro_threshold, g.volts, g.good_a, g.fair_a) x
-         WHERE r.started_at IS NOT NULL
-         GROUP BY 1, 2, 3, 4, 5;
-    ELSE
-        INSERT INTO sessions.summary_delta
-        SELECT r.namespace, r.kind, r.site, pg_catalog.timezone(COALESCE(st.time_zone, 'UTC'), r.started_at)::pg_catalog.date,
-               COALESCE(st.time_zone, 'UTC'),
-               pg_catalog.sum(x.active), pg_catalog.sum(x.completed), pg_catalog.sum(x.empty), pg_catalog.sum(x.micro),
-               pg_catalog.sum(x.normal), pg_catalog.sum(x.green), pg_catalog.sum(x.orange), pg_catalog.sum(x.red),
-               pg_catalog.sum(x.kwh), pg_catalog.sum(x.duration)
-          FROM (SELECT o.namespace, o.kind, o.site, o.started_at, o.ended_at, o.kwh, -1 AS sign FROM old_rows o
-                UNION ALL
-                SELECT n.namespace, n.kind, n.site, n.started_at, n.ended_at, n.kwh, 1 FROM new_rows n) r
-         CROSS JOIN sessions.summary_settings() g
-          LEFT JOIN sessions.site st ON st.namespace OPERATOR(pg_catalog.=) r.namespace
-         CROSS JOIN LATERAL sessions.summary_contribution(r.started_at, r.ended_at, r.kwh, r.sign,
-                                                          g.micro_threshold, g.volts, g.good_a, g.fair_a) x
-         WHERE r.started_at IS NOT NULL
-         GROUP BY 1, 2, 3, 4, 5
-        HAVING pg_catalog.sum(x.active) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(x.completed) OPERATOR(pg_catalog.<>) 0
-            OR pg_catalog.sum(x.empty) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(x.micro) OPERATOR(pg_catalog.<>) 0
-            OR pg_catalog.sum(x.normal) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(x.green) OPERATOR(pg_catalog.<>) 0
-            OR pg_catalog.sum(x.orange) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(x.red) OPERATOR(pg_catalog.<>) 0
-            OR pg_catalog.sum(x.kwh) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(x.duration) OPERATOR(pg_catalog.<>) 0;
-    END IF;
-    RETURN NULL;
-END
-$$;
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_summary_capture';
 COMMENT ON FUNCTION sessions.summary_capture() IS
   'Statement trigger of sessions.store: appends the summary changes of the statement''s rows (transition tables) to sessions.summary_delta (internal)';
 
