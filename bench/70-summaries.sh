@@ -101,7 +101,7 @@ SELECT sessions.ocpi_put('NL', 'TNM', 'N:id', '{"country_code": "NL", "party_id"
 EOF
 cat >"$DIR/patch.sql" <<'EOF'
 \set id random(1, 10000)
-SELECT sessions.ocpi_patch('NL', 'TNM', 'P:id', jsonb_build_object('kwh', round((random() * 50)::numeric, 3), 'last_updated', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
+SELECT sessions.ocpi_patch('NL', 'TNM', 'P:id', jsonb_build_object('kwh', round((random() * 50)::numeric, 3), 'last_updated', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')));
 EOF
 # tps(clients, script): transactions per second of one pgbench run.
 tps() {
@@ -125,6 +125,31 @@ SELECT round(extract(epoch FROM :'t1'::timestamptz - :'t0'::timestamptz)::numeri
 SQL
 }
 median() { sort -g | sed -n 2p; }
+# The machine is shared: besides pgbench's wall-clock tps, the backend's own
+# CPU time (/proc/PID/stat, which waiting for a core does not count) per
+# call of a loop of one-row statements, summaries on against off.
+cpu_per_call() {  # cpu_per_call MODE-LIST... : prints "mode put_us patch_us" lines
+    coproc P { psql -X -q -At -d "$W"; }
+    local pid line a b
+    q() { echo "$1" >&"${P[1]}"; read -r line <&"${P[0]}"; echo "$line"; }
+    pid=$(q "SELECT pg_backend_pid();")
+    q "CREATE FUNCTION pg_temp.put(n int, tag text) RETURNS int LANGUAGE plpgsql AS \$\$
+       DECLARE d jsonb := '{\"country_code\": \"NL\", \"party_id\": \"TNM\", \"id\": \"x\", \"start_date_time\": \"2026-11-15T10:00:00Z\", \"kwh\": 7.25, \"cdr_token\": {\"country_code\": \"NL\", \"party_id\": \"TST\", \"uid\": \"U1\", \"type\": \"RFID\", \"contract_id\": \"C1\"}, \"auth_method\": \"WHITELIST\", \"location_id\": \"LOC1\", \"evse_uid\": \"E1\", \"connector_id\": \"1\", \"currency\": \"EUR\", \"status\": \"ACTIVE\", \"last_updated\": \"2026-11-15T10:05:00Z\"}';
+       BEGIN FOR i IN 1..n LOOP PERFORM sessions.ocpi_put('NL', 'TNM', tag || i, jsonb_set(d, '{id}', to_jsonb(tag || i))); END LOOP; RETURN n; END \$\$;
+       CREATE FUNCTION pg_temp.patch(n int) RETURNS int LANGUAGE plpgsql AS \$\$
+       BEGIN FOR i IN 1..n LOOP PERFORM sessions.ocpi_patch('NL', 'TNM', 'P' || (1 + i % 10000), jsonb_build_object('kwh', i % 50,
+           'last_updated', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))); END LOOP; RETURN n; END \$\$;
+       SELECT 1;" >/dev/null
+    for m in "$@"; do
+        q "SELECT sessions.configure_summaries($m) IS NOT NULL;" >/dev/null
+        a=$(awk '{print $14 + $15}' /proc/$pid/stat); q "SELECT pg_temp.put(3000, 'Q$RANDOM-');" >/dev/null
+        b=$(awk '{print $14 + $15}' /proc/$pid/stat); q "SELECT pg_temp.patch(3000);" >/dev/null
+        c=$(awk '{print $14 + $15}' /proc/$pid/stat)
+        echo "$m $(( (b - a) * 10000 / 3000 )) $(( (c - b) * 10000 / 3000 ))"
+    done
+    echo '\q' >&"${P[1]}"
+}
+
 declare -A R
 for rep in 1 2 3; do
     for mode in true false; do
@@ -136,6 +161,13 @@ for rep in 1 2 3; do
         R[imp_$mode]+="$ins"$'\n'
         R[reimp_$mode]+="$upd"$'\n'
     done
+done
+cpu=$(cpu_per_call true false true false true false)
+for k in 2 3; do
+    on=$(awk -v k=$k '$1 == "true" {print $k}' <<<"$cpu" | median) off=$(awk -v k=$k '$1 == "false" {print $k}' <<<"$cpu" | median)
+    awk -v k="$k" -v a="$on" -v b="$off" 'BEGIN {
+        printf "%-36s on %5d us   off %5d us   backend CPU per call, throughput on / off %.2f\n",
+               (k == 2) ? "ocpi_put, CPU per call" : "ocpi_patch, CPU per call", a, b, b / a }'
 done
 for k in put1 patch put8; do
     on=$(median <<<"${R[${k}_true]}") off=$(median <<<"${R[${k}_false]}")

@@ -23,6 +23,9 @@
 
 #include <math.h>
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "common/int.h"
@@ -36,8 +39,10 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "catalog/pg_type.h"
 
 #include "analytics_params.h"
@@ -398,10 +403,46 @@ accumulate(Tuplestorestate *ts, Relation rel, int sign, const SummaryParams *p,
 	MemoryContextDelete(rowcxt);
 }
 
+/* The columns of sessions.summary_delta, in table order (70_summaries.sql). */
+static const char *const delta_columns[] = {
+	"namespace", "kind", "site", "day", "time_zone", "active", "completed", "empty", "micro", "normal",
+	"green", "orange", "red", "kwh", "duration"
+};
+#define N_DELTA_COLUMNS lengthof(delta_columns)
+
+/*
+ * delta_direct_ok
+ *		True when sessions.summary_delta is the table 70_summaries.sql made:
+ *		its columns in that order and no index (nothing to maintain beside
+ *		the heap), so a change can be appended with heap_insert. Otherwise
+ *		(someone indexed it, say) the SQL INSERT is used.
+ */
+static bool
+delta_direct_ok(Relation rel)
+{
+	TupleDesc	d = RelationGetDescr(rel);
+	int			live = 0;
+
+	if (rel->rd_rel->relhasindex || rel->rd_rel->relkind != RELKIND_RELATION)
+		return false;
+	for (int i = 0; i < d->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(d, i);
+
+		if (a->attisdropped)
+			return false;
+		if (live >= (int) N_DELTA_COLUMNS || strcmp(NameStr(a->attname), delta_columns[live]) != 0)
+			return false;
+		live++;
+	}
+	return live == (int) N_DELTA_COLUMNS;
+}
+
 /*
  * insert_changes
  *		One sessions.summary_delta row per key of keys whose change is not
- *		nil; returns how many.
+ *		nil: appended to the heap directly (the table has no index), else by
+ *		a saved INSERT. Returns how many.
  */
 static uint64
 insert_changes(HTAB *keys)
@@ -409,21 +450,27 @@ insert_changes(HTAB *keys)
 	HASH_SEQ_STATUS seq;
 	SummaryBucket *b;
 	uint64		n = 0;
-	Oid			types[15] = {TEXTOID, TEXTOID, TEXTOID, DATEOID, TEXTOID,
+	Oid			types[N_DELTA_COLUMNS] = {TEXTOID, TEXTOID, TEXTOID, DATEOID, TEXTOID,
 		INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID};
-	SPIPlanPtr	plan = keep_plan(&insert_plan,
-								 "INSERT INTO sessions.summary_delta (namespace, kind, site, day, time_zone, active, completed, empty, "
-								 "micro, normal, green, orange, red, kwh, duration) "
-								 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-								 15, types);
+	Relation	rel = table_openrv(makeRangeVar("sessions", "summary_delta", -1), RowExclusiveLock);
+	bool		direct = delta_direct_ok(rel);
+	SPIPlanPtr	plan = NULL;
+
+	if (!direct)
+		plan = keep_plan(&insert_plan,
+						 "INSERT INTO sessions.summary_delta (namespace, kind, site, day, time_zone, active, completed, empty, "
+						 "micro, normal, green, orange, red, kwh, duration) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+						 N_DELTA_COLUMNS, types);
 
 	hash_seq_init(&seq, keys);
 	while ((b = hash_seq_search(&seq)) != NULL)
 	{
 		for (SummaryAcc *acc = b->accs; acc != NULL; acc = acc->next)
 		{
-			Datum		v[15];
-			char		nulls[15];
+			Datum		v[N_DELTA_COLUMNS];
+			bool		isnull[N_DELTA_COLUMNS] = {0};
+			char		nulls[N_DELTA_COLUMNS];
 			bool		nil = acc->duration == 0 &&
 				DatumGetInt32(DirectFunctionCall1(numeric_sign, NumericGetDatum(acc->kwh))) == 0;
 
@@ -431,27 +478,29 @@ insert_changes(HTAB *keys)
 				nil = nil && acc->counters[i] == 0;
 			if (nil)
 				continue;
-			memset(nulls, ' ', sizeof(nulls));
 			v[0] = CStringGetTextDatum(acc->namespace);
 			v[1] = CStringGetTextDatum(acc->kind);
-			if (acc->site != NULL)
-				v[2] = CStringGetTextDatum(acc->site);
-			else
-			{
-				v[2] = (Datum) 0;
-				nulls[2] = 'n';
-			}
+			v[2] = acc->site != NULL ? CStringGetTextDatum(acc->site) : (Datum) 0;
+			isnull[2] = acc->site == NULL;
 			v[3] = DateADTGetDatum(acc->day);
 			v[4] = CStringGetTextDatum(acc->zone);
 			for (int i = 0; i < N_COUNTERS; i++)
 				v[5 + i] = Int64GetDatum(acc->counters[i]);
 			v[13] = NumericGetDatum(acc->kwh);
 			v[14] = Int64GetDatum(acc->duration);
-			if (SPI_execute_plan(plan, v, nulls, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "summary_capture: inserting a summary change failed");
+			if (direct)
+				simple_heap_insert(rel, heap_form_tuple(RelationGetDescr(rel), v, isnull));
+			else
+			{
+				for (int i = 0; i < (int) N_DELTA_COLUMNS; i++)
+					nulls[i] = isnull[i] ? 'n' : ' ';
+				if (SPI_execute_plan(plan, v, nulls, false, 0) != SPI_OK_INSERT)
+					elog(ERROR, "summary_capture: inserting a summary change failed");
+			}
 			n++;
 		}
 	}
+	table_close(rel, NoLock);
 	return n;
 }
 

@@ -87,7 +87,9 @@ COMMENT ON COLUMN sessions.summary_delta.time_zone IS
 COMMENT ON COLUMN sessions.summary_delta.kwh IS
   'Energy of completed sessions, the exact sum of each kWh''s shortest decimal form (no summation-order noise)';
 COMMENT ON COLUMN sessions.summary_delta.duration IS 'Summed duration of completed sessions, microseconds';
-CREATE INDEX summary_delta_day_idx ON sessions.summary_delta (day, namespace);
+-- No index: summary_capture appends to the heap alone (the cheapest write a
+-- store statement can add), and readers scan a table the maintenance round
+-- keeps at one row per key (docs/summaries.md, "Costs").
 
 ALTER TABLE sessions.summary_delta ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summary_delta_by_namespace ON sessions.summary_delta FOR SELECT
