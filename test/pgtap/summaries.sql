@@ -13,7 +13,7 @@
 --
 -- Not in a transaction: the connections must see the setup.
 SET client_min_messages = warning;
-SELECT plan(70);
+SELECT plan(72);
 
 DO $$
 BEGIN
@@ -364,7 +364,10 @@ RESET session_analytics.report_summaries;
 SELECT is((SELECT path FROM sessions.report_path('[2025-03-01, infinity)', site => 'only-Depot')), 'scan', 'an infinite bound scans');
 SELECT is((SELECT path FROM sessions.report_path('empty', site => 'only-Depot')), 'summaries', 'an empty range needs no scan');
 SELECT is((SELECT count(*) FROM sessions.daily_report('empty', site => 'only-Depot')), 0::bigint, 'and has no day');
+SELECT isnt(sessions.time_zone_source(), 'session', 'time_zone_source: TimeZone not set for the session');
 SET TimeZone = 'America/New_York';
+SELECT is(sessions.time_zone_source(), (SELECT source FROM pg_settings WHERE name = 'TimeZone'),
+          'time_zone_source says what pg_settings says');
 SELECT is((SELECT path || ' ' || time_zone FROM sessions.report_path(NULL, site => 'only-US-EVX')), 'summaries America/New_York',
           'the session''s TimeZone, the site''s zone: summaries');
 SELECT is((SELECT path FROM sessions.report_path(NULL, site => 'only-Depot')), 'scan', 'the session''s TimeZone, another site''s zone: scan');
