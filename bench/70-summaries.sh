@@ -127,23 +127,24 @@ SQL
 median() { sort -g | sed -n 2p; }
 # The machine is shared: besides pgbench's wall-clock tps, the backend's own
 # CPU time (/proc/PID/stat, which waiting for a core does not count) per
-# call of a loop of one-row statements, summaries on against off.
+# call of a procedure's loop of one-row statements each committed (a
+# transaction per call, as a client's), summaries on against off.
 cpu_per_call() {  # cpu_per_call MODE-LIST... : prints "mode put_us patch_us" lines
     coproc P { psql -X -q -At -d "$W"; }
     local pid line a b
     q() { echo "$1" >&"${P[1]}"; read -r line <&"${P[0]}"; echo "$line"; }
     pid=$(q "SELECT pg_backend_pid();")
-    q "CREATE FUNCTION pg_temp.put(n int, tag text) RETURNS int LANGUAGE plpgsql AS \$\$
+    q "CREATE PROCEDURE pg_temp.put(n int, tag text) LANGUAGE plpgsql AS \$\$
        DECLARE d jsonb := '{\"country_code\": \"NL\", \"party_id\": \"TNM\", \"id\": \"x\", \"start_date_time\": \"2026-11-15T10:00:00Z\", \"kwh\": 7.25, \"cdr_token\": {\"country_code\": \"NL\", \"party_id\": \"TST\", \"uid\": \"U1\", \"type\": \"RFID\", \"contract_id\": \"C1\"}, \"auth_method\": \"WHITELIST\", \"location_id\": \"LOC1\", \"evse_uid\": \"E1\", \"connector_id\": \"1\", \"currency\": \"EUR\", \"status\": \"ACTIVE\", \"last_updated\": \"2026-11-15T10:05:00Z\"}';
-       BEGIN FOR i IN 1..n LOOP PERFORM sessions.ocpi_put('NL', 'TNM', tag || i, jsonb_set(d, '{id}', to_jsonb(tag || i))); END LOOP; RETURN n; END \$\$;
-       CREATE FUNCTION pg_temp.patch(n int) RETURNS int LANGUAGE plpgsql AS \$\$
+       BEGIN FOR i IN 1..n LOOP PERFORM sessions.ocpi_put('NL', 'TNM', tag || i, jsonb_set(d, '{id}', to_jsonb(tag || i))); COMMIT; END LOOP; END \$\$;
+       CREATE PROCEDURE pg_temp.patch(n int) LANGUAGE plpgsql AS \$\$
        BEGIN FOR i IN 1..n LOOP PERFORM sessions.ocpi_patch('NL', 'TNM', 'P' || (1 + i % 10000), jsonb_build_object('kwh', i % 50,
-           'last_updated', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))); END LOOP; RETURN n; END \$\$;
+           'last_updated', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))); COMMIT; END LOOP; END \$\$;
        SELECT 1;" >/dev/null
     for m in "$@"; do
         q "SELECT sessions.configure_summaries($m) IS NOT NULL;" >/dev/null
-        a=$(awk '{print $14 + $15}' /proc/$pid/stat); q "SELECT pg_temp.put(3000, 'Q$RANDOM-');" >/dev/null
-        b=$(awk '{print $14 + $15}' /proc/$pid/stat); q "SELECT pg_temp.patch(3000);" >/dev/null
+        a=$(awk '{print $14 + $15}' /proc/$pid/stat); q "CALL pg_temp.put(3000, 'Q$RANDOM-'); SELECT 1;" >/dev/null
+        b=$(awk '{print $14 + $15}' /proc/$pid/stat); q "CALL pg_temp.patch(3000); SELECT 1;" >/dev/null
         c=$(awk '{print $14 + $15}' /proc/$pid/stat)
         echo "$m $(( (b - a) * 10000 / 3000 )) $(( (c - b) * 10000 / 3000 ))"
     done
