@@ -857,13 +857,15 @@ COMMENT ON FUNCTION sessions.summary_scan(text) IS
  *		their transition tables; TRUNCATE), in C (src/summary_capture.c):
  *		appends one delta row per key the statement changed, the new rows'
  *		contributions (summary_contribution) minus the old rows', keys whose
- *		change is nil left out. Runs as the owner: writers cannot write
- *		sessions.summary_delta themselves.
+ *		change is nil left out. It reads sessions.summary_config and
+ *		sessions.site and appends to sessions.summary_delta by direct table
+ *		access, so it needs no privilege of the writer (who has none on
+ *		them), and refuses to run on any table but sessions.store; nobody
+ *		but the owner may attach it (no EXECUTE).
  */
 CREATE FUNCTION sessions.summary_capture()
 RETURNS trigger
-LANGUAGE c SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE c
 AS 'MODULE_PATHNAME', 'sa_summary_capture';
 COMMENT ON FUNCTION sessions.summary_capture() IS
   'Statement trigger of sessions.store: appends the summary changes of the statement''s rows (transition tables) to sessions.summary_delta (internal)';

@@ -13,29 +13,34 @@
  * scalar functions (sa_current_a, the one formula), kWh is the exact
  * decimal of the value's shortest text form and the duration is in
  * microseconds. In C because the same work in PL/pgSQL cost a write
- * statement more than half its time (docs/benchmarks.md).
+ * statement more than half its time, and SPI in C a third of the rest
+ * (docs/benchmarks.md).
  *
  * Also time_zone_source(), which the reports' reader (report_path) asks
  * where TimeZone came from, as pg_settings.source says, without building
  * all of pg_settings (half a millisecond of a 2 ms report).
  *
- * Dependency rule: built on analytics_params.h and PostgreSQL (SPI for the
- * settings, the zones and the insert). It knows nothing of the OCPI, the
+ * Dependency rule: built on analytics_params.h and PostgreSQL; it reads
+ * sessions.summary_config and sessions.site and appends to
+ * sessions.summary_delta directly (table access, no SPI: the writer has no
+ * privilege on them and the trigger runs as the writer). It knows nothing of the OCPI, the
  * events or the workers.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/tableam.h"
 #include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "common/int.h"
 #include "common/shortest_dec.h"
 #include "executor/executor.h"
-#include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
@@ -46,9 +51,14 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "access/skey.h"
+#include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
 #include "catalog/pg_type.h"
 
 #include "analytics_params.h"
@@ -99,29 +109,36 @@ typedef struct SummaryParams
 	float8		fair_a;
 } SummaryParams;
 
-static SPIPlanPtr settings_plan = NULL;
-static SPIPlanPtr zone_plan = NULL;
-static SPIPlanPtr insert_plan = NULL;
 
 /*
- * keep_plan
- *		A saved plan of sql (nargs parameters of types argtypes), prepared on
- *		first use.
+ * open_table
+ *		sessions.<name>, locked in mode. The extension's own tables are read
+ *		and written directly (no SPI, no executor): this trigger runs for
+ *		every write statement, as the writer, and the writer has no
+ *		privilege on them.
  */
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+static Relation
+open_table(const char *name, LOCKMODE mode)
 {
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+	return table_openrv(makeRangeVar("sessions", (char *) name, -1), mode);
+}
 
-		if (p == NULL)
-			elog(ERROR, "summary_capture: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "summary_capture: SPI_keepplan failed");
-		*plan = p;
-	}
-	return *plan;
+/*
+ * column
+ *		Attribute number of column name of rel (an error if it is missing:
+ *		the table is not the one 70_summaries.sql made).
+ */
+static AttrNumber
+column(Relation rel, const char *name)
+{
+	AttrNumber	a = attnameAttNum(rel, name, false);
+
+	if (a == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of %s is missing", name, RelationGetRelationName(rel)),
+				 errhint("Reinstall the extension: its live-summary tables were changed.")));
+	return a;
 }
 
 /*
@@ -132,50 +149,55 @@ keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
  *		trigger fired in the statement that switched them off sees it).
  */
 static bool
-read_settings(SummaryParams *p)
+read_settings(SummaryParams *p, Snapshot snap)
 {
-	SPIPlanPtr	plan = keep_plan(&settings_plan,
-								 "SELECT enabled, micro_threshold, volts, good_a, fair_a FROM sessions.summary_config",
-								 0, NULL);
-	bool		isnull;
+	Relation	rel = open_table("summary_config", AccessShareLock);
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 	HeapTuple	t;
-	TupleDesc	d;
+	bool		enabled = true;
+	bool		isnull;
 
 	/* No row: the defaults of sessions.summary_settings(). */
 	p->micro_threshold = 1.0;
 	p->volts = 208;
 	p->good_a = 16;
 	p->fair_a = 8;
-	if (SPI_execute_plan(plan, NULL, NULL, true, 2) != SPI_OK_SELECT || SPI_processed > 1)
-		elog(ERROR, "summary_capture: sessions.summary_config has more than one row");
-	if (SPI_processed == 0)
-		return true;
-	t = SPI_tuptable->vals[0];
-	d = SPI_tuptable->tupdesc;
-	if (!DatumGetBool(SPI_getbinval(t, d, 1, &isnull)))
-		return false;
-	p->micro_threshold = DatumGetFloat8(SPI_getbinval(t, d, 2, &isnull));
-	p->volts = DatumGetFloat8(SPI_getbinval(t, d, 3, &isnull));
-	p->good_a = DatumGetFloat8(SPI_getbinval(t, d, 4, &isnull));
-	p->fair_a = DatumGetFloat8(SPI_getbinval(t, d, 5, &isnull));
-	return true;
+	if ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		TupleDesc	d = RelationGetDescr(rel);
+
+		enabled = DatumGetBool(heap_getattr(t, column(rel, "enabled"), d, &isnull));
+		p->micro_threshold = DatumGetFloat8(heap_getattr(t, column(rel, "micro_threshold"), d, &isnull));
+		p->volts = DatumGetFloat8(heap_getattr(t, column(rel, "volts"), d, &isnull));
+		p->good_a = DatumGetFloat8(heap_getattr(t, column(rel, "good_a"), d, &isnull));
+		p->fair_a = DatumGetFloat8(heap_getattr(t, column(rel, "fair_a"), d, &isnull));
+	}
+	table_endscan(scan);
+	table_close(rel, NoLock);
+	return enabled;
 }
 
 /*
  * zone_for
  *		The zone of namespace's local days: sessions.site.time_zone, UTC when
- *		it has no row or no zone. Cached in zones for the statement.
+ *		it has no row or no zone (read through the site's primary key).
+ *		Cached in zones for the statement.
  */
 static const char *
-zone_for(HTAB *zones, const char *namespace, MemoryContext mcxt)
+zone_for(HTAB *zones, const char *namespace, MemoryContext mcxt, Snapshot snap)
 {
 	char		key[NAMEDATALEN] = {0};
 	ZoneEntry  *e;
 	bool		found;
 	ListCell   *lc;
-	Datum		arg;
-	char	   *zone;
+	char	   *zone = NULL;
 	MemoryContext old;
+	Relation	rel;
+	Relation	idx;
+	Oid			pk;
+	ScanKeyData sk;
+	SysScanDesc scan;
+	HeapTuple	t;
 
 	strlcpy(key, namespace, NAMEDATALEN);
 	e = hash_search(zones, key, HASH_ENTER, &found);
@@ -185,24 +207,31 @@ zone_for(HTAB *zones, const char *namespace, MemoryContext mcxt)
 		if (strcmp((char *) lfirst(lc), namespace) == 0)
 			return (char *) lfirst(lnext(e->names, lc));
 
-	arg = CStringGetTextDatum(namespace);
-	if (SPI_execute_plan(keep_plan(&zone_plan,
-								   "SELECT time_zone FROM sessions.site WHERE namespace OPERATOR(pg_catalog.=) $1",
-								   1, (Oid[]) {TEXTOID}),
-						 &arg, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "summary_capture: the zone look-up failed");
+	rel = open_table("site", AccessShareLock);
+	pk = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pk))
+		elog(ERROR, "summary_capture: sessions.site has no primary key");
+	idx = index_open(pk, AccessShareLock);
+	ScanKeyEntryInitialize(&sk, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0],
+						   F_TEXTEQ, CStringGetTextDatum(namespace));
+	scan = systable_beginscan(rel, pk, true, snap, 1, &sk);
 	old = MemoryContextSwitchTo(mcxt);
-	zone = NULL;
-	if (SPI_processed == 1)
-		zone = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if ((t = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		z = heap_getattr(t, column(rel, "time_zone"), RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			zone = TextDatumGetCString(z);
+	}
 	if (zone == NULL)
 		zone = pstrdup("UTC");
-	else
-		zone = pstrdup(zone);
 	e->names = lappend(e->names, pstrdup(namespace));
 	e->names = lappend(e->names, zone);
 	MemoryContextSwitchTo(old);
-	SPI_freetuptable(SPI_tuptable);
+	systable_endscan(scan);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
 	return zone;
 }
 
@@ -255,21 +284,19 @@ key_hash(const char *ns, const char *kind, const char *site, const char *zone)
  */
 static void
 accumulate(Tuplestorestate *ts, Relation rel, int sign, const SummaryParams *p,
-		   HTAB *keys, HTAB *zones, MemoryContext mcxt)
+		   HTAB *keys, HTAB *zones, MemoryContext mcxt, Snapshot snap)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot;
-	int			a_ns = SPI_fnumber(desc, "namespace"),
-				a_kind = SPI_fnumber(desc, "kind"),
-				a_site = SPI_fnumber(desc, "site"),
-				a_start = SPI_fnumber(desc, "started_at"),
-				a_end = SPI_fnumber(desc, "ended_at"),
-				a_kwh = SPI_fnumber(desc, "kwh");
+	int			a_ns = column(rel, "namespace"),
+				a_kind = column(rel, "kind"),
+				a_site = column(rel, "site"),
+				a_start = column(rel, "started_at"),
+				a_end = column(rel, "ended_at"),
+				a_kwh = column(rel, "kwh");
 	int			ptr;
 	MemoryContext rowcxt;
 
-	if (a_ns <= 0 || a_kind <= 0 || a_site <= 0 || a_start <= 0 || a_end <= 0 || a_kwh <= 0)
-		elog(ERROR, "summary_capture: sessions.store lacks a summarized column");
 	rowcxt = AllocSetContextCreate(mcxt, "summary_capture row", ALLOCSET_SMALL_SIZES);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
@@ -315,7 +342,7 @@ accumulate(Tuplestorestate *ts, Relation rel, int sign, const SummaryParams *p,
 		ns = text_attr(slot, a_ns);
 		kind = text_attr(slot, a_kind);
 		site = text_attr(slot, a_site);
-		zone = zone_for(zones, ns, mcxt);
+		zone = zone_for(zones, ns, mcxt, snap);
 		day = DatumGetDateADT(DirectFunctionCall1(timestamp_date,
 												  DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(zone),
 																	  TimestampTzGetDatum(start))));
@@ -418,38 +445,38 @@ static const char *const delta_columns[] = {
 #define N_DELTA_COLUMNS lengthof(delta_columns)
 
 /*
- * delta_direct_ok
- *		True when sessions.summary_delta is the table 70_summaries.sql made:
- *		its columns in that order and no index (nothing to maintain beside
- *		the heap), so a change can be appended with heap_insert. Otherwise
- *		(someone indexed it, say) the SQL INSERT is used.
+ * check_delta_layout
+ *		sessions.summary_delta must be the table 70_summaries.sql made: its
+ *		columns in that order (the values are formed positionally).
  */
-static bool
-delta_direct_ok(Relation rel)
+static void
+check_delta_layout(Relation rel)
 {
 	TupleDesc	d = RelationGetDescr(rel);
 	int			live = 0;
 
-	if (rel->rd_rel->relhasindex || rel->rd_rel->relkind != RELKIND_RELATION)
-		return false;
 	for (int i = 0; i < d->natts; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(d, i);
 
 		if (a->attisdropped)
-			return false;
+			continue;
 		if (live >= (int) N_DELTA_COLUMNS || strcmp(NameStr(a->attname), delta_columns[live]) != 0)
-			return false;
+			break;
 		live++;
 	}
-	return live == (int) N_DELTA_COLUMNS;
+	if (live != (int) N_DELTA_COLUMNS || d->natts != (int) N_DELTA_COLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sessions.summary_delta does not have the columns the live summaries write"),
+				 errhint("Reinstall the extension, or switch summaries off (sessions.configure_summaries(false)).")));
 }
 
 /*
  * insert_changes
  *		One sessions.summary_delta row per key of keys whose change is not
- *		nil: appended to the heap directly (the table has no index), else by
- *		a saved INSERT. Returns how many.
+ *		nil, appended to the heap (with its indexes, if anyone added one).
+ *		Returns how many.
  */
 static uint64
 insert_changes(HTAB *keys)
@@ -457,19 +484,9 @@ insert_changes(HTAB *keys)
 	HASH_SEQ_STATUS seq;
 	SummaryBucket *b;
 	uint64		n = 0;
-	Oid			types[N_DELTA_COLUMNS] = {TEXTOID, TEXTOID, TEXTOID, DATEOID, TEXTOID,
-		INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID};
-	Relation	rel = table_openrv(makeRangeVar("sessions", "summary_delta", -1), RowExclusiveLock);
-	bool		direct = delta_direct_ok(rel);
-	SPIPlanPtr	plan = NULL;
+	Relation	rel = open_table("summary_delta", RowExclusiveLock);
 
-	if (!direct)
-		plan = keep_plan(&insert_plan,
-						 "INSERT INTO sessions.summary_delta (namespace, kind, site, day, time_zone, active, completed, empty, "
-						 "micro, normal, green, orange, red, kwh, duration) "
-						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-						 N_DELTA_COLUMNS, types);
-
+	check_delta_layout(rel);
 	hash_seq_init(&seq, keys);
 	while ((b = hash_seq_search(&seq)) != NULL)
 	{
@@ -477,7 +494,7 @@ insert_changes(HTAB *keys)
 		{
 			Datum		v[N_DELTA_COLUMNS];
 			bool		isnull[N_DELTA_COLUMNS] = {0};
-			char		nulls[N_DELTA_COLUMNS];
+			HeapTuple	tup;
 			bool		nil = acc->duration == 0 &&
 				DatumGetInt32(DirectFunctionCall1(numeric_sign, NumericGetDatum(acc->kwh))) == 0;
 
@@ -495,20 +512,33 @@ insert_changes(HTAB *keys)
 				v[5 + i] = Int64GetDatum(acc->counters[i]);
 			v[13] = NumericGetDatum(acc->kwh);
 			v[14] = Int64GetDatum(acc->duration);
-			if (direct)
-				simple_heap_insert(rel, heap_form_tuple(RelationGetDescr(rel), v, isnull));
+			tup = heap_form_tuple(RelationGetDescr(rel), v, isnull);
+			if (rel->rd_rel->relhasindex)
+				CatalogTupleInsert(rel, tup);
 			else
-			{
-				for (int i = 0; i < (int) N_DELTA_COLUMNS; i++)
-					nulls[i] = isnull[i] ? 'n' : ' ';
-				if (SPI_execute_plan(plan, v, nulls, false, 0) != SPI_OK_INSERT)
-					elog(ERROR, "summary_capture: inserting a summary change failed");
-			}
+				simple_heap_insert(rel, tup);
 			n++;
 		}
 	}
 	table_close(rel, NoLock);
 	return n;
+}
+
+/*
+ * empty_summaries
+ *		Deletes every row of sessions.summary_delta (TRUNCATE of the store).
+ */
+static void
+empty_summaries(void)
+{
+	Relation	rel = open_table("summary_delta", RowExclusiveLock);
+	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	HeapTuple	t;
+
+	while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		simple_heap_delete(rel, &t->t_self);
+	table_endscan(scan);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -529,6 +559,7 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 	HTAB	   *keys,
 			   *zones;
 	MemoryContext mcxt;
+	Snapshot	snap;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
@@ -539,24 +570,32 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SUMMARY_LOCK_KEY1, SUMMARY_LOCK_KEY2, 2);
 	(void) LockAcquire(&tag, ShareLock, false, false);
 
-	/* Outlives the SPI procedure context (deleted by SPI_finish). */
-	mcxt = AllocSetContextCreate(CurrentMemoryContext, "summary_capture", ALLOCSET_DEFAULT_SIZES);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "summary_capture: SPI_connect failed");
+	/* Only sessions.store's rows may become summaries. */
+	if (strcmp(RelationGetRelationName(td->tg_relation), "store") != 0 ||
+		get_namespace_oid("sessions", false) != RelationGetNamespace(td->tg_relation))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("summary_capture must be a trigger of sessions.store, not of \"%s\"",
+						RelationGetRelationName(td->tg_relation))));
+
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
-		if (SPI_execute("DELETE FROM sessions.summary_delta", false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "summary_capture: emptying the summaries failed");
-		SPI_finish();
-		MemoryContextDelete(mcxt);
+		empty_summaries();
 		return PointerGetDatum(NULL);
 	}
-	if (!read_settings(&p))
+	/*
+	 * The settings and zones as of now, not as of the statement's (or, at
+	 * REPEATABLE READ, the transaction's) snapshot: a rebuild that this
+	 * writer waited for above (a zone change, configure_summaries) has
+	 * committed, and its zone and parameters are the ones to use.
+	 */
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	if (!read_settings(&p, snap))
 	{
-		SPI_finish();
-		MemoryContextDelete(mcxt);
+		UnregisterSnapshot(snap);
 		return PointerGetDatum(NULL);
 	}
+	mcxt = AllocSetContextCreate(CurrentMemoryContext, "summary_capture", ALLOCSET_DEFAULT_SIZES);
 	kctl.keysize = offsetof(SummaryBucket, accs);
 	kctl.entrysize = sizeof(SummaryBucket);
 	kctl.hcxt = mcxt;
@@ -567,12 +606,11 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 	zones = hash_create("summary_capture zones", 16, &zctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
 	if (td->tg_oldtable != NULL)
-		accumulate(td->tg_oldtable, td->tg_relation, -1, &p, keys, zones, mcxt);
+		accumulate(td->tg_oldtable, td->tg_relation, -1, &p, keys, zones, mcxt, snap);
 	if (td->tg_newtable != NULL)
-		accumulate(td->tg_newtable, td->tg_relation, 1, &p, keys, zones, mcxt);
+		accumulate(td->tg_newtable, td->tg_relation, 1, &p, keys, zones, mcxt, snap);
 	(void) insert_changes(keys);
-
-	SPI_finish();
+	UnregisterSnapshot(snap);
 	MemoryContextDelete(mcxt);
 	return PointerGetDatum(NULL);
 }

@@ -13,7 +13,7 @@
 --
 -- Not in a transaction: the connections must see the setup.
 SET client_min_messages = warning;
-SELECT plan(72);
+SELECT plan(75);
 
 DO $$
 BEGIN
@@ -423,6 +423,32 @@ SELECT is((SELECT count(*) FROM sessions.check_summaries()), 0::bigint, 'switche
 SELECT throws_ok($$SELECT sessions.configure_summaries(NULL)$$, '22004', NULL, 'configure_summaries: NULL refused');
 SELECT throws_ok($$SELECT sessions.configure_summaries(micro_threshold => -1)$$, '22023', NULL, 'configure_summaries: a threshold <= 0 refused');
 SELECT throws_ok($$SELECT sessions.configure_summaries(good_a => 4)$$, '22023', NULL, 'configure_summaries: fair_a above good_a refused');
+
+-- ---- a REPEATABLE READ writer whose snapshot predates a zone change ----------------
+DO $$
+BEGIN
+    PERFORM dblink_exec('c1', 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+    PERFORM * FROM dblink('c1', 'SELECT count(*) FROM sessions.store') AS t(n bigint);  -- its snapshot
+END
+$$;
+SELECT is((sessions.set_site('Depot', 'Asia/Tokyo')).time_zone, 'Asia/Tokyo', 'Depot gets a zone while c1''s snapshot is older');
+DO $$
+BEGIN
+    PERFORM dblink_exec('c1', $q$INSERT INTO sessions.store (kind, namespace, site, external_id, status, started_at, ended_at, kwh)
+                                 VALUES ('powerflex', 'Depot', 'only-Depot', 'rr-1', 'X', '2025-03-09 16:30+00', '2025-03-09 17:00+00', 4)$q$);
+    PERFORM dblink_exec('c1', 'COMMIT');
+END
+$$;
+SELECT is((SELECT count(*) FROM sessions.check_summaries()), 0::bigint,
+          'its write is summarized in the new zone (the trigger reads zones as of now, not as of its snapshot)');
+
+-- ---- the trigger function belongs to sessions.store ---------------------------------
+CREATE TABLE public.fake_store (LIKE sessions.store INCLUDING DEFAULTS);
+CREATE TRIGGER fake AFTER INSERT ON public.fake_store REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions.summary_capture();
+SELECT throws_ok($$INSERT INTO public.fake_store (kind, namespace, status, started_at) VALUES ('ocpi', 'NL-TNM', 'X', now())$$,
+                 '39P01', NULL, 'summary_capture refuses to summarize another table than sessions.store');
+DROP TABLE public.fake_store;
 
 -- ---- TRUNCATE -----------------------------------------------------------------------------
 TRUNCATE sessions.store CASCADE;
