@@ -1386,6 +1386,9 @@ RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty 
               green bigint, orange bigint, red bigint)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
 AS $$
     SELECT d.*
       FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
@@ -1414,6 +1417,9 @@ RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, mi
               green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
 AS $$
     SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
            COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
