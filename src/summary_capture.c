@@ -567,6 +567,16 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("summary_capture must be an AFTER ... FOR EACH STATEMENT trigger of sessions.store")));
 
+	/*
+	 * Nothing to summarize: an UPDATE or DELETE that matched no row, or the
+	 * half of an INSERT ... ON CONFLICT DO UPDATE that did not happen (both
+	 * statement triggers fire for every ocpi_put).
+	 */
+	if (!TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) &&
+		(td->tg_oldtable == NULL || tuplestore_tuple_count(td->tg_oldtable) == 0) &&
+		(td->tg_newtable == NULL || tuplestore_tuple_count(td->tg_newtable) == 0))
+		return PointerGetDatum(NULL);
+
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SUMMARY_LOCK_KEY1, SUMMARY_LOCK_KEY2, 2);
 	(void) LockAcquire(&tag, ShareLock, false, false);
 
