@@ -33,6 +33,7 @@ OBJS = \
 	src/events/event_prune.o \
 	src/workers/notify_worker.o \
 	src/lifecycle/lifecycle_sign.o \
+	src/summaries/summary_capture.o \
 	src/compat_symbols.o
 
 # The install script of the current version is built from the master SQL,

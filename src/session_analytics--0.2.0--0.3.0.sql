@@ -1006,6 +1006,9 @@ COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
   'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';
 
 
+
+
+
 -- 20_analytics: one source for the defaults and the reports' selection
 -- (issue 11) -------------------------------------------------------------------
 
@@ -1211,6 +1214,550 @@ CREATE OR REPLACE FUNCTION sessions.report_time_zone(
     tz text DEFAULT NULL,
     OUT time_zone text, OUT source text, OUT site_zones text)
 RETURNS record
+
+
+AS 'MODULE_PATHNAME', 'sa_totals'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION sessions.lifecycle_key_changed()
+RETURNS trigger
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_lifecycle_key_changed';
+CREATE OR REPLACE FUNCTION sessions.rotate_lifecycle_key()
+RETURNS void
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_rotate_lifecycle_key';
+CREATE OR REPLACE FUNCTION sessions.continuation_token(q text, type text, session_key uuid)
+RETURNS text
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_continuation_token';
+CREATE OR REPLACE FUNCTION sessions.continuation_cursor(token text, q text, OUT c timestamptz, OUT k uuid)
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_continuation_cursor';
+CREATE OR REPLACE FUNCTION sessions.session_state(reference text)
+RETURNS jsonb
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_session_state';
+CREATE OR REPLACE FUNCTION sessions.resume_session(state jsonb)
+RETURNS jsonb
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sa_resume_session';
+
+-- ---- live summaries (issue 13; src/sql/50_summaries.sql, 20_analytics.sql) ----
+-- The tables, triggers and functions of 50_summaries.sql, the reports'
+-- reader (report_path, summary_stats) and the reports reading it, and
+-- maintenance() compacting the summaries. At the end the summaries are
+-- built for the sessions the store already holds.
+-- ---- settings ------------------------------------------------------------------
+
+CREATE TABLE sessions.summary_config (
+    id              boolean     NOT NULL DEFAULT true,
+    enabled         boolean     NOT NULL DEFAULT true,
+    micro_threshold float8      NOT NULL DEFAULT 1.0,
+    volts           float8      NOT NULL DEFAULT 208,
+    good_a          float8      NOT NULL DEFAULT 16,
+    fair_a          float8      NOT NULL DEFAULT 8,
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT summary_config_pkey PRIMARY KEY (id),
+    CONSTRAINT summary_config_single CHECK (id),
+    CONSTRAINT summary_config_params CHECK (
+        micro_threshold > 0 AND micro_threshold < 'infinity' AND volts > 0 AND volts < 'infinity'
+        AND good_a > 0 AND good_a < 'infinity' AND fair_a > 0 AND fair_a <= good_a)
+);
+COMMENT ON TABLE sessions.summary_config IS
+  'Live summaries of this installation: on or off and the summarized parameters; no row = on with 1.0 kWh, 208 V, 16 A, 8 A. Written by sessions.configure_summaries (owner)';
+COMMENT ON COLUMN sessions.summary_config.enabled IS 'false: no summaries are kept (the store''s summary triggers are disabled) and every report scans';
+COMMENT ON COLUMN sessions.summary_config.micro_threshold IS 'Microsession threshold (kWh) the summaries classify with';
+COMMENT ON COLUMN sessions.summary_config.volts IS 'Volts the summaries rate with';
+COMMENT ON COLUMN sessions.summary_config.good_a IS 'Amperes from which the summaries rate green';
+COMMENT ON COLUMN sessions.summary_config.fair_a IS 'Amperes from which the summaries rate orange';
+-- The user's choice survives pg_dump; the row's trigger applies it on restore.
+SELECT pg_catalog.pg_extension_config_dump('sessions.summary_config', '');
+-- The settings are the installation's, not a tenant's: every reader reads
+-- them (report_path); only the owner writes them (no grant, no policy).
+ALTER TABLE sessions.summary_config ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summary_config_read ON sessions.summary_config FOR SELECT USING (true);
+
+/*
+ * summary_settings
+ *		The effective settings: the row of summary_config, else the defaults.
+ */
+CREATE FUNCTION sessions.summary_settings(
+    OUT enabled boolean, OUT micro_threshold float8, OUT volts float8, OUT good_a float8, OUT fair_a float8)
+RETURNS record
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT COALESCE(c.enabled, true), COALESCE(c.micro_threshold, 1.0::pg_catalog.float8),
+           COALESCE(c.volts, 208::pg_catalog.float8), COALESCE(c.good_a, 16::pg_catalog.float8),
+           COALESCE(c.fair_a, 8::pg_catalog.float8)
+      FROM (SELECT 1) one
+      LEFT JOIN sessions.summary_config c ON c.id;
+END;
+COMMENT ON FUNCTION sessions.summary_settings() IS
+  'Effective live-summary settings: enabled and the summarized micro_threshold, volts, good_a, fair_a (summary_config, else the defaults)';
+
+-- ---- the delta rows ------------------------------------------------------------
+
+CREATE TABLE sessions.summary_delta (
+    namespace  text    NOT NULL,
+    kind       text    NOT NULL,
+    site       text,
+    day        date    NOT NULL,
+    time_zone  text    NOT NULL,
+    active     bigint  NOT NULL,
+    completed  bigint  NOT NULL,
+    empty      bigint  NOT NULL,
+    micro      bigint  NOT NULL,
+    normal     bigint  NOT NULL,
+    green      bigint  NOT NULL,
+    orange     bigint  NOT NULL,
+    red        bigint  NOT NULL,
+    kwh        numeric NOT NULL,
+    duration   bigint  NOT NULL
+);
+COMMENT ON TABLE sessions.summary_delta IS
+  'Live summaries: signed changes of the summary of (namespace, kind, site, local day in time_zone), appended by every write of sessions.store; a summary is the SUM of its rows, compacted by sessions.compact_summaries; row-level security by namespace';
+COMMENT ON COLUMN sessions.summary_delta.site IS 'sessions.store.site of the sessions (OCPI location_id); NULL when they have none';
+COMMENT ON COLUMN sessions.summary_delta.day IS 'Local date of started_at in time_zone';
+COMMENT ON COLUMN sessions.summary_delta.time_zone IS
+  'The zone the day was computed in: the namespace''s sessions.site.time_zone when written, UTC when none';
+COMMENT ON COLUMN sessions.summary_delta.kwh IS
+  'Energy of completed sessions, the exact sum of each kWh''s shortest decimal form (no summation-order noise)';
+COMMENT ON COLUMN sessions.summary_delta.duration IS 'Summed duration of completed sessions, microseconds';
+-- No index: summary_capture appends to the heap alone (the cheapest write a
+-- store statement can add), and readers scan a table the maintenance round
+-- keeps at one row per key (docs/summaries.md, "Costs").
+
+ALTER TABLE sessions.summary_delta ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summary_delta_by_namespace ON sessions.summary_delta FOR SELECT
+    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
+           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+
+/*
+ * summary_contribution
+ *		What one session adds (sign 1) to or takes (sign -1) from the summary
+ *		of its day: the counters and totals session_stats_agg keeps, by the
+ *		same rules (classes of completed sessions, ratings of completed
+ *		sessions with kWh and a positive duration by the scalar functions'
+ *		formula). kWh is the exact decimal of the value's shortest text form
+ *		(the caller sets extra_float_digits = 1), so a session added and later
+ *		subtracted cancels exactly. One SELECT without FROM: inlined.
+ */
+CREATE FUNCTION sessions.summary_contribution(
+    started_at timestamptz, ended_at timestamptz, kwh float8, sign int,
+    micro_threshold float8, volts float8, good_a float8, fair_a float8)
+RETURNS TABLE(active bigint, completed bigint, empty bigint, micro bigint, normal bigint,
+              green bigint, orange bigint, red bigint, kwh numeric, duration bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN $2 IS NULL THEN $4 ELSE 0 END::pg_catalog.int8,
+           CASE WHEN $2 IS NOT NULL THEN $4 ELSE 0 END::pg_catalog.int8,
+           CASE WHEN $2 IS NOT NULL AND $3 OPERATOR(pg_catalog.=) 0 THEN $4 ELSE 0 END::pg_catalog.int8,
+           CASE WHEN $2 IS NOT NULL AND $3 OPERATOR(pg_catalog.>) 0 AND $3 OPERATOR(pg_catalog.<) $5 THEN $4 ELSE 0 END::pg_catalog.int8,
+           CASE WHEN $2 IS NOT NULL AND $3 OPERATOR(pg_catalog.>=) $5 THEN $4 ELSE 0 END::pg_catalog.int8,
+           CASE WHEN r.rating OPERATOR(pg_catalog.=) 'green' THEN $4 ELSE 0 END::pg_catalog.int8,
+           CASE WHEN r.rating OPERATOR(pg_catalog.=) 'orange' THEN $4 ELSE 0 END::pg_catalog.int8,
+           CASE WHEN r.rating OPERATOR(pg_catalog.=) 'red' THEN $4 ELSE 0 END::pg_catalog.int8,
+           CASE WHEN $2 IS NOT NULL AND $3 IS NOT NULL
+                THEN $3::pg_catalog.text::pg_catalog.numeric OPERATOR(pg_catalog.*) $4::pg_catalog.numeric
+                ELSE 0::pg_catalog.numeric END,
+           CASE WHEN $2 IS NOT NULL
+                THEN ((pg_catalog.extract('epoch', $2) OPERATOR(pg_catalog.-) pg_catalog.extract('epoch', $1))
+                      OPERATOR(pg_catalog.*) (1000000 OPERATOR(pg_catalog.*) $4)::pg_catalog.numeric)::pg_catalog.int8
+                ELSE 0 END
+      FROM (SELECT CASE WHEN $2 IS NOT NULL AND $3 IS NOT NULL AND $2 OPERATOR(pg_catalog.>) $1
+                        THEN sessions.charge_rating(sessions.average_current_a($3, $1, $2, $6), $7, $8) END AS rating) r
+$$;
+COMMENT ON FUNCTION sessions.summary_contribution(timestamptz, timestamptz, float8, int, float8, float8, float8, float8) IS
+  'Counters, kWh (exact decimal) and duration (us) one session adds (sign 1) to or takes (sign -1) from its day''s summary (internal)';
+
+/*
+ * summary_scan
+ *		The summaries as a fresh scan of the store computes them, one row per
+ *		key (of namespace, or of all namespaces when NULL), in each
+ *		namespace's current zone: what rebuild_summaries stores and
+ *		check_summaries compares with.
+ */
+CREATE FUNCTION sessions.summary_scan(namespace text DEFAULT NULL)
+RETURNS SETOF sessions.summary_delta
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+SET extra_float_digits = 1
+AS $$
+    SELECT r.namespace, r.kind, r.site, pg_catalog.timezone(COALESCE(st.time_zone, 'UTC'), r.started_at)::pg_catalog.date,
+           COALESCE(st.time_zone, 'UTC'),
+           pg_catalog.sum(x.active)::pg_catalog.int8, pg_catalog.sum(x.completed)::pg_catalog.int8,
+           pg_catalog.sum(x.empty)::pg_catalog.int8, pg_catalog.sum(x.micro)::pg_catalog.int8,
+           pg_catalog.sum(x.normal)::pg_catalog.int8, pg_catalog.sum(x.green)::pg_catalog.int8,
+           pg_catalog.sum(x.orange)::pg_catalog.int8, pg_catalog.sum(x.red)::pg_catalog.int8,
+           pg_catalog.sum(x.kwh), pg_catalog.sum(x.duration)::pg_catalog.int8
+      FROM sessions.store r
+     CROSS JOIN sessions.summary_settings() g
+      LEFT JOIN sessions.site st ON st.namespace OPERATOR(pg_catalog.=) r.namespace
+     CROSS JOIN LATERAL sessions.summary_contribution(r.started_at, r.ended_at, r.kwh, 1,
+                                                      g.micro_threshold, g.volts, g.good_a, g.fair_a) x
+     WHERE r.started_at IS NOT NULL
+       AND ($1 IS NULL OR r.namespace OPERATOR(pg_catalog.=) $1)
+     GROUP BY 1, 2, 3, 4, 5
+$$;
+COMMENT ON FUNCTION sessions.summary_scan(text) IS
+  'The summaries of namespace (NULL: all) as a fresh scan of the store computes them, in each namespace''s current zone (internal)';
+
+-- ---- maintained by the store's statement triggers --------------------------------
+
+-- Every writer holds this advisory lock in SHARE mode (writers never wait on
+-- each other); rebuild_summaries and configure take it exclusively, so a
+-- rebuild sees every writer's rows and deltas or none of them, and no writer
+-- computes a day with a zone or parameters the rebuild is replacing.
+-- Key: (1935765845, 1) = ('sa' 'su' as int4, summaries).
+
+/*
+ * summary_capture
+ *		Statement trigger of sessions.store (INSERT, UPDATE, DELETE with
+ *		their transition tables; TRUNCATE), in C (src/summary_capture.c):
+ *		appends one delta row per key the statement changed, the new rows'
+ *		contributions (summary_contribution) minus the old rows', keys whose
+ *		change is nil left out. It reads sessions.summary_config and
+ *		sessions.site and appends to sessions.summary_delta by direct table
+ *		access, so it needs no privilege of the writer (who has none on
+ *		them), and refuses to run on any table but sessions.store; nobody
+ *		but the owner may attach it (no EXECUTE).
+ */
+CREATE FUNCTION sessions.summary_capture()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sa_summary_capture';
+COMMENT ON FUNCTION sessions.summary_capture() IS
+  'Statement trigger of sessions.store: appends the summary changes of the statement''s rows (transition tables) to sessions.summary_delta (internal)';
+
+CREATE TRIGGER summary_insert AFTER INSERT ON sessions.store
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions.summary_capture();
+CREATE TRIGGER summary_update AFTER UPDATE ON sessions.store
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions.summary_capture();
+CREATE TRIGGER summary_delete AFTER DELETE ON sessions.store
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions.summary_capture();
+CREATE TRIGGER summary_truncate AFTER TRUNCATE ON sessions.store
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions.summary_capture();
+COMMENT ON TRIGGER summary_insert ON sessions.store IS 'Live summaries: adds the inserted sessions (sessions.summary_capture)';
+COMMENT ON TRIGGER summary_update ON sessions.store IS 'Live summaries: moves the contributions of updated sessions (sessions.summary_capture)';
+COMMENT ON TRIGGER summary_delete ON sessions.store IS 'Live summaries: subtracts the deleted sessions (sessions.summary_capture)';
+COMMENT ON TRIGGER summary_truncate ON sessions.store IS 'Live summaries: empties them with the store (sessions.summary_capture)';
+
+-- ---- rebuild, check, compaction ------------------------------------------------
+
+/*
+ * rebuild_summaries
+ *		Recomputes the summaries of namespace (NULL: all) from the store in
+ *		its current zone and the summarized parameters: the old rows deleted
+ *		and the fresh ones inserted by one statement, under the exclusive
+ *		summary lock (it waits for open writers; new writers wait for it).
+ *		Returns the number of summary rows written. Owner only: it crosses
+ *		tenants. Run by the zone trigger of sessions.site and by
+ *		configure_summaries; by hand after a restore with triggers disabled.
+ */
+CREATE FUNCTION sessions.rebuild_summaries(namespace text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    n pg_catalog.int8;
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(1935765845, 1);
+    IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+        DELETE FROM sessions.summary_delta d WHERE rebuild_summaries.namespace IS NULL OR d.namespace = rebuild_summaries.namespace;
+        RETURN 0;
+    END IF;
+    WITH gone AS (
+        DELETE FROM sessions.summary_delta d
+         WHERE rebuild_summaries.namespace IS NULL OR d.namespace = rebuild_summaries.namespace
+    ), fresh AS (
+        INSERT INTO sessions.summary_delta SELECT * FROM sessions.summary_scan(rebuild_summaries.namespace)
+        RETURNING 1
+    )
+    SELECT pg_catalog.count(*) INTO n FROM fresh;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION sessions.rebuild_summaries(text) IS
+  'Recomputes the live summaries of namespace (NULL: all) from the store; returns the rows written (owner only)';
+
+/*
+ * check_summaries
+ *		Every key where the summaries (the SUM of the delta rows) differ from
+ *		a fresh scan of the store (summary_scan): counters, kWh and duration
+ *		compared exactly, the zone as a part of the key. Empty when they are
+ *		right, and when summaries are switched off. Owner only.
+ */
+CREATE FUNCTION sessions.check_summaries()
+RETURNS TABLE(namespace text, kind text, site text, day date, time_zone text, summary jsonb, scan jsonb)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    WITH s AS (
+        SELECT d.namespace, d.kind, d.site, d.day, d.time_zone,
+               pg_catalog.jsonb_build_object('active', pg_catalog.sum(d.active), 'completed', pg_catalog.sum(d.completed),
+                   'empty', pg_catalog.sum(d.empty), 'micro', pg_catalog.sum(d.micro), 'normal', pg_catalog.sum(d.normal),
+                   'green', pg_catalog.sum(d.green), 'orange', pg_catalog.sum(d.orange), 'red', pg_catalog.sum(d.red),
+                   'kwh', pg_catalog.sum(d.kwh), 'duration', pg_catalog.sum(d.duration)) AS v
+          FROM sessions.summary_delta d
+         GROUP BY 1, 2, 3, 4, 5
+    ), f AS (
+        SELECT c.namespace, c.kind, c.site, c.day, c.time_zone,
+               pg_catalog.jsonb_build_object('active', c.active::pg_catalog.numeric, 'completed', c.completed::pg_catalog.numeric,
+                   'empty', c.empty::pg_catalog.numeric, 'micro', c.micro::pg_catalog.numeric, 'normal', c.normal::pg_catalog.numeric,
+                   'green', c.green::pg_catalog.numeric, 'orange', c.orange::pg_catalog.numeric, 'red', c.red::pg_catalog.numeric,
+                   'kwh', c.kwh, 'duration', c.duration::pg_catalog.numeric) AS v
+          FROM sessions.summary_scan(NULL) c
+    ), zero AS (
+        SELECT pg_catalog.jsonb_build_object('active', 0, 'completed', 0, 'empty', 0, 'micro', 0, 'normal', 0,
+                   'green', 0, 'orange', 0, 'red', 0, 'kwh', 0, 'duration', 0) AS v
+    )
+    SELECT COALESCE(s.namespace, f.namespace), COALESCE(s.kind, f.kind), COALESCE(s.site, f.site),
+           COALESCE(s.day, f.day), COALESCE(s.time_zone, f.time_zone), s.v, f.v
+      FROM s
+      FULL JOIN f
+        ON f.namespace = s.namespace AND f.kind = s.kind AND (f.site IS NULL) = (s.site IS NULL)
+       AND COALESCE(f.site, '') = COALESCE(s.site, '') AND f.day = s.day AND f.time_zone = s.time_zone
+     CROSS JOIN zero
+     WHERE (SELECT g.enabled FROM sessions.summary_settings() g)
+       AND COALESCE(s.v, zero.v) IS DISTINCT FROM COALESCE(f.v, zero.v)
+     ORDER BY 1, 2, 3, 4, 5
+$$;
+COMMENT ON FUNCTION sessions.check_summaries() IS
+  'Keys whose live summary differs from a fresh scan of the store (summary and scan as jsonb; NULL = no such key); must return no rows (owner only)';
+
+/*
+ * compact_summaries
+ *		Merges the delta rows of every key that has several into one row
+ *		(none when they sum to nil): one statement that deletes exactly the
+ *		rows its snapshot sees and inserts their sum, so rows of writers
+ *		still open are left for the next round and writers never wait.
+ *		Summary storage is then O(keys), not O(writes). Returns the number
+ *		of keys merged. Called by sessions.maintenance(). Owner only.
+ */
+CREATE FUNCTION sessions.compact_summaries()
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    n pg_catalog.int8;
+BEGIN
+    -- SHARE: concurrent with writers, never with a rebuild (whose DELETE
+    -- would skip the rows this deletes and miss the one it inserts).
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
+    WITH gone AS (
+        DELETE FROM sessions.summary_delta d
+         WHERE d.ctid = ANY (ARRAY(
+                SELECT k.ctid
+                  FROM (SELECT x.ctid, pg_catalog.count(*) OVER (PARTITION BY x.namespace, x.kind, x.site, x.day, x.time_zone) AS rows
+                          FROM sessions.summary_delta x) k
+                 WHERE k.rows OPERATOR(pg_catalog.>) 1))
+        RETURNING d.*
+    ), merged AS (
+        INSERT INTO sessions.summary_delta
+        SELECT g.namespace, g.kind, g.site, g.day, g.time_zone,
+               pg_catalog.sum(g.active), pg_catalog.sum(g.completed), pg_catalog.sum(g.empty), pg_catalog.sum(g.micro),
+               pg_catalog.sum(g.normal), pg_catalog.sum(g.green), pg_catalog.sum(g.orange), pg_catalog.sum(g.red),
+               pg_catalog.sum(g.kwh), pg_catalog.sum(g.duration)
+          FROM gone g
+         GROUP BY 1, 2, 3, 4, 5
+        HAVING pg_catalog.sum(g.active) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.completed) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.empty) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.micro) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.normal) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.green) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.orange) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.red) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.kwh) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.duration) OPERATOR(pg_catalog.<>) 0
+        RETURNING 1
+    )
+    SELECT pg_catalog.count(*) INTO n
+      FROM (SELECT DISTINCT g.namespace, g.kind, g.site, g.day, g.time_zone FROM gone g) k;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION sessions.compact_summaries() IS
+  'Merges the live-summary delta rows of each key into one (O(sites x days) storage) without blocking writers; returns the keys merged (owner only; run by maintenance())';
+
+-- ---- zone changes and settings -------------------------------------------------
+
+/*
+ * summary_site_changed
+ *		Row trigger of sessions.site: a namespace whose zone changes (NULL
+ *		counts as UTC) gets its summaries rebuilt in the new zone, in the same
+ *		transaction.
+ */
+CREATE FUNCTION sessions.summary_site_changed()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    oz pg_catalog.text;
+    nz pg_catalog.text;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        oz := COALESCE(OLD.time_zone, 'UTC');
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        nz := COALESCE(NEW.time_zone, 'UTC');
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.namespace = NEW.namespace THEN
+        IF oz <> nz THEN
+            PERFORM sessions.rebuild_summaries(NEW.namespace);
+        END IF;
+    ELSE
+        -- A new row, a deleted one, or a renamed namespace: each side was or
+        -- becomes UTC, so only a side with another zone needs a rebuild.
+        IF oz <> 'UTC' THEN
+            PERFORM sessions.rebuild_summaries(OLD.namespace);
+        END IF;
+        IF nz <> 'UTC' THEN
+            PERFORM sessions.rebuild_summaries(NEW.namespace);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION sessions.summary_site_changed() IS
+  'Trigger of sessions.site: rebuilds the live summaries of a namespace whose time zone changed (internal)';
+CREATE TRIGGER summary_zone AFTER INSERT OR UPDATE OR DELETE ON sessions.site
+    FOR EACH ROW EXECUTE FUNCTION sessions.summary_site_changed();
+COMMENT ON TRIGGER summary_zone ON sessions.site IS
+  'Live summaries: a namespace whose zone changes is rebuilt in the new zone (sessions.summary_site_changed)';
+
+/*
+ * summary_apply
+ *		Statement trigger of summary_config (configure_summaries, a restore
+ *		of the dumped row): on, the store's summary triggers are enabled and
+ *		every summary rebuilt with the parameters; off, the triggers are
+ *		disabled (writes pay nothing) and the summaries dropped.
+ */
+CREATE FUNCTION sessions.summary_apply()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(1935765845, 1);
+    IF (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_insert, ENABLE TRIGGER summary_update,
+            ENABLE TRIGGER summary_delete, ENABLE TRIGGER summary_truncate;
+    ELSE
+        ALTER TABLE sessions.store DISABLE TRIGGER summary_insert, DISABLE TRIGGER summary_update,
+            DISABLE TRIGGER summary_delete, DISABLE TRIGGER summary_truncate;
+    END IF;
+    PERFORM sessions.rebuild_summaries(NULL);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION sessions.summary_apply() IS
+  'Trigger of sessions.summary_config: switches the store''s summary triggers on or off and rebuilds the summaries (internal)';
+CREATE TRIGGER summary_apply AFTER INSERT OR UPDATE OR DELETE ON sessions.summary_config
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions.summary_apply();
+COMMENT ON TRIGGER summary_apply ON sessions.summary_config IS
+  'Applies the live-summary settings (sessions.summary_apply)';
+
+/*
+ * configure_summaries
+ *		Switches live summaries on or off for this installation and sets the
+ *		parameters they are built with; rebuilds them (summary_apply). The
+ *		defaults leave no row. Owner only.
+ */
+CREATE FUNCTION sessions.configure_summaries(
+    enabled boolean DEFAULT true,
+    micro_threshold float8 DEFAULT 1.0,
+    volts float8 DEFAULT 208,
+    good_a float8 DEFAULT 16,
+    fair_a float8 DEFAULT 8)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    IF enabled IS NULL OR micro_threshold IS NULL OR volts IS NULL OR good_a IS NULL OR fair_a IS NULL THEN
+        RAISE EXCEPTION 'configure_summaries: no argument may be NULL'
+              USING ERRCODE = '22004', HINT = 'Leave an argument out to use its default.';
+    END IF;
+    IF NOT (micro_threshold > 0 AND micro_threshold < 'infinity' AND volts > 0 AND volts < 'infinity'
+            AND good_a > 0 AND good_a < 'infinity' AND fair_a > 0 AND fair_a < 'infinity') THEN
+        RAISE EXCEPTION 'configure_summaries: micro_threshold, volts, good_a and fair_a must be finite numbers > 0'
+              USING ERRCODE = '22023';
+    END IF;
+    IF fair_a > good_a THEN
+        RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
+              USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
+    END IF;
+    IF enabled AND micro_threshold = 1.0 AND volts = 208 AND good_a = 16 AND fair_a = 8 THEN
+        DELETE FROM sessions.summary_config;
+    ELSE
+        INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a)
+        VALUES (enabled, micro_threshold, volts, good_a, fair_a)
+        ON CONFLICT ON CONSTRAINT summary_config_pkey DO UPDATE
+           SET enabled = EXCLUDED.enabled, micro_threshold = EXCLUDED.micro_threshold, volts = EXCLUDED.volts,
+               good_a = EXCLUDED.good_a, fair_a = EXCLUDED.fair_a, updated_at = pg_catalog.now();
+    END IF;
+    RETURN (SELECT pg_catalog.to_jsonb(g) FROM sessions.summary_settings() g);
+END
+$$;
+COMMENT ON FUNCTION sessions.configure_summaries(boolean, float8, float8, float8, float8) IS
+  'Switches live summaries on or off and sets the summarized micro_threshold, volts, good_a, fair_a; rebuilds them; returns the settings (owner only)';
+
+-- ---- privileges ----------------------------------------------------------------
+-- Readers read the summaries of their namespaces (RLS) and the settings; the
+-- report functions read them as the caller. Nobody but the owner writes them:
+-- the triggers, rebuild, check and compaction run as the owner.
+REVOKE ALL ON sessions.summary_config, sessions.summary_delta FROM PUBLIC;
+GRANT SELECT ON sessions.summary_config, sessions.summary_delta TO session_analytics_reader;
+REVOKE ALL ON FUNCTION sessions.summary_settings(), sessions.summary_contribution(timestamptz, timestamptz, float8, int, float8, float8, float8, float8),
+    sessions.summary_scan(text), sessions.summary_capture(), sessions.rebuild_summaries(text), sessions.check_summaries(),
+    sessions.compact_summaries(), sessions.summary_site_changed(), sessions.summary_apply(),
+    sessions.configure_summaries(boolean, float8, float8, float8, float8)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.summary_settings() TO session_analytics_reader;
+
+/*
+ * time_zone_source
+ *		Where this session's TimeZone came from, as pg_settings.source says
+ *		it (C: without building all of pg_settings).
+ */
+CREATE FUNCTION sessions.time_zone_source()
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_time_zone_source'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.time_zone_source() IS
+  'pg_settings.source of this session''s TimeZone (default, configuration file, session, client, user, database, ...)';
+
+/*
+ * report_path
+ *		Which path daily_report and summary_report take for these arguments:
+ *		'summaries' when the live summaries answer exactly (summaries on and
+ *		session_analytics.report_summaries on; micro_threshold and the volts,
+ *		good_amps and fair_amps settings the summarized ones; the report's
+ *		zone, resolved as report_time_zone does, the zone every summary read
+ *		was built in; range whole local days of that zone), else 'scan'.
+ *		reason says why; time_zone, first_day, end_day (exclusive) and
+ *		namespaces are what the summary path reads. The namespaces of the
+ *		report are found in the summaries within two days of the range (a
+ *		superset of those with sessions in it, whatever their zones): they
+ *		decide the zone, and only when they agree is the summary path taken.
+ */
+CREATE FUNCTION sessions.report_path(
+    range tstzrange DEFAULT NULL,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL,
+    OUT path text, OUT reason text, OUT time_zone text, OUT first_day date, OUT end_day date, OUT namespaces text[])
+RETURNS record
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
@@ -1272,3 +1819,335 @@ $$;
 -- oldest events in seq order (sessions.prune_events), so the BRIN index on
 -- logged_at, maintained by every writer for every event, goes.
 DROP INDEX sessions.event_log_logged_at_idx;
+
+    g        record;
+    src      pg_catalog.text;
+    mlo      pg_catalog.date;
+    mhi      pg_catalog.date;
+    zones    pg_catalog.text[];
+    stale    pg_catalog.text;
+    b        pg_catalog.timestamp;
+BEGIN
+    path := 'scan';
+    IF pg_catalog.lower(COALESCE(pg_catalog.current_setting('session_analytics.report_summaries', true), 'on'))
+       IN ('off', 'false', 'no', '0') THEN
+        reason := 'session_analytics.report_summaries is off';
+        RETURN;
+    END IF;
+    -- summary_config read directly (summary_settings() is a function call
+    -- more, a quarter of a millisecond).
+    SELECT COALESCE(c.enabled, true) AS enabled, COALESCE(c.micro_threshold, 1.0) AS micro_threshold,
+           COALESCE(c.volts, 208) AS volts, COALESCE(c.good_a, 16) AS good_a, COALESCE(c.fair_a, 8) AS fair_a
+      INTO g
+      FROM (SELECT 1) one LEFT JOIN sessions.summary_config c ON c.id;
+    IF NOT g.enabled THEN
+        reason := 'live summaries are switched off (sessions.configure_summaries)';
+        RETURN;
+    ELSIF report_path.micro_threshold IS DISTINCT FROM g.micro_threshold THEN
+        reason := pg_catalog.format('micro_threshold %s is not the summarized %s', report_path.micro_threshold, g.micro_threshold);
+        RETURN;
+    ELSIF COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8 <> g.volts
+       OR COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8 <> g.good_a
+       OR COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8 <> g.fair_a THEN
+        reason := pg_catalog.format('the volts, good_amps or fair_amps setting is not the summarized %s V, %s A, %s A', g.volts, g.good_a, g.fair_a);
+        RETURN;
+    END IF;
+    IF report_path.range IS NOT NULL AND pg_catalog.isempty(report_path.range) THEN
+        path := 'summaries';
+        reason := 'empty range';
+        time_zone := 'UTC';
+        namespaces := '{}';
+        RETURN;
+    END IF;
+    IF report_path.range IS NOT NULL
+       AND ((NOT pg_catalog.lower_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.lower(report_path.range)))
+            OR (NOT pg_catalog.upper_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.upper(report_path.range)))) THEN
+        reason := 'a bound of range is infinite';
+        RETURN;
+    END IF;
+
+    -- The zone: tz, else the TimeZone set for the session, else the sites'.
+    IF report_path.tz IS NOT NULL THEN
+        time_zone := sessions.check_time_zone(report_path.tz, 'tz');
+        src := 'argument';
+    ELSE
+        src := sessions.time_zone_source();
+        IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
+            time_zone := pg_catalog.current_setting('TimeZone');
+            src := 'TimeZone';
+        ELSE
+            src := 'site';
+        END IF;
+    END IF;
+
+    -- The report's namespaces, with a margin of two days for any zone.
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
+        mlo := pg_catalog.timezone('UTC', pg_catalog.lower(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.-) 2;
+    END IF;
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
+        mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
+    END IF;
+    SELECT COALESCE(pg_catalog.array_agg(c.namespace ORDER BY c.namespace), '{}'),
+           pg_catalog.array_agg(DISTINCT COALESCE(z.time_zone, '')),
+           pg_catalog.string_agg(CASE WHEN c.tags <> ARRAY[COALESCE(z.time_zone, 'UTC')] OR (src <> 'site' AND c.tags <> ARRAY[report_path.time_zone])
+                                      THEN pg_catalog.format('%s (%s)', c.namespace, pg_catalog.array_to_string(c.tags, ', ')) END, ', ')
+      INTO namespaces, zones, stale
+      FROM (SELECT d.namespace, pg_catalog.array_agg(DISTINCT d.time_zone) AS tags
+              FROM sessions.summary_delta d
+             WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+               AND (report_path.site IS NULL OR d.site = report_path.site)
+               AND (report_path.sites IS NULL OR d.site = ANY (report_path.sites))
+             GROUP BY d.namespace
+            HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+      LEFT JOIN sessions.site z ON z.namespace = c.namespace;
+    IF src = 'site' THEN
+        IF pg_catalog.cardinality(namespaces) = 0 THEN
+            time_zone := 'UTC';
+        ELSIF pg_catalog.cardinality(zones) = 1 THEN
+            time_zone := COALESCE(NULLIF(zones[1], ''), 'UTC');
+        ELSE
+            reason := 'the report''s sites do not share one time zone: the report has UTC days';
+            RETURN;
+        END IF;
+    END IF;
+    IF stale IS NOT NULL THEN
+        reason := pg_catalog.format('summaries in another zone than %s: %s', time_zone, pg_catalog.left(stale, 1000));
+        RETURN;
+    END IF;
+
+    -- Whole local days of that zone.
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
+        b := pg_catalog.timezone(time_zone, pg_catalog.lower(report_path.range));
+        IF NOT pg_catalog.lower_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
+            reason := pg_catalog.format('range does not start at a local midnight in %s', time_zone);
+            RETURN;
+        END IF;
+        first_day := b::pg_catalog.date;
+    END IF;
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
+        b := pg_catalog.timezone(time_zone, pg_catalog.upper(report_path.range));
+        IF pg_catalog.upper_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
+            reason := pg_catalog.format('range does not end at a local midnight in %s', time_zone);
+            RETURN;
+        END IF;
+        end_day := b::pg_catalog.date;
+    END IF;
+    path := 'summaries';
+    reason := pg_catalog.format('whole local days in %s (zone from %s)', time_zone, src);
+END
+$$;
+COMMENT ON FUNCTION sessions.report_path(tstzrange, text, float8, text, boolean, text[]) IS
+  'Which path daily_report / summary_report take for these arguments (summaries or scan) and why; time_zone, first_day, end_day (exclusive) and namespaces the summary path reads';
+
+/*
+ * summary_stats
+ *		The report's session_stats summed from the live summaries when
+ *		report_path says 'summaries', else NULL (the report then scans). The
+ *		summed counters go through the type's text input, so the reports'
+ *		columns come from the same days() / totals() as the scan's; the kWh
+ *		of a day is the exact decimal sum rounded once to float8.
+ */
+CREATE FUNCTION sessions.summary_stats(
+    range tstzrange, tz text, micro_threshold float8, site text, include_active boolean, sites text[])
+RETURNS sessions.session_stats
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    p    record;
+    body pg_catalog.text;
+BEGIN
+    p := sessions.report_path($1, $2, $3, $4, $5, $6);
+    IF p.path <> 'summaries' THEN
+        RETURN NULL;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format(' | %s %s %s %s %s %s %s %s %s %s %s',
+               pg_catalog.to_char(x.day, 'YYYY-MM-DD'), x.active, x.completed, x.empty, x.micro, x.normal,
+               x.green, x.orange, x.red, x.kwh, x.duration), '' ORDER BY x.day)
+      INTO body
+      FROM (SELECT d.day,
+                   CASE WHEN summary_stats.include_active THEN pg_catalog.sum(d.active) ELSE 0 END AS active,
+                   pg_catalog.sum(d.completed) AS completed, pg_catalog.sum(d.empty) AS empty,
+                   pg_catalog.sum(d.micro) AS micro, pg_catalog.sum(d.normal) AS normal,
+                   pg_catalog.sum(d.green) AS green, pg_catalog.sum(d.orange) AS orange, pg_catalog.sum(d.red) AS red,
+                   pg_catalog.sum(d.kwh) AS kwh, pg_catalog.sum(d.duration) AS duration
+              FROM sessions.summary_delta d
+             WHERE d.namespace = ANY (p.namespaces)
+               AND d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND (p.first_day IS NULL OR d.day >= p.first_day) AND (p.end_day IS NULL OR d.day < p.end_day)
+               AND (summary_stats.site IS NULL OR d.site = summary_stats.site)
+               AND (summary_stats.sites IS NULL OR d.site = ANY (summary_stats.sites))
+             GROUP BY d.day) x
+     WHERE x.completed <> 0 OR x.active <> 0;
+    RETURN (pg_catalog.format('v1 tz=%s micro=%s volts=%s good=%s fair=%s', p.time_zone,
+                              summary_stats.micro_threshold,
+                              COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8,
+                              COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8,
+                              COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8)
+            OPERATOR(pg_catalog.||) COALESCE(body, ''))::sessions.session_stats;
+END
+$$;
+COMMENT ON FUNCTION sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) IS
+  'The session_stats of a daily/summary report read from the live summaries, or NULL when the report must scan (sessions.report_path says why)';
+
+REVOKE ALL ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
+    sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
+    sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) TO session_analytics_reader;
+
+CREATE OR REPLACE FUNCTION sessions.daily_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
+AS $$
+    SELECT d.*
+      FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.store s
+             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND s.started_at IS NOT NULL
+               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
+               AND ($5 OR s.ended_at IS NOT NULL)))) d
+$$;
+
+CREATE OR REPLACE FUNCTION sessions.summary_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
+AS $$
+    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
+           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
+           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
+           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
+           COALESCE(t.combined, 0), t.combined_pct
+      FROM (SELECT COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.store s
+             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND s.started_at IS NOT NULL
+               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
+               AND ($5 OR s.ended_at IS NOT NULL))) AS st) a
+      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
+$$;
+
+/*
+ * maintenance
+ *		What the background worker runs each interval; returns a summary.
+ *		compact_summaries (50_summaries.sql) keeps the live summaries at one
+ *		row per site, kind and day.
+ */
+CREATE OR REPLACE FUNCTION sessions.maintenance()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
+                              'events_pruned', sessions.prune_events(),
+                              'summaries_compacted', sessions.compact_summaries(), 'at', pg_catalog.now());
+END
+$$;
+COMMENT ON FUNCTION sessions.maintenance() IS
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';
+
+-- Summaries of the sessions stored before this update.
+SELECT sessions.rebuild_summaries(NULL);
+
+-- The reports read the live summaries and scan through report_sessions;
+-- maintenance() also compacts the summaries (the final forms of both).
+CREATE OR REPLACE FUNCTION sessions.daily_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
+AS $$
+    SELECT d.*
+      FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.report_sessions($1, $4, $5, $6) s))) d
+$$;
+CREATE OR REPLACE FUNCTION sessions.summary_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
+AS $$
+    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
+           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
+           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
+           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
+           COALESCE(t.combined, 0), t.combined_pct
+      FROM (SELECT COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.report_sessions($1, $4, $5, $6) s)) AS st) a
+      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
+$$;
+CREATE OR REPLACE FUNCTION sessions.maintenance()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
+                              'events_pruned', sessions.prune_events(),
+                              'summaries_compacted', sessions.compact_summaries(), 'at', pg_catalog.now());
+END
+$$;
+COMMENT ON FUNCTION sessions.maintenance() IS
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';

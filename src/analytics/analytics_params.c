@@ -42,6 +42,13 @@ static const struct
 };
 
 /*
+ * session_analytics.report_summaries: the reports read the live summaries
+ * when they can answer (sessions.report_path); off forces the scan. Only
+ * SQL reads it (current_setting), hence static.
+ */
+static bool sa_report_summaries = true;
+
+/*
  * sa_analytics_init
  *		Registers the analytics GUCs; called from _PG_init. They are the
  *		defaults of the scalar functions, the aggregates and the reports.
@@ -64,6 +71,11 @@ sa_analytics_init(void)
 	DefineCustomRealVariable(SA_GUC_PREFIX ".fair_amps",
 							 "Average current (A) from which a session is rated orange.",
 							 NULL, &sa_fair_amps, SA_DEFAULT_FAIR_AMPS, 1e-9, 1e6,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable(SA_GUC_PREFIX ".report_summaries",
+							 "Reports read the live summaries when they answer the question exactly.",
+							 "Off: daily_report and summary_report always scan the store.",
+							 &sa_report_summaries, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 

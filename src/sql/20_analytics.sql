@@ -190,6 +190,219 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.totals(sessions.session_stats) IS
   'The whole range in one row, plus combined = empty + micro and its percentage of completed sessions';
 
+-- ---- live summaries: the reports' reader (tables and triggers: 50_summaries.sql) ----
+
+/*
+ * time_zone_source
+ *		Where this session's TimeZone came from, as pg_settings.source says
+ *		it (C: without building all of pg_settings).
+ */
+CREATE FUNCTION sessions.time_zone_source()
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_time_zone_source'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.time_zone_source() IS
+  'pg_settings.source of this session''s TimeZone (default, configuration file, session, client, user, database, ...)';
+
+/*
+ * report_path
+ *		Which path daily_report and summary_report take for these arguments:
+ *		'summaries' when the live summaries answer exactly (summaries on and
+ *		session_analytics.report_summaries on; micro_threshold and the volts,
+ *		good_amps and fair_amps settings the summarized ones; the report's
+ *		zone, resolved as report_time_zone does, the zone every summary read
+ *		was built in; range whole local days of that zone), else 'scan'.
+ *		reason says why; time_zone, first_day, end_day (exclusive) and
+ *		namespaces are what the summary path reads. The namespaces of the
+ *		report are found in the summaries within two days of the range (a
+ *		superset of those with sessions in it, whatever their zones): they
+ *		decide the zone, and only when they agree is the summary path taken.
+ */
+CREATE FUNCTION sessions.report_path(
+    range tstzrange DEFAULT NULL,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL,
+    OUT path text, OUT reason text, OUT time_zone text, OUT first_day date, OUT end_day date, OUT namespaces text[])
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    g        record;
+    src      pg_catalog.text;
+    mlo      pg_catalog.date;
+    mhi      pg_catalog.date;
+    zones    pg_catalog.text[];
+    stale    pg_catalog.text;
+    b        pg_catalog.timestamp;
+BEGIN
+    path := 'scan';
+    IF pg_catalog.lower(COALESCE(pg_catalog.current_setting('session_analytics.report_summaries', true), 'on'))
+       IN ('off', 'false', 'no', '0') THEN
+        reason := 'session_analytics.report_summaries is off';
+        RETURN;
+    END IF;
+    -- summary_config read directly (summary_settings() is a function call
+    -- more, a quarter of a millisecond).
+    SELECT COALESCE(c.enabled, true) AS enabled, COALESCE(c.micro_threshold, 1.0) AS micro_threshold,
+           COALESCE(c.volts, 208) AS volts, COALESCE(c.good_a, 16) AS good_a, COALESCE(c.fair_a, 8) AS fair_a
+      INTO g
+      FROM (SELECT 1) one LEFT JOIN sessions.summary_config c ON c.id;
+    IF NOT g.enabled THEN
+        reason := 'live summaries are switched off (sessions.configure_summaries)';
+        RETURN;
+    ELSIF report_path.micro_threshold IS DISTINCT FROM g.micro_threshold THEN
+        reason := pg_catalog.format('micro_threshold %s is not the summarized %s', report_path.micro_threshold, g.micro_threshold);
+        RETURN;
+    ELSIF COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8 <> g.volts
+       OR COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8 <> g.good_a
+       OR COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8 <> g.fair_a THEN
+        reason := pg_catalog.format('the volts, good_amps or fair_amps setting is not the summarized %s V, %s A, %s A', g.volts, g.good_a, g.fair_a);
+        RETURN;
+    END IF;
+    IF report_path.range IS NOT NULL AND pg_catalog.isempty(report_path.range) THEN
+        path := 'summaries';
+        reason := 'empty range';
+        time_zone := 'UTC';
+        namespaces := '{}';
+        RETURN;
+    END IF;
+    IF report_path.range IS NOT NULL
+       AND ((NOT pg_catalog.lower_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.lower(report_path.range)))
+            OR (NOT pg_catalog.upper_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.upper(report_path.range)))) THEN
+        reason := 'a bound of range is infinite';
+        RETURN;
+    END IF;
+
+    -- The zone: tz, else the TimeZone set for the session, else the sites'.
+    IF report_path.tz IS NOT NULL THEN
+        time_zone := sessions.check_time_zone(report_path.tz, 'tz');
+        src := 'argument';
+    ELSE
+        src := sessions.time_zone_source();
+        IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
+            time_zone := pg_catalog.current_setting('TimeZone');
+            src := 'TimeZone';
+        ELSE
+            src := 'site';
+        END IF;
+    END IF;
+
+    -- The report's namespaces, with a margin of two days for any zone.
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
+        mlo := pg_catalog.timezone('UTC', pg_catalog.lower(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.-) 2;
+    END IF;
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
+        mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
+    END IF;
+    SELECT COALESCE(pg_catalog.array_agg(c.namespace ORDER BY c.namespace), '{}'),
+           pg_catalog.array_agg(DISTINCT COALESCE(z.time_zone, '')),
+           pg_catalog.string_agg(CASE WHEN c.tags <> ARRAY[COALESCE(z.time_zone, 'UTC')] OR (src <> 'site' AND c.tags <> ARRAY[report_path.time_zone])
+                                      THEN pg_catalog.format('%s (%s)', c.namespace, pg_catalog.array_to_string(c.tags, ', ')) END, ', ')
+      INTO namespaces, zones, stale
+      FROM (SELECT d.namespace, pg_catalog.array_agg(DISTINCT d.time_zone) AS tags
+              FROM sessions.summary_delta d
+             WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+               AND (report_path.site IS NULL OR d.site = report_path.site)
+               AND (report_path.sites IS NULL OR d.site = ANY (report_path.sites))
+             GROUP BY d.namespace
+            HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+      LEFT JOIN sessions.site z ON z.namespace = c.namespace;
+    IF src = 'site' THEN
+        IF pg_catalog.cardinality(namespaces) = 0 THEN
+            time_zone := 'UTC';
+        ELSIF pg_catalog.cardinality(zones) = 1 THEN
+            time_zone := COALESCE(NULLIF(zones[1], ''), 'UTC');
+        ELSE
+            reason := 'the report''s sites do not share one time zone: the report has UTC days';
+            RETURN;
+        END IF;
+    END IF;
+    IF stale IS NOT NULL THEN
+        reason := pg_catalog.format('summaries in another zone than %s: %s', time_zone, pg_catalog.left(stale, 1000));
+        RETURN;
+    END IF;
+
+    -- Whole local days of that zone.
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
+        b := pg_catalog.timezone(time_zone, pg_catalog.lower(report_path.range));
+        IF NOT pg_catalog.lower_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
+            reason := pg_catalog.format('range does not start at a local midnight in %s', time_zone);
+            RETURN;
+        END IF;
+        first_day := b::pg_catalog.date;
+    END IF;
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
+        b := pg_catalog.timezone(time_zone, pg_catalog.upper(report_path.range));
+        IF pg_catalog.upper_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
+            reason := pg_catalog.format('range does not end at a local midnight in %s', time_zone);
+            RETURN;
+        END IF;
+        end_day := b::pg_catalog.date;
+    END IF;
+    path := 'summaries';
+    reason := pg_catalog.format('whole local days in %s (zone from %s)', time_zone, src);
+END
+$$;
+COMMENT ON FUNCTION sessions.report_path(tstzrange, text, float8, text, boolean, text[]) IS
+  'Which path daily_report / summary_report take for these arguments (summaries or scan) and why; time_zone, first_day, end_day (exclusive) and namespaces the summary path reads';
+
+/*
+ * summary_stats
+ *		The report's session_stats summed from the live summaries when
+ *		report_path says 'summaries', else NULL (the report then scans). The
+ *		summed counters go through the type's text input, so the reports'
+ *		columns come from the same days() / totals() as the scan's; the kWh
+ *		of a day is the exact decimal sum rounded once to float8.
+ */
+CREATE FUNCTION sessions.summary_stats(
+    range tstzrange, tz text, micro_threshold float8, site text, include_active boolean, sites text[])
+RETURNS sessions.session_stats
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    p    record;
+    body pg_catalog.text;
+BEGIN
+    p := sessions.report_path($1, $2, $3, $4, $5, $6);
+    IF p.path <> 'summaries' THEN
+        RETURN NULL;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format(' | %s %s %s %s %s %s %s %s %s %s %s',
+               pg_catalog.to_char(x.day, 'YYYY-MM-DD'), x.active, x.completed, x.empty, x.micro, x.normal,
+               x.green, x.orange, x.red, x.kwh, x.duration), '' ORDER BY x.day)
+      INTO body
+      FROM (SELECT d.day,
+                   CASE WHEN summary_stats.include_active THEN pg_catalog.sum(d.active) ELSE 0 END AS active,
+                   pg_catalog.sum(d.completed) AS completed, pg_catalog.sum(d.empty) AS empty,
+                   pg_catalog.sum(d.micro) AS micro, pg_catalog.sum(d.normal) AS normal,
+                   pg_catalog.sum(d.green) AS green, pg_catalog.sum(d.orange) AS orange, pg_catalog.sum(d.red) AS red,
+                   pg_catalog.sum(d.kwh) AS kwh, pg_catalog.sum(d.duration) AS duration
+              FROM sessions.summary_delta d
+             WHERE d.namespace = ANY (p.namespaces)
+               AND d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND (p.first_day IS NULL OR d.day >= p.first_day) AND (p.end_day IS NULL OR d.day < p.end_day)
+               AND (summary_stats.site IS NULL OR d.site = summary_stats.site)
+               AND (summary_stats.sites IS NULL OR d.site = ANY (summary_stats.sites))
+             GROUP BY d.day) x
+     WHERE x.completed <> 0 OR x.active <> 0;
+    RETURN (pg_catalog.format('v1 tz=%s micro=%s volts=%s good=%s fair=%s', p.time_zone,
+                              summary_stats.micro_threshold,
+                              COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8,
+                              COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8,
+                              COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8)
+            OPERATOR(pg_catalog.||) COALESCE(body, ''))::sessions.session_stats;
+END
+$$;
+COMMENT ON FUNCTION sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) IS
+  'The session_stats of a daily/summary report read from the live summaries, or NULL when the report must scan (sessions.report_path says why)';
+
 -- ---- reports over the store --------------------------------------------------------
 
 -- The one statement of which sessions a report covers, for report_time_zone,
@@ -315,12 +528,15 @@ RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty 
               green bigint, orange bigint, red bigint)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
 AS $$
     SELECT d.*
-      FROM sessions.days((
+      FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
             SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
                                               (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.report_sessions($1, $4, $5, $6) s)) d
+              FROM sessions.report_sessions($1, $4, $5, $6) s))) d
 $$;
 COMMENT ON FUNCTION sessions.daily_report(tstzrange, text, float8, text, boolean, text[]) IS
   'Charging sessions (ocpi, powerflex) of the store started in range (at site, or at one of sites), per local day: empty/micro/normal, kWh, durations, ratings; days in tz, else sessions.report_time_zone (the session''s TimeZone, the sites'' zone, UTC)';
@@ -337,15 +553,19 @@ RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, mi
               green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
 AS $$
     SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
            COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
            t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
            COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
            COALESCE(t.combined, 0), t.combined_pct
-      FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3) AS st
-              FROM sessions.report_sessions($1, $4, $5, $6) s) a
+      FROM (SELECT COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.report_sessions($1, $4, $5, $6) s)) AS st) a
       LEFT JOIN LATERAL sessions.totals(a.st) t ON true
 $$;
 COMMENT ON FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean, text[]) IS
@@ -413,6 +633,9 @@ GRANT EXECUTE ON FUNCTION
     sessions.date_range(text, text, timestamptz),
     sessions.report_sessions(tstzrange, text, boolean, text[]),
     sessions.report_time_zone(tstzrange, text, text[], text, text),
+    sessions.time_zone_source(),
+    sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
+    sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]),
     sessions.session_stats_agg(timestamptz, timestamptz, float8),
     sessions.session_stats_agg(timestamptz, timestamptz, float8, text),
     sessions.session_stats_agg(timestamptz, timestamptz, float8, text, float8),

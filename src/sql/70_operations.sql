@@ -32,6 +32,8 @@ COMMENT ON FUNCTION sessions.expire_sessions() IS
 /*
  * maintenance
  *		What the background worker runs each interval; returns a summary.
+ *		compact_summaries (50_summaries.sql) keeps the live summaries at one
+ *		row per site, kind and day.
  */
 CREATE FUNCTION sessions.maintenance()
 RETURNS jsonb
@@ -40,11 +42,12 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 BEGIN
     RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
-                              'events_pruned', sessions.prune_events(), 'at', pg_catalog.now());
+                              'events_pruned', sessions.prune_events(),
+                              'summaries_compacted', sessions.compact_summaries(), 'at', pg_catalog.now());
 END
 $$;
 COMMENT ON FUNCTION sessions.maintenance() IS
-  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events()); returns {"expired": n, "events_pruned": n, "at": time}';
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';
 
 /*
  * metric_samples

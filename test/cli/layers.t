@@ -16,9 +16,10 @@ declare -A allowed=(
     [ocpi]=""
     [lifecycle]="session_analytics.h"
     [events]="session_analytics.h"
+    [summaries]="analytics/analytics_params.h session_analytics.h"
     [workers]="session_analytics.h events/notify_handoff.h events/event_xact.h events/event_log.h"
 )
-layers=(analytics ocpi lifecycle events workers)
+layers=(analytics ocpi lifecycle summaries events workers)
 plan $(( ${#layers[@]} + 6 ))
 
 # The project headers (files of src/) that the C files of a directory include.

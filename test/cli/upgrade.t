@@ -18,7 +18,7 @@
 # frozen 0.1.0 script is checked against the release's checksum.
 . "$SA_SRC/test/cli/tap.sh"
 pgtap=("$SA_SRC"/test/pgtap/*.sql)
-plan $((25 + ${#pgtap[@]}))
+plan $((27 + ${#pgtap[@]}))
 export PGDATABASE=postgres
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$SA_SRC/session_analytics.control")
@@ -153,9 +153,13 @@ d=$(diff -u --label "0.1.0 before the update" --label "its dump restored" <(echo
         <(grep -vE '^(sessions.event_log|sessions.session_lease|event_seq): ' <<<"$restored"))
 ok $? "a 0.1.0 dump restores into $current with every row and stored value unchanged"
 [ -n "$d$out" ] && { echo "$out"; echo "$d"; } | sed 's/^/# /' | head -40
+is "$(q -d $rst -c "SELECT (SELECT count(*) FROM sessions.summary_delta) > 0, (SELECT count(*) FROM sessions.check_summaries())" | paste -sd'|')" "t|0" \
+   "the restored 0.1.0 dump has live summaries equal to a scan"
 q -c "DROP DATABASE $rst WITH (FORCE)" 2>/dev/null
 
 # --- the current API on the migrated rows ---------------------------------------------
+is "$(q -d $old -c "SELECT (SELECT count(*) FROM sessions.summary_delta) > 0, (SELECT count(*) FROM sessions.check_summaries())" | paste -sd'|')" "t|0" \
+   "ALTER EXTENSION UPDATE built the live summaries of the sessions 0.1.0 stored (check_summaries() empty)"
 is "$(q -d $old -c "SELECT sessions.ocpi_get('NL', 'STK', '101') -> 'charging_periods' IS NOT NULL,
                            (sessions.ocpi_list(NULL)).total_count" | paste -sd' ')" "t|3" \
    "OCPI GET and list read the sessions 0.1.0 stored"

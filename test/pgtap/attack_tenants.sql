@@ -8,7 +8,7 @@
 -- Not in a transaction: the attackers' connections must see the setup.
 -- The database is dropped after the run; the roles are dropped at the end.
 SET client_min_messages = warning;
-SELECT plan(112);
+SELECT plan(132);
 
 -- Roles --------------------------------------------------------------------
 DO $$
@@ -336,6 +336,22 @@ SELECT is((SELECT count(*) FROM dblink('atk_unmapped', 'DELETE FROM sessions.imp
           + (SELECT count(*) FROM sessions.import_rejects) - 2, 0::bigint,
           'writer cannot delete other sites'' rejected rows');
 
+-- Live summaries: a tenant reads only its own, and writes none ------------------------------
+SELECT is(pg_temp.peek('atk_site', $$SELECT count(DISTINCT namespace) FILTER (WHERE namespace <> 'SITE-1') FROM sessions.summary_delta$$),
+          0::bigint, 'reader sees no summary of another site');
+SELECT is(pg_temp.peek('atk_site', $$SELECT count(*) FROM sessions.summary_delta WHERE namespace = 'SITE-1'$$),
+          1::bigint, 'reader sees its own site''s summary');
+SELECT is(pg_temp.peek('atk_site', $$SELECT sessions FROM sessions.summary_report(NULL)$$), 1::bigint,
+          'summary_report from the summaries counts only the reader''s own site');
+SELECT is(pg_temp.peek('atk_site', $$SELECT (path = 'summaries')::int::bigint FROM sessions.report_path(NULL)$$), 1::bigint,
+          'and it did read the summaries');
+SELECT pg_temp.attack('atk_nl', $$INSERT INTO sessions.summary_delta VALUES ('DE-BBB', 'ocpi', NULL, '2024-03-01', 'UTC', 9, 0, 0, 0, 0, 0, 0, 0, 0, 0)$$,
+                      '42501', 'writer cannot forge a summary delta');
+SELECT pg_temp.attack('atk_nl', $$UPDATE sessions.summary_delta SET active = 0$$, '42501', 'writer cannot change summaries');
+SELECT pg_temp.attack('atk_nl', $$DELETE FROM sessions.summary_delta$$, '42501', 'writer cannot delete summaries');
+SELECT pg_temp.attack('atk_nl', $$SELECT sessions.rebuild_summaries('DE-BBB')$$, '42501', 'writer cannot rebuild summaries');
+SELECT pg_temp.attack('atk_nl', $$SELECT sessions.configure_summaries(false)$$, '42501', 'writer cannot switch summaries off');
+
 -- Every internal function refuses EXECUTE --------------------------------------------------
 -- The functions the extension's roles may call; everything else (trigger,
 -- aggregate-support, type I/O and token-signing functions, the expiry) is
@@ -345,7 +361,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'visible_namespaces', 'ocpi_get', 'ocpi_list', 'ocpi_validate', 'ocpi_validate_charging_preferences',
     'classify', 'average_power_w', 'average_current_a', 'charge_rating', 'format_duration', 'date_range',
     'analytics_setting', 'session_stats_agg', 'rollup', 'days', 'totals', 'report_sessions', 'daily_report', 'summary_report', 'user_report',
-    'check_time_zone', 'report_time_zone',
+    'check_time_zone', 'report_time_zone', 'report_path', 'summary_stats', 'summary_settings', 'time_zone_source',
     -- type I/O: the planner checks EXECUTE when it folds a constant cast; both validate hostile input
     'session_stats_in', 'session_stats_out',
     'user_pseudonym', 'anonymize_doc', 'daily_chart_svg', 'powerflex_row_problem',

@@ -1,0 +1,643 @@
+/*
+ * summaries/summary_capture.c
+ *		The statement trigger of sessions.store that keeps the live
+ *		summaries (docs/summaries.md): it reads the statement's transition
+ *		tables, sums per (namespace, kind, site, local day, zone) what the
+ *		new rows add and the old rows take away, and appends one row per
+ *		key with a non-nil change to sessions.summary_delta. Writers only
+ *		append, so writers of one hot site-day never wait on each other.
+ *
+ * Each row's contribution follows sessions.summary_contribution (SQL, used
+ * by summary_scan for rebuilds and checks) exactly: the day is
+ * timezone(zone, started_at)::date, classes and ratings are those of the
+ * scalar functions (sa_current_a, the one formula), kWh is the exact
+ * decimal of the value's shortest text form and the duration is in
+ * microseconds. In C because the same work in PL/pgSQL cost a write
+ * statement more than half its time, and SPI in C a third of the rest
+ * (docs/benchmarks.md).
+ *
+ * Also time_zone_source(), which the reports' reader (report_path) asks
+ * where TimeZone came from, as pg_settings.source says, without building
+ * all of pg_settings (half a millisecond of a 2 ms report).
+ *
+ * Dependency rule: built on analytics/analytics_params.h and PostgreSQL; it reads
+ * sessions.summary_config and sessions.site and appends to
+ * sessions.summary_delta directly (table access, no SPI: the writer has no
+ * privilege on them and the trigger runs as the writer). It knows nothing of the OCPI, the
+ * events or the workers.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "common/int.h"
+#include "common/shortest_dec.h"
+#include "executor/executor.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "access/skey.h"
+#include "utils/fmgroids.h"
+#include "utils/timestamp.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "catalog/pg_type.h"
+
+#include "analytics/analytics_params.h"
+
+PG_FUNCTION_INFO_V1(sa_summary_capture);
+PG_FUNCTION_INFO_V1(sa_time_zone_source);
+
+/* The summary lock: (1935765845, 1), taken as pg_advisory_xact_lock_shared(int4, int4) would. */
+#define SUMMARY_LOCK_KEY1	1935765845
+#define SUMMARY_LOCK_KEY2	1
+
+#define N_COUNTERS 8			/* active completed empty micro normal green orange red */
+
+/* One key's change. Strings are palloc'd in the call's context. */
+typedef struct SummaryAcc
+{
+	struct SummaryAcc *next;	/* same hash entry */
+	char	   *namespace;
+	char	   *kind;
+	char	   *site;			/* NULL for a session without one */
+	char	   *zone;
+	DateADT		day;
+	int64		counters[N_COUNTERS];
+	Numeric		kwh;
+	int64		duration;
+} SummaryAcc;
+
+/* Hash entry: the accumulators whose key hashes to h on day. */
+typedef struct SummaryBucket
+{
+	uint64		h;
+	DateADT		day;
+	SummaryAcc *accs;
+} SummaryBucket;
+
+/* A namespace's zone, looked up once per statement. */
+typedef struct ZoneEntry
+{
+	char		namespace[NAMEDATALEN];	/* only the hash key's prefix; see zone_for */
+	List	   *names;			/* (namespace, zone) pairs of this prefix */
+} ZoneEntry;
+
+typedef struct SummaryParams
+{
+	float8		micro_threshold;
+	float8		volts;
+	float8		good_a;
+	float8		fair_a;
+} SummaryParams;
+
+
+/*
+ * open_table
+ *		sessions.<name>, locked in mode. The extension's own tables are read
+ *		and written directly (no SPI, no executor): this trigger runs for
+ *		every write statement, as the writer, and the writer has no
+ *		privilege on them.
+ */
+static Relation
+open_table(const char *name, LOCKMODE mode)
+{
+	return table_openrv(makeRangeVar("sessions", (char *) name, -1), mode);
+}
+
+/*
+ * column
+ *		Attribute number of column name of rel (an error if it is missing:
+ *		the table is not the one 50_summaries.sql made).
+ */
+static AttrNumber
+column(Relation rel, const char *name)
+{
+	AttrNumber	a = attnameAttNum(rel, name, false);
+
+	if (a == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of %s is missing", name, RelationGetRelationName(rel)),
+				 errhint("Reinstall the extension: its live-summary tables were changed.")));
+	return a;
+}
+
+/*
+ * read_settings
+ *		The effective summary settings (the row of sessions.summary_config,
+ *		else the defaults, as sessions.summary_settings() says); false
+ *		when summaries are off (the triggers are disabled then, so only a
+ *		trigger fired in the statement that switched them off sees it).
+ */
+static bool
+read_settings(SummaryParams *p, Snapshot snap)
+{
+	Relation	rel = open_table("summary_config", AccessShareLock);
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	HeapTuple	t;
+	bool		enabled = true;
+	bool		isnull;
+
+	/* No row: the defaults of sessions.summary_settings(). */
+	p->micro_threshold = 1.0;
+	p->volts = 208;
+	p->good_a = 16;
+	p->fair_a = 8;
+	if ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		TupleDesc	d = RelationGetDescr(rel);
+
+		enabled = DatumGetBool(heap_getattr(t, column(rel, "enabled"), d, &isnull));
+		p->micro_threshold = DatumGetFloat8(heap_getattr(t, column(rel, "micro_threshold"), d, &isnull));
+		p->volts = DatumGetFloat8(heap_getattr(t, column(rel, "volts"), d, &isnull));
+		p->good_a = DatumGetFloat8(heap_getattr(t, column(rel, "good_a"), d, &isnull));
+		p->fair_a = DatumGetFloat8(heap_getattr(t, column(rel, "fair_a"), d, &isnull));
+	}
+	table_endscan(scan);
+	table_close(rel, NoLock);
+	return enabled;
+}
+
+/*
+ * zone_for
+ *		The zone of namespace's local days: sessions.site.time_zone, UTC when
+ *		it has no row or no zone (read through the site's primary key).
+ *		Cached in zones for the statement.
+ */
+static const char *
+zone_for(HTAB *zones, const char *namespace, MemoryContext mcxt, Snapshot snap)
+{
+	char		key[NAMEDATALEN] = {0};
+	ZoneEntry  *e;
+	bool		found;
+	ListCell   *lc;
+	char	   *zone = NULL;
+	MemoryContext old;
+	Relation	rel;
+	Relation	idx;
+	Oid			pk;
+	ScanKeyData sk;
+	SysScanDesc scan;
+	HeapTuple	t;
+
+	strlcpy(key, namespace, NAMEDATALEN);
+	e = hash_search(zones, key, HASH_ENTER, &found);
+	if (!found)
+		e->names = NIL;
+	for (lc = list_head(e->names); lc != NULL; lc = lnext(e->names, lnext(e->names, lc)))
+		if (strcmp((char *) lfirst(lc), namespace) == 0)
+			return (char *) lfirst(lnext(e->names, lc));
+
+	rel = open_table("site", AccessShareLock);
+	pk = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pk))
+		elog(ERROR, "summary_capture: sessions.site has no primary key");
+	idx = index_open(pk, AccessShareLock);
+	ScanKeyEntryInitialize(&sk, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0],
+						   F_TEXTEQ, CStringGetTextDatum(namespace));
+	scan = systable_beginscan(rel, pk, true, snap, 1, &sk);
+	old = MemoryContextSwitchTo(mcxt);
+	if ((t = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		z = heap_getattr(t, column(rel, "time_zone"), RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			zone = TextDatumGetCString(z);
+	}
+	if (zone == NULL)
+		zone = pstrdup("UTC");
+	e->names = lappend(e->names, pstrdup(namespace));
+	e->names = lappend(e->names, zone);
+	MemoryContextSwitchTo(old);
+	systable_endscan(scan);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+	return zone;
+}
+
+/*
+ * kwh_numeric
+ *		The exact decimal of kwh's shortest text form (what kwh::text::numeric
+ *		gives with extra_float_digits = 1, as summary_contribution computes).
+ */
+static Numeric
+kwh_numeric(float8 kwh)
+{
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(kwh, buf);
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
+/*
+ * text_attr
+ *		Column attno of slot as a C string in mcxt, NULL for NULL.
+ */
+static char *
+text_attr(TupleTableSlot *slot, int attno)
+{
+	bool		isnull;
+	Datum		v = slot_getattr(slot, attno, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(v);
+}
+
+/*
+ * key_hash
+ *		Hash of a key's strings (the day is a separate part of the hash key).
+ */
+static uint64
+key_hash(const char *ns, const char *kind, const char *site, const char *zone)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) ns, strlen(ns), 0);
+
+	h = hash_combine64(h, hash_bytes_extended((const unsigned char *) kind, strlen(kind), 1));
+	h = hash_combine64(h, site ? hash_bytes_extended((const unsigned char *) site, strlen(site), 2) : 7);
+	return hash_combine64(h, hash_bytes_extended((const unsigned char *) zone, strlen(zone), 3));
+}
+
+/*
+ * accumulate
+ *		Adds sign times the contribution of every row of ts (a transition
+ *		table of sessions.store) to its key's accumulator in keys.
+ */
+static void
+accumulate(Tuplestorestate *ts, Relation rel, int sign, const SummaryParams *p,
+		   HTAB *keys, HTAB *zones, MemoryContext mcxt, Snapshot snap)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot;
+	int			a_ns = column(rel, "namespace"),
+				a_kind = column(rel, "kind"),
+				a_site = column(rel, "site"),
+				a_start = column(rel, "started_at"),
+				a_end = column(rel, "ended_at"),
+				a_kwh = column(rel, "kwh");
+	int			ptr;
+	MemoryContext rowcxt;
+
+	rowcxt = AllocSetContextCreate(mcxt, "summary_capture row", ALLOCSET_SMALL_SIZES);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
+	tuplestore_select_read_pointer(ts, ptr);
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		bool		isnull,
+					endnull,
+					kwhnull;
+		TimestampTz start,
+					end = 0;
+		float8		kwh = 0;
+		char	   *ns,
+				   *kind,
+				   *site;
+		const char *zone;
+		DateADT		day;
+		uint64		h;
+		SummaryBucket *b;
+		SummaryAcc *acc;
+		bool		found;
+		int64		c[N_COUNTERS] = {0};
+		int64		dur = 0;
+		MemoryContext old;
+
+		MemoryContextReset(rowcxt);
+		old = MemoryContextSwitchTo(rowcxt);
+		start = DatumGetTimestampTz(slot_getattr(slot, a_start, &isnull));
+		if (isnull)
+		{
+			MemoryContextSwitchTo(old);
+			continue;
+		}
+		if (TIMESTAMP_NOT_FINITE(start))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("started_at must be finite for the live summaries"),
+					 errhint("Store a finite started_at, or switch summaries off (sessions.configure_summaries(false)).")));
+		end = DatumGetTimestampTz(slot_getattr(slot, a_end, &endnull));
+		kwh = DatumGetFloat8(slot_getattr(slot, a_kwh, &kwhnull));
+
+		ns = text_attr(slot, a_ns);
+		kind = text_attr(slot, a_kind);
+		site = text_attr(slot, a_site);
+		zone = zone_for(zones, ns, mcxt, snap);
+		day = DatumGetDateADT(DirectFunctionCall1(timestamp_date,
+												  DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(zone),
+																	  TimestampTzGetDatum(start))));
+
+		/* The contribution, as summary_contribution computes it. */
+		if (endnull)
+			c[0] = 1;
+		else
+		{
+			if (TIMESTAMP_NOT_FINITE(end))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("ended_at must be finite for the live summaries"),
+						 errhint("Store a finite ended_at, or switch summaries off (sessions.configure_summaries(false)).")));
+			if (pg_sub_s64_overflow(end, start, &dur))
+				sa_out_of_range("ended_at - started_at");
+			c[1] = 1;
+			if (!kwhnull)
+			{
+				if (kwh == 0)
+					c[2] = 1;
+				else if (kwh > 0 && kwh < p->micro_threshold)
+					c[3] = 1;
+				else if (kwh >= p->micro_threshold)
+					c[4] = 1;
+				if (dur > 0)
+				{
+					float8		amps;
+
+					sa_check_kwh(kwh);
+					amps = sa_current_a(kwh, dur, p->volts);
+					if (amps >= p->good_a)
+						c[5] = 1;
+					else if (amps >= p->fair_a)
+						c[6] = 1;
+					else
+						c[7] = 1;
+				}
+			}
+		}
+
+		h = key_hash(ns, kind, site, zone);
+		{
+			SummaryBucket probe;
+
+			memset(&probe, 0, sizeof(probe));	/* the key's padding too */
+			probe.h = h;
+			probe.day = day;
+			b = hash_search(keys, &probe, HASH_ENTER, &found);
+		}
+		if (!found)
+			b->accs = NULL;
+		for (acc = b->accs; acc != NULL; acc = acc->next)
+			if (strcmp(acc->namespace, ns) == 0 && strcmp(acc->kind, kind) == 0 &&
+				(acc->site == NULL) == (site == NULL) && (site == NULL || strcmp(acc->site, site) == 0) &&
+				strcmp(acc->zone, zone) == 0)
+				break;
+		if (acc == NULL)
+		{
+			MemoryContextSwitchTo(mcxt);
+			acc = palloc0(sizeof(SummaryAcc));
+			acc->namespace = pstrdup(ns);
+			acc->kind = pstrdup(kind);
+			acc->site = site ? pstrdup(site) : NULL;
+			acc->zone = (char *) zone;
+			acc->day = day;
+			acc->kwh = int64_to_numeric(0);
+			acc->next = b->accs;
+			b->accs = acc;
+			MemoryContextSwitchTo(rowcxt);
+		}
+		for (int i = 0; i < N_COUNTERS; i++)
+			if (pg_add_s64_overflow(acc->counters[i], sign * c[i], &acc->counters[i]))
+				sa_out_of_range("summary counter");
+		if (!endnull && !kwhnull)
+		{
+			Numeric		k = kwh_numeric(kwh);
+			Numeric		sum = DatumGetNumeric(DirectFunctionCall2(sign > 0 ? numeric_add : numeric_sub,
+																  NumericGetDatum(acc->kwh), NumericGetDatum(k)));
+			Numeric		kept = MemoryContextAlloc(mcxt, VARSIZE(sum));
+
+			/* the running sum lives in mcxt; the row's garbage in rowcxt */
+			memcpy(kept, sum, VARSIZE(sum));
+			pfree(acc->kwh);
+			acc->kwh = kept;
+		}
+		if (!endnull && pg_add_s64_overflow(acc->duration, sign * dur, &acc->duration))
+			sa_out_of_range("summary duration");
+		MemoryContextSwitchTo(old);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(rowcxt);
+}
+
+/* The columns of sessions.summary_delta, in table order (50_summaries.sql). */
+static const char *const delta_columns[] = {
+	"namespace", "kind", "site", "day", "time_zone", "active", "completed", "empty", "micro", "normal",
+	"green", "orange", "red", "kwh", "duration"
+};
+#define N_DELTA_COLUMNS lengthof(delta_columns)
+
+/*
+ * check_delta_layout
+ *		sessions.summary_delta must be the table 50_summaries.sql made: its
+ *		columns in that order (the values are formed positionally).
+ */
+static void
+check_delta_layout(Relation rel)
+{
+	TupleDesc	d = RelationGetDescr(rel);
+	int			live = 0;
+
+	for (int i = 0; i < d->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(d, i);
+
+		if (a->attisdropped)
+			continue;
+		if (live >= (int) N_DELTA_COLUMNS || strcmp(NameStr(a->attname), delta_columns[live]) != 0)
+			break;
+		live++;
+	}
+	if (live != (int) N_DELTA_COLUMNS || d->natts != (int) N_DELTA_COLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sessions.summary_delta does not have the columns the live summaries write"),
+				 errhint("Reinstall the extension, or switch summaries off (sessions.configure_summaries(false)).")));
+}
+
+/*
+ * insert_changes
+ *		One sessions.summary_delta row per key of keys whose change is not
+ *		nil, appended to the heap (with its indexes, if anyone added one).
+ *		Returns how many.
+ */
+static uint64
+insert_changes(HTAB *keys)
+{
+	HASH_SEQ_STATUS seq;
+	SummaryBucket *b;
+	uint64		n = 0;
+	Relation	rel = open_table("summary_delta", RowExclusiveLock);
+
+	check_delta_layout(rel);
+	hash_seq_init(&seq, keys);
+	while ((b = hash_seq_search(&seq)) != NULL)
+	{
+		for (SummaryAcc *acc = b->accs; acc != NULL; acc = acc->next)
+		{
+			Datum		v[N_DELTA_COLUMNS];
+			bool		isnull[N_DELTA_COLUMNS] = {0};
+			HeapTuple	tup;
+			bool		nil = acc->duration == 0 &&
+				DatumGetInt32(DirectFunctionCall1(numeric_sign, NumericGetDatum(acc->kwh))) == 0;
+
+			for (int i = 0; i < N_COUNTERS; i++)
+				nil = nil && acc->counters[i] == 0;
+			if (nil)
+				continue;
+			v[0] = CStringGetTextDatum(acc->namespace);
+			v[1] = CStringGetTextDatum(acc->kind);
+			v[2] = acc->site != NULL ? CStringGetTextDatum(acc->site) : (Datum) 0;
+			isnull[2] = acc->site == NULL;
+			v[3] = DateADTGetDatum(acc->day);
+			v[4] = CStringGetTextDatum(acc->zone);
+			for (int i = 0; i < N_COUNTERS; i++)
+				v[5 + i] = Int64GetDatum(acc->counters[i]);
+			v[13] = NumericGetDatum(acc->kwh);
+			v[14] = Int64GetDatum(acc->duration);
+			tup = heap_form_tuple(RelationGetDescr(rel), v, isnull);
+			if (rel->rd_rel->relhasindex)
+				CatalogTupleInsert(rel, tup);
+			else
+				simple_heap_insert(rel, tup);
+			n++;
+		}
+	}
+	table_close(rel, NoLock);
+	return n;
+}
+
+/*
+ * empty_summaries
+ *		Deletes every row of sessions.summary_delta (TRUNCATE of the store).
+ */
+static void
+empty_summaries(void)
+{
+	Relation	rel = open_table("summary_delta", RowExclusiveLock);
+	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	HeapTuple	t;
+
+	while ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		simple_heap_delete(rel, &t->t_self);
+	table_endscan(scan);
+	table_close(rel, NoLock);
+}
+
+/*
+ * sa_summary_capture
+ *		AFTER ... FOR EACH STATEMENT trigger of sessions.store: INSERT (NEW
+ *		TABLE), UPDATE (OLD and NEW TABLE), DELETE (OLD TABLE) append their
+ *		summary changes; TRUNCATE empties the summaries. Holds the summary
+ *		lock in share mode (rebuilds take it exclusively).
+ */
+Datum
+sa_summary_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	LOCKTAG		tag;
+	SummaryParams p;
+	HASHCTL		kctl = {0},
+				zctl = {0};
+	HTAB	   *keys,
+			   *zones;
+	MemoryContext mcxt;
+	Snapshot	snap;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("summary_capture must be an AFTER ... FOR EACH STATEMENT trigger of sessions.store")));
+
+	/*
+	 * Nothing to summarize: an UPDATE or DELETE that matched no row, or the
+	 * half of an INSERT ... ON CONFLICT DO UPDATE that did not happen (both
+	 * statement triggers fire for every ocpi_put).
+	 */
+	if (!TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) &&
+		(td->tg_oldtable == NULL || tuplestore_tuple_count(td->tg_oldtable) == 0) &&
+		(td->tg_newtable == NULL || tuplestore_tuple_count(td->tg_newtable) == 0))
+		return PointerGetDatum(NULL);
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SUMMARY_LOCK_KEY1, SUMMARY_LOCK_KEY2, 2);
+	(void) LockAcquire(&tag, ShareLock, false, false);
+
+	/* Only sessions.store's rows may become summaries. */
+	if (strcmp(RelationGetRelationName(td->tg_relation), "store") != 0 ||
+		get_namespace_oid("sessions", false) != RelationGetNamespace(td->tg_relation))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("summary_capture must be a trigger of sessions.store, not of \"%s\"",
+						RelationGetRelationName(td->tg_relation))));
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	{
+		empty_summaries();
+		return PointerGetDatum(NULL);
+	}
+	/*
+	 * The settings and zones as of now, not as of the statement's (or, at
+	 * REPEATABLE READ, the transaction's) snapshot: a rebuild that this
+	 * writer waited for above (a zone change, configure_summaries) has
+	 * committed, and its zone and parameters are the ones to use.
+	 */
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	if (!read_settings(&p, snap))
+	{
+		UnregisterSnapshot(snap);
+		return PointerGetDatum(NULL);
+	}
+	mcxt = AllocSetContextCreate(CurrentMemoryContext, "summary_capture", ALLOCSET_DEFAULT_SIZES);
+	kctl.keysize = offsetof(SummaryBucket, accs);
+	kctl.entrysize = sizeof(SummaryBucket);
+	kctl.hcxt = mcxt;
+	keys = hash_create("summary_capture keys", 64, &kctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	zctl.keysize = NAMEDATALEN;
+	zctl.entrysize = sizeof(ZoneEntry);
+	zctl.hcxt = mcxt;
+	zones = hash_create("summary_capture zones", 16, &zctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	if (td->tg_oldtable != NULL)
+		accumulate(td->tg_oldtable, td->tg_relation, -1, &p, keys, zones, mcxt, snap);
+	if (td->tg_newtable != NULL)
+		accumulate(td->tg_newtable, td->tg_relation, 1, &p, keys, zones, mcxt, snap);
+	(void) insert_changes(keys);
+	UnregisterSnapshot(snap);
+	MemoryContextDelete(mcxt);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * sa_time_zone_source
+ *		pg_settings.source of TimeZone ('default', 'configuration file',
+ *		'session', 'client', 'user', 'database', ...) for this session.
+ */
+Datum
+sa_time_zone_source(PG_FUNCTION_ARGS)
+{
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+
+	for (int i = 0; i < n; i++)
+		if (pg_strcasecmp(vars[i]->name, "TimeZone") == 0)
+			PG_RETURN_TEXT_P(cstring_to_text(GucSource_Names[vars[i]->source]));
+	PG_RETURN_NULL();
+}
