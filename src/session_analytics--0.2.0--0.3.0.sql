@@ -1006,9 +1006,6 @@ COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
   'Imports a PowerFlex sessions export ({"rows": [...]} or [...]) into sessions.store, idempotent on session_id; returns imported, updated and skipped counts (reasons by NOTICE and in sessions.import_rejects, rows numbered from "offset" or the page)';
 
 
-
-
-
 -- 20_analytics: one source for the defaults and the reports' selection
 -- (issue 11) -------------------------------------------------------------------
 
@@ -1214,39 +1211,67 @@ CREATE OR REPLACE FUNCTION sessions.report_time_zone(
     tz text DEFAULT NULL,
     OUT time_zone text, OUT source text, OUT site_zones text)
 RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    src      pg_catalog.text;
+    n_sites  pg_catalog.int8;
+    n_zones  pg_catalog.int8;
+    n_unset  pg_catalog.int8;
+    one_zone pg_catalog.text;
+BEGIN
+    -- A zone given is checked where it is used (the aggregate, timezone()):
+    -- check_time_zone's exception block would make this PARALLEL UNSAFE,
+    -- and with it every report's plan.
+    IF tz IS NOT NULL THEN
+        time_zone := tz;
+        source := 'argument';
+        RETURN;
+    END IF;
+    SELECT g.source INTO src FROM pg_catalog.pg_settings g WHERE g.name = 'TimeZone';
+    IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
+        time_zone := pg_catalog.current_setting('TimeZone');
+        source := 'TimeZone';
+        RETURN;
+    END IF;
+    -- No site the caller sees has a zone: UTC, without reading the
+    -- sessions (the common case costs a probe of the small site table).
+    IF NOT EXISTS (SELECT 1 FROM sessions.site z WHERE z.time_zone IS NOT NULL) THEN
+        time_zone := 'UTC';
+        source := 'default';
+        RETURN;
+    END IF;
+    SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+           pg_catalog.min(z.time_zone),
+           pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+      INTO n_sites, n_zones, n_unset, one_zone, site_zones
+      FROM (SELECT DISTINCT s.namespace
+              -- the sessions the report covers, active ones too (a report
+              -- with include_active must not change zone)
+              FROM sessions.report_sessions(report_time_zone.range, report_time_zone.site, true, report_time_zone.sites) s
+             WHERE report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref) n
+      LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+    IF n_zones = 1 AND n_unset = 0 THEN
+        time_zone := one_zone;
+        source := 'site';
+    ELSIF n_zones = 0 THEN
+        time_zone := 'UTC';
+        source := 'default';
+    ELSE
+        time_zone := 'UTC';
+        source := 'mixed';
+        RAISE NOTICE 'the sites of this report do not share one time zone: days are UTC days'
+              USING DETAIL = pg_catalog.format('Sites: %s.', pg_catalog.left(site_zones, 2000)),
+                    HINT = 'Pass a zone (tz), report one site at a time, or give each site its zone with sessions.set_site().';
+    END IF;
+END
+$$;
 
-
-AS 'MODULE_PATHNAME', 'sa_totals'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION sessions.lifecycle_key_changed()
-RETURNS trigger
-LANGUAGE c
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'sa_lifecycle_key_changed';
-CREATE OR REPLACE FUNCTION sessions.rotate_lifecycle_key()
-RETURNS void
-LANGUAGE c VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'sa_rotate_lifecycle_key';
-CREATE OR REPLACE FUNCTION sessions.continuation_token(q text, type text, session_key uuid)
-RETURNS text
-LANGUAGE c STABLE
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'sa_continuation_token';
-CREATE OR REPLACE FUNCTION sessions.continuation_cursor(token text, q text, OUT c timestamptz, OUT k uuid)
-LANGUAGE c STABLE
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'sa_continuation_cursor';
-CREATE OR REPLACE FUNCTION sessions.session_state(reference text)
-RETURNS jsonb
-LANGUAGE c STABLE
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'sa_session_state';
-CREATE OR REPLACE FUNCTION sessions.resume_session(state jsonb)
-RETURNS jsonb
-LANGUAGE c STABLE
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'sa_resume_session';
+-- Issue 14: the log keeps one index (its primary key). Retention deletes the
+-- oldest events in seq order (sessions.prune_events), so the BRIN index on
+-- logged_at, maintained by every writer for every event, goes.
+DROP INDEX sessions.event_log_logged_at_idx;
 
 -- ---- live summaries (issue 13; src/sql/50_summaries.sql, 20_analytics.sql) ----
 -- The tables, triggers and functions of 50_summaries.sql, the reports'
@@ -1762,64 +1787,6 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    src      pg_catalog.text;
-    n_sites  pg_catalog.int8;
-    n_zones  pg_catalog.int8;
-    n_unset  pg_catalog.int8;
-    one_zone pg_catalog.text;
-BEGIN
-    -- A zone given is checked where it is used (the aggregate, timezone()):
-    -- check_time_zone's exception block would make this PARALLEL UNSAFE,
-    -- and with it every report's plan.
-    IF tz IS NOT NULL THEN
-        time_zone := tz;
-        source := 'argument';
-        RETURN;
-    END IF;
-    SELECT g.source INTO src FROM pg_catalog.pg_settings g WHERE g.name = 'TimeZone';
-    IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
-        time_zone := pg_catalog.current_setting('TimeZone');
-        source := 'TimeZone';
-        RETURN;
-    END IF;
-    -- No site the caller sees has a zone: UTC, without reading the
-    -- sessions (the common case costs a probe of the small site table).
-    IF NOT EXISTS (SELECT 1 FROM sessions.site z WHERE z.time_zone IS NOT NULL) THEN
-        time_zone := 'UTC';
-        source := 'default';
-        RETURN;
-    END IF;
-    SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
-           pg_catalog.min(z.time_zone),
-           pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
-      INTO n_sites, n_zones, n_unset, one_zone, site_zones
-      FROM (SELECT DISTINCT s.namespace
-              -- the sessions the report covers, active ones too (a report
-              -- with include_active must not change zone)
-              FROM sessions.report_sessions(report_time_zone.range, report_time_zone.site, true, report_time_zone.sites) s
-             WHERE report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref) n
-      LEFT JOIN sessions.site z ON z.namespace = n.namespace;
-    IF n_zones = 1 AND n_unset = 0 THEN
-        time_zone := one_zone;
-        source := 'site';
-    ELSIF n_zones = 0 THEN
-        time_zone := 'UTC';
-        source := 'default';
-    ELSE
-        time_zone := 'UTC';
-        source := 'mixed';
-        RAISE NOTICE 'the sites of this report do not share one time zone: days are UTC days'
-              USING DETAIL = pg_catalog.format('Sites: %s.', pg_catalog.left(site_zones, 2000)),
-                    HINT = 'Pass a zone (tz), report one site at a time, or give each site its zone with sessions.set_site().';
-    END IF;
-END
-$$;
-
--- Issue 14: the log keeps one index (its primary key). Retention deletes the
--- oldest events in seq order (sessions.prune_events), so the BRIN index on
--- logged_at, maintained by every writer for every event, goes.
-DROP INDEX sessions.event_log_logged_at_idx;
-
     g        record;
     src      pg_catalog.text;
     mlo      pg_catalog.date;
@@ -2151,3 +2118,179 @@ END
 $$;
 COMMENT ON FUNCTION sessions.maintenance() IS
   'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';
+
+-- report_path and summary_stats read the settings through analytics_setting,
+-- and check a zone as the scan does.
+CREATE OR REPLACE FUNCTION sessions.report_path(
+    range tstzrange DEFAULT NULL,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL,
+    OUT path text, OUT reason text, OUT time_zone text, OUT first_day date, OUT end_day date, OUT namespaces text[])
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    g        record;
+    src      pg_catalog.text;
+    mlo      pg_catalog.date;
+    mhi      pg_catalog.date;
+    zones    pg_catalog.text[];
+    stale    pg_catalog.text;
+    b        pg_catalog.timestamp;
+BEGIN
+    path := 'scan';
+    IF pg_catalog.lower(COALESCE(pg_catalog.current_setting('session_analytics.report_summaries', true), 'on'))
+       IN ('off', 'false', 'no', '0') THEN
+        reason := 'session_analytics.report_summaries is off';
+        RETURN;
+    END IF;
+    -- summary_config read directly (summary_settings() is a function call
+    -- more, a quarter of a millisecond).
+    SELECT COALESCE(c.enabled, true) AS enabled, COALESCE(c.micro_threshold, 1.0) AS micro_threshold,
+           COALESCE(c.volts, 208) AS volts, COALESCE(c.good_a, 16) AS good_a, COALESCE(c.fair_a, 8) AS fair_a
+      INTO g
+      FROM (SELECT 1) one LEFT JOIN sessions.summary_config c ON c.id;
+    IF NOT g.enabled THEN
+        reason := 'live summaries are switched off (sessions.configure_summaries)';
+        RETURN;
+    ELSIF report_path.micro_threshold IS DISTINCT FROM g.micro_threshold THEN
+        reason := pg_catalog.format('micro_threshold %s is not the summarized %s', report_path.micro_threshold, g.micro_threshold);
+        RETURN;
+    ELSIF sessions.analytics_setting('volts') <> g.volts
+       OR sessions.analytics_setting('good_amps') <> g.good_a
+       OR sessions.analytics_setting('fair_amps') <> g.fair_a THEN
+        reason := pg_catalog.format('the volts, good_amps or fair_amps setting is not the summarized %s V, %s A, %s A', g.volts, g.good_a, g.fair_a);
+        RETURN;
+    END IF;
+    IF report_path.range IS NOT NULL AND pg_catalog.isempty(report_path.range) THEN
+        path := 'summaries';
+        reason := 'empty range';
+        time_zone := 'UTC';
+        namespaces := '{}';
+        RETURN;
+    END IF;
+    IF report_path.range IS NOT NULL
+       AND ((NOT pg_catalog.lower_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.lower(report_path.range)))
+            OR (NOT pg_catalog.upper_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.upper(report_path.range)))) THEN
+        reason := 'a bound of range is infinite';
+        RETURN;
+    END IF;
+
+    -- The zone: tz, else the TimeZone set for the session, else the sites'.
+    IF report_path.tz IS NOT NULL THEN
+        -- checked as the scan checks it (no exception block: parallel safe)
+        PERFORM pg_catalog.timezone(report_path.tz, pg_catalog.now());
+        time_zone := report_path.tz;
+        src := 'argument';
+    ELSE
+        src := sessions.time_zone_source();
+        IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
+            time_zone := pg_catalog.current_setting('TimeZone');
+            src := 'TimeZone';
+        ELSE
+            src := 'site';
+        END IF;
+    END IF;
+
+    -- The report's namespaces, with a margin of two days for any zone.
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
+        mlo := pg_catalog.timezone('UTC', pg_catalog.lower(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.-) 2;
+    END IF;
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
+        mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
+    END IF;
+    SELECT COALESCE(pg_catalog.array_agg(c.namespace ORDER BY c.namespace), '{}'),
+           pg_catalog.array_agg(DISTINCT COALESCE(z.time_zone, '')),
+           pg_catalog.string_agg(CASE WHEN c.tags <> ARRAY[COALESCE(z.time_zone, 'UTC')] OR (src <> 'site' AND c.tags <> ARRAY[report_path.time_zone])
+                                      THEN pg_catalog.format('%s (%s)', c.namespace, pg_catalog.array_to_string(c.tags, ', ')) END, ', ')
+      INTO namespaces, zones, stale
+      FROM (SELECT d.namespace, pg_catalog.array_agg(DISTINCT d.time_zone) AS tags
+              FROM sessions.summary_delta d
+             WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+               AND (report_path.site IS NULL OR d.site = report_path.site)
+               AND (report_path.sites IS NULL OR d.site = ANY (report_path.sites))
+             GROUP BY d.namespace
+            HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+      LEFT JOIN sessions.site z ON z.namespace = c.namespace;
+    IF src = 'site' THEN
+        IF pg_catalog.cardinality(namespaces) = 0 THEN
+            time_zone := 'UTC';
+        ELSIF pg_catalog.cardinality(zones) = 1 THEN
+            time_zone := COALESCE(NULLIF(zones[1], ''), 'UTC');
+        ELSE
+            reason := 'the report''s sites do not share one time zone: the report has UTC days';
+            RETURN;
+        END IF;
+    END IF;
+    IF stale IS NOT NULL THEN
+        reason := pg_catalog.format('summaries in another zone than %s: %s', time_zone, pg_catalog.left(stale, 1000));
+        RETURN;
+    END IF;
+
+    -- Whole local days of that zone.
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
+        b := pg_catalog.timezone(time_zone, pg_catalog.lower(report_path.range));
+        IF NOT pg_catalog.lower_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
+            reason := pg_catalog.format('range does not start at a local midnight in %s', time_zone);
+            RETURN;
+        END IF;
+        first_day := b::pg_catalog.date;
+    END IF;
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
+        b := pg_catalog.timezone(time_zone, pg_catalog.upper(report_path.range));
+        IF pg_catalog.upper_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
+            reason := pg_catalog.format('range does not end at a local midnight in %s', time_zone);
+            RETURN;
+        END IF;
+        end_day := b::pg_catalog.date;
+    END IF;
+    path := 'summaries';
+    reason := pg_catalog.format('whole local days in %s (zone from %s)', time_zone, src);
+END
+$$;
+CREATE OR REPLACE FUNCTION sessions.summary_stats(
+    range tstzrange, tz text, micro_threshold float8, site text, include_active boolean, sites text[])
+RETURNS sessions.session_stats
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    p    record;
+    body pg_catalog.text;
+BEGIN
+    p := sessions.report_path($1, $2, $3, $4, $5, $6);
+    IF p.path <> 'summaries' THEN
+        RETURN NULL;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format(' | %s %s %s %s %s %s %s %s %s %s %s',
+               pg_catalog.to_char(x.day, 'YYYY-MM-DD'), x.active, x.completed, x.empty, x.micro, x.normal,
+               x.green, x.orange, x.red, x.kwh, x.duration), '' ORDER BY x.day)
+      INTO body
+      FROM (SELECT d.day,
+                   CASE WHEN summary_stats.include_active THEN pg_catalog.sum(d.active) ELSE 0 END AS active,
+                   pg_catalog.sum(d.completed) AS completed, pg_catalog.sum(d.empty) AS empty,
+                   pg_catalog.sum(d.micro) AS micro, pg_catalog.sum(d.normal) AS normal,
+                   pg_catalog.sum(d.green) AS green, pg_catalog.sum(d.orange) AS orange, pg_catalog.sum(d.red) AS red,
+                   pg_catalog.sum(d.kwh) AS kwh, pg_catalog.sum(d.duration) AS duration
+              FROM sessions.summary_delta d
+             WHERE d.namespace = ANY (p.namespaces)
+               AND d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND (p.first_day IS NULL OR d.day >= p.first_day) AND (p.end_day IS NULL OR d.day < p.end_day)
+               AND (summary_stats.site IS NULL OR d.site = summary_stats.site)
+               AND (summary_stats.sites IS NULL OR d.site = ANY (summary_stats.sites))
+             GROUP BY d.day) x
+     WHERE x.completed <> 0 OR x.active <> 0;
+    RETURN (pg_catalog.format('v1 tz=%s micro=%s volts=%s good=%s fair=%s', p.time_zone,
+                              summary_stats.micro_threshold,
+                              sessions.analytics_setting('volts'),
+                              sessions.analytics_setting('good_amps'),
+                              sessions.analytics_setting('fair_amps'))
+            OPERATOR(pg_catalog.||) COALESCE(body, ''))::sessions.session_stats;
+END
+$$;

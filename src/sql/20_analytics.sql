@@ -221,7 +221,7 @@ COMMENT ON FUNCTION sessions.time_zone_source() IS
 CREATE FUNCTION sessions.report_path(
     range tstzrange DEFAULT NULL,
     tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
     site text DEFAULT NULL,
     include_active boolean DEFAULT false,
     sites text[] DEFAULT NULL,
@@ -257,9 +257,9 @@ BEGIN
     ELSIF report_path.micro_threshold IS DISTINCT FROM g.micro_threshold THEN
         reason := pg_catalog.format('micro_threshold %s is not the summarized %s', report_path.micro_threshold, g.micro_threshold);
         RETURN;
-    ELSIF COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8 <> g.volts
-       OR COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8 <> g.good_a
-       OR COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8 <> g.fair_a THEN
+    ELSIF sessions.analytics_setting('volts') <> g.volts
+       OR sessions.analytics_setting('good_amps') <> g.good_a
+       OR sessions.analytics_setting('fair_amps') <> g.fair_a THEN
         reason := pg_catalog.format('the volts, good_amps or fair_amps setting is not the summarized %s V, %s A, %s A', g.volts, g.good_a, g.fair_a);
         RETURN;
     END IF;
@@ -279,7 +279,9 @@ BEGIN
 
     -- The zone: tz, else the TimeZone set for the session, else the sites'.
     IF report_path.tz IS NOT NULL THEN
-        time_zone := sessions.check_time_zone(report_path.tz, 'tz');
+        -- checked as the scan checks it (no exception block: parallel safe)
+        PERFORM pg_catalog.timezone(report_path.tz, pg_catalog.now());
+        time_zone := report_path.tz;
         src := 'argument';
     ELSE
         src := sessions.time_zone_source();
@@ -394,9 +396,9 @@ BEGIN
      WHERE x.completed <> 0 OR x.active <> 0;
     RETURN (pg_catalog.format('v1 tz=%s micro=%s volts=%s good=%s fair=%s', p.time_zone,
                               summary_stats.micro_threshold,
-                              COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8,
-                              COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8,
-                              COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8)
+                              sessions.analytics_setting('volts'),
+                              sessions.analytics_setting('good_amps'),
+                              sessions.analytics_setting('fair_amps'))
             OPERATOR(pg_catalog.||) COALESCE(body, ''))::sessions.session_stats;
 END
 $$;

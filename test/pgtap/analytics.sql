@@ -87,6 +87,7 @@ SELECT is(ARRAY(SELECT p.proname || ': ' || pg_get_expr(p.proargdefaults, 0) FRO
                 'charge_rating: sessions.analytics_setting(''good_amps''::text), sessions.analytics_setting(''fair_amps''::text)',
                 'classify: sessions.analytics_setting(''micro_threshold''::text)',
                 'daily_report: NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
+                'report_path: NULL::tstzrange, NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
                 'summary_report: NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
                 'user_report: NULL::text, NULL::tstzrange, NULL::text, sessions.analytics_setting(''volts''::text)'],
           'the defaults of the analytics functions call analytics_setting');
@@ -222,11 +223,14 @@ SELECT is((SELECT z.source FROM sessions.report_time_zone(tstzrange('2025-08-04'
 SELECT matches(pg_get_functiondef('sessions.report_time_zone(tstzrange, text, text[], text, text)'::regprocedure),
                '^(?!.*sessions\.store).*FROM sessions\.report_sessions\(', 'report_time_zone reads report_sessions, not the store');
 -- The selection is written once: no other function of the extension
--- filters the store by the charging kinds.
+-- filters the store by the charging kinds. (The live summaries' readers,
+-- report_path and summary_stats, pick the same kinds from the summary rows,
+-- not from the store; check_summaries proves both selections equal.)
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
                  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'session_analytics'
                  WHERE pg_get_functiondef(p.oid) ~ '''ocpi''.*''powerflex''' AND p.prokind <> 'a'
+                   AND pg_get_functiondef(p.oid) ~ 'sessions\.store\M(?!_)'
                  ORDER BY 1),
           ARRAY['sessions.report_sessions(tstzrange,text,boolean,text[])'], 'only report_sessions names the charging kinds');
 DELETE FROM sessions.store WHERE namespace IN ('tap_sel', 'tap_sel_tm');

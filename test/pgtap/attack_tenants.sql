@@ -8,7 +8,7 @@
 -- Not in a transaction: the attackers' connections must see the setup.
 -- The database is dropped after the run; the roles are dropped at the end.
 SET client_min_messages = warning;
-SELECT plan(132);
+SELECT plan(121);
 
 -- Roles --------------------------------------------------------------------
 DO $$
