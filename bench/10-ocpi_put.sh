@@ -104,10 +104,8 @@ for round in 1 2; do
     "${Q[@]}" -c "$EMPTY"; put_each=$(best "$put_each" "$(timed "$PUT_EACH")")
 done
 # ocpi_put_many against the plain bulk upsert: ROUNDS interleaved rounds,
-# each figure the median. Autovacuum of the store and the event log off while timing (an ANALYZE in
-# the middle of a statement is noise, and until the event trigger stops
-# re-reading its cached OIDs after an invalidation it can fail a write with
-# "could not open relation with OID 0").
+# each figure the median. Autovacuum of the store and the event log off while
+# timing: an ANALYZE in the middle of a statement is noise.
 "${Q[@]}" -c "ALTER TABLE sessions.store SET (autovacuum_enabled = off)" -c "ALTER TABLE sessions.event_log SET (autovacuum_enabled = off)"
 ROUNDS=${BENCH_ROUNDS:-3}
 median() { tr ' ' '\n' | awk NF | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
