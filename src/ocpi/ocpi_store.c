@@ -1,7 +1,7 @@
 /*
  * ocpi/ocpi_store.c
- *		OCPI Sessions: the write paths sessions.ocpi_put and
- *		sessions.ocpi_patch, which turn a validated Session into a row of
+ *		OCPI Sessions: the write paths sessions.ocpi_put, sessions.ocpi_put_many
+ *		and sessions.ocpi_patch, which turn a validated Session into a row of
  *		sessions.store.
  *
  * This is the store access of OCPI. Every check and every OCPI error text
@@ -24,7 +24,11 @@
  *	  appended charging period is lost. A PATCH never reads the stored
  *	  document without that lock.
  *	- PUT is one upsert; its WHERE refuses COMPLETED -> ACTIVE (no row
- *	  processed), so PUT needs no lock.
+ *	  processed), so PUT needs no lock. The bulk PUT is the same upsert over
+ *	  arrays (put_many_sql: one array per Param_ocpi_row_x, element i of
+ *	  each is session i) and never raises for one document: a refusal is
+ *	  taken from the validation layer as an OcpiReport, the value its raise
+ *	  functions raise, so ocpi_put and ocpi_put_many refuse alike.
  *	- The slots of a validated Session point into that document, which
  *	  stays allocated until the row is written.
  */
