@@ -4,7 +4,7 @@
 -- call-level errors, and that a refusal carries exactly the SQLSTATE, message
 -- and detail (every problem) ocpi_put raises for the same document.
 BEGIN;
-SELECT plan(51);
+SELECT plan(53);
 
 CREATE FUNCTION pg_temp.s(patch jsonb) RETURNS jsonb LANGUAGE sql AS $$
   SELECT '{"country_code": "NL", "party_id": "TNM", "id": "B1", "start_date_time": "2024-03-01T10:00:00Z",
@@ -26,9 +26,12 @@ EXCEPTION WHEN OTHERS THEN
   GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
   RETURN SQLSTATE || ' ' || SQLERRM || ' | ' || d;
 END $$;
--- What ocpi_put_many reports for the same document, in the same form.
+-- What ocpi_put_many reports for the same document, in the same form (a
+-- stored document as put_error shows one).
 CREATE FUNCTION pg_temp.bulk_error(doc jsonb, v text DEFAULT '2.2.1') RETURNS text LANGUAGE sql AS $$
-  SELECT r.sqlstate || ' ' || r.message || ' | ' || r.detail FROM sessions.ocpi_put_many('NL', 'TNM', ARRAY[doc], v) r $$;
+  SELECT CASE WHEN r.sqlstate = '00000' AND r.message IS NULL AND r.detail IS NULL THEN 'P0001 stored | no error'
+              ELSE r.sqlstate || ' ' || r.message || ' | ' || r.detail END
+    FROM sessions.ocpi_put_many('NL', 'TNM', ARRAY[doc], v) r $$;
 
 -- Schema and privileges ------------------------------------------------------
 SELECT has_function('sessions', 'ocpi_put_many', ARRAY['text', 'text', 'jsonb[]', 'text']);
@@ -89,6 +92,17 @@ SELECT matches((SELECT detail FROM sessions.ocpi_put_many('NL', 'TNM', ARRAY[pg_
                '^OCPI status code 2001 \(Invalid or missing parameters\)\. 4 problems: .*party_id.*kwh.*location_id.*currency', 'the detail counts and lists the four problems');
 SELECT is((SELECT count(*) FROM sessions.store WHERE namespace = 'NL-TNM' AND external_id LIKE 'E%'), 0::bigint,
           'none of the refused documents is stored');
+-- Every member of the document removed, made a number, made a string, made
+-- an object: ocpi_put_many reports what ocpi_put raises (2.2.1 and 2.3.0).
+CREATE TEMP TABLE mutants AS
+SELECT v, d FROM (SELECT pg_temp.s('{"id": "MU"}') AS base) b, LATERAL jsonb_object_keys(b.base) k,
+       LATERAL (VALUES (b.base - k), (b.base || jsonb_build_object(k, 7)), (b.base || jsonb_build_object(k, 'x')),
+                       (b.base || jsonb_build_object(k, '{}'::jsonb))) m(d),
+       (VALUES ('2.2.1'), ('2.3.0')) ver(v);
+SELECT is((SELECT count(*) FROM mutants WHERE pg_temp.bulk_error(d, v) IS DISTINCT FROM pg_temp.put_error(d, v)), 0::bigint,
+          'for every mutant the SQLSTATE, message and detail equal those ocpi_put raises');
+SELECT cmp_ok((SELECT count(*) FROM mutants WHERE pg_temp.put_error(d, v) NOT LIKE 'P0001%'), '>', 80::bigint,
+              'the mutants are mostly refused (the comparison is not vacuous)');
 
 -- COMPLETED -> ACTIVE ------------------------------------------------------------
 SELECT is(pg_temp.run(ARRAY[pg_temp.s('{"id": "b2"}'), pg_temp.s('{"id": "D1"}')]), '1:b2:23514:2001 2:D1:00000:1000',
