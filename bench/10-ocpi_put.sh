@@ -4,6 +4,10 @@
 # plain INSERT ... ON CONFLICT DO UPDATE without validation, in the same run:
 #   bulk         one statement over all staged rows, into an empty store and
 #                again over the present rows (the update path);
+#   ocpi_put_many  the bulk PUT: the same documents staged as one jsonb[] per
+#                party (28 calls), new and update paths, against the plain
+#                bulk upsert; also with the arrays built by array_agg in the
+#                timed statement;
 #   per session  one statement per session, as an OCPI backend calls it.
 set -euo pipefail
 N=$(awk -v s="${BENCH_SCALE:-1}" 'BEGIN { n = int(100000 * s); print (n < 1000 ? 1000 : n) }')
@@ -44,6 +48,12 @@ SELECT cc, pid, sid, doc,
               FROM generate_series(1, :n) g) x
   ) y;
 ANALYZE bench_ocpi;
+-- The documents of each party as the array a bulk PUT receives; EXTERNAL:
+-- not compressed, as the typed rows are not.
+DROP TABLE IF EXISTS bench_ocpi_docs;
+CREATE UNLOGGED TABLE bench_ocpi_docs (cc text, pid text, docs jsonb[]);
+ALTER TABLE bench_ocpi_docs ALTER docs SET STORAGE EXTERNAL;
+INSERT INTO bench_ocpi_docs SELECT cc, pid, array_agg(doc) FROM bench_ocpi GROUP BY cc, pid;
 SQL
 
 # Runs one timed statement (after a checkpoint), prints seconds.
@@ -73,6 +83,9 @@ PLAIN_EACH="DO \$\$ DECLARE r record; BEGIN FOR r IN SELECT * FROM bench_ocpi LO
             INSERT INTO sessions.store AS s ($COLS) VALUES ('ocpi', r.namespace, r.external_id, r.status,
               r.started_at, r.ended_at, r.kwh, r.user_ref, r.site, r.evse, r.connector, r.last_updated, r.doc)
             $UPSERT; END LOOP; END \$\$"
+MANY="SELECT count(*) FROM bench_ocpi_docs b, sessions.ocpi_put_many(b.cc, b.pid, b.docs) r WHERE r.status_code = 1000"
+MANY_AGG="SELECT count(*) FROM (SELECT cc, pid, array_agg(doc) AS d FROM bench_ocpi GROUP BY cc, pid) g,
+          sessions.ocpi_put_many(g.cc, g.pid, g.d) r WHERE r.status_code = 1000"
 EMPTY="TRUNCATE sessions.store, sessions.ocpi_charging_preferences CASCADE"
 Q=(psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning")
 
@@ -90,7 +103,21 @@ for round in 1 2; do
     "${Q[@]}" -c "$EMPTY"; plain_each=$(best "$plain_each" "$(timed "$PLAIN_EACH")")
     "${Q[@]}" -c "$EMPTY"; put_each=$(best "$put_each" "$(timed "$PUT_EACH")")
 done
-"${Q[@]}" -c "$EMPTY" -c "DROP TABLE bench_ocpi"
+# ocpi_put_many against the plain bulk upsert: ROUNDS interleaved rounds,
+# each figure the median. Autovacuum of the store and the event log off while
+# timing: an ANALYZE in the middle of a statement is noise.
+"${Q[@]}" -c "ALTER TABLE sessions.store SET (autovacuum_enabled = off)" -c "ALTER TABLE sessions.event_log SET (autovacuum_enabled = off)"
+ROUNDS=${BENCH_ROUNDS:-3}
+median() { tr ' ' '\n' | awk NF | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+m_pi= m_pu= m_mi= m_mu= m_ai= m_au= many_bad=0
+for round in $(seq "$ROUNDS"); do
+    "${Q[@]}" -c "$EMPTY"; m_pi="$m_pi $(timed "$PLAIN")"; m_pu="$m_pu $(timed "$PLAIN")"
+    "${Q[@]}" -c "$EMPTY"; m_mi="$m_mi $(timed "$MANY")"; m_mu="$m_mu $(timed "$MANY")"
+    [ "$("${PSQL[@]}" -At -c "SELECT count(*) FROM sessions.store WHERE kind = 'ocpi'")" = "$N" ] || many_bad=1
+    "${Q[@]}" -c "$EMPTY"; m_ai="$m_ai $(timed "$MANY_AGG")"; m_au="$m_au $(timed "$MANY_AGG")"
+done
+"${Q[@]}" -c "ALTER TABLE sessions.store RESET (autovacuum_enabled)" -c "ALTER TABLE sessions.event_log RESET (autovacuum_enabled)"
+"${Q[@]}" -c "$EMPTY" -c "DROP TABLE bench_ocpi" -c "DROP TABLE bench_ocpi_docs"
 
 echo "## OCPI ingest: $N sessions (stored after ocpi_put: $stored; best of 3 bulk / 2 per-session rounds)"
 awk -v n="$N" -v pi="$plain_ins" -v pu="$plain_upd" -v oi="$put_ins" -v ou="$put_upd" \
@@ -104,4 +131,19 @@ awk -v n="$N" -v pi="$plain_ins" -v pu="$plain_upd" -v oi="$put_ins" -v ou="$put
     printf f, "bulk, existing rows: ocpi_put (update path)", ou, n / ou, sprintf("%.2f", pu / ou)
     printf f, "per session, new rows: plain INSERT .. ON CONFLICT", pe, n / pe, ""
     printf f, "per session, new rows: sessions.ocpi_put", oe, n / oe, sprintf("%.2f", pe / oe)
+}'
+echo
+echo "### ocpi_put_many: medians of $ROUNDS interleaved rounds (all $N stored each round: $([ $many_bad = 0 ] && echo yes || echo NO))"
+echo "rounds (s): plain new$m_pi; plain update$m_pu; many new$m_mi; many update$m_mu; many+array_agg new$m_ai; update$m_au; load $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v n="$N" -v pi="$(median <<<"$m_pi")" -v pu="$(median <<<"$m_pu")" -v mi="$(median <<<"$m_mi")" \
+    -v mu="$(median <<<"$m_mu")" -v ai="$(median <<<"$m_ai")" -v au="$(median <<<"$m_au")" 'BEGIN {
+    f = "| %-62s | %8.2f | %9.0f | %12s |\n"
+    printf "| %-62s | %8s | %9s | %12s |\n", "path", "seconds", "rows/s", "vs plain"
+    printf "|%s|%s|%s|%s|\n", "----------------------------------------------------------------", "----------", "-----------", "--------------"
+    printf f, "new rows: plain INSERT .. SELECT .. ON CONFLICT", pi, n / pi, ""
+    printf f, "new rows: ocpi_put_many, 28 calls of staged jsonb[]", mi, n / mi, sprintf("%.2f", pi / mi)
+    printf f, "new rows: ocpi_put_many, arrays built by array_agg", ai, n / ai, sprintf("%.2f", pi / ai)
+    printf f, "existing rows: plain (update path)", pu, n / pu, ""
+    printf f, "existing rows: ocpi_put_many (update path)", mu, n / mu, sprintf("%.2f", pu / mu)
+    printf f, "existing rows: ocpi_put_many, arrays by array_agg", au, n / au, sprintf("%.2f", pu / au)
 }'

@@ -11,8 +11,9 @@
 
 #include "fmgr.h"
 
-/* SQL-callable: sessions.ocpi_put, sessions.ocpi_patch. */
+/* SQL-callable: sessions.ocpi_put, sessions.ocpi_put_many, sessions.ocpi_patch. */
 extern Datum sa_ocpi_put(PG_FUNCTION_ARGS);
+extern Datum sa_ocpi_put_many(PG_FUNCTION_ARGS);
 extern Datum sa_ocpi_patch(PG_FUNCTION_ARGS);
 
 #endif							/* OCPI_STORE_H */

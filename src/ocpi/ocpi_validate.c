@@ -358,15 +358,17 @@ fail_hint(OcpiCheck *c, const char *hint, int sqlstate, const char *fmt,...)
 #define OCPI_DETAIL_BUDGET 800
 
 /*
- * sa_ocpi_raise_check
- *		Raise the recorded problems: errmsg names the first in document order
- *		(its SQLSTATE is the error's), errdetail carries the OCPI status code
- *		a backend answers with and lists the problems, errhint the hints of
- *		the listed problems. Every part stays within OCPI_DETAIL_BUDGET plus
- *		one problem, so no document floods a message.
+ * sa_ocpi_check_report
+ *		The refusal of the recorded problems, as sa_ocpi_raise_check() raises
+ *		it: errmsg names the first in document order (its SQLSTATE is the
+ *		error's), errdetail carries the OCPI status code a backend answers
+ *		with and lists the problems, errhint the hints of the listed
+ *		problems. Every part stays within OCPI_DETAIL_BUDGET plus one
+ *		problem, so no document floods a message. For callers that report
+ *		per document (ocpi_put_many) instead of raising.
  */
 void
-sa_ocpi_raise_check(OcpiCheck *c)
+sa_ocpi_check_report(const OcpiCheck *c, OcpiReport *r)
 {
 	StringInfoData detail,
 				hint;
@@ -404,13 +406,26 @@ sa_ocpi_raise_check(OcpiCheck *c)
 						   "Send a consistent object; nothing was stored." :
 						   "Correct the object and send it again; nothing was stored.");
 
+	r->sqlstate = first->sqlstate;
+	r->message = psprintf("invalid OCPI %s%s%s: %s",
+						  c->versioned ? version_names[c->version] : "",
+						  c->versioned ? " " : "", c->object, first->text);
+	r->detail = detail.data;
+	r->hint = hint.data;
+}
+
+/* Raise the recorded problems (sa_ocpi_check_report()). */
+void
+sa_ocpi_raise_check(OcpiCheck *c)
+{
+	OcpiReport	r;
+
+	sa_ocpi_check_report(c, &r);
 	ereport(ERROR,
-			(errcode(first->sqlstate),
-			 errmsg("invalid OCPI %s%s%s: %s",
-					c->versioned ? version_names[c->version] : "",
-					c->versioned ? " " : "", c->object, first->text),
-			 errdetail("%s", detail.data),
-			 errhint("%s", hint.data)));
+			(errcode(r.sqlstate),
+			 errmsg("%s", r.message),
+			 errdetail("%s", r.detail),
+			 errhint("%s", r.hint)));
 	pg_unreachable();
 }
 
@@ -1127,7 +1142,8 @@ sa_ocpi_parse_version(text *t)
  *		The object's country_code, party_id and id must equal the keys of the
  *		request (CiString: case-insensitive). Records a problem for each that
  *		does not (keys that failed their own checks are not compared);
- *		returns whether all matched.
+ *		returns whether all matched. A NULL sid leaves the id unchecked: a
+ *		bulk PUT names no session in its request.
  */
 bool
 sa_ocpi_check_url_keys(OcpiCheck *c, OcpiSlot *s, text *cc, text *pid, text *sid)
@@ -1138,7 +1154,7 @@ sa_ocpi_check_url_keys(OcpiCheck *c, OcpiSlot *s, text *cc, text *pid, text *sid
 
 	bool		ok = true;
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < (sid ? 3 : 2); i++)
 	{
 		const JsonbValue *v = &s[slot[i]].v;
 
@@ -1156,23 +1172,29 @@ sa_ocpi_check_url_keys(OcpiCheck *c, OcpiSlot *s, text *cc, text *pid, text *sid
 }
 
 /*
- * sa_ocpi_session_kwh
- *		The validated kwh as float8, the store's column type. A finite
- *		number beyond float8 (1e400) passes ocpi_validate() but cannot be
- *		stored; it is refused here, on the write paths only.
+ * sa_ocpi_kwh_storable
+ *		A finite number beyond float8 (1e400) passes ocpi_validate() but
+ *		cannot be stored in the store's float8 column; false records that,
+ *		on the write paths only.
  */
+bool
+sa_ocpi_kwh_storable(OcpiCheck *c, OcpiSlot *s)
+{
+	if (!isinf(sa_jsonb_float8(&s[OCPI_S_KWH].v)))
+		return true;
+	push_key(c, "kwh", 3, s[OCPI_S_KWH].ord);
+	sa_ocpi_fail(c, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "is out of range");
+	sa_path_pop(&c->path);
+	return false;
+}
+
+/* The validated kwh as float8, the store's column type; raised when not storable. */
 double
 sa_ocpi_session_kwh(OcpiCheck *c, OcpiSlot *s)
 {
-	double		kwh = sa_jsonb_float8(&s[OCPI_S_KWH].v);
-
-	if (isinf(kwh))
-	{
-		push_key(c, "kwh", 3, s[OCPI_S_KWH].ord);
-		sa_ocpi_fail(c, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "is out of range");
+	if (!sa_ocpi_kwh_storable(c, s))
 		sa_ocpi_raise_check(c);
-	}
-	return kwh;
+	return sa_jsonb_float8(&s[OCPI_S_KWH].v);
 }
 
 /*
@@ -1253,15 +1275,34 @@ sa_ocpi_raise_preferences_refused(const char *response)
 	pg_unreachable();
 }
 
-/* The one status transition OCPI forbids. */
+/*
+ * sa_ocpi_completed_to_active_report
+ *		The one status transition OCPI forbids, as a refusal for callers
+ *		that report per document; sa_ocpi_raise_completed_to_active() raises
+ *		the same.
+ */
+void
+sa_ocpi_completed_to_active_report(OcpiReport *r)
+{
+	r->sqlstate = ERRCODE_CHECK_VIOLATION;
+	r->message = pstrdup("invalid OCPI Session: status cannot change from COMPLETED back to ACTIVE");
+	r->detail = pstrdup("OCPI status code 2001 (Invalid or missing parameters).");
+	r->hint = pstrdup("Nothing was stored.");
+}
+
+/* The one status transition OCPI forbids, raised. */
 void
 sa_ocpi_raise_completed_to_active(void)
 {
+	OcpiReport	r;
+
+	sa_ocpi_completed_to_active_report(&r);
 	ereport(ERROR,
-			(errcode(ERRCODE_CHECK_VIOLATION),
-			 errmsg("invalid OCPI Session: status cannot change from COMPLETED back to ACTIVE"),
-			 errdetail("OCPI status code 2001 (Invalid or missing parameters)."),
-			 errhint("Nothing was stored.")));
+			(errcode(r.sqlstate),
+			 errmsg("%s", r.message),
+			 errdetail("%s", r.detail),
+			 errhint("%s", r.hint)));
+	pg_unreachable();
 }
 
 /*

@@ -70,6 +70,18 @@ typedef struct OcpiCheck
 	OcpiProblem *kept;			/* OCPI_LIST_PROBLEMS, allocated on the first */
 } OcpiCheck;
 
+/*
+ * A refusal as an error would carry it (sa_ocpi_check_report()), for
+ * callers that report per document instead of raising.
+ */
+typedef struct OcpiReport
+{
+	int			sqlstate;
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+} OcpiReport;
+
 /* What validation found for one field of an object. */
 typedef struct OcpiSlot
 {
@@ -116,6 +128,7 @@ typedef enum OcpiSessionField
 extern void sa_ocpi_check_init(OcpiCheck *c, OcpiVersion version, const char *object);
 extern bool sa_ocpi_fail(OcpiCheck *c, int sqlstate, const char *fmt,...) pg_attribute_printf(3, 4);
 extern bool sa_ocpi_wrong_type(OcpiCheck *c, const char *want, const JsonbValue *v);
+extern void sa_ocpi_check_report(const OcpiCheck *c, OcpiReport *r);
 extern void sa_ocpi_raise_check(OcpiCheck *c) pg_attribute_noreturn();
 extern const OcpiOrder *sa_ocpi_text_order(const char *json, int len);
 
@@ -129,7 +142,9 @@ extern char *sa_ocpi_clip_text(text *t);
 extern bool sa_ocpi_validate_session(OcpiCheck *c, Jsonb *doc, OcpiSlot *slots);
 extern bool sa_ocpi_check_url_keys(OcpiCheck *c, OcpiSlot *slots,
 								   text *cc, text *pid, text *sid);
+extern bool sa_ocpi_kwh_storable(OcpiCheck *c, OcpiSlot *slots);
 extern double sa_ocpi_session_kwh(OcpiCheck *c, OcpiSlot *slots);
+extern void sa_ocpi_completed_to_active_report(OcpiReport *r);
 extern void sa_ocpi_raise_completed_to_active(void) pg_attribute_noreturn();
 
 /* PATCH: the patch document, and the merged Session against the stored one. */

@@ -47,6 +47,15 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION sessions.ocpi_put(text, text, text, text, text) IS
   'ocpi_put of the sender''s JSON text: problems are listed in the order its members were written';
 
+CREATE FUNCTION sessions.ocpi_put_many(country_code text, party_id text, docs jsonb[],
+                                       version text DEFAULT '2.2.1')
+RETURNS TABLE (ordinality integer, session_id text, sqlstate text, status_code integer,
+               message text, detail text)
+AS 'MODULE_PATHNAME', 'sa_ocpi_put_many'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sessions.ocpi_put_many(text, text, jsonb[], text) IS
+  'Bulk OCPI PUT of many Sessions of one party in one upsert: one row per document (ordinality, id, SQLSTATE, OCPI status code 1000 or 2001, and for a refused document the errmsg and errdetail ocpi_put would raise); refused documents are not stored and do not stop the others; of repeated ids the last valid one is stored';
+
 CREATE FUNCTION sessions.ocpi_patch(country_code text, party_id text, session_id text, patch jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'sa_ocpi_patch'
@@ -222,6 +231,7 @@ REVOKE ALL ON FUNCTION sessions.ocpi_validate(jsonb, text),
                        sessions.ocpi_validate_charging_preferences(jsonb),
                        sessions.ocpi_put(text, text, text, jsonb, text),
                        sessions.ocpi_put(text, text, text, text, text),
+                       sessions.ocpi_put_many(text, text, jsonb[], text),
                        sessions.ocpi_patch(text, text, text, jsonb),
                        sessions.ocpi_put_charging_preferences(text, text, text, jsonb),
                        sessions.ocpi_get(text, text, text, boolean),
@@ -236,6 +246,7 @@ GRANT EXECUTE ON FUNCTION sessions.ocpi_get(text, text, text, boolean),
     TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.ocpi_put(text, text, text, jsonb, text),
                           sessions.ocpi_put(text, text, text, text, text),
+                          sessions.ocpi_put_many(text, text, jsonb[], text),
                           sessions.ocpi_patch(text, text, text, jsonb),
                           sessions.ocpi_put_charging_preferences(text, text, text, jsonb)
     TO session_analytics_writer;

@@ -11,15 +11,18 @@ cd "$src" || exit 1
 # (GUC prefix, init hooks, the extension's schema) and, for the workers, the
 # writer/notifier hand-off. The store layers (ocpi, lifecycle) and the
 # analytics know nothing of events or workers; nothing includes a worker.
+# The PowerFlex row check reads jsonb through ocpi/jsonb_access.h (generic
+# jsonb access, no OCPI) and nothing else.
 declare -A allowed=(
     [analytics]="session_analytics.h"
     [ocpi]=""
+    [powerflex]="ocpi/jsonb_access.h"
     [lifecycle]="session_analytics.h"
     [events]="session_analytics.h"
     [summaries]="analytics/analytics_params.h session_analytics.h"
     [workers]="session_analytics.h events/notify_handoff.h events/event_xact.h events/event_log.h"
 )
-layers=(analytics ocpi lifecycle summaries events workers)
+layers=(analytics ocpi powerflex lifecycle summaries events workers)
 plan $(( ${#layers[@]} + 6 ))
 
 # The project headers (files of src/) that the C files of a directory include.

@@ -23,7 +23,7 @@ for sym in $(sed -n "s/.*AS 'MODULE_PATHNAME', '\(sa_ocpi_[a-z_]*\)'.*/\1/p" sql
     n=$((n + 1))
     grep -q "^PG_FUNCTION_INFO_V1($sym);" ocpi/ocpi_validate.c ocpi/ocpi_store.c || missing="$missing $sym"
 done
-is "$n:$missing" "4:" "every OCPI symbol of src/sql/10_ocpi.sql (4) is defined in ocpi/ocpi_validate.c or ocpi/ocpi_store.c"
+is "$n:$missing" "5:" "every OCPI symbol of src/sql/10_ocpi.sql (5) is defined in ocpi/ocpi_validate.c or ocpi/ocpi_store.c"
 
 # Compile a mutated copy: it must fail on the static assertion, and the
 # unmutated copy must compile with the same command (so the failure is the

@@ -8,7 +8,7 @@
 -- Not in a transaction: the attackers' connections must see the setup.
 -- The database is dropped after the run; the roles are dropped at the end.
 SET client_min_messages = warning;
-SELECT plan(121);
+SELECT plan(125);
 
 -- Roles --------------------------------------------------------------------
 DO $$
@@ -269,6 +269,25 @@ SELECT pg_temp.attack('atk_nl', $$UPDATE sessions.session_lease SET holder = 'th
 SELECT pg_temp.attack('atk_nl', $$SELECT sessions.open_session('batch')$$, '42501', 'writer cannot open a session of a type it is not mapped to');
 SELECT is(pg_temp.peek('atk_nl', $$SELECT jsonb_array_length(items) FROM sessions.list_sessions('batch')$$), 0::bigint,
           'list_sessions of another type is empty');
+SELECT pg_temp.attack('atk_nl', $$SELECT * FROM sessions.ocpi_put_many('DE', 'BBB', ARRAY['{"country_code": "DE", "party_id": "BBB", "id": "DES3",
+    "start_date_time": "2024-03-01T10:00:00Z", "kwh": 1.5, "cdr_token": {"country_code": "DE", "party_id": "TST", "uid": "U1",
+    "type": "RFID", "contract_id": "DE-TST-C1"}, "auth_method": "WHITELIST", "location_id": "LOC1", "evse_uid": "E1",
+    "connector_id": "1", "currency": "EUR", "status": "ACTIVE", "last_updated": "2024-03-01T10:05:00Z"}'::jsonb])$$,
+                      '42501', 'ocpi_put_many of sessions for another party');
+SELECT pg_temp.attack('atk_nl', $$SELECT * FROM sessions.ocpi_put_many('DE', 'BBB', ARRAY['{"country_code": "DE", "party_id": "BBB", "id": "DES1",
+    "start_date_time": "2024-03-01T10:00:00Z", "kwh": 99, "cdr_token": {"country_code": "DE", "party_id": "TST", "uid": "U1",
+    "type": "RFID", "contract_id": "DE-TST-C1"}, "auth_method": "WHITELIST", "location_id": "LOC1", "evse_uid": "E1",
+    "connector_id": "1", "currency": "EUR", "status": "COMPLETED", "last_updated": "2024-03-01T10:05:00Z"}'::jsonb])$$,
+                      '42501', 'ocpi_put_many cannot overwrite another party''s existing session');
+SELECT is((SELECT string_agg(t.sqlstate || ' ' || t.status_code, ',' ORDER BY t.o)
+             FROM dblink('atk_nl', $$SELECT ordinality, sqlstate, status_code FROM sessions.ocpi_put_many('NL', 'AAA', ARRAY['{"country_code": "DE", "party_id": "BBB", "id": "DES1",
+    "start_date_time": "2024-03-01T10:00:00Z", "kwh": 99, "cdr_token": {"country_code": "DE", "party_id": "TST", "uid": "U1",
+    "type": "RFID", "contract_id": "DE-TST-C1"}, "auth_method": "WHITELIST", "location_id": "LOC1", "evse_uid": "E1",
+    "connector_id": "1", "currency": "EUR", "status": "COMPLETED", "last_updated": "2024-03-01T10:05:00Z"}'::jsonb])$$)
+                  AS t(o int, sqlstate text, status_code int)), '22023 2001',
+          'a document of another party inside an own-party ocpi_put_many is refused (URL keys)');
+SELECT is((SELECT kwh FROM sessions.store WHERE namespace = 'DE-BBB' AND external_id = 'DES1'), 1::float8,
+          'the other party''s session is unchanged after the bulk attempts');
 SELECT is(pg_temp.peek('atk_nl', $$SELECT count(*) FROM sessions.invoice_sessions WHERE type = 'batch'$$), 0::bigint,
           'invoice_sessions shows no session of another type');
 -- The reference another party uses is neither revealed nor blocked: opening
@@ -371,7 +390,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'session_state', 'resume_session', 'continuation_token', 'continuation_cursor', 'metric_samples', 'metrics',
     'channel_for', 'event_payload', 'events_head', 'events_since', 'events_page', 'events_settled', 'notify_status']), 'reader';
 INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
-    'ocpi_put', 'ocpi_patch', 'ocpi_put_charging_preferences', 'import_powerflex',
+    'ocpi_put', 'ocpi_put_many', 'ocpi_patch', 'ocpi_put_charging_preferences', 'import_powerflex',
     'set_site', 'site_writable', 'ocpi_put_location',
     'create_session', 'update_session_details', 'update_session_identifier', 'add_associate_session',
     'end_session', 'telemetry_row', 'telemetry_link',

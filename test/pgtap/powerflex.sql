@@ -2,7 +2,7 @@
 -- reasons, documents of another shape, row numbering, pseudonyms.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(46);
+SELECT plan(52);
 
 SELECT has_function('sessions', 'import_powerflex', ARRAY['jsonb', 'text']);
 SELECT function_returns('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'setof record');
@@ -196,6 +196,59 @@ SELECT is(sessions.powerflex_row_problem('{"session_id": "a", "session_kwh": 1, 
           'session_end_time is not a valid time: {}', 'an object as a time');
 SELECT is(sessions.powerflex_row_problem('{"session_id": "a", "session_kwh": 0, "session_start_time": 1}'), NULL,
           'a good row has no problem');
+-- The row check is C (issue 14); every reason of the PL/pgSQL rules is kept.
+SELECT is((SELECT l.lanname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+            WHERE p.oid = 'sessions.powerflex_row_problem(jsonb)'::regprocedure), 'c', 'the row check is written in C');
+SELECT is((SELECT proparallel::text || provolatile::text FROM pg_proc WHERE oid = 'sessions.powerflex_row_problem(jsonb)'::regprocedure),
+          'us', 'the row check is PARALLEL UNSAFE (it may open a subtransaction) and STABLE (TimeZone)');
+CREATE TABLE public.tap_pf_reasons (r jsonb, reason text);
+INSERT INTO public.tap_pf_reasons VALUES
+    ('"x"', 'row is not a JSON object'), (NULL, 'row is not a JSON object'),
+    ('{"session_id": true}', 'session_id is missing'), ('{"session_id": "   "}', 'session_id is missing'),
+    (jsonb_build_object('session_id', repeat('é', 201)), 'session_id is longer than 200 characters'),
+    ('{"session_id": 7}', 'session_kwh is missing'), ('{"session_id": "a", "session_kwh": null}', 'session_kwh is missing'),
+    ('{"session_id": "a", "session_kwh": "1,5"}', 'session_kwh is not a number: "1,5"'),
+    ('{"session_id": "a", "session_kwh": "1e1234"}', 'session_kwh is not a number: "1e1234"'),
+    ('{"session_id": "a", "session_kwh": " -2 "}', 'session_kwh is negative:  -2 '),
+    ('{"session_id": "a", "session_kwh": 1000000001}', 'session_kwh is out of range: 1000000001'),
+    ('{"session_id": "a", "session_kwh": "1e-10"}', 'session_kwh is too small (non-zero below 1e-9): 1e-10'),
+    ('{"session_id": "a", "session_kwh": 1, "user": 5}', 'user is not a string'),
+    ('{"session_id": "a", "session_kwh": 1, "site": []}', 'site is not a string'),
+    (jsonb_build_object('session_id', 'a', 'session_kwh', 1, 'site', repeat('€', 334)), 'site is longer than 1000 bytes'),
+    ('{"session_id": "a", "session_kwh": 1, "status": {}}', 'status is not a string'),
+    ('{"session_id": "a", "session_kwh": ".5"}', 'session_start_time is missing'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": "1234567890123456"}', 'session_start_time is not a valid time: "1234567890123456"'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": -1}', 'session_start_time is not a valid time: -1'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": " 5.5 ", "session_end_time": 253402300800000}', 'session_end_time is not a valid time: 253402300800000'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "updated_at": "2025-02-29T07:13:13.838Z"}', 'updated_at is not a valid time: "2025-02-29T07:13:13.838Z"'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "updated_at": "2025-09-15T07:73:13.838Z"}', 'updated_at is not a valid time: "2025-09-15T07:73:13.838Z"'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "updated_at": "2025-09-15T24:00:00Z"}', 'updated_at is not a valid time: "2025-09-15T24:00:00Z"'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "updated_at": "1969-12-31T23:30:00Z"}', 'updated_at is not a valid time: "1969-12-31T23:30:00Z"'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "updated_at": "now"}', 'updated_at is not a valid time: "now"'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "updated_at": 5}', 'updated_at is not a timestamp'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "session_end_time": "4"}', 'session_end_time is before session_start_time'),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "updated_at": "1969-12-31T23:30:00-01"}', NULL),
+    ('{"session_id": "a", "session_kwh": "+3", "session_start_time": "5", "updated_at": "2024-02-29 07:13"}', NULL),
+    ('{"session_id": "a", "session_kwh": 1e-9, "session_start_time": 5, "updated_at": "2025-09-15+01"}', NULL),
+    ('{"session_id": "a", "session_kwh": 1, "session_start_time": 5, "updated_at": "9999-12-31T23:59:59.999999Z"}', NULL);
+SELECT is((SELECT string_agg(format('%s: got %s, want %s', r, sessions.powerflex_row_problem(r), reason), '; ')
+             FROM public.tap_pf_reasons WHERE sessions.powerflex_row_problem(r) IS DISTINCT FROM reason), NULL,
+          'every rule gives its reason (and good rows none)');
+-- The PL/pgSQL check was PARALLEL SAFE but opened a subtransaction: in a
+-- parallel worker it failed ("cannot start subtransactions during a
+-- parallel operation").
+SET LOCAL force_parallel_mode = on;
+SELECT lives_ok($$SELECT count(sessions.powerflex_row_problem(r)) FROM public.tap_pf_reasons$$,
+                'the row check runs under a parallel plan');
+RESET force_parallel_mode;
+-- Only ASCII whitespace surrounds a numeric string: a Unicode space makes a
+-- skipped row with its reason (with a locale whose \s matched it, the
+-- PL/pgSQL check passed it to numeric input, which failed the import).
+SELECT results_eq($$SELECT skipped FROM sessions.import_powerflex(jsonb_build_array(jsonb_build_object(
+                      'session_id', 'u1', 'session_kwh', E'\u2003' || '5', 'session_start_time', 5)))$$,
+                  $$VALUES (1)$$, 'a kWh with a Unicode space is skipped, not an error');
+SELECT is((SELECT reason FROM sessions.import_rejects WHERE session_id = 'u1'),
+          'session_kwh is not a number: "' || E'\u2003' || '5"', 'with its reason');
 SELECT is(sessions.user_pseudonym('vera.combatvet@gmail.com'), sessions.user_pseudonym('vera.combatvet@gmail.com'),
           'pseudonyms are stable');
 SELECT matches(sessions.user_pseudonym('vera.combatvet@gmail.com'), '^user-[0-9a-f]{10}$', 'pseudonym shape');
