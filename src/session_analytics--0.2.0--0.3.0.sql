@@ -2313,3 +2313,205 @@ CREATE OR REPLACE FUNCTION sessions.powerflex_row_problem(r jsonb)
 RETURNS text
 AS 'MODULE_PATHNAME', 'sa_powerflex_row_problem'
 LANGUAGE C STABLE PARALLEL UNSAFE;
+
+-- The live summaries' parameters when none are configured are the settings'
+-- built-in defaults, read from the C definitions (issue 11: one source).
+CREATE FUNCTION sessions.analytics_setting_default(name text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sa_analytics_setting_default'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.analytics_setting_default(text) IS
+  'Built-in default of the setting session_analytics.<name> (micro_threshold, volts, good_amps, fair_amps), whatever is set: the live summaries'' parameters when none are configured';
+REVOKE ALL ON FUNCTION sessions.analytics_setting_default(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.analytics_setting_default(text) TO session_analytics_reader;
+ALTER TABLE sessions.summary_config
+    ALTER COLUMN micro_threshold SET DEFAULT sessions.analytics_setting_default('micro_threshold'),
+    ALTER COLUMN volts SET DEFAULT sessions.analytics_setting_default('volts'),
+    ALTER COLUMN good_a SET DEFAULT sessions.analytics_setting_default('good_amps'),
+    ALTER COLUMN fair_a SET DEFAULT sessions.analytics_setting_default('fair_amps');
+COMMENT ON TABLE sessions.summary_config IS
+  'Live summaries of this installation: on or off and the summarized parameters; no row = on with the settings'' built-in defaults (analytics_setting_default: 1.0 kWh, 208 V, 16 A, 8 A). Written by sessions.configure_summaries (owner)';
+CREATE OR REPLACE FUNCTION sessions.summary_settings(
+    OUT enabled boolean, OUT micro_threshold float8, OUT volts float8, OUT good_a float8, OUT fair_a float8)
+RETURNS record
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT COALESCE(c.enabled, true), COALESCE(c.micro_threshold, sessions.analytics_setting_default('micro_threshold')),
+           COALESCE(c.volts, sessions.analytics_setting_default('volts')), COALESCE(c.good_a, sessions.analytics_setting_default('good_amps')),
+           COALESCE(c.fair_a, sessions.analytics_setting_default('fair_amps'))
+      FROM (SELECT 1) one
+      LEFT JOIN sessions.summary_config c ON c.id;
+END;
+CREATE OR REPLACE FUNCTION sessions.configure_summaries(
+    enabled boolean DEFAULT true,
+    micro_threshold float8 DEFAULT sessions.analytics_setting_default('micro_threshold'),
+    volts float8 DEFAULT sessions.analytics_setting_default('volts'),
+    good_a float8 DEFAULT sessions.analytics_setting_default('good_amps'),
+    fair_a float8 DEFAULT sessions.analytics_setting_default('fair_amps'))
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    IF enabled IS NULL OR micro_threshold IS NULL OR volts IS NULL OR good_a IS NULL OR fair_a IS NULL THEN
+        RAISE EXCEPTION 'configure_summaries: no argument may be NULL'
+              USING ERRCODE = '22004', HINT = 'Leave an argument out to use its default.';
+    END IF;
+    IF NOT (micro_threshold > 0 AND micro_threshold < 'infinity' AND volts > 0 AND volts < 'infinity'
+            AND good_a > 0 AND good_a < 'infinity' AND fair_a > 0 AND fair_a < 'infinity') THEN
+        RAISE EXCEPTION 'configure_summaries: micro_threshold, volts, good_a and fair_a must be finite numbers > 0'
+              USING ERRCODE = '22023';
+    END IF;
+    IF fair_a > good_a THEN
+        RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
+              USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
+    END IF;
+    IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
+       AND volts = sessions.analytics_setting_default('volts') AND good_a = sessions.analytics_setting_default('good_amps')
+       AND fair_a = sessions.analytics_setting_default('fair_amps') THEN
+        DELETE FROM sessions.summary_config;
+    ELSE
+        INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a)
+        VALUES (enabled, micro_threshold, volts, good_a, fair_a)
+        ON CONFLICT ON CONSTRAINT summary_config_pkey DO UPDATE
+           SET enabled = EXCLUDED.enabled, micro_threshold = EXCLUDED.micro_threshold, volts = EXCLUDED.volts,
+               good_a = EXCLUDED.good_a, fair_a = EXCLUDED.fair_a, updated_at = pg_catalog.now();
+    END IF;
+    RETURN (SELECT pg_catalog.to_jsonb(g) FROM sessions.summary_settings() g);
+END
+$$;
+CREATE OR REPLACE FUNCTION sessions.report_path(
+    range tstzrange DEFAULT NULL,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL,
+    OUT path text, OUT reason text, OUT time_zone text, OUT first_day date, OUT end_day date, OUT namespaces text[])
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    g        record;
+    src      pg_catalog.text;
+    mlo      pg_catalog.date;
+    mhi      pg_catalog.date;
+    zones    pg_catalog.text[];
+    stale    pg_catalog.text;
+    b        pg_catalog.timestamp;
+BEGIN
+    path := 'scan';
+    IF pg_catalog.lower(COALESCE(pg_catalog.current_setting('session_analytics.report_summaries', true), 'on'))
+       IN ('off', 'false', 'no', '0') THEN
+        reason := 'session_analytics.report_summaries is off';
+        RETURN;
+    END IF;
+    -- summary_config read directly (summary_settings() is a function call
+    -- more, a quarter of a millisecond).
+    SELECT COALESCE(c.enabled, true) AS enabled,
+           COALESCE(c.micro_threshold, sessions.analytics_setting_default('micro_threshold')) AS micro_threshold,
+           COALESCE(c.volts, sessions.analytics_setting_default('volts')) AS volts,
+           COALESCE(c.good_a, sessions.analytics_setting_default('good_amps')) AS good_a,
+           COALESCE(c.fair_a, sessions.analytics_setting_default('fair_amps')) AS fair_a
+      INTO g
+      FROM (SELECT 1) one LEFT JOIN sessions.summary_config c ON c.id;
+    IF NOT g.enabled THEN
+        reason := 'live summaries are switched off (sessions.configure_summaries)';
+        RETURN;
+    ELSIF report_path.micro_threshold IS DISTINCT FROM g.micro_threshold THEN
+        reason := pg_catalog.format('micro_threshold %s is not the summarized %s', report_path.micro_threshold, g.micro_threshold);
+        RETURN;
+    ELSIF sessions.analytics_setting('volts') <> g.volts
+       OR sessions.analytics_setting('good_amps') <> g.good_a
+       OR sessions.analytics_setting('fair_amps') <> g.fair_a THEN
+        reason := pg_catalog.format('the volts, good_amps or fair_amps setting is not the summarized %s V, %s A, %s A', g.volts, g.good_a, g.fair_a);
+        RETURN;
+    END IF;
+    IF report_path.range IS NOT NULL AND pg_catalog.isempty(report_path.range) THEN
+        path := 'summaries';
+        reason := 'empty range';
+        time_zone := 'UTC';
+        namespaces := '{}';
+        RETURN;
+    END IF;
+    IF report_path.range IS NOT NULL
+       AND ((NOT pg_catalog.lower_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.lower(report_path.range)))
+            OR (NOT pg_catalog.upper_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.upper(report_path.range)))) THEN
+        reason := 'a bound of range is infinite';
+        RETURN;
+    END IF;
+
+    -- The zone: tz, else the TimeZone set for the session, else the sites'.
+    IF report_path.tz IS NOT NULL THEN
+        -- checked as the scan checks it (no exception block: parallel safe)
+        PERFORM pg_catalog.timezone(report_path.tz, pg_catalog.now());
+        time_zone := report_path.tz;
+        src := 'argument';
+    ELSE
+        src := sessions.time_zone_source();
+        IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
+            time_zone := pg_catalog.current_setting('TimeZone');
+            src := 'TimeZone';
+        ELSE
+            src := 'site';
+        END IF;
+    END IF;
+
+    -- The report's namespaces, with a margin of two days for any zone.
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
+        mlo := pg_catalog.timezone('UTC', pg_catalog.lower(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.-) 2;
+    END IF;
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
+        mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
+    END IF;
+    SELECT COALESCE(pg_catalog.array_agg(c.namespace ORDER BY c.namespace), '{}'),
+           pg_catalog.array_agg(DISTINCT COALESCE(z.time_zone, '')),
+           pg_catalog.string_agg(CASE WHEN c.tags <> ARRAY[COALESCE(z.time_zone, 'UTC')] OR (src <> 'site' AND c.tags <> ARRAY[report_path.time_zone])
+                                      THEN pg_catalog.format('%s (%s)', c.namespace, pg_catalog.array_to_string(c.tags, ', ')) END, ', ')
+      INTO namespaces, zones, stale
+      FROM (SELECT d.namespace, pg_catalog.array_agg(DISTINCT d.time_zone) AS tags
+              FROM sessions.summary_delta d
+             WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+               AND (report_path.site IS NULL OR d.site = report_path.site)
+               AND (report_path.sites IS NULL OR d.site = ANY (report_path.sites))
+             GROUP BY d.namespace
+            HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+      LEFT JOIN sessions.site z ON z.namespace = c.namespace;
+    IF src = 'site' THEN
+        IF pg_catalog.cardinality(namespaces) = 0 THEN
+            time_zone := 'UTC';
+        ELSIF pg_catalog.cardinality(zones) = 1 THEN
+            time_zone := COALESCE(NULLIF(zones[1], ''), 'UTC');
+        ELSE
+            reason := 'the report''s sites do not share one time zone: the report has UTC days';
+            RETURN;
+        END IF;
+    END IF;
+    IF stale IS NOT NULL THEN
+        reason := pg_catalog.format('summaries in another zone than %s: %s', time_zone, pg_catalog.left(stale, 1000));
+        RETURN;
+    END IF;
+
+    -- Whole local days of that zone.
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
+        b := pg_catalog.timezone(time_zone, pg_catalog.lower(report_path.range));
+        IF NOT pg_catalog.lower_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
+            reason := pg_catalog.format('range does not start at a local midnight in %s', time_zone);
+            RETURN;
+        END IF;
+        first_day := b::pg_catalog.date;
+    END IF;
+    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
+        b := pg_catalog.timezone(time_zone, pg_catalog.upper(report_path.range));
+        IF pg_catalog.upper_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
+            reason := pg_catalog.format('range does not end at a local midnight in %s', time_zone);
+            RETURN;
+        END IF;
+        end_day := b::pg_catalog.date;
+    END IF;
+    path := 'summaries';
+    reason := pg_catalog.format('whole local days in %s (zone from %s)', time_zone, src);
+END
+$$;

@@ -33,12 +33,13 @@ static const struct
 {
 	const char *name;
 	const double *value;
+	double		boot;			/* the GUC's built-in default */
 }			sa_settings[] =
 {
-	{"micro_threshold", &sa_micro_threshold},
-	{"volts", &sa_volts},
-	{"good_amps", &sa_good_amps},
-	{"fair_amps", &sa_fair_amps},
+	{"micro_threshold", &sa_micro_threshold, SA_DEFAULT_MICRO_THRESHOLD},
+	{"volts", &sa_volts, SA_DEFAULT_VOLTS},
+	{"good_amps", &sa_good_amps, SA_DEFAULT_GOOD_AMPS},
+	{"fair_amps", &sa_fair_amps, SA_DEFAULT_FAIR_AMPS},
 };
 
 /*
@@ -80,6 +81,25 @@ sa_analytics_init(void)
 }
 
 /*
+ * setting_named
+ *		The entry of sa_settings[] for name; 22023 naming the argument else.
+ */
+static const __typeof__(sa_settings[0]) *
+setting_named(text *arg)
+{
+	char	   *name = text_to_cstring(arg);
+
+	for (size_t i = 0; i < lengthof(sa_settings); i++)
+		if (strcmp(name, sa_settings[i].name) == 0)
+			return &sa_settings[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("name must name an analytics setting, got \"%s\"", name),
+			 errhint("Use micro_threshold, volts, good_amps or fair_amps (the settings " SA_GUC_PREFIX ".*).")));
+	pg_unreachable();
+}
+
+/*
  * sa_analytics_setting
  *		sessions.analytics_setting(name text) -> float8: the value in force
  *		of session_analytics.<name>. Being a C function, its call loads the
@@ -92,16 +112,21 @@ PG_FUNCTION_INFO_V1(sa_analytics_setting);
 Datum
 sa_analytics_setting(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PG_RETURN_FLOAT8(*setting_named(PG_GETARG_TEXT_PP(0))->value);
+}
 
-	for (size_t i = 0; i < lengthof(sa_settings); i++)
-		if (strcmp(name, sa_settings[i].name) == 0)
-			PG_RETURN_FLOAT8(*sa_settings[i].value);
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("name must name an analytics setting, got \"%s\"", name),
-			 errhint("Use micro_threshold, volts, good_amps or fair_amps (the settings " SA_GUC_PREFIX ".*).")));
-	PG_RETURN_NULL();			/* not reached */
+/*
+ * sa_analytics_setting_default
+ *		sessions.analytics_setting_default(name text) -> float8: the built-in
+ *		default of session_analytics.<name>, whatever is SET or configured.
+ *		The live summaries' parameters when none were configured: they must
+ *		not follow a session's setting (docs/summaries.md).
+ */
+PG_FUNCTION_INFO_V1(sa_analytics_setting_default);
+Datum
+sa_analytics_setting_default(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(setting_named(PG_GETARG_TEXT_PP(0))->boot);
 }
 
 /*

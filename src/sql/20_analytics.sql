@@ -18,6 +18,12 @@ AS 'MODULE_PATHNAME', 'sa_analytics_setting'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION sessions.analytics_setting(text) IS
   'Value in force of the setting session_analytics.<name> (micro_threshold, volts, good_amps, fair_amps): the defaults of the analytics functions';
+CREATE FUNCTION sessions.analytics_setting_default(name text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sa_analytics_setting_default'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.analytics_setting_default(text) IS
+  'Built-in default of the setting session_analytics.<name> (micro_threshold, volts, good_amps, fair_amps), whatever is set: the live summaries'' parameters when none are configured';
 
 -- ---- scalar functions -------------------------------------------------------
 
@@ -247,8 +253,11 @@ BEGIN
     END IF;
     -- summary_config read directly (summary_settings() is a function call
     -- more, a quarter of a millisecond).
-    SELECT COALESCE(c.enabled, true) AS enabled, COALESCE(c.micro_threshold, 1.0) AS micro_threshold,
-           COALESCE(c.volts, 208) AS volts, COALESCE(c.good_a, 16) AS good_a, COALESCE(c.fair_a, 8) AS fair_a
+    SELECT COALESCE(c.enabled, true) AS enabled,
+           COALESCE(c.micro_threshold, sessions.analytics_setting_default('micro_threshold')) AS micro_threshold,
+           COALESCE(c.volts, sessions.analytics_setting_default('volts')) AS volts,
+           COALESCE(c.good_a, sessions.analytics_setting_default('good_amps')) AS good_a,
+           COALESCE(c.fair_a, sessions.analytics_setting_default('fair_amps')) AS fair_a
       INTO g
       FROM (SELECT 1) one LEFT JOIN sessions.summary_config c ON c.id;
     IF NOT g.enabled THEN
@@ -625,6 +634,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sessions FROM PUBLIC;
 GRANT USAGE ON TYPE sessions.session_stats TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION
     sessions.analytics_setting(text),
+    sessions.analytics_setting_default(text),
     sessions.session_stats_in(cstring),
     sessions.session_stats_out(sessions.session_stats),
     sessions.classify(float8, float8),

@@ -16,10 +16,10 @@
 CREATE TABLE sessions.summary_config (
     id              boolean     NOT NULL DEFAULT true,
     enabled         boolean     NOT NULL DEFAULT true,
-    micro_threshold float8      NOT NULL DEFAULT 1.0,
-    volts           float8      NOT NULL DEFAULT 208,
-    good_a          float8      NOT NULL DEFAULT 16,
-    fair_a          float8      NOT NULL DEFAULT 8,
+    micro_threshold float8      NOT NULL DEFAULT sessions.analytics_setting_default('micro_threshold'),
+    volts           float8      NOT NULL DEFAULT sessions.analytics_setting_default('volts'),
+    good_a          float8      NOT NULL DEFAULT sessions.analytics_setting_default('good_amps'),
+    fair_a          float8      NOT NULL DEFAULT sessions.analytics_setting_default('fair_amps'),
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT summary_config_pkey PRIMARY KEY (id),
     CONSTRAINT summary_config_single CHECK (id),
@@ -28,7 +28,7 @@ CREATE TABLE sessions.summary_config (
         AND good_a > 0 AND good_a < 'infinity' AND fair_a > 0 AND fair_a <= good_a)
 );
 COMMENT ON TABLE sessions.summary_config IS
-  'Live summaries of this installation: on or off and the summarized parameters; no row = on with 1.0 kWh, 208 V, 16 A, 8 A. Written by sessions.configure_summaries (owner)';
+  'Live summaries of this installation: on or off and the summarized parameters; no row = on with the settings'' built-in defaults (analytics_setting_default: 1.0 kWh, 208 V, 16 A, 8 A). Written by sessions.configure_summaries (owner)';
 COMMENT ON COLUMN sessions.summary_config.enabled IS 'false: no summaries are kept (the store''s summary triggers are disabled) and every report scans';
 COMMENT ON COLUMN sessions.summary_config.micro_threshold IS 'Microsession threshold (kWh) the summaries classify with';
 COMMENT ON COLUMN sessions.summary_config.volts IS 'Volts the summaries rate with';
@@ -50,9 +50,9 @@ CREATE FUNCTION sessions.summary_settings(
 RETURNS record
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
-    SELECT COALESCE(c.enabled, true), COALESCE(c.micro_threshold, 1.0::pg_catalog.float8),
-           COALESCE(c.volts, 208::pg_catalog.float8), COALESCE(c.good_a, 16::pg_catalog.float8),
-           COALESCE(c.fair_a, 8::pg_catalog.float8)
+    SELECT COALESCE(c.enabled, true), COALESCE(c.micro_threshold, sessions.analytics_setting_default('micro_threshold')),
+           COALESCE(c.volts, sessions.analytics_setting_default('volts')), COALESCE(c.good_a, sessions.analytics_setting_default('good_amps')),
+           COALESCE(c.fair_a, sessions.analytics_setting_default('fair_amps'))
       FROM (SELECT 1) one
       LEFT JOIN sessions.summary_config c ON c.id;
 END;
@@ -431,10 +431,10 @@ COMMENT ON TRIGGER summary_apply ON sessions.summary_config IS
  */
 CREATE FUNCTION sessions.configure_summaries(
     enabled boolean DEFAULT true,
-    micro_threshold float8 DEFAULT 1.0,
-    volts float8 DEFAULT 208,
-    good_a float8 DEFAULT 16,
-    fair_a float8 DEFAULT 8)
+    micro_threshold float8 DEFAULT sessions.analytics_setting_default('micro_threshold'),
+    volts float8 DEFAULT sessions.analytics_setting_default('volts'),
+    good_a float8 DEFAULT sessions.analytics_setting_default('good_amps'),
+    fair_a float8 DEFAULT sessions.analytics_setting_default('fair_amps'))
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
@@ -453,7 +453,9 @@ BEGIN
         RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
               USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
     END IF;
-    IF enabled AND micro_threshold = 1.0 AND volts = 208 AND good_a = 16 AND fair_a = 8 THEN
+    IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
+       AND volts = sessions.analytics_setting_default('volts') AND good_a = sessions.analytics_setting_default('good_amps')
+       AND fair_a = sessions.analytics_setting_default('fair_amps') THEN
         DELETE FROM sessions.summary_config;
     ELSE
         INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a)

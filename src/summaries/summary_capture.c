@@ -158,10 +158,10 @@ read_settings(SummaryParams *p, Snapshot snap)
 	bool		isnull;
 
 	/* No row: the defaults of sessions.summary_settings(). */
-	p->micro_threshold = 1.0;
-	p->volts = 208;
-	p->good_a = 16;
-	p->fair_a = 8;
+	p->micro_threshold = SA_DEFAULT_MICRO_THRESHOLD;
+	p->volts = SA_DEFAULT_VOLTS;
+	p->good_a = SA_DEFAULT_GOOD_AMPS;
+	p->fair_a = SA_DEFAULT_FAIR_AMPS;
 	if ((t = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		TupleDesc	d = RelationGetDescr(rel);

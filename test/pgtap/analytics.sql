@@ -2,7 +2,7 @@
 -- values (text and binary), rollup rules, a forced parallel plan, and 100k
 -- randomized rows against a straightforward SQL formulation.
 BEGIN;
-SELECT plan(173);
+SELECT plan(176);
 
 -- ---- scalar functions: error paths ------------------------------------------
 SELECT throws_ok($$SELECT sessions.classify(-1)$$, '22023', NULL, 'classify: negative kWh');
@@ -62,6 +62,13 @@ SET LOCAL session_analytics.fair_amps = 10;
 SELECT is(ARRAY[sessions.analytics_setting('micro_threshold'), sessions.analytics_setting('volts'),
                 sessions.analytics_setting('good_amps'), sessions.analytics_setting('fair_amps')],
           ARRAY[2, 230, 20, 10]::float8[], 'analytics_setting: the values SET');
+SELECT is(ARRAY[sessions.analytics_setting_default('micro_threshold'), sessions.analytics_setting_default('volts'),
+                sessions.analytics_setting_default('good_amps'), sessions.analytics_setting_default('fair_amps')],
+          ARRAY[1.0, 208, 16, 8]::float8[], 'analytics_setting_default: the built-in defaults, whatever is SET');
+SELECT is((SELECT ARRAY[g.micro_threshold, g.volts, g.good_a, g.fair_a] FROM sessions.summary_settings() g),
+          ARRAY[1.0, 208, 16, 8]::float8[], 'unconfigured live summaries use the built-in defaults, not a session''s setting');
+SELECT throws_ok($$SELECT sessions.analytics_setting_default('bogus')$$, '22023',
+                 'name must name an analytics setting, got "bogus"', 'analytics_setting_default: unknown name');
 SELECT is(sessions.classify(1.5) || ' ' || sessions.charge_rating(15) || ' '
           || round(sessions.average_current_a(2.3, '2025-01-01 00:00+00', '2025-01-01 01:00+00')::numeric, 1),
           'micro orange 10.0', 'the scalar defaults follow the settings');
@@ -81,7 +88,7 @@ SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p
           '{}'::text[], 'no default reads a setting by current_setting (nor writes a fallback value)');
 SELECT is(ARRAY(SELECT p.proname || ': ' || pg_get_expr(p.proargdefaults, 0) FROM pg_proc p
                  WHERE p.pronamespace = 'sessions'::regnamespace
-                   AND pg_get_expr(p.proargdefaults, 0) ~ 'analytics_setting'
+                   AND pg_get_expr(p.proargdefaults, 0) ~ 'analytics_setting\('
                  ORDER BY 1),
           ARRAY['average_current_a: sessions.analytics_setting(''volts''::text)',
                 'charge_rating: sessions.analytics_setting(''good_amps''::text), sessions.analytics_setting(''fair_amps''::text)',
