@@ -1273,6 +1273,17 @@ $$;
 -- logged_at, maintained by every writer for every event, goes.
 DROP INDEX sessions.event_log_logged_at_idx;
 
+-- The live summaries' parameters when none are configured are the settings'
+-- built-in defaults, read from the C definitions (issue 11: one source).
+CREATE FUNCTION sessions.analytics_setting_default(name text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sa_analytics_setting_default'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION sessions.analytics_setting_default(text) IS
+  'Built-in default of the setting session_analytics.<name> (micro_threshold, volts, good_amps, fair_amps), whatever is set: the live summaries'' parameters when none are configured';
+REVOKE ALL ON FUNCTION sessions.analytics_setting_default(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.analytics_setting_default(text) TO session_analytics_reader;
+
 -- ---- live summaries (issue 13; src/sql/50_summaries.sql, 20_analytics.sql) ----
 -- The tables, triggers and functions of 50_summaries.sql, the reports'
 -- reader (report_path, summary_stats) and the reports reading it, and
@@ -1283,10 +1294,10 @@ DROP INDEX sessions.event_log_logged_at_idx;
 CREATE TABLE sessions.summary_config (
     id              boolean     NOT NULL DEFAULT true,
     enabled         boolean     NOT NULL DEFAULT true,
-    micro_threshold float8      NOT NULL DEFAULT 1.0,
-    volts           float8      NOT NULL DEFAULT 208,
-    good_a          float8      NOT NULL DEFAULT 16,
-    fair_a          float8      NOT NULL DEFAULT 8,
+    micro_threshold float8      NOT NULL DEFAULT sessions.analytics_setting_default('micro_threshold'),
+    volts           float8      NOT NULL DEFAULT sessions.analytics_setting_default('volts'),
+    good_a          float8      NOT NULL DEFAULT sessions.analytics_setting_default('good_amps'),
+    fair_a          float8      NOT NULL DEFAULT sessions.analytics_setting_default('fair_amps'),
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT summary_config_pkey PRIMARY KEY (id),
     CONSTRAINT summary_config_single CHECK (id),
@@ -1295,7 +1306,7 @@ CREATE TABLE sessions.summary_config (
         AND good_a > 0 AND good_a < 'infinity' AND fair_a > 0 AND fair_a <= good_a)
 );
 COMMENT ON TABLE sessions.summary_config IS
-  'Live summaries of this installation: on or off and the summarized parameters; no row = on with 1.0 kWh, 208 V, 16 A, 8 A. Written by sessions.configure_summaries (owner)';
+  'Live summaries of this installation: on or off and the summarized parameters; no row = on with the settings'' built-in defaults (analytics_setting_default: 1.0 kWh, 208 V, 16 A, 8 A). Written by sessions.configure_summaries (owner)';
 COMMENT ON COLUMN sessions.summary_config.enabled IS 'false: no summaries are kept (the store''s summary triggers are disabled) and every report scans';
 COMMENT ON COLUMN sessions.summary_config.micro_threshold IS 'Microsession threshold (kWh) the summaries classify with';
 COMMENT ON COLUMN sessions.summary_config.volts IS 'Volts the summaries rate with';
@@ -1317,9 +1328,9 @@ CREATE FUNCTION sessions.summary_settings(
 RETURNS record
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
-    SELECT COALESCE(c.enabled, true), COALESCE(c.micro_threshold, 1.0::pg_catalog.float8),
-           COALESCE(c.volts, 208::pg_catalog.float8), COALESCE(c.good_a, 16::pg_catalog.float8),
-           COALESCE(c.fair_a, 8::pg_catalog.float8)
+    SELECT COALESCE(c.enabled, true), COALESCE(c.micro_threshold, sessions.analytics_setting_default('micro_threshold')),
+           COALESCE(c.volts, sessions.analytics_setting_default('volts')), COALESCE(c.good_a, sessions.analytics_setting_default('good_amps')),
+           COALESCE(c.fair_a, sessions.analytics_setting_default('fair_amps'))
       FROM (SELECT 1) one
       LEFT JOIN sessions.summary_config c ON c.id;
 END;
@@ -1698,10 +1709,10 @@ COMMENT ON TRIGGER summary_apply ON sessions.summary_config IS
  */
 CREATE FUNCTION sessions.configure_summaries(
     enabled boolean DEFAULT true,
-    micro_threshold float8 DEFAULT 1.0,
-    volts float8 DEFAULT 208,
-    good_a float8 DEFAULT 16,
-    fair_a float8 DEFAULT 8)
+    micro_threshold float8 DEFAULT sessions.analytics_setting_default('micro_threshold'),
+    volts float8 DEFAULT sessions.analytics_setting_default('volts'),
+    good_a float8 DEFAULT sessions.analytics_setting_default('good_amps'),
+    fair_a float8 DEFAULT sessions.analytics_setting_default('fair_amps'))
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
@@ -1720,7 +1731,9 @@ BEGIN
         RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
               USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
     END IF;
-    IF enabled AND micro_threshold = 1.0 AND volts = 208 AND good_a = 16 AND fair_a = 8 THEN
+    IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
+       AND volts = sessions.analytics_setting_default('volts') AND good_a = sessions.analytics_setting_default('good_amps')
+       AND fair_a = sessions.analytics_setting_default('fair_amps') THEN
         DELETE FROM sessions.summary_config;
     ELSE
         INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a)
@@ -1775,612 +1788,6 @@ COMMENT ON FUNCTION sessions.time_zone_source() IS
  *		decide the zone, and only when they agree is the summary path taken.
  */
 CREATE FUNCTION sessions.report_path(
-    range tstzrange DEFAULT NULL,
-    tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
-    site text DEFAULT NULL,
-    include_active boolean DEFAULT false,
-    sites text[] DEFAULT NULL,
-    OUT path text, OUT reason text, OUT time_zone text, OUT first_day date, OUT end_day date, OUT namespaces text[])
-RETURNS record
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-DECLARE
-    g        record;
-    src      pg_catalog.text;
-    mlo      pg_catalog.date;
-    mhi      pg_catalog.date;
-    zones    pg_catalog.text[];
-    stale    pg_catalog.text;
-    b        pg_catalog.timestamp;
-BEGIN
-    path := 'scan';
-    IF pg_catalog.lower(COALESCE(pg_catalog.current_setting('session_analytics.report_summaries', true), 'on'))
-       IN ('off', 'false', 'no', '0') THEN
-        reason := 'session_analytics.report_summaries is off';
-        RETURN;
-    END IF;
-    -- summary_config read directly (summary_settings() is a function call
-    -- more, a quarter of a millisecond).
-    SELECT COALESCE(c.enabled, true) AS enabled, COALESCE(c.micro_threshold, 1.0) AS micro_threshold,
-           COALESCE(c.volts, 208) AS volts, COALESCE(c.good_a, 16) AS good_a, COALESCE(c.fair_a, 8) AS fair_a
-      INTO g
-      FROM (SELECT 1) one LEFT JOIN sessions.summary_config c ON c.id;
-    IF NOT g.enabled THEN
-        reason := 'live summaries are switched off (sessions.configure_summaries)';
-        RETURN;
-    ELSIF report_path.micro_threshold IS DISTINCT FROM g.micro_threshold THEN
-        reason := pg_catalog.format('micro_threshold %s is not the summarized %s', report_path.micro_threshold, g.micro_threshold);
-        RETURN;
-    ELSIF COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8 <> g.volts
-       OR COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8 <> g.good_a
-       OR COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8 <> g.fair_a THEN
-        reason := pg_catalog.format('the volts, good_amps or fair_amps setting is not the summarized %s V, %s A, %s A', g.volts, g.good_a, g.fair_a);
-        RETURN;
-    END IF;
-    IF report_path.range IS NOT NULL AND pg_catalog.isempty(report_path.range) THEN
-        path := 'summaries';
-        reason := 'empty range';
-        time_zone := 'UTC';
-        namespaces := '{}';
-        RETURN;
-    END IF;
-    IF report_path.range IS NOT NULL
-       AND ((NOT pg_catalog.lower_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.lower(report_path.range)))
-            OR (NOT pg_catalog.upper_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.upper(report_path.range)))) THEN
-        reason := 'a bound of range is infinite';
-        RETURN;
-    END IF;
-
-    -- The zone: tz, else the TimeZone set for the session, else the sites'.
-    IF report_path.tz IS NOT NULL THEN
-        time_zone := sessions.check_time_zone(report_path.tz, 'tz');
-        src := 'argument';
-    ELSE
-        src := sessions.time_zone_source();
-        IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
-            time_zone := pg_catalog.current_setting('TimeZone');
-            src := 'TimeZone';
-        ELSE
-            src := 'site';
-        END IF;
-    END IF;
-
-    -- The report's namespaces, with a margin of two days for any zone.
-    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
-        mlo := pg_catalog.timezone('UTC', pg_catalog.lower(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.-) 2;
-    END IF;
-    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
-        mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
-    END IF;
-    SELECT COALESCE(pg_catalog.array_agg(c.namespace ORDER BY c.namespace), '{}'),
-           pg_catalog.array_agg(DISTINCT COALESCE(z.time_zone, '')),
-           pg_catalog.string_agg(CASE WHEN c.tags <> ARRAY[COALESCE(z.time_zone, 'UTC')] OR (src <> 'site' AND c.tags <> ARRAY[report_path.time_zone])
-                                      THEN pg_catalog.format('%s (%s)', c.namespace, pg_catalog.array_to_string(c.tags, ', ')) END, ', ')
-      INTO namespaces, zones, stale
-      FROM (SELECT d.namespace, pg_catalog.array_agg(DISTINCT d.time_zone) AS tags
-              FROM sessions.summary_delta d
-             WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
-               AND (report_path.site IS NULL OR d.site = report_path.site)
-               AND (report_path.sites IS NULL OR d.site = ANY (report_path.sites))
-             GROUP BY d.namespace
-            HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
-      LEFT JOIN sessions.site z ON z.namespace = c.namespace;
-    IF src = 'site' THEN
-        IF pg_catalog.cardinality(namespaces) = 0 THEN
-            time_zone := 'UTC';
-        ELSIF pg_catalog.cardinality(zones) = 1 THEN
-            time_zone := COALESCE(NULLIF(zones[1], ''), 'UTC');
-        ELSE
-            reason := 'the report''s sites do not share one time zone: the report has UTC days';
-            RETURN;
-        END IF;
-    END IF;
-    IF stale IS NOT NULL THEN
-        reason := pg_catalog.format('summaries in another zone than %s: %s', time_zone, pg_catalog.left(stale, 1000));
-        RETURN;
-    END IF;
-
-    -- Whole local days of that zone.
-    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
-        b := pg_catalog.timezone(time_zone, pg_catalog.lower(report_path.range));
-        IF NOT pg_catalog.lower_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
-            reason := pg_catalog.format('range does not start at a local midnight in %s', time_zone);
-            RETURN;
-        END IF;
-        first_day := b::pg_catalog.date;
-    END IF;
-    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
-        b := pg_catalog.timezone(time_zone, pg_catalog.upper(report_path.range));
-        IF pg_catalog.upper_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
-            reason := pg_catalog.format('range does not end at a local midnight in %s', time_zone);
-            RETURN;
-        END IF;
-        end_day := b::pg_catalog.date;
-    END IF;
-    path := 'summaries';
-    reason := pg_catalog.format('whole local days in %s (zone from %s)', time_zone, src);
-END
-$$;
-COMMENT ON FUNCTION sessions.report_path(tstzrange, text, float8, text, boolean, text[]) IS
-  'Which path daily_report / summary_report take for these arguments (summaries or scan) and why; time_zone, first_day, end_day (exclusive) and namespaces the summary path reads';
-
-/*
- * summary_stats
- *		The report's session_stats summed from the live summaries when
- *		report_path says 'summaries', else NULL (the report then scans). The
- *		summed counters go through the type's text input, so the reports'
- *		columns come from the same days() / totals() as the scan's; the kWh
- *		of a day is the exact decimal sum rounded once to float8.
- */
-CREATE FUNCTION sessions.summary_stats(
-    range tstzrange, tz text, micro_threshold float8, site text, include_active boolean, sites text[])
-RETURNS sessions.session_stats
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-SET extra_float_digits = 1
-AS $$
-DECLARE
-    p    record;
-    body pg_catalog.text;
-BEGIN
-    p := sessions.report_path($1, $2, $3, $4, $5, $6);
-    IF p.path <> 'summaries' THEN
-        RETURN NULL;
-    END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format(' | %s %s %s %s %s %s %s %s %s %s %s',
-               pg_catalog.to_char(x.day, 'YYYY-MM-DD'), x.active, x.completed, x.empty, x.micro, x.normal,
-               x.green, x.orange, x.red, x.kwh, x.duration), '' ORDER BY x.day)
-      INTO body
-      FROM (SELECT d.day,
-                   CASE WHEN summary_stats.include_active THEN pg_catalog.sum(d.active) ELSE 0 END AS active,
-                   pg_catalog.sum(d.completed) AS completed, pg_catalog.sum(d.empty) AS empty,
-                   pg_catalog.sum(d.micro) AS micro, pg_catalog.sum(d.normal) AS normal,
-                   pg_catalog.sum(d.green) AS green, pg_catalog.sum(d.orange) AS orange, pg_catalog.sum(d.red) AS red,
-                   pg_catalog.sum(d.kwh) AS kwh, pg_catalog.sum(d.duration) AS duration
-              FROM sessions.summary_delta d
-             WHERE d.namespace = ANY (p.namespaces)
-               AND d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND (p.first_day IS NULL OR d.day >= p.first_day) AND (p.end_day IS NULL OR d.day < p.end_day)
-               AND (summary_stats.site IS NULL OR d.site = summary_stats.site)
-               AND (summary_stats.sites IS NULL OR d.site = ANY (summary_stats.sites))
-             GROUP BY d.day) x
-     WHERE x.completed <> 0 OR x.active <> 0;
-    RETURN (pg_catalog.format('v1 tz=%s micro=%s volts=%s good=%s fair=%s', p.time_zone,
-                              summary_stats.micro_threshold,
-                              COALESCE(pg_catalog.current_setting('session_analytics.volts', true), '208')::pg_catalog.float8,
-                              COALESCE(pg_catalog.current_setting('session_analytics.good_amps', true), '16')::pg_catalog.float8,
-                              COALESCE(pg_catalog.current_setting('session_analytics.fair_amps', true), '8')::pg_catalog.float8)
-            OPERATOR(pg_catalog.||) COALESCE(body, ''))::sessions.session_stats;
-END
-$$;
-COMMENT ON FUNCTION sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) IS
-  'The session_stats of a daily/summary report read from the live summaries, or NULL when the report must scan (sessions.report_path says why)';
-
-REVOKE ALL ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
-    sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
-    sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) TO session_analytics_reader;
-
-CREATE OR REPLACE FUNCTION sessions.daily_report(
-    range tstzrange,
-    tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
-    site text DEFAULT NULL,
-    include_active boolean DEFAULT false,
-    sites text[] DEFAULT NULL)
-RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
-              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
-              green bigint, orange bigint, red bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
--- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
--- at 5M sessions) and made the scan itself slower (docs/summaries.md).
-SET jit = off
-AS $$
-    SELECT d.*
-      FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.store s
-             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND s.started_at IS NOT NULL
-               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
-                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
-                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
-               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
-               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
-               AND ($5 OR s.ended_at IS NOT NULL)))) d
-$$;
-
-CREATE OR REPLACE FUNCTION sessions.summary_report(
-    range tstzrange,
-    tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT COALESCE(pg_catalog.current_setting('session_analytics.micro_threshold', true), '1.0')::pg_catalog.float8,
-    site text DEFAULT NULL,
-    include_active boolean DEFAULT false,
-    sites text[] DEFAULT NULL)
-RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
-              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
-              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
--- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
--- at 5M sessions) and made the scan itself slower (docs/summaries.md).
-SET jit = off
-AS $$
-    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
-           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
-           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
-           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
-           COALESCE(t.combined, 0), t.combined_pct
-      FROM (SELECT COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.store s
-             WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND s.started_at IS NOT NULL
-               AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
-                    AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
-                    AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
-               AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
-               AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
-               AND ($5 OR s.ended_at IS NOT NULL))) AS st) a
-      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
-$$;
-
-/*
- * maintenance
- *		What the background worker runs each interval; returns a summary.
- *		compact_summaries (50_summaries.sql) keeps the live summaries at one
- *		row per site, kind and day.
- */
-CREATE OR REPLACE FUNCTION sessions.maintenance()
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-BEGIN
-    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
-                              'events_pruned', sessions.prune_events(),
-                              'summaries_compacted', sessions.compact_summaries(), 'at', pg_catalog.now());
-END
-$$;
-COMMENT ON FUNCTION sessions.maintenance() IS
-  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';
-
--- Summaries of the sessions stored before this update.
-SELECT sessions.rebuild_summaries(NULL);
-
--- The reports read the live summaries and scan through report_sessions;
--- maintenance() also compacts the summaries (the final forms of both).
-CREATE OR REPLACE FUNCTION sessions.daily_report(
-    range tstzrange,
-    tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
-    site text DEFAULT NULL,
-    include_active boolean DEFAULT false,
-    sites text[] DEFAULT NULL)
-RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
-              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
-              green bigint, orange bigint, red bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
--- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
--- at 5M sessions) and made the scan itself slower (docs/summaries.md).
-SET jit = off
-AS $$
-    SELECT d.*
-      FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.report_sessions($1, $4, $5, $6) s))) d
-$$;
-CREATE OR REPLACE FUNCTION sessions.summary_report(
-    range tstzrange,
-    tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
-    site text DEFAULT NULL,
-    include_active boolean DEFAULT false,
-    sites text[] DEFAULT NULL)
-RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
-              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
-              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
--- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
--- at 5M sessions) and made the scan itself slower (docs/summaries.md).
-SET jit = off
-AS $$
-    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
-           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
-           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
-           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
-           COALESCE(t.combined, 0), t.combined_pct
-      FROM (SELECT COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.report_sessions($1, $4, $5, $6) s)) AS st) a
-      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
-$$;
-CREATE OR REPLACE FUNCTION sessions.maintenance()
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-BEGIN
-    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
-                              'events_pruned', sessions.prune_events(),
-                              'summaries_compacted', sessions.compact_summaries(), 'at', pg_catalog.now());
-END
-$$;
-COMMENT ON FUNCTION sessions.maintenance() IS
-  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';
-
--- report_path and summary_stats read the settings through analytics_setting,
--- and check a zone as the scan does.
-CREATE OR REPLACE FUNCTION sessions.report_path(
-    range tstzrange DEFAULT NULL,
-    tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
-    site text DEFAULT NULL,
-    include_active boolean DEFAULT false,
-    sites text[] DEFAULT NULL,
-    OUT path text, OUT reason text, OUT time_zone text, OUT first_day date, OUT end_day date, OUT namespaces text[])
-RETURNS record
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-DECLARE
-    g        record;
-    src      pg_catalog.text;
-    mlo      pg_catalog.date;
-    mhi      pg_catalog.date;
-    zones    pg_catalog.text[];
-    stale    pg_catalog.text;
-    b        pg_catalog.timestamp;
-BEGIN
-    path := 'scan';
-    IF pg_catalog.lower(COALESCE(pg_catalog.current_setting('session_analytics.report_summaries', true), 'on'))
-       IN ('off', 'false', 'no', '0') THEN
-        reason := 'session_analytics.report_summaries is off';
-        RETURN;
-    END IF;
-    -- summary_config read directly (summary_settings() is a function call
-    -- more, a quarter of a millisecond).
-    SELECT COALESCE(c.enabled, true) AS enabled, COALESCE(c.micro_threshold, 1.0) AS micro_threshold,
-           COALESCE(c.volts, 208) AS volts, COALESCE(c.good_a, 16) AS good_a, COALESCE(c.fair_a, 8) AS fair_a
-      INTO g
-      FROM (SELECT 1) one LEFT JOIN sessions.summary_config c ON c.id;
-    IF NOT g.enabled THEN
-        reason := 'live summaries are switched off (sessions.configure_summaries)';
-        RETURN;
-    ELSIF report_path.micro_threshold IS DISTINCT FROM g.micro_threshold THEN
-        reason := pg_catalog.format('micro_threshold %s is not the summarized %s', report_path.micro_threshold, g.micro_threshold);
-        RETURN;
-    ELSIF sessions.analytics_setting('volts') <> g.volts
-       OR sessions.analytics_setting('good_amps') <> g.good_a
-       OR sessions.analytics_setting('fair_amps') <> g.fair_a THEN
-        reason := pg_catalog.format('the volts, good_amps or fair_amps setting is not the summarized %s V, %s A, %s A', g.volts, g.good_a, g.fair_a);
-        RETURN;
-    END IF;
-    IF report_path.range IS NOT NULL AND pg_catalog.isempty(report_path.range) THEN
-        path := 'summaries';
-        reason := 'empty range';
-        time_zone := 'UTC';
-        namespaces := '{}';
-        RETURN;
-    END IF;
-    IF report_path.range IS NOT NULL
-       AND ((NOT pg_catalog.lower_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.lower(report_path.range)))
-            OR (NOT pg_catalog.upper_inf(report_path.range) AND NOT pg_catalog.isfinite(pg_catalog.upper(report_path.range)))) THEN
-        reason := 'a bound of range is infinite';
-        RETURN;
-    END IF;
-
-    -- The zone: tz, else the TimeZone set for the session, else the sites'.
-    IF report_path.tz IS NOT NULL THEN
-        -- checked as the scan checks it (no exception block: parallel safe)
-        PERFORM pg_catalog.timezone(report_path.tz, pg_catalog.now());
-        time_zone := report_path.tz;
-        src := 'argument';
-    ELSE
-        src := sessions.time_zone_source();
-        IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
-            time_zone := pg_catalog.current_setting('TimeZone');
-            src := 'TimeZone';
-        ELSE
-            src := 'site';
-        END IF;
-    END IF;
-
-    -- The report's namespaces, with a margin of two days for any zone.
-    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
-        mlo := pg_catalog.timezone('UTC', pg_catalog.lower(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.-) 2;
-    END IF;
-    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
-        mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_path.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
-    END IF;
-    SELECT COALESCE(pg_catalog.array_agg(c.namespace ORDER BY c.namespace), '{}'),
-           pg_catalog.array_agg(DISTINCT COALESCE(z.time_zone, '')),
-           pg_catalog.string_agg(CASE WHEN c.tags <> ARRAY[COALESCE(z.time_zone, 'UTC')] OR (src <> 'site' AND c.tags <> ARRAY[report_path.time_zone])
-                                      THEN pg_catalog.format('%s (%s)', c.namespace, pg_catalog.array_to_string(c.tags, ', ')) END, ', ')
-      INTO namespaces, zones, stale
-      FROM (SELECT d.namespace, pg_catalog.array_agg(DISTINCT d.time_zone) AS tags
-              FROM sessions.summary_delta d
-             WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
-               AND (report_path.site IS NULL OR d.site = report_path.site)
-               AND (report_path.sites IS NULL OR d.site = ANY (report_path.sites))
-             GROUP BY d.namespace
-            HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
-      LEFT JOIN sessions.site z ON z.namespace = c.namespace;
-    IF src = 'site' THEN
-        IF pg_catalog.cardinality(namespaces) = 0 THEN
-            time_zone := 'UTC';
-        ELSIF pg_catalog.cardinality(zones) = 1 THEN
-            time_zone := COALESCE(NULLIF(zones[1], ''), 'UTC');
-        ELSE
-            reason := 'the report''s sites do not share one time zone: the report has UTC days';
-            RETURN;
-        END IF;
-    END IF;
-    IF stale IS NOT NULL THEN
-        reason := pg_catalog.format('summaries in another zone than %s: %s', time_zone, pg_catalog.left(stale, 1000));
-        RETURN;
-    END IF;
-
-    -- Whole local days of that zone.
-    IF report_path.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_path.range) THEN
-        b := pg_catalog.timezone(time_zone, pg_catalog.lower(report_path.range));
-        IF NOT pg_catalog.lower_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
-            reason := pg_catalog.format('range does not start at a local midnight in %s', time_zone);
-            RETURN;
-        END IF;
-        first_day := b::pg_catalog.date;
-    END IF;
-    IF report_path.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_path.range) THEN
-        b := pg_catalog.timezone(time_zone, pg_catalog.upper(report_path.range));
-        IF pg_catalog.upper_inc(report_path.range) OR b <> pg_catalog.date_trunc('day', b) THEN
-            reason := pg_catalog.format('range does not end at a local midnight in %s', time_zone);
-            RETURN;
-        END IF;
-        end_day := b::pg_catalog.date;
-    END IF;
-    path := 'summaries';
-    reason := pg_catalog.format('whole local days in %s (zone from %s)', time_zone, src);
-END
-$$;
-CREATE OR REPLACE FUNCTION sessions.summary_stats(
-    range tstzrange, tz text, micro_threshold float8, site text, include_active boolean, sites text[])
-RETURNS sessions.session_stats
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-SET extra_float_digits = 1
-AS $$
-DECLARE
-    p    record;
-    body pg_catalog.text;
-BEGIN
-    p := sessions.report_path($1, $2, $3, $4, $5, $6);
-    IF p.path <> 'summaries' THEN
-        RETURN NULL;
-    END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format(' | %s %s %s %s %s %s %s %s %s %s %s',
-               pg_catalog.to_char(x.day, 'YYYY-MM-DD'), x.active, x.completed, x.empty, x.micro, x.normal,
-               x.green, x.orange, x.red, x.kwh, x.duration), '' ORDER BY x.day)
-      INTO body
-      FROM (SELECT d.day,
-                   CASE WHEN summary_stats.include_active THEN pg_catalog.sum(d.active) ELSE 0 END AS active,
-                   pg_catalog.sum(d.completed) AS completed, pg_catalog.sum(d.empty) AS empty,
-                   pg_catalog.sum(d.micro) AS micro, pg_catalog.sum(d.normal) AS normal,
-                   pg_catalog.sum(d.green) AS green, pg_catalog.sum(d.orange) AS orange, pg_catalog.sum(d.red) AS red,
-                   pg_catalog.sum(d.kwh) AS kwh, pg_catalog.sum(d.duration) AS duration
-              FROM sessions.summary_delta d
-             WHERE d.namespace = ANY (p.namespaces)
-               AND d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-               AND (p.first_day IS NULL OR d.day >= p.first_day) AND (p.end_day IS NULL OR d.day < p.end_day)
-               AND (summary_stats.site IS NULL OR d.site = summary_stats.site)
-               AND (summary_stats.sites IS NULL OR d.site = ANY (summary_stats.sites))
-             GROUP BY d.day) x
-     WHERE x.completed <> 0 OR x.active <> 0;
-    RETURN (pg_catalog.format('v1 tz=%s micro=%s volts=%s good=%s fair=%s', p.time_zone,
-                              summary_stats.micro_threshold,
-                              sessions.analytics_setting('volts'),
-                              sessions.analytics_setting('good_amps'),
-                              sessions.analytics_setting('fair_amps'))
-            OPERATOR(pg_catalog.||) COALESCE(body, ''))::sessions.session_stats;
-END
-$$;
-
--- Bulk OCPI PUT (issue 14).
-CREATE FUNCTION sessions.ocpi_put_many(country_code text, party_id text, docs jsonb[],
-                                       version text DEFAULT '2.2.1')
-RETURNS TABLE (ordinality integer, session_id text, sqlstate text, status_code integer,
-               message text, detail text)
-AS 'MODULE_PATHNAME', 'sa_ocpi_put_many'
-LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION sessions.ocpi_put_many(text, text, jsonb[], text) IS
-  'Bulk OCPI PUT of many Sessions of one party in one upsert: one row per document (ordinality, id, SQLSTATE, OCPI status code 1000 or 2001, and for a refused document the errmsg and errdetail ocpi_put would raise); refused documents are not stored and do not stop the others; of repeated ids the last valid one is stored';
-REVOKE ALL ON FUNCTION sessions.ocpi_put_many(text, text, jsonb[], text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sessions.ocpi_put_many(text, text, jsonb[], text) TO session_analytics_writer;
-
--- PowerFlex row check in C (issue 14): same rules and reasons, a quarter of
--- the cost per row; STABLE (TimeZone) and PARALLEL UNSAFE (subtransaction).
-CREATE OR REPLACE FUNCTION sessions.powerflex_row_problem(r jsonb)
-RETURNS text
-AS 'MODULE_PATHNAME', 'sa_powerflex_row_problem'
-LANGUAGE C STABLE PARALLEL UNSAFE;
-
--- The live summaries' parameters when none are configured are the settings'
--- built-in defaults, read from the C definitions (issue 11: one source).
-CREATE FUNCTION sessions.analytics_setting_default(name text)
-RETURNS float8
-AS 'MODULE_PATHNAME', 'sa_analytics_setting_default'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION sessions.analytics_setting_default(text) IS
-  'Built-in default of the setting session_analytics.<name> (micro_threshold, volts, good_amps, fair_amps), whatever is set: the live summaries'' parameters when none are configured';
-REVOKE ALL ON FUNCTION sessions.analytics_setting_default(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sessions.analytics_setting_default(text) TO session_analytics_reader;
-ALTER TABLE sessions.summary_config
-    ALTER COLUMN micro_threshold SET DEFAULT sessions.analytics_setting_default('micro_threshold'),
-    ALTER COLUMN volts SET DEFAULT sessions.analytics_setting_default('volts'),
-    ALTER COLUMN good_a SET DEFAULT sessions.analytics_setting_default('good_amps'),
-    ALTER COLUMN fair_a SET DEFAULT sessions.analytics_setting_default('fair_amps');
-COMMENT ON TABLE sessions.summary_config IS
-  'Live summaries of this installation: on or off and the summarized parameters; no row = on with the settings'' built-in defaults (analytics_setting_default: 1.0 kWh, 208 V, 16 A, 8 A). Written by sessions.configure_summaries (owner)';
-CREATE OR REPLACE FUNCTION sessions.summary_settings(
-    OUT enabled boolean, OUT micro_threshold float8, OUT volts float8, OUT good_a float8, OUT fair_a float8)
-RETURNS record
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT COALESCE(c.enabled, true), COALESCE(c.micro_threshold, sessions.analytics_setting_default('micro_threshold')),
-           COALESCE(c.volts, sessions.analytics_setting_default('volts')), COALESCE(c.good_a, sessions.analytics_setting_default('good_amps')),
-           COALESCE(c.fair_a, sessions.analytics_setting_default('fair_amps'))
-      FROM (SELECT 1) one
-      LEFT JOIN sessions.summary_config c ON c.id;
-END;
-CREATE OR REPLACE FUNCTION sessions.configure_summaries(
-    enabled boolean DEFAULT true,
-    micro_threshold float8 DEFAULT sessions.analytics_setting_default('micro_threshold'),
-    volts float8 DEFAULT sessions.analytics_setting_default('volts'),
-    good_a float8 DEFAULT sessions.analytics_setting_default('good_amps'),
-    fair_a float8 DEFAULT sessions.analytics_setting_default('fair_amps'))
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-BEGIN
-    IF enabled IS NULL OR micro_threshold IS NULL OR volts IS NULL OR good_a IS NULL OR fair_a IS NULL THEN
-        RAISE EXCEPTION 'configure_summaries: no argument may be NULL'
-              USING ERRCODE = '22004', HINT = 'Leave an argument out to use its default.';
-    END IF;
-    IF NOT (micro_threshold > 0 AND micro_threshold < 'infinity' AND volts > 0 AND volts < 'infinity'
-            AND good_a > 0 AND good_a < 'infinity' AND fair_a > 0 AND fair_a < 'infinity') THEN
-        RAISE EXCEPTION 'configure_summaries: micro_threshold, volts, good_a and fair_a must be finite numbers > 0'
-              USING ERRCODE = '22023';
-    END IF;
-    IF fair_a > good_a THEN
-        RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
-              USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
-    END IF;
-    IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
-       AND volts = sessions.analytics_setting_default('volts') AND good_a = sessions.analytics_setting_default('good_amps')
-       AND fair_a = sessions.analytics_setting_default('fair_amps') THEN
-        DELETE FROM sessions.summary_config;
-    ELSE
-        INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a)
-        VALUES (enabled, micro_threshold, volts, good_a, fair_a)
-        ON CONFLICT ON CONSTRAINT summary_config_pkey DO UPDATE
-           SET enabled = EXCLUDED.enabled, micro_threshold = EXCLUDED.micro_threshold, volts = EXCLUDED.volts,
-               good_a = EXCLUDED.good_a, fair_a = EXCLUDED.fair_a, updated_at = pg_catalog.now();
-    END IF;
-    RETURN (SELECT pg_catalog.to_jsonb(g) FROM sessions.summary_settings() g);
-END
-$$;
-CREATE OR REPLACE FUNCTION sessions.report_path(
     range tstzrange DEFAULT NULL,
     tz text DEFAULT NULL,
     micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
@@ -2515,3 +1922,155 @@ BEGIN
     reason := pg_catalog.format('whole local days in %s (zone from %s)', time_zone, src);
 END
 $$;
+COMMENT ON FUNCTION sessions.report_path(tstzrange, text, float8, text, boolean, text[]) IS
+  'Which path daily_report / summary_report take for these arguments (summaries or scan) and why; time_zone, first_day, end_day (exclusive) and namespaces the summary path reads';
+
+/*
+ * summary_stats
+ *		The report's session_stats summed from the live summaries when
+ *		report_path says 'summaries', else NULL (the report then scans). The
+ *		summed counters go through the type's text input, so the reports'
+ *		columns come from the same days() / totals() as the scan's; the kWh
+ *		of a day is the exact decimal sum rounded once to float8.
+ */
+CREATE FUNCTION sessions.summary_stats(
+    range tstzrange, tz text, micro_threshold float8, site text, include_active boolean, sites text[])
+RETURNS sessions.session_stats
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    p    record;
+    body pg_catalog.text;
+BEGIN
+    p := sessions.report_path($1, $2, $3, $4, $5, $6);
+    IF p.path <> 'summaries' THEN
+        RETURN NULL;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format(' | %s %s %s %s %s %s %s %s %s %s %s',
+               pg_catalog.to_char(x.day, 'YYYY-MM-DD'), x.active, x.completed, x.empty, x.micro, x.normal,
+               x.green, x.orange, x.red, x.kwh, x.duration), '' ORDER BY x.day)
+      INTO body
+      FROM (SELECT d.day,
+                   CASE WHEN summary_stats.include_active THEN pg_catalog.sum(d.active) ELSE 0 END AS active,
+                   pg_catalog.sum(d.completed) AS completed, pg_catalog.sum(d.empty) AS empty,
+                   pg_catalog.sum(d.micro) AS micro, pg_catalog.sum(d.normal) AS normal,
+                   pg_catalog.sum(d.green) AS green, pg_catalog.sum(d.orange) AS orange, pg_catalog.sum(d.red) AS red,
+                   pg_catalog.sum(d.kwh) AS kwh, pg_catalog.sum(d.duration) AS duration
+              FROM sessions.summary_delta d
+             WHERE d.namespace = ANY (p.namespaces)
+               AND d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+               AND (p.first_day IS NULL OR d.day >= p.first_day) AND (p.end_day IS NULL OR d.day < p.end_day)
+               AND (summary_stats.site IS NULL OR d.site = summary_stats.site)
+               AND (summary_stats.sites IS NULL OR d.site = ANY (summary_stats.sites))
+             GROUP BY d.day) x
+     WHERE x.completed <> 0 OR x.active <> 0;
+    RETURN (pg_catalog.format('v1 tz=%s micro=%s volts=%s good=%s fair=%s', p.time_zone,
+                              summary_stats.micro_threshold,
+                              sessions.analytics_setting('volts'),
+                              sessions.analytics_setting('good_amps'),
+                              sessions.analytics_setting('fair_amps'))
+            OPERATOR(pg_catalog.||) COALESCE(body, ''))::sessions.session_stats;
+END
+$$;
+COMMENT ON FUNCTION sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) IS
+  'The session_stats of a daily/summary report read from the live summaries, or NULL when the report must scan (sessions.report_path says why)';
+
+REVOKE ALL ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
+    sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
+    sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) TO session_analytics_reader;
+
+CREATE OR REPLACE FUNCTION sessions.daily_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
+AS $$
+    SELECT d.*
+      FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.report_sessions($1, $4, $5, $6) s))) d
+$$;
+
+CREATE OR REPLACE FUNCTION sessions.summary_report(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
+              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
+              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
+AS $$
+    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
+           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
+           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
+           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
+           COALESCE(t.combined, 0), t.combined_pct
+      FROM (SELECT COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
+            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+              FROM sessions.report_sessions($1, $4, $5, $6) s)) AS st) a
+      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
+$$;
+
+/*
+ * maintenance
+ *		What the background worker runs each interval; returns a summary.
+ *		compact_summaries (50_summaries.sql) keeps the live summaries at one
+ *		row per site, kind and day.
+ */
+CREATE OR REPLACE FUNCTION sessions.maintenance()
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
+                              'events_pruned', sessions.prune_events(),
+                              'summaries_compacted', sessions.compact_summaries(), 'at', pg_catalog.now());
+END
+$$;
+COMMENT ON FUNCTION sessions.maintenance() IS
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';
+
+-- Summaries of the sessions stored before this update.
+SELECT sessions.rebuild_summaries(NULL);
+
+-- Bulk OCPI PUT (issue 14).
+CREATE FUNCTION sessions.ocpi_put_many(country_code text, party_id text, docs jsonb[],
+                                       version text DEFAULT '2.2.1')
+RETURNS TABLE (ordinality integer, session_id text, sqlstate text, status_code integer,
+               message text, detail text)
+AS 'MODULE_PATHNAME', 'sa_ocpi_put_many'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION sessions.ocpi_put_many(text, text, jsonb[], text) IS
+  'Bulk OCPI PUT of many Sessions of one party in one upsert: one row per document (ordinality, id, SQLSTATE, OCPI status code 1000 or 2001, and for a refused document the errmsg and errdetail ocpi_put would raise); refused documents are not stored and do not stop the others; of repeated ids the last valid one is stored';
+REVOKE ALL ON FUNCTION sessions.ocpi_put_many(text, text, jsonb[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.ocpi_put_many(text, text, jsonb[], text) TO session_analytics_writer;
+
+-- PowerFlex row check in C (issue 14): same rules and reasons, a quarter of
+-- the cost per row; STABLE (TimeZone) and PARALLEL UNSAFE (subtransaction).
+CREATE OR REPLACE FUNCTION sessions.powerflex_row_problem(r jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sa_powerflex_row_problem'
+LANGUAGE C STABLE PARALLEL UNSAFE;
