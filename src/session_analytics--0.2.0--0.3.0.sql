@@ -1098,6 +1098,13 @@ BEGIN
         source := 'TimeZone';
         RETURN;
     END IF;
+    -- No site the caller sees has a zone: UTC, without reading the
+    -- sessions (the common case costs a probe of the small site table).
+    IF NOT EXISTS (SELECT 1 FROM sessions.site z WHERE z.time_zone IS NOT NULL) THEN
+        time_zone := 'UTC';
+        source := 'default';
+        RETURN;
+    END IF;
     SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
            pg_catalog.min(z.time_zone),
            pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
@@ -1122,50 +1129,6 @@ BEGIN
                     HINT = 'Pass a zone (tz), report one site at a time, or give each site its zone with sessions.set_site().';
     END IF;
 END
-$$;
-
-CREATE OR REPLACE FUNCTION sessions.daily_report(
-    range tstzrange,
-    tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
-    site text DEFAULT NULL,
-    include_active boolean DEFAULT false,
-    sites text[] DEFAULT NULL)
-RETURNS TABLE(day date, sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
-              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
-              green bigint, orange bigint, red bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-    SELECT d.*
-      FROM sessions.days((
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.report_sessions($1, $4, $5, $6) s)) d
-$$;
-
-CREATE OR REPLACE FUNCTION sessions.summary_report(
-    range tstzrange,
-    tz text DEFAULT NULL,
-    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
-    site text DEFAULT NULL,
-    include_active boolean DEFAULT false,
-    sites text[] DEFAULT NULL)
-RETURNS TABLE(sessions bigint, active bigint, completed bigint, empty bigint, micro bigint,
-              normal bigint, empty_pct float8, micro_pct float8, kwh float8, avg_duration interval,
-              green bigint, orange bigint, red bigint, combined bigint, combined_pct float8)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-    SELECT COALESCE(t.sessions, 0), COALESCE(t.active, 0), COALESCE(t.completed, 0),
-           COALESCE(t.empty, 0), COALESCE(t.micro, 0), COALESCE(t.normal, 0),
-           t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
-           COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
-           COALESCE(t.combined, 0), t.combined_pct
-      FROM (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3) AS st
-              FROM sessions.report_sessions($1, $4, $5, $6) s) a
-      LEFT JOIN LATERAL sessions.totals(a.st) t ON true
 $$;
 
 CREATE OR REPLACE FUNCTION sessions.user_report(
@@ -1201,72 +1164,6 @@ $$;
 REVOKE ALL ON FUNCTION sessions.analytics_setting(text), sessions.report_sessions(tstzrange, text, boolean, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.analytics_setting(text), sessions.report_sessions(tstzrange, text, boolean, text[])
   TO session_analytics_reader;
-
--- report_time_zone: no site with a zone answers UTC without reading the sessions.
-CREATE OR REPLACE FUNCTION sessions.report_time_zone(
-    range tstzrange DEFAULT NULL,
-    site text DEFAULT NULL,
-    sites text[] DEFAULT NULL,
-    user_ref text DEFAULT NULL,
-    tz text DEFAULT NULL,
-    OUT time_zone text, OUT source text, OUT site_zones text)
-RETURNS record
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, sessions, pg_temp
-AS $$
-DECLARE
-    src      pg_catalog.text;
-    n_sites  pg_catalog.int8;
-    n_zones  pg_catalog.int8;
-    n_unset  pg_catalog.int8;
-    one_zone pg_catalog.text;
-BEGIN
-    -- A zone given is checked where it is used (the aggregate, timezone()):
-    -- check_time_zone's exception block would make this PARALLEL UNSAFE,
-    -- and with it every report's plan.
-    IF tz IS NOT NULL THEN
-        time_zone := tz;
-        source := 'argument';
-        RETURN;
-    END IF;
-    SELECT g.source INTO src FROM pg_catalog.pg_settings g WHERE g.name = 'TimeZone';
-    IF src IN ('session', 'client', 'user', 'database', 'database user') THEN
-        time_zone := pg_catalog.current_setting('TimeZone');
-        source := 'TimeZone';
-        RETURN;
-    END IF;
-    -- No site the caller sees has a zone: UTC, without reading the
-    -- sessions (the common case costs a probe of the small site table).
-    IF NOT EXISTS (SELECT 1 FROM sessions.site z WHERE z.time_zone IS NOT NULL) THEN
-        time_zone := 'UTC';
-        source := 'default';
-        RETURN;
-    END IF;
-    SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
-           pg_catalog.min(z.time_zone),
-           pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
-      INTO n_sites, n_zones, n_unset, one_zone, site_zones
-      FROM (SELECT DISTINCT s.namespace
-              -- the sessions the report covers, active ones too (a report
-              -- with include_active must not change zone)
-              FROM sessions.report_sessions(report_time_zone.range, report_time_zone.site, true, report_time_zone.sites) s
-             WHERE report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref) n
-      LEFT JOIN sessions.site z ON z.namespace = n.namespace;
-    IF n_zones = 1 AND n_unset = 0 THEN
-        time_zone := one_zone;
-        source := 'site';
-    ELSIF n_zones = 0 THEN
-        time_zone := 'UTC';
-        source := 'default';
-    ELSE
-        time_zone := 'UTC';
-        source := 'mixed';
-        RAISE NOTICE 'the sites of this report do not share one time zone: days are UTC days'
-              USING DETAIL = pg_catalog.format('Sites: %s.', pg_catalog.left(site_zones, 2000)),
-                    HINT = 'Pass a zone (tz), report one site at a time, or give each site its zone with sessions.set_site().';
-    END IF;
-END
-$$;
 
 -- Issue 14: the log keeps one index (its primary key). Retention deletes the
 -- oldest events in seq order (sessions.prune_events), so the BRIN index on
