@@ -1879,6 +1879,94 @@ REVOKE ALL ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzran
 GRANT EXECUTE ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
     sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) TO session_analytics_reader;
 
+/*
+ * report_stats
+ *		The session_stats of a report's selection by the path report_path
+ *		says: summed from the live summaries (summary_stats) when they answer
+ *		exactly, else aggregated over report_sessions in the report's zone.
+ *		daily_report, summary_report and session-report's chart all read it,
+ *		so they take one path for the same arguments. The scan's subquery
+ *		runs only when summary_stats is NULL (summary_stats, a function scan
+ *		in FROM, runs once). An empty selection is NULL on both paths, as an
+ *		aggregate over no rows is.
+ */
+CREATE FUNCTION sessions.report_stats(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS sessions.session_stats
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+-- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
+-- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+SET jit = off
+AS $$
+    SELECT CASE WHEN a.st IS NULL THEN (
+                SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
+                                                  (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
+                  FROM sessions.report_sessions($1, $4, $5, $6) s)
+                WHEN EXISTS (SELECT FROM sessions.days(a.st)) THEN a.st END
+      FROM sessions.summary_stats($1, $2, $3, $4, $5, $6) a(st)
+$$;
+COMMENT ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]) IS
+  'The session_stats of a report''s selection (arguments as daily_report): from the live summaries when sessions.report_path says so, else a scan of sessions.report_sessions; what daily_report, summary_report and session-report''s chart read';
+
+/*
+ * report_sites
+ *		The distinct sites (NULL for sessions without one) of a report's
+ *		selection, by the same path as report_stats: the summary keys of the
+ *		report's days with a completed session (or an active one with
+ *		include_active) when report_path says 'summaries', else the scan.
+ *		The site line of session-report's combined summary. micro_threshold
+ *		only decides the path (and is checked as the reports check it).
+ */
+CREATE FUNCTION sessions.report_sites(
+    range tstzrange,
+    tz text DEFAULT NULL,
+    micro_threshold float8 DEFAULT sessions.analytics_setting('micro_threshold'),
+    site text DEFAULT NULL,
+    include_active boolean DEFAULT false,
+    sites text[] DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    p record;
+BEGIN
+    IF report_sites.micro_threshold IS NOT NULL THEN
+        -- refused as the reports refuse it (not finite, not > 0)
+        PERFORM sessions.classify(0, report_sites.micro_threshold);
+    END IF;
+    p := sessions.report_path($1, $2, $3, $4, $5, $6);
+    IF p.path = 'summaries' THEN
+        RETURN QUERY
+        SELECT d.site
+          FROM sessions.summary_delta d
+         WHERE d.namespace = ANY (p.namespaces)
+           AND d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+           AND (p.first_day IS NULL OR d.day >= p.first_day) AND (p.end_day IS NULL OR d.day < p.end_day)
+           AND (report_sites.site IS NULL OR d.site = report_sites.site)
+           AND (report_sites.sites IS NULL OR d.site = ANY (report_sites.sites))
+         GROUP BY d.site
+        HAVING pg_catalog.sum(d.completed) <> 0
+            OR (report_sites.include_active AND pg_catalog.sum(d.active) <> 0);
+    ELSE
+        RETURN QUERY
+        SELECT DISTINCT s.site FROM sessions.report_sessions($1, $4, $5, $6) s;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sessions.report_sites(tstzrange, text, float8, text, boolean, text[]) IS
+  'The distinct sites (NULL: sessions without one) of a report''s selection (arguments as daily_report), from the live summaries when sessions.report_path says so, else a scan; the site line of session-report''s combined summary';
+REVOKE ALL ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]),
+    sessions.report_sites(tstzrange, text, float8, text, boolean, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]),
+    sessions.report_sites(tstzrange, text, float8, text, boolean, text[]) TO session_analytics_reader;
+
 CREATE OR REPLACE FUNCTION sessions.daily_report(
     range tstzrange,
     tz text DEFAULT NULL,
@@ -1895,11 +1983,7 @@ SET search_path = pg_catalog, sessions, pg_temp
 -- at 5M sessions) and made the scan itself slower (docs/summaries.md).
 SET jit = off
 AS $$
-    SELECT d.*
-      FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.report_sessions($1, $4, $5, $6) s))) d
+    SELECT d.* FROM sessions.days(sessions.report_stats($1, $2, $3, $4, $5, $6)) d
 $$;
 
 CREATE OR REPLACE FUNCTION sessions.summary_report(
@@ -1923,10 +2007,7 @@ AS $$
            t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
            COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
            COALESCE(t.combined, 0), t.combined_pct
-      FROM (SELECT COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.report_sessions($1, $4, $5, $6) s)) AS st) a
+      FROM (SELECT sessions.report_stats($1, $2, $3, $4, $5, $6) AS st) a
       LEFT JOIN LATERAL sessions.totals(a.st) t ON true
 $$;
 

@@ -75,8 +75,10 @@ json_listings(FILE *out, const Listing *lists, int n, const char *indent)
 
 /*
  * run_report
- *		The analyses asked for: every query first (so a failure prints no
- *		half report), then the chart, then the output in the chosen format.
+ *		The analyses asked for, in one read-only snapshot: which path the
+ *		figures take (--debug; "figures" in JSON), every query first (so a
+ *		failure prints no half report), then the chart, then the output in
+ *		the chosen format.
  */
 static int
 run_report(void)
@@ -88,6 +90,8 @@ run_report(void)
 	char	   *n_users = NULL;
 	Listing		lists[2];
 	int			nlists = 0;
+	char	   *path;
+	char	   *path_reason;
 
 	if (opt.advanced)
 		fprintf(stderr, "%s: --advanced: no prompts; use --anonymize, --include-active, --sort, --order, --limit and --page\n",
@@ -107,6 +111,14 @@ run_report(void)
 		debug("Starting%s analysis (micro threshold %s kWh, site %s%s)",
 			  what, kwh_label(opt.micro_kwh), sites_shown ? sites_shown : "all", opt.include_active ? ", active included" : "");
 	}
+
+	/* One snapshot for every statement, the path line included. */
+	begin_report();
+	figures_path(&path, &path_reason);
+	debug("Figures per site and day (summary, daily rows, chart, site line) from %s (%s)",
+		  strcmp(path, "summaries") == 0 ? "the live summaries" : "a scan of the store", path_reason);
+	if (opt.user || opt.printsessions)
+		debug("Per-user figures and session listings: always a scan of the store");
 
 	sum = report_query("summary_report");
 	if (PQntuples(sum) == 0 || strcmp(fig(sum, 0, "sessions"), "0") == 0)
@@ -192,6 +204,14 @@ run_report(void)
 		else
 			fputs("null", stdout);
 		printf(",\n  \"micro_threshold\": %s,\n  \"include_active\": %s", kwh_label(opt.micro_kwh), include_active_text());
+		if (classes || opt.graph)
+		{
+			printf(",\n  \"figures\": {\"path\": ");
+			tool_json_string(stdout, path);
+			printf(", \"reason\": ");
+			tool_json_string(stdout, path_reason);
+			putchar('}');
+		}
 		if (classes)
 		{
 			printf(",\n  \"summary\": ");
@@ -242,6 +262,9 @@ run_report(void)
 			any = true;
 		}
 	}
+	end_report();
+	free(path);
+	free(path_reason);
 	return EXIT_OK;
 }
 

@@ -2,7 +2,8 @@
  * report_queries.c
  *		The connection and every statement session-report sends for a report:
  *		the selection (range, site, active sessions), the listings, the
- *		summary and daily reports, the per-user figures and the chart.
+ *		summary and daily reports, the per-user figures, the chart and which
+ *		path (live summaries or scan) the figures per site and day take.
  *
  * Every figure is computed by the extension's SQL functions; this file only
  * builds the statements and their text parameters. Failures map to the
@@ -594,18 +595,62 @@ report_query(const char *fn)
 	return query(sql, 6, p, NULL);
 }
 
-/* The site line of the combined summary: --site, else the sites seen. */
+/*
+ * site_label
+ *		The site line of the combined summary: --site, else the sites of the
+ *		selection from sessions.report_sites, which reads them by the same
+ *		path as the figures (the summaries, else the scan).
+ */
 const char *
 site_label(void)
 {
-	const char *p[3] = {range, NULL, include_active_text()};
+	const char *p[4] = {range, report_tz, opt.micro_kwh, include_active_text()};
 	char	   *sites;
 
 	if (sites_shown)
 		return sites_shown;
-	sites = query_value("SELECT pg_catalog.string_agg(DISTINCT COALESCE(s.site, '(none)'), ', ' ORDER BY COALESCE(s.site, '(none)'))"
-						" FROM " REPORT_SESSIONS, 3, p, NULL);
+	sites = query_value("SELECT pg_catalog.string_agg(DISTINCT COALESCE(x.site, '(none)'), ', ' ORDER BY COALESCE(x.site, '(none)'))"
+						" FROM sessions.report_sites($1::tstzrange, $2, $3::float8, NULL, $4::boolean) x(site)",
+						4, p, NULL);
 	return sites ? sites : "(none)";
+}
+
+/*
+ * begin_report / end_report
+ *		The statements of a report run in one REPEATABLE READ READ ONLY
+ *		transaction: every figure, and the path report_path says they took,
+ *		come from one snapshot (a write, a rebuild of the summaries or a
+ *		zone change between two statements cannot make them disagree).
+ */
+void
+begin_report(void)
+{
+	PQclear(query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL));
+}
+
+void
+end_report(void)
+{
+	PQclear(query("COMMIT", 0, NULL, NULL));
+}
+
+/*
+ * figures_path
+ *		Which path the report's figures per site and day (summary, daily
+ *		rows, chart, the combined summary's site line) take:
+ *		sessions.report_path with the arguments those statements pass.
+ *		*path gets "summaries" or "scan", *reason why (both malloc'ed).
+ */
+void
+figures_path(char **path, char **reason)
+{
+	const char *p[5] = {range, report_tz, opt.micro_kwh, include_active_text(), sites_param};
+	PGresult   *res = query("SELECT p.path, p.reason FROM sessions.report_path($1::tstzrange, $2, $3::float8, NULL,"
+							" $4::boolean, $5::text[]) p", 5, p, NULL);
+
+	*path = strdup(PQgetvalue(res, 0, 0));
+	*reason = strdup(PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1));
+	PQclear(res);
 }
 
 /*
@@ -675,14 +720,17 @@ users_query(char **n_users)
 
 /*
  * chart_svg
- *		sessions.daily_chart_svg over the selection, titled title; the SVG
- *		text (malloc'ed), NULL when the server returned none.
+ *		sessions.daily_chart_svg over the selection, titled title: its
+ *		session_stats from sessions.report_stats, the value daily_report
+ *		reads (the summaries when report_path says so, else the scan), with
+ *		the report's arguments. The SVG text (malloc'ed), NULL when the
+ *		server returned none.
  */
 char *
 chart_svg(const char *title)
 {
-	const char *p[6] = {range, sites_param, include_active_text(), report_tz, opt.micro_kwh, title};
+	const char *p[6] = {range, report_tz, opt.micro_kwh, include_active_text(), sites_param, title};
 
-	return query_value("SELECT sessions.daily_chart_svg(sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, $4, $5::float8), $6)"
-					   " FROM " REPORT_SESSIONS, 6, p, NULL);
+	return query_value("SELECT sessions.daily_chart_svg(sessions.report_stats($1::tstzrange, $2, $3::float8, NULL,"
+					   " $4::boolean, $5::text[]), $6)", 6, p, NULL);
 }

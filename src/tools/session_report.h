@@ -134,6 +134,9 @@ extern const char *site_label(void);
 extern void resolve_user(void);
 extern PGresult *users_query(char **n_users);
 extern char *chart_svg(const char *title);
+extern void begin_report(void);
+extern void end_report(void);
+extern void figures_path(char **path, char **reason);
 
 /* report_print.c: output only, never a statement */
 extern FILE *text_out;

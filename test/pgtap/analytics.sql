@@ -95,6 +95,8 @@ SELECT is(ARRAY(SELECT p.proname || ': ' || pg_get_expr(p.proargdefaults, 0) FRO
                 'classify: sessions.analytics_setting(''micro_threshold''::text)',
                 'daily_report: NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
                 'report_path: NULL::tstzrange, NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
+                'report_sites: NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
+                'report_stats: NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
                 'summary_report: NULL::text, sessions.analytics_setting(''micro_threshold''::text), NULL::text, false, NULL::text[]',
                 'user_report: NULL::text, NULL::tstzrange, NULL::text, sessions.analytics_setting(''volts''::text)'],
           'the defaults of the analytics functions call analytics_setting');
@@ -208,10 +210,14 @@ BEGIN
     DEALLOCATE sa_body;
     RETURN r;
 END $$;
-SELECT matches(pg_temp.body_plan('sessions.daily_report(tstzrange, text, float8, text, boolean, text[])'),
-               '^(?!.*Function Scan on report_sessions).*on store s', 'daily_report''s body: report_sessions inlined');
-SELECT matches(pg_temp.body_plan('sessions.summary_report(tstzrange, text, float8, text, boolean, text[])'),
-               '^(?!.*Function Scan on report_sessions).*on store s', 'summary_report''s body: report_sessions inlined');
+SELECT matches(pg_temp.body_plan('sessions.report_stats(tstzrange, text, float8, text, boolean, text[])'),
+               '^(?!.*Function Scan on report_sessions).*on store s', 'report_stats''s body (the reports'' scan): report_sessions inlined');
+SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p
+                 WHERE p.oid IN ('sessions.daily_report(tstzrange, text, float8, text, boolean, text[])'::regprocedure,
+                                 'sessions.summary_report(tstzrange, text, float8, text, boolean, text[])'::regprocedure)
+                   AND p.prosrc ~ 'sessions\.report_stats\(\$1, \$2, \$3, \$4, \$5, \$6\)' AND p.prosrc !~ 'sessions\.(store|report_sessions|summary_stats)\M'
+                 ORDER BY 1),
+          ARRAY['daily_report', 'summary_report'], 'daily_report and summary_report read their figures from report_stats only');
 SELECT matches(pg_temp.body_plan('sessions.user_report(text, tstzrange, text, float8)'),
                '^(?!.*Function Scan on report_sessions).*on store s', 'user_report''s body: report_sessions inlined');
 RESET plan_cache_mode;

@@ -8,7 +8,7 @@
 -- Not in a transaction: the attackers' connections must see the setup.
 -- The database is dropped after the run; the roles are dropped at the end.
 SET client_min_messages = warning;
-SELECT plan(125);
+SELECT plan(127);
 
 -- Roles --------------------------------------------------------------------
 DO $$
@@ -364,6 +364,11 @@ SELECT is(pg_temp.peek('atk_site', $$SELECT sessions FROM sessions.summary_repor
           'summary_report from the summaries counts only the reader''s own site');
 SELECT is(pg_temp.peek('atk_site', $$SELECT (path = 'summaries')::int::bigint FROM sessions.report_path(NULL)$$), 1::bigint,
           'and it did read the summaries');
+SELECT is(pg_temp.peek('atk_site', $$SELECT (sessions.totals(sessions.report_stats(NULL))).sessions$$), 1::bigint,
+          'report_stats (the chart''s figures) from the summaries counts only the reader''s own site');
+SELECT is(pg_temp.peek('atk_site', $$SELECT count(*) FROM sessions.report_sites(NULL) x(site)
+                                     WHERE EXISTS (SELECT FROM sessions.store s WHERE s.site IS NOT DISTINCT FROM x.site)$$), 1::bigint,
+          'report_sites from the summaries names the one site of the reader''s session, none of another tenant');
 SELECT pg_temp.attack('atk_nl', $$INSERT INTO sessions.summary_delta VALUES ('DE-BBB', 'ocpi', NULL, '2024-03-01', 'UTC', 9, 0, 0, 0, 0, 0, 0, 0, 0, 0)$$,
                       '42501', 'writer cannot forge a summary delta');
 SELECT pg_temp.attack('atk_nl', $$UPDATE sessions.summary_delta SET active = 0$$, '42501', 'writer cannot change summaries');
@@ -380,7 +385,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'visible_namespaces', 'ocpi_get', 'ocpi_list', 'ocpi_validate', 'ocpi_validate_charging_preferences',
     'classify', 'average_power_w', 'average_current_a', 'charge_rating', 'format_duration', 'date_range',
     'analytics_setting', 'analytics_setting_default', 'session_stats_agg', 'rollup', 'days', 'totals', 'report_sessions', 'daily_report', 'summary_report', 'user_report',
-    'check_time_zone', 'report_time_zone', 'report_path', 'summary_stats', 'summary_settings', 'time_zone_source',
+    'check_time_zone', 'report_time_zone', 'report_path', 'summary_stats', 'report_stats', 'report_sites', 'summary_settings', 'time_zone_source',
     -- type I/O: the planner checks EXECUTE when it folds a constant cast; both validate hostile input
     'session_stats_in', 'session_stats_out',
     'user_pseudonym', 'anonymize_doc', 'daily_chart_svg', 'powerflex_row_problem',

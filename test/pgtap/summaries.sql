@@ -13,7 +13,7 @@
 --
 -- Not in a transaction: the connections must see the setup.
 SET client_min_messages = warning;
-SELECT plan(75);
+SELECT plan(86);
 
 DO $$
 BEGIN
@@ -258,6 +258,41 @@ BEGIN
 END
 $$;
 
+-- figures_diff(...): session-report's other figures per site and day, the
+-- chart of report_stats and the sites of report_sites, from the summaries
+-- (it must take that path) against the scan; NULL when equal, byte for byte.
+CREATE FUNCTION pg_temp.figures_diff(r tstzrange, tz text DEFAULT NULL, site text DEFAULT NULL, ia boolean DEFAULT false,
+                                     sites text[] DEFAULT NULL) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    p record;
+    chart_s text;
+    chart_f text;
+    sites_s text[];
+    sites_f text[];
+BEGIN
+    p := sessions.report_path(r, tz, site => site, include_active => ia, sites => sites);
+    IF p.path <> 'summaries' THEN
+        RETURN 'path ' || p.path || ': ' || p.reason;
+    END IF;
+    chart_s := sessions.daily_chart_svg(sessions.report_stats(r, tz, site => site, include_active => ia, sites => sites), 't');
+    sites_s := ARRAY(SELECT x FROM sessions.report_sites(r, tz, site => site, include_active => ia, sites => sites) x ORDER BY x);
+    SET LOCAL session_analytics.report_summaries = off;
+    chart_f := sessions.daily_chart_svg(sessions.report_stats(r, tz, site => site, include_active => ia, sites => sites), 't');
+    sites_f := ARRAY(SELECT x FROM sessions.report_sites(r, tz, site => site, include_active => ia, sites => sites) x ORDER BY x);
+    SET LOCAL session_analytics.report_summaries = on;
+    IF chart_s IS DISTINCT FROM chart_f THEN
+        RETURN format('chart differs (ia %s): %s / %s', ia,
+                      (SELECT left(substr(chart_s, i - 60), 160) FROM generate_series(1, length(chart_s)) i
+                        WHERE substr(chart_s, i, 1) IS DISTINCT FROM substr(chart_f, i, 1) LIMIT 1),
+                      (SELECT left(substr(chart_f, i - 60), 160) FROM generate_series(1, length(chart_s)) i
+                        WHERE substr(chart_s, i, 1) IS DISTINCT FROM substr(chart_f, i, 1) LIMIT 1));
+    ELSIF sites_s IS DISTINCT FROM sites_f THEN
+        RETURN format('sites %s / %s', sites_s, sites_f);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- every_report(): daily and summary reports of each site in its zone over
 -- months and DST days, with and without active sessions, by location; the
 -- mismatches (an empty array when all agree).
@@ -278,7 +313,9 @@ BEGIN
                                  ('2025-03-08', '2025-03-11'), ('2025-10-25', '2025-11-04')) v(a, b) LOOP
             FOREACH d IN ARRAY ARRAY[pg_temp.daily_diff(rg, ns.tz, 'only-' || ns.namespace),
                                      pg_temp.daily_diff(rg, ns.tz, 'only-' || ns.namespace, true),
-                                     pg_temp.summary_diff(rg, ns.tz, 'only-' || ns.namespace, true)] LOOP
+                                     pg_temp.summary_diff(rg, ns.tz, 'only-' || ns.namespace, true),
+                                     pg_temp.figures_diff(rg, ns.tz, 'only-' || ns.namespace),
+                                     pg_temp.figures_diff(rg, ns.tz, 'only-' || ns.namespace, true)] LOOP
                 IF d IS NOT NULL THEN
                     bad := bad || format('%s %s: %s', ns.namespace, rg, d);
                 END IF;
@@ -375,6 +412,31 @@ RESET TimeZone;
 SELECT throws_ok($$SELECT * FROM sessions.report_path(NULL, 'Mars/Olympus')$$, '22023', NULL, 'report_path: an unknown zone is refused');
 SELECT ok(sessions.summary_stats('[2025-03-01, 2025-04-01)', 'UTC', 1.0, 'only-US-EVX', false, NULL) IS NULL,
           'summary_stats is NULL where the report must scan');
+
+-- ---- report_stats and report_sites: the one path of a report's figures ---------------
+SELECT is(sessions.report_stats('[2025-03-01 05:00+00, 2025-04-01 04:00+00)', 'America/New_York', 1.0, 'only-US-EVX')::text,
+          sessions.summary_stats('[2025-03-01 05:00+00, 2025-04-01 04:00+00)', 'America/New_York', 1.0, 'only-US-EVX', false, NULL)::text,
+          'report_stats is the summaries'' session_stats where report_path says summaries');
+SELECT is(sessions.report_stats('[2025-03-01, 2025-04-01)', 'UTC', 1.0, 'only-US-EVX', true)::text,
+          (SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, 'UTC', 1.0)
+             FROM sessions.report_sessions('[2025-03-01, 2025-04-01)', 'only-US-EVX', true) s)::text,
+          'and the scan''s where it says scan');
+SELECT is(pg_temp.summary_diff('[2030-01-01, 2030-02-01)', 'UTC', 'only-Depot'), NULL,
+          'a month without sessions: the summary report from the summaries equals the scan''s');
+SELECT ok(sessions.report_stats('[2030-01-01, 2030-02-01)', 'UTC', 1.0, 'only-Depot') IS NULL,
+          'report_stats of no session is NULL on the summary path, as the scan''s aggregate over no rows');
+SELECT is(pg_temp.figures_diff(NULL, 'UTC', NULL, true, ARRAY['only-Depot', 'only-Mall']), NULL,
+          'chart and sites of two UTC sites together: the summaries equal the scan');
+SELECT is(ARRAY(SELECT x FROM sessions.report_sites('[2025-03-01, 2025-04-01)', 'UTC', 1.0, 'only-US-EVX') x),
+          ARRAY(SELECT DISTINCT s.site FROM sessions.report_sessions('[2025-03-01, 2025-04-01)', 'only-US-EVX') s),
+          'report_sites on the scan path: the sites report_sessions selects');
+SELECT is(ARRAY(SELECT x FROM sessions.report_sites('empty', site => 'only-Depot') x), '{}'::text[],
+          'report_sites of an empty range: none');
+SELECT throws_ok($$SELECT sessions.report_stats(NULL, 'Mars/Olympus')$$, '22023', NULL, 'report_stats: an unknown zone is refused');
+SELECT throws_ok($$SELECT sessions.report_stats(NULL, 'UTC', 0)$$, '22023', NULL, 'report_stats: threshold 0 is refused');
+SELECT throws_ok($$SELECT * FROM sessions.report_sites(NULL, 'Mars/Olympus')$$, '22023', NULL, 'report_sites: an unknown zone is refused');
+SELECT throws_ok($$SELECT * FROM sessions.report_sites(NULL, 'UTC', 'NaN')$$, '22023', NULL,
+                 'report_sites: a threshold the reports refuse is refused (on the scan path too)');
 
 -- ---- a zone change rebuilds ----------------------------------------------------------
 SELECT is((sessions.set_site('US-EVX', 'America/Chicago')).time_zone, 'America/Chicago', 'set_site gives a site a new zone');
