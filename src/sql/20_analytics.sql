@@ -557,7 +557,7 @@ AS $$
                                                   (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
                   FROM sessions.report_sessions($1, $4, $5, $6) s)
                 WHEN EXISTS (SELECT FROM sessions.days(a.st)) THEN a.st END
-      FROM sessions.summary_stats($1, $2, $3, $4, $5, $6) a(st)
+      FROM sessions.summary_stats($1, $2, $3, $4, $5, $6) AS a(st)
 $$;
 COMMENT ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]) IS
   'The session_stats of a report''s selection (arguments as daily_report): from the live summaries when sessions.report_path says so, else a scan of sessions.report_sessions; what daily_report, summary_report and session-report''s chart read';

@@ -610,7 +610,7 @@ site_label(void)
 	if (sites_shown)
 		return sites_shown;
 	sites = query_value("SELECT pg_catalog.string_agg(DISTINCT COALESCE(x.site, '(none)'), ', ' ORDER BY COALESCE(x.site, '(none)'))"
-						" FROM sessions.report_sites($1::tstzrange, $2, $3::float8, NULL, $4::boolean) x(site)",
+						" FROM sessions.report_sites($1::tstzrange, $2, $3::float8, NULL, $4::boolean) AS x(site)",
 						4, p, NULL);
 	return sites ? sites : "(none)";
 }
