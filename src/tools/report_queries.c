@@ -616,7 +616,7 @@ site_label(void)
 }
 
 /*
- * begin_report / end_report
+ * begin_report
  *		The statements of a report run in one REPEATABLE READ READ ONLY
  *		transaction: every figure, and the path report_path says they took,
  *		come from one snapshot (a write, a rebuild of the summaries or a
@@ -628,6 +628,7 @@ begin_report(void)
 	PQclear(query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL));
 }
 
+/* Ends the report's transaction (it wrote nothing). */
 void
 end_report(void)
 {
