@@ -946,11 +946,20 @@ BEGIN
           FROM c
          WHERE c.problem IS NULL
          ORDER BY c.position
+        -- A stored row the export repeats byte for byte (record_image_ne,
+        -- the *<> operator, compares the values' binary images, so 1.0 and
+        -- 1.00 in doc or -0 and 0 differ) is not written again: no new row
+        -- version, index entries, events or summary changes. It counts as
+        -- updated below.
         ON CONFLICT (namespace, kind, external_id) DO UPDATE
            SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
                ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
                user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
                last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
+         WHERE pg_catalog.record_image_ne(
+                   ROW(s.status, s.started_at, s.ended_at, s.kwh, s.user_ref, s.site, s.last_updated, s.doc),
+                   ROW(EXCLUDED.status, EXCLUDED.started_at, EXCLUDED.ended_at, EXCLUDED.kwh,
+                       EXCLUDED.user_ref, EXCLUDED.site, EXCLUDED.last_updated, EXCLUDED.doc))
         RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
     ), sites AS (
         -- Each namespace stored becomes a site: the export names it but
@@ -961,7 +970,9 @@ BEGIN
          WHERE t.display_name IS NULL
     )
     SELECT (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
-           (SELECT pg_catalog.count(*) FILTER (WHERE NOT up.inserted) FROM up),
+           -- every stored row that was not inserted was there: updated or unchanged
+           (SELECT pg_catalog.count(*) FROM c WHERE c.problem IS NULL)
+               OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
            (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('position', l.position, 'session_id', l.session_id,
                                                          'reason', l.reason) ORDER BY l.position), '[]')
               FROM logged l)

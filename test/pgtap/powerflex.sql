@@ -2,7 +2,7 @@
 -- reasons, documents of another shape, row numbering, pseudonyms.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(65);
+SELECT plan(68);
 
 SELECT has_function('sessions', 'import_powerflex', ARRAY['jsonb', 'text']);
 SELECT function_returns('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'setof record');
@@ -256,6 +256,21 @@ SELECT is(sessions.anonymize_doc('{"user": "a@b.example", "note": "mail c.d@e.ex
           jsonb_build_object('user', sessions.user_pseudonym('a@b.example'), 'note', 'mail (redacted) now', 'n', 1),
           'anonymized document: user pseudonym, other addresses redacted');
 SELECT is(sessions.anonymize_doc('[1, "x@y.example"]', NULL), '[1, "(redacted)"]'::jsonb, 'non-object documents redacted');
+
+-- A re-import writes only the rows that changed (issue 14): an unchanged
+-- row keeps its row version (ctid), a changed one (even 1.0 -> 1.00 in the
+-- document) is written; both count as updated.
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex('[{"session_id": "w1", "session_kwh": 1.0, "session_start_time": 5, "updated_at": "2025-01-01"},
+                                                              {"session_id": "w2", "session_kwh": 2, "session_start_time": 5, "updated_at": "2025-01-01"}]', 'Wharf')$$,
+                  $$VALUES (2, 0, 0)$$, 'two rows imported');
+CREATE TEMP TABLE tap_pf_versions AS SELECT external_id, ctid::text AS x FROM sessions.store WHERE namespace = 'Wharf';
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex('[{"session_id": "w1", "session_kwh": 1.00, "session_start_time": 5, "updated_at": "2025-01-01"},
+                                                              {"session_id": "w2", "session_kwh": 2, "session_start_time": 5, "updated_at": "2025-01-01"}]', 'Wharf')$$,
+                  $$VALUES (0, 2, 0)$$, 'the re-import counts both as updated');
+SELECT results_eq($$SELECT s.external_id, s.ctid::text = v.x, s.doc ->> 'session_kwh' FROM sessions.store s JOIN tap_pf_versions v USING (external_id)
+                     WHERE s.namespace = 'Wharf' ORDER BY 1$$,
+                  $$VALUES ('w1', false, '1.00'), ('w2', true, '2')$$,
+                  'the changed row is written again, the unchanged one is not');
 
 -- powerflex_rows (issue 14): the import's rows in one pass, as it stores them.
 SELECT results_eq(
