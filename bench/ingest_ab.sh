@@ -9,7 +9,8 @@
 #     calling this tree's row check), fed the 2,000-row batches the client
 #     sends: new rows, the same file again, and a file whose every row changed.
 #   - OCPI: sessions.ocpi_put_many (28 calls of staged jsonb[]) against a
-#     plain INSERT ... SELECT ... ON CONFLICT of the typed rows, new and update.
+#     plain INSERT ... SELECT ... ON CONFLICT of the typed rows, new and update;
+#     sessions.ocpi_put per statement against a plain upsert per statement.
 #   - The store write: the hand-written INSERT ... SELECT of bench/40-import.sh
 #     with everything on, without the store_events trigger, without the
 #     summary triggers, and without the two scan indexes.
@@ -139,6 +140,18 @@ PLAIN="INSERT INTO sessions.store AS s ($COLS)
          user_ref = excluded.user_ref, site = excluded.site, evse = excluded.evse,
          connector = excluded.connector, last_updated = excluded.last_updated, doc = excluded.doc"
 MANY="SELECT count(*) FROM bench_ocpi_docs b, sessions.ocpi_put_many(b.cc, b.pid, b.docs) r WHERE r.status_code = 1000"
+# One statement per session, as an OCPI backend issues them (PL/pgSQL loops
+# over the first NEACH sessions, each statement with a cached plan).
+NEACH=${NEACH:-20000}
+PUT_EACH="DO \$\$ DECLARE r record; BEGIN FOR r IN SELECT * FROM bench_ocpi ORDER BY sid LIMIT $NEACH LOOP
+            PERFORM sessions.ocpi_put(r.cc, r.pid, r.sid, r.doc); END LOOP; END \$\$"
+PLAIN_EACH="DO \$\$ DECLARE r record; BEGIN FOR r IN SELECT * FROM bench_ocpi ORDER BY sid LIMIT $NEACH LOOP
+            INSERT INTO sessions.store AS s ($COLS) VALUES ('ocpi', r.namespace, r.external_id, r.status,
+              r.started_at, r.ended_at, r.kwh, r.user_ref, r.site, r.evse, r.connector, r.last_updated, r.doc)
+            ON CONFLICT (namespace, kind, external_id) DO UPDATE SET status = excluded.status,
+              started_at = excluded.started_at, ended_at = excluded.ended_at, kwh = excluded.kwh,
+              user_ref = excluded.user_ref, site = excluded.site, evse = excluded.evse,
+              connector = excluded.connector, last_updated = excluded.last_updated, doc = excluded.doc; END LOOP; END \$\$"
 INS="INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh, user_ref, site, last_updated, doc)
      SELECT 'powerflex', doc ->> 'site', doc ->> 'session_id', doc ->> 'status',
             to_timestamp((doc ->> 'session_start_time')::float8 / 1000), to_timestamp((doc ->> 'session_end_time')::float8 / 1000),
@@ -152,6 +165,8 @@ for round in $(seq "$ROUNDS"); do
     reset; add new_new "$(cpu "$(imp sessions pft)")"; add new_same "$(cpu "$(imp sessions pft)")"; add new_changed "$(cpu "$(imp sessions pft2)")"
     reset; add plain_new "$(cpu "$PLAIN")"; add plain_upd "$(cpu "$PLAIN")"
     reset; add many_new "$(cpu "$MANY")"; add many_upd "$(cpu "$MANY")"
+    reset; add plain_each "$(cpu "$PLAIN_EACH")"
+    reset; add put_each "$(cpu "$PUT_EACH")"
     reset; add ins_all "$(cpu "$INS")"
     reset; "${P[@]}" -c "$T DISABLE TRIGGER store_events"; add ins_noev "$(cpu "$INS")"; "${P[@]}" -c "$T ENABLE TRIGGER store_events"
     reset; "${P[@]}" -c "$T DISABLE TRIGGER summary_insert"; add ins_nosum "$(cpu "$INS")"; "${P[@]}" -c "$T ENABLE TRIGGER summary_insert"
@@ -176,6 +191,8 @@ echo "| OCPI, $NOCPI sessions: plain INSERT ... ON CONFLICT, new | $(m plain_new
 echo "| ocpi_put_many, new | $(m many_new) | $(r plain_new many_new) |"
 echo "| plain, update | $(m plain_upd) | |"
 echo "| ocpi_put_many, update | $(m many_upd) | $(r plain_upd many_upd) |"
+echo "| plain upsert per statement, $NEACH new sessions | $(m plain_each) | |"
+echo "| ocpi_put per statement | $(m put_each) | $(r plain_each put_each) |"
 echo "| store write (hand-written INSERT of $NPF PowerFlex rows), everything on | $(m ins_all) | 1.00 |"
 echo "| the same without the store_events trigger | $(m ins_noev) | $(r ins_noev ins_all) |"
 echo "| without the summary triggers | $(m ins_nosum) | $(r ins_nosum ins_all) |"

@@ -35,6 +35,7 @@
 #include "utils/varlena.h"
 #include "common/hashfn.h"
 #include "funcapi.h"
+#include "utils/datum.h"
 #include "utils/float.h"
 #include "utils/hsearch.h"
 
@@ -394,14 +395,14 @@ cast_guarded(const char *u, TimestampTz *out)
 /*
  * row_problem
  *		The checks in the order of the documentation in 30_powerflex.sql;
- *		the first that fails is the reason, NULL when the row passes. What
- *		the checks computed on the way (the times as numerics, updated_at)
- *		is left in *t for the typed columns of powerflex_rows.
+ *		the first that fails is the reason, NULL when the row passes. row is
+ *		the row's object, NULL when the row is not one. What the checks
+ *		computed on the way (the times as numerics, updated_at) is left in
+ *		*t for the typed columns of powerflex_rows.
  */
 static char *
-row_problem(Jsonb *r, PfChecked *t)
+row_problem(JsonbContainer *row, PfChecked *t)
 {
-	JsonbContainer *row;
 	JsonbValue	v;
 	static const char *const time_fields[] = {"session_start_time", "session_end_time"};
 	Datum	   *ms = t->ms;
@@ -409,8 +410,7 @@ row_problem(Jsonb *r, PfChecked *t)
 
 	have_ms[0] = have_ms[1] = false;
 	t->have_updated = false;
-	row = &r->root;
-	if (JB_ROOT_IS_SCALAR(r) || !JB_ROOT_IS_OBJECT(r))
+	if (row == NULL)
 		PROBLEM("row is not a JSON object");
 
 	/* session_id: a string or number, not blank, at most 200 characters */
@@ -526,11 +526,13 @@ Datum
 sa_powerflex_row_problem(PG_FUNCTION_ARGS)
 {
 	PfChecked	t;
+	Jsonb	   *r;
 	char	   *problem;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_TEXT_P(cstring_to_text("row is not a JSON object"));
-	problem = row_problem(PG_GETARG_JSONB_P(0), &t);
+	r = PG_GETARG_JSONB_P(0);
+	problem = row_problem(JB_ROOT_IS_SCALAR(r) || !JB_ROOT_IS_OBJECT(r) ? NULL : &r->root, &t);
 	if (problem == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(problem));
@@ -546,10 +548,13 @@ enum
 	PFR_LAST_UPDATED, PFR_ROW, PFR_N
 };
 
-/* One row of the export on its way to the result. */
+/*
+ * What powerflex_rows keeps of a row between its two passes: small values
+ * only (the row itself stays in the argument and is copied out when the
+ * result row is formed), so the memory held is a fraction of the export's.
+ */
 typedef struct PfRow
 {
-	Jsonb	   *r;
 	char	   *ns;
 	char	   *sid;			/* r ->> 'session_id' of a valid row */
 	char	   *problem;
@@ -600,19 +605,18 @@ trim_spaces(const char *s, int len)
 
 /*
  * row_namespace
- *		import_powerflex's namespace of a row: the site argument, else the
- *		row's site when it is a string of at most 1000 bytes that is not
- *		blank (trimmed), else 'powerflex'.
+ *		import_powerflex's namespace of a row (NULL: not an object): the
+ *		site argument, else the row's site when it is a string of at most
+ *		1000 bytes that is not blank (trimmed), else 'powerflex'.
  */
 static char *
-row_namespace(Jsonb *r, const char *site)
+row_namespace(JsonbContainer *row, const char *site)
 {
 	JsonbValue	v;
 
 	if (site)
 		return (char *) site;
-	if (!JB_ROOT_IS_SCALAR(r) && JB_ROOT_IS_OBJECT(r) && member(&r->root, "site", &v) &&
-		v.type == jbvString && v.val.string.len <= 1000)
+	if (row && member(row, "site", &v) && v.type == jbvString && v.val.string.len <= 1000)
 	{
 		char	   *ns = trim_spaces(v.val.string.val, v.val.string.len);
 
@@ -620,6 +624,24 @@ row_namespace(Jsonb *r, const char *site)
 			return ns;
 	}
 	return "powerflex";
+}
+
+/*
+ * row_container
+ *		Element i of the rows array as an object to read, in place (it
+ *		points into rows); NULL when the element is not an object.
+ */
+static JsonbContainer *
+row_container(Jsonb *rows, int i, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	JsonbValue *e = getIthJsonbValueFromContainer(&rows->root, i);
+	JsonbContainer *c = NULL;
+
+	if (e->type == jbvBinary && JsonContainerIsObject(e->val.binary.data))
+		c = e->val.binary.data;
+	MemoryContextSwitchTo(old);
+	return c;
 }
 
 /* to_timestamp((ms / 1000)::float8), as import_powerflex computed it in SQL. */
@@ -639,9 +661,8 @@ ms_timestamptz(Datum ms)
  *		epoch ms; kwh by float8 input of its text; updated_at, else now().
  */
 static void
-typed_columns(PfRow *row, const char *site, Datum *values, bool *nulls)
+typed_columns(PfRow *row, JsonbContainer *c, const char *site, Datum *values, bool *nulls)
 {
-	JsonbContainer *c = &row->r->root;
 	JsonbValue	v;
 	char	   *status = NULL;
 
@@ -698,6 +719,8 @@ sa_powerflex_rows(PG_FUNCTION_ARGS)
 	PfRow	   *pr;
 	HASHCTL		hctl;
 	HTAB	   *keys;
+	MemoryContext call_cxt = CurrentMemoryContext;
+	MemoryContext row_cxt;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -726,33 +749,44 @@ sa_powerflex_rows(PG_FUNCTION_ARGS)
 				 errhint("Row positions start at base + 1: pass a non-negative base.")));
 
 	InitMaterializedSRF(fcinfo, 0);
-	pr = palloc0(sizeof(PfRow) * Max(n, 1));
+	/* huge: a 1 GB array may have more rows than a plain palloc allows */
+	pr = palloc_extended(sizeof(PfRow) * Max(n, 1), MCXT_ALLOC_HUGE);
 	memset(&hctl, 0, sizeof(hctl));
 	hctl.keysize = sizeof(PfKey);
 	hctl.entrysize = sizeof(PfEntry);
 	hctl.hash = pf_key_hash;
 	hctl.match = pf_key_match;
-	hctl.hcxt = CurrentMemoryContext;
+	hctl.hcxt = call_cxt;
 	keys = hash_create("powerflex_rows keys", Max(n, 16), &hctl,
 					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	/* Each row's scratch memory (the check's, the result row's), reset per row. */
+	row_cxt = AllocSetContextCreate(call_cxt, "powerflex_rows row", ALLOCSET_DEFAULT_SIZES);
 
 	/* Check every row; the last valid one of each key is the one kept. */
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue *e = getIthJsonbValueFromContainer(&rows->root, i);
+		JsonbContainer *c = row_container(rows, i, row_cxt);
 		PfRow	   *row = &pr[i];
+		char	   *problem;
 
-		row->r = JsonbValueToJsonb(e);
-		row->ns = row_namespace(row->r, site);
-		row->problem = row_problem(row->r, &row->t);
-		if (row->problem == NULL)
+		row->ns = row_namespace(c, site);
+		MemoryContextSwitchTo(row_cxt);
+		problem = row_problem(c, &row->t);
+		MemoryContextSwitchTo(call_cxt);
+		row->problem = problem ? pstrdup(problem) : NULL;
+		row->sid = NULL;
+		if (problem == NULL)
 		{
 			JsonbValue	v;
 			PfKey		key;
 			PfEntry    *entry;
 			bool		found;
 
-			member(&row->r->root, "session_id", &v);
+			/* the times a numeric string gave live in row_cxt: keep them */
+			for (int m = 0; m < 2; m++)
+				if (row->t.have_ms[m])
+					row->t.ms[m] = datumCopy(row->t.ms[m], false, -1);
+			member(c, "session_id", &v);
 			row->sid = plain_text(&v);
 			key.ns = row->ns;
 			key.sid = row->sid;
@@ -760,6 +794,7 @@ sa_powerflex_rows(PG_FUNCTION_ARGS)
 			entry->key = key;
 			entry->last = i;
 		}
+		MemoryContextReset(row_cxt);
 	}
 
 	for (int i = 0; i < n; i++)
@@ -767,6 +802,7 @@ sa_powerflex_rows(PG_FUNCTION_ARGS)
 		PfRow	   *row = &pr[i];
 		Datum		values[PFR_N];
 		bool		nulls[PFR_N];
+		JsonbValue *e;
 
 		memset(nulls, 0, sizeof(nulls));
 		if (row->problem == NULL)
@@ -777,13 +813,15 @@ sa_powerflex_rows(PG_FUNCTION_ARGS)
 			if (entry->last != i)
 				row->problem = "session_id repeated later in the document (the later row wins)";
 		}
+		MemoryContextSwitchTo(row_cxt);
+		e = getIthJsonbValueFromContainer(&rows->root, i);
 		values[PFR_POSITION] = Int64GetDatum(base + i + 1);
 		values[PFR_NAMESPACE] = CStringGetTextDatum(row->ns);
-		values[PFR_ROW] = JsonbPGetDatum(row->r);
+		values[PFR_ROW] = JsonbPGetDatum(JsonbValueToJsonb(e));
 		if (row->problem == NULL)
 		{
 			nulls[PFR_PROBLEM] = true;
-			typed_columns(row, site, values, nulls);
+			typed_columns(row, e->type == jbvBinary ? e->val.binary.data : NULL, site, values, nulls);
 		}
 		else
 		{
@@ -792,7 +830,10 @@ sa_powerflex_rows(PG_FUNCTION_ARGS)
 				nulls[c] = true;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(call_cxt);
+		MemoryContextReset(row_cxt);
 	}
 	hash_destroy(keys);
+	MemoryContextDelete(row_cxt);
 	return (Datum) 0;
 }
