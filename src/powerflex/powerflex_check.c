@@ -5,6 +5,9 @@
  *		documented at the function in src/sql/30_powerflex.sql (and until
  *		0.3.0 written there in PL/pgSQL); in C the check costs about a tenth
  *		of the PL/pgSQL one, which import_powerflex pays on every row.
+ *		And sessions.powerflex_rows(jsonb, int8, text): the import's rows in
+ *		one pass (the same check, the namespace, the typed store columns and
+ *		the last-of-duplicates rule), which import_powerflex upserts.
  *
  * Exactness: every reason and every accepted row is that of the PL/pgSQL
  * version, with one deliberate difference: "whitespace" around numeric
