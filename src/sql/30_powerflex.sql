@@ -71,6 +71,30 @@ COMMENT ON FUNCTION sessions.powerflex_row_problem(jsonb) IS
   'Why a PowerFlex export row cannot be imported (no or too long session_id or site, bad, negative, huge or tiny kWh, bad times, end before start...), NULL when it can';
 
 /*
+ * powerflex_rows
+ *		import_powerflex's rows in one pass (C, src/powerflex/powerflex_check.c):
+ *		for each element of rows, in array order, its position (base + its
+ *		1-based ordinality), its namespace (the site argument, else the row's
+ *		site when it is a usable one: a string of at most 1000 bytes, not
+ *		blank, trimmed; else 'powerflex'), its problem (powerflex_row_problem,
+ *		or, of valid rows sharing namespace and session_id, "repeated later"
+ *		for all but the last) and, for a valid row, the store's typed columns
+ *		computed as the import stores them (status trimmed, else ACTIVE or
+ *		FINISHED by the end time; times from epoch ms; kwh; user; site;
+ *		updated_at, else now()). One pass instead of extracting each column
+ *		in SQL and sorting the rows twice (docs/benchmarks.md, issue 14).
+ *		STABLE and PARALLEL UNSAFE as powerflex_row_problem.
+ */
+CREATE FUNCTION sessions.powerflex_rows(rows jsonb, base bigint DEFAULT 0, site text DEFAULT NULL)
+RETURNS TABLE("position" bigint, namespace text, problem text, external_id text, status text,
+              started_at timestamptz, ended_at timestamptz, kwh float8, user_ref text,
+              site_value text, last_updated timestamptz, r jsonb)
+AS 'MODULE_PATHNAME', 'sa_powerflex_rows'
+LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION sessions.powerflex_rows(jsonb, bigint, text) IS
+  'The rows of a PowerFlex export as import_powerflex stores them, in order: position, namespace, problem (NULL when the row is stored; earlier duplicates of a session_id are problems) and the typed store columns of each valid row';
+
+/*
  * import_powerflex
  *		Loads a PowerFlex export, both shapes: {"rows": [...], ...} or [...].
  *		Set-based: one statement checks the rows, logs the skipped ones and
@@ -127,30 +151,17 @@ BEGIN
                     HINT = 'Pass the API response {"rows": [...], "total_count": ..., "page": ..., "limit": ...} or a JSON array of rows.';
     END IF;
 
-    -- One statement: rows checked, (of valid rows sharing a session_id the
-    -- last one wins, found in one pass with a window), skipped ones logged,
-    -- the rest upserted. The namespace: the site argument, else the row's
-    -- site when it is a usable one (a string of at most 1000 bytes, not
-    -- blank), else 'powerflex'; a rejected row is logged under it too.
+    -- One statement: rows checked and typed by powerflex_rows (of valid
+    -- rows sharing a session_id the last one wins), skipped ones logged,
+    -- the rest upserted in document order. The namespace: the site
+    -- argument, else the row's site when it is a usable one (a string of at
+    -- most 1000 bytes, not blank), else 'powerflex'; a rejected row is
+    -- logged under it too.
     WITH c AS MATERIALIZED (
-        SELECT v.position, v.r, v.ns,
-               CASE WHEN v.problem IS NULL
-                         AND pg_catalog.row_number() OVER (PARTITION BY v.problem IS NULL, v.ns, v.r ->> 'session_id'
-                                                           ORDER BY v.position DESC) > 1
-                    THEN 'session_id repeated later in the document (the later row wins)'
-                    ELSE v.problem END AS problem
-          FROM (SELECT v_base + e.ord AS position, e.r,
-                       COALESCE(import_powerflex.site,
-                                CASE WHEN pg_catalog.jsonb_typeof(e.r) = 'object'
-                                          AND pg_catalog.jsonb_typeof(e.r -> 'site') = 'string'
-                                          AND pg_catalog.octet_length(e.r ->> 'site') <= 1000
-                                     THEN NULLIF(pg_catalog.btrim(e.r ->> 'site'), '') END,
-                                'powerflex') AS ns,
-                       sessions.powerflex_row_problem(e.r) AS problem
-                  FROM pg_catalog.jsonb_array_elements(v_rows) WITH ORDINALITY AS e(r, ord)) v
+        SELECT * FROM sessions.powerflex_rows(v_rows, v_base, import_powerflex.site)
     ), logged AS (
         INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
-        SELECT 'powerflex', c.position, c.ns,
+        SELECT 'powerflex', c.position, c.namespace,
                CASE WHEN pg_catalog.jsonb_typeof(c.r) = 'object' THEN pg_catalog.left(c.r ->> 'session_id', 200) END,
                c.problem, c.r
           FROM c
@@ -160,38 +171,38 @@ BEGIN
         INSERT INTO sessions.store AS s
                (kind, namespace, external_id, status, started_at, ended_at, kwh,
                 user_ref, site, last_updated, doc)
-        SELECT 'powerflex', c.ns, c.r ->> 'session_id',
-               COALESCE(NULLIF(pg_catalog.btrim(c.r ->> 'status'), ''),
-                        CASE WHEN pg_catalog.jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'number'
-                                  AND pg_catalog.jsonb_typeof(c.r -> 'session_end_time') IS DISTINCT FROM 'string'
-                             THEN 'ACTIVE' ELSE 'FINISHED' END),
-               -- checked above: numbers or numeric strings of epoch ms in range
-               pg_catalog.to_timestamp(((c.r ->> 'session_start_time')::pg_catalog.numeric / 1000)::pg_catalog.float8),
-               pg_catalog.to_timestamp(((c.r ->> 'session_end_time')::pg_catalog.numeric / 1000)::pg_catalog.float8),
-               (c.r ->> 'session_kwh')::pg_catalog.float8,
-               c.r ->> 'user',
-               COALESCE(import_powerflex.site, c.r ->> 'site'),
-               COALESCE((c.r ->> 'updated_at')::pg_catalog.timestamptz, pg_catalog.now()),
-               c.r
+        SELECT 'powerflex', c.namespace, c.external_id, c.status, c.started_at, c.ended_at, c.kwh,
+               c.user_ref, c.site_value, c.last_updated, c.r
           FROM c
          WHERE c.problem IS NULL
          ORDER BY c.position
+        -- A stored row the export repeats byte for byte (record_image_ne,
+        -- the *<> operator, compares the values' binary images, so 1.0 and
+        -- 1.00 in doc or -0 and 0 differ) is not written again: no new row
+        -- version, index entries, events or summary changes. It counts as
+        -- updated below.
         ON CONFLICT (namespace, kind, external_id) DO UPDATE
            SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
                ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
                user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
                last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
+         WHERE pg_catalog.record_image_ne(
+                   ROW(s.status, s.started_at, s.ended_at, s.kwh, s.user_ref, s.site, s.last_updated, s.doc),
+                   ROW(EXCLUDED.status, EXCLUDED.started_at, EXCLUDED.ended_at, EXCLUDED.kwh,
+                       EXCLUDED.user_ref, EXCLUDED.site, EXCLUDED.last_updated, EXCLUDED.doc))
         RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
     ), sites AS (
         -- Each namespace stored becomes a site: the export names it but
         -- has no zone, so only the display name is filled (when missing).
         INSERT INTO sessions.site AS t (namespace, display_name)
-        SELECT DISTINCT c.ns, c.ns FROM c WHERE c.problem IS NULL
+        SELECT DISTINCT c.namespace, c.namespace FROM c WHERE c.problem IS NULL
         ON CONFLICT ON CONSTRAINT site_pkey DO UPDATE SET display_name = EXCLUDED.display_name
          WHERE t.display_name IS NULL
     )
     SELECT (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
-           (SELECT pg_catalog.count(*) FILTER (WHERE NOT up.inserted) FROM up),
+           -- every stored row that was not inserted was there: updated or unchanged
+           (SELECT pg_catalog.count(*) FROM c WHERE c.problem IS NULL)
+               OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
            (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('position', l.position, 'session_id', l.session_id,
                                                          'reason', l.reason) ORDER BY l.position), '[]')
               FROM logged l)
@@ -214,12 +225,15 @@ COMMENT ON FUNCTION sessions.import_powerflex(jsonb, text) IS
 
 -- Writers read, log and delete their own namespaces' rejects (RLS above);
 -- nobody updates them. import_powerflex runs as the caller and calls
--- powerflex_row_problem, so writers keep EXECUTE on that pure function (no
--- table access, no side effects); readers and PUBLIC do not.
+-- powerflex_rows, so writers keep EXECUTE on it and on powerflex_row_problem
+-- (pure functions: no table access, no side effects); readers and PUBLIC
+-- do not.
 REVOKE ALL ON sessions.import_rejects FROM PUBLIC;
 GRANT SELECT, INSERT, DELETE ON sessions.import_rejects TO session_analytics_writer;
 REVOKE ALL ON FUNCTION sessions.powerflex_row_problem(jsonb), sessions.import_powerflex(jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.powerflex_rows(jsonb, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.powerflex_row_problem(jsonb) TO session_analytics_writer;
+GRANT EXECUTE ON FUNCTION sessions.powerflex_rows(jsonb, bigint, text) TO session_analytics_writer;
 GRANT EXECUTE ON FUNCTION sessions.import_powerflex(jsonb, text) TO session_analytics_writer;
 
 /*

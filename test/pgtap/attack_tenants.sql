@@ -395,7 +395,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'session_state', 'resume_session', 'continuation_token', 'continuation_cursor', 'metric_samples', 'metrics',
     'channel_for', 'event_payload', 'events_head', 'events_since', 'events_page', 'events_settled', 'notify_status']), 'reader';
 INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
-    'ocpi_put', 'ocpi_put_many', 'ocpi_patch', 'ocpi_put_charging_preferences', 'import_powerflex',
+    'ocpi_put', 'ocpi_put_many', 'ocpi_patch', 'ocpi_put_charging_preferences', 'import_powerflex', 'powerflex_rows',
     'set_site', 'site_writable', 'ocpi_put_location',
     'create_session', 'update_session_details', 'update_session_identifier', 'add_associate_session',
     'end_session', 'telemetry_row', 'telemetry_link',

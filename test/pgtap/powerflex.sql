@@ -2,7 +2,7 @@
 -- reasons, documents of another shape, row numbering, pseudonyms.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(52);
+SELECT plan(68);
 
 SELECT has_function('sessions', 'import_powerflex', ARRAY['jsonb', 'text']);
 SELECT function_returns('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'setof record');
@@ -256,6 +256,86 @@ SELECT is(sessions.anonymize_doc('{"user": "a@b.example", "note": "mail c.d@e.ex
           jsonb_build_object('user', sessions.user_pseudonym('a@b.example'), 'note', 'mail (redacted) now', 'n', 1),
           'anonymized document: user pseudonym, other addresses redacted');
 SELECT is(sessions.anonymize_doc('[1, "x@y.example"]', NULL), '[1, "(redacted)"]'::jsonb, 'non-object documents redacted');
+
+-- A re-import writes only the rows that changed (issue 14): an unchanged
+-- row keeps its row version (ctid), a changed one (even 1.0 -> 1.00 in the
+-- document) is written; both count as updated.
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex('[{"session_id": "w1", "session_kwh": 1.0, "session_start_time": 5, "updated_at": "2025-01-01"},
+                                                              {"session_id": "w2", "session_kwh": 2, "session_start_time": 5, "updated_at": "2025-01-01"}]', 'Wharf')$$,
+                  $$VALUES (2, 0, 0)$$, 'two rows imported');
+CREATE TEMP TABLE tap_pf_versions AS SELECT external_id, ctid::text AS x FROM sessions.store WHERE namespace = 'Wharf';
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex('[{"session_id": "w1", "session_kwh": 1.00, "session_start_time": 5, "updated_at": "2025-01-01"},
+                                                              {"session_id": "w2", "session_kwh": 2, "session_start_time": 5, "updated_at": "2025-01-01"}]', 'Wharf')$$,
+                  $$VALUES (0, 2, 0)$$, 'the re-import counts both as updated');
+SELECT results_eq($$SELECT s.external_id, s.ctid::text = v.x, s.doc ->> 'session_kwh' FROM sessions.store s JOIN tap_pf_versions v USING (external_id)
+                     WHERE s.namespace = 'Wharf' ORDER BY 1$$,
+                  $$VALUES ('w1', false, '1.00'), ('w2', true, '2')$$,
+                  'the changed row is written again, the unchanged one is not');
+
+-- powerflex_rows (issue 14): the import's rows in one pass, as it stores them.
+SELECT results_eq(
+    $$SELECT "position", namespace, problem, external_id, status, started_at, ended_at, kwh, user_ref, site_value, last_updated
+        FROM sessions.powerflex_rows('[
+          {"session_id": "r1", "session_kwh": " 2.5 ", "session_start_time": "1757623500418", "session_end_time": 1757630700470,
+           "status": " done ", "user": "a@b.example", "site": "  Quay ", "updated_at": "2025-09-15T07:13:13.838Z"},
+          {"session_id": 7, "session_kwh": 0, "session_start_time": 1757623500000, "session_end_time": null, "site": "   "},
+          {"session_id": "r1", "session_kwh": 1, "session_start_time": 5, "site": "Quay"},
+          {"session_id": "r1", "session_kwh": -1, "session_start_time": 5, "site": "Quay"},
+          "x"]', 10)$$,
+    $$VALUES (11::bigint, 'Quay', 'session_id repeated later in the document (the later row wins)', NULL::text, NULL::text,
+              NULL::timestamptz, NULL::timestamptz, NULL::float8, NULL::text, NULL::text, NULL::timestamptz),
+             (12, 'powerflex', NULL, '7', 'ACTIVE', to_timestamp(1757623500), NULL, 0, NULL, '   ', now()),
+             (13, 'Quay', NULL, 'r1', 'ACTIVE', to_timestamp(0.005), NULL, 1, NULL, 'Quay', now()),
+             (14, 'Quay', 'session_kwh is negative: -1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+             (15, 'powerflex', 'row is not a JSON object', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)$$,
+    'powerflex_rows: positions from base, namespaces (trimmed site, else powerflex), the last valid duplicate kept, typed columns');
+SELECT results_eq(
+    $$SELECT namespace, site_value, status, started_at, ended_at, kwh, user_ref, last_updated
+        FROM sessions.powerflex_rows('[{"session_id": "r1", "session_kwh": " 2.5 ", "session_start_time": "1757623500418",
+                                        "session_end_time": 1757630700470, "status": " done ", "user": "a@b.example",
+                                        "site": "  Quay ", "updated_at": "2025-09-15T07:13:13.838Z"}]', 0, 'Depot')$$,
+    $$VALUES ('Depot', 'Depot', 'done', to_timestamp(1757623500.418), to_timestamp(1757630700.470), 2.5::float8, 'a@b.example',
+              '2025-09-15T07:13:13.838Z'::timestamptz)$$,
+    'powerflex_rows: the site argument names namespace and site; status trimmed; times from epoch ms; updated_at');
+-- Each row alone: the problem is the row check's, and a good row's columns
+-- are what the 0.2.0 import's SQL computed from it.
+SELECT is((SELECT string_agg(format('%s: got %s, want %s', t.r, p.problem, t.reason), '; ')
+             FROM public.tap_pf_reasons t, sessions.powerflex_rows(jsonb_build_array(COALESCE(t.r, 'null'))) p
+            WHERE p.problem IS DISTINCT FROM t.reason), NULL,
+          'powerflex_rows gives each row the row check''s reason');
+SELECT is((SELECT string_agg(t.r::text, '; ')
+             FROM public.tap_pf_reasons t, sessions.powerflex_rows(jsonb_build_array(t.r)) p
+            WHERE t.reason IS NULL
+              AND (p.external_id, p.status, p.started_at, p.ended_at, p.kwh, p.user_ref, p.site_value, p.last_updated)
+                  IS DISTINCT FROM
+                  (t.r ->> 'session_id',
+                   COALESCE(NULLIF(btrim(t.r ->> 'status'), ''),
+                            CASE WHEN jsonb_typeof(t.r -> 'session_end_time') IS DISTINCT FROM 'number'
+                                      AND jsonb_typeof(t.r -> 'session_end_time') IS DISTINCT FROM 'string'
+                                 THEN 'ACTIVE' ELSE 'FINISHED' END),
+                   to_timestamp(((t.r ->> 'session_start_time')::numeric / 1000)::float8),
+                   to_timestamp(((t.r ->> 'session_end_time')::numeric / 1000)::float8),
+                   (t.r ->> 'session_kwh')::float8, t.r ->> 'user', t.r ->> 'site',
+                   COALESCE((t.r ->> 'updated_at')::timestamptz, now()))), NULL,
+          'powerflex_rows types a good row as the SQL import did');
+SELECT results_eq($$SELECT count(*)::int FROM sessions.powerflex_rows('[]')$$, $$VALUES (0)$$, 'powerflex_rows of no rows');
+SELECT throws_ok($$SELECT * FROM sessions.powerflex_rows(NULL)$$, '22004', 'powerflex_rows: rows must not be NULL',
+                 'powerflex_rows refuses NULL rows');
+SELECT throws_ok($$SELECT * FROM sessions.powerflex_rows('[]', NULL)$$, '22004', 'powerflex_rows: base must not be NULL',
+                 'powerflex_rows refuses a NULL base');
+SELECT throws_ok($$SELECT * FROM sessions.powerflex_rows('{"rows": []}')$$, '22023', 'powerflex_rows: rows must be a JSON array',
+                 'powerflex_rows refuses an object');
+SELECT throws_ok($$SELECT * FROM sessions.powerflex_rows('[{}]', -1)$$, '22003', 'powerflex_rows: base -1 is out of range',
+                 'powerflex_rows refuses a negative base');
+SELECT throws_ok($$SELECT * FROM sessions.powerflex_rows('[{}]', 9223372036854775807)$$, '22003', NULL,
+                 'powerflex_rows refuses a base whose positions overflow');
+SELECT function_privs_are('sessions', 'powerflex_rows', ARRAY['jsonb', 'bigint', 'text'], 'session_analytics_writer',
+                          ARRAY['EXECUTE'], 'writers may call powerflex_rows (import_powerflex runs as the caller)');
+SELECT function_privs_are('sessions', 'powerflex_rows', ARRAY['jsonb', 'bigint', 'text'], 'session_analytics_reader',
+                          ARRAY[]::text[], 'readers may not call powerflex_rows');
+SELECT is((SELECT l.lanname::text || p.proparallel::text || p.provolatile::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+            WHERE p.oid = 'sessions.powerflex_rows(jsonb, bigint, text)'::regprocedure), 'cus',
+          'powerflex_rows is C, PARALLEL UNSAFE and STABLE, as the row check');
 
 SELECT * FROM finish();
 ROLLBACK;
