@@ -16,6 +16,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = $(EXTENSION)
 OBJS = \
 	src/session_analytics.o \
+	src/store/namespace_visible.o \
 	src/ocpi/jsonb_access.o \
 	src/ocpi/ocpi_validate.o \
 	src/ocpi/ocpi_store.o \

@@ -47,6 +47,71 @@ BEGIN
 END
 $guard$;
 
+-- Row-level security without sub-selects (Citus refuses them in the policies
+-- of distributed and reference tables; docs/scale-out.md): every policy
+-- calls namespace_visible(), which reads visible_namespaces() once per
+-- statement as the sub-select's InitPlan did, or role_mapped().
+/*
+ * namespace_visible
+ *		The policies' test: namespace is among visible_namespaces() of the
+ *		current role, or '*' is. The C function reads visible_namespaces()
+ *		once per call site and statement execution (as the InitPlan of a
+ *		sub-select would) and answers each row from that list; a policy
+ *		calls it instead of a sub-select because Citus refuses sub-selects in
+ *		the policies of distributed and reference tables (docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.namespace_visible(namespace text)
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_namespace_visible';
+COMMENT ON FUNCTION sessions.namespace_visible(text) IS
+  'True when the current role may see namespace (it or ''*'' is in sessions.visible_namespaces()); the row-level security test, visible_namespaces() read once per statement';
+
+/*
+ * role_mapped
+ *		The policy of role_namespace: role_name is the current role or a role
+ *		whose privileges it has (pg_has_role USAGE), the rule of
+ *		visible_namespaces(). A function, not a sub-select in the policy, for
+ *		the reason given at namespace_visible.
+ */
+CREATE FUNCTION sessions.role_mapped(role_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT EXISTS (SELECT FROM pg_catalog.pg_roles g
+                    WHERE g.rolname OPERATOR(pg_catalog.=) role_mapped.role_name
+                      AND pg_catalog.pg_has_role(g.oid, 'USAGE'));
+END;
+COMMENT ON FUNCTION sessions.role_mapped(name) IS
+  'True when role_name is the current role or one whose privileges it has (pg_has_role USAGE); the row-level security test of sessions.role_namespace';
+
+REVOKE ALL ON FUNCTION sessions.namespace_visible(text), sessions.role_mapped(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.namespace_visible(text), sessions.role_mapped(name) TO session_analytics_reader;
+ALTER POLICY store_by_namespace ON sessions.store
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
+ALTER POLICY role_namespace_own ON sessions.role_namespace
+    USING (sessions.role_mapped(role_name));
+ALTER POLICY ocpi_charging_preferences_by_namespace ON sessions.ocpi_charging_preferences
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
+ALTER POLICY import_rejects_by_namespace ON sessions.import_rejects
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
+ALTER POLICY telemetry_associate_by_namespace ON sessions.telemetry_associate
+    USING (sessions.namespace_visible(namespace) AND sessions.namespace_visible(associate_namespace))
+    WITH CHECK (sessions.namespace_visible(namespace) AND sessions.namespace_visible(associate_namespace));
+ALTER POLICY invoice_secret_owner ON sessions.invoice_secret
+    USING (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           AND sessions.namespace_visible(namespace))
+    WITH CHECK (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           AND sessions.namespace_visible(namespace));
+ALTER POLICY session_lease_by_namespace ON sessions.session_lease
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
+ALTER POLICY event_log_by_namespace ON sessions.event_log
+    USING (sessions.namespace_visible(namespace));
+
 
 -- C symbols ------------------------------------------------------------------
 
@@ -536,10 +601,8 @@ CREATE TRIGGER site_check BEFORE INSERT OR UPDATE ON sessions.site
 -- The store's rule: a role sees and writes the sites of its namespaces.
 ALTER TABLE sessions.site ENABLE ROW LEVEL SECURITY;
 CREATE POLICY site_by_namespace ON sessions.site
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 
 /*
  * site_writable
@@ -1268,8 +1331,7 @@ COMMENT ON COLUMN sessions.summary_delta.duration IS 'Summed duration of complet
 
 ALTER TABLE sessions.summary_delta ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summary_delta_by_namespace ON sessions.summary_delta FOR SELECT
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace));
 
 /*
  * summary_contribution

@@ -135,10 +135,8 @@ SELECT pg_catalog.pg_extension_config_dump('sessions.ocpi_charging_preferences',
 
 ALTER TABLE sessions.ocpi_charging_preferences ENABLE ROW LEVEL SECURITY;
 CREATE POLICY ocpi_charging_preferences_by_namespace ON sessions.ocpi_charging_preferences
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 
 -- GET, with the stored preferences on request (after their table: the body names it).
 CREATE FUNCTION sessions.ocpi_get(country_code text, party_id text, session_id text,

@@ -41,12 +41,8 @@ SELECT pg_catalog.pg_extension_config_dump('sessions.telemetry_associate', '');
 -- session to another data source's nor learn another source's keys.
 ALTER TABLE sessions.telemetry_associate ENABLE ROW LEVEL SECURITY;
 CREATE POLICY telemetry_associate_by_namespace ON sessions.telemetry_associate
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR (namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-               AND associate_namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR (namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-               AND associate_namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])));
+    USING (sessions.namespace_visible(namespace) AND sessions.namespace_visible(associate_namespace))
+    WITH CHECK (sessions.namespace_visible(namespace) AND sessions.namespace_visible(associate_namespace));
 REVOKE ALL ON sessions.telemetry_associate FROM PUBLIC;
 GRANT SELECT ON sessions.telemetry_associate TO session_analytics_reader;
 GRANT INSERT, DELETE ON sessions.telemetry_associate TO session_analytics_writer;

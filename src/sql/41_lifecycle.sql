@@ -594,11 +594,9 @@ ALTER TABLE sessions.invoice_secret ENABLE ROW LEVEL SECURITY;
 -- the same 42501 as a real one and tells nothing about which keys exist.
 CREATE POLICY invoice_secret_owner ON sessions.invoice_secret
     USING (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
-           AND ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-                OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])))
+           AND sessions.namespace_visible(namespace))
     WITH CHECK (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
-           AND ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-                OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])));
+           AND sessions.namespace_visible(namespace));
 REVOKE ALL ON sessions.invoice_secret FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON sessions.invoice_secret TO session_analytics_writer;
 
@@ -677,10 +675,8 @@ CREATE TABLE sessions.session_lease (
 COMMENT ON TABLE sessions.session_lease IS 'Current lease holder of an invoice-style session';
 ALTER TABLE sessions.session_lease ENABLE ROW LEVEL SECURITY;
 CREATE POLICY session_lease_by_namespace ON sessions.session_lease
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 REVOKE ALL ON sessions.session_lease FROM PUBLIC;
 GRANT SELECT ON sessions.session_lease TO session_analytics_reader;
 GRANT INSERT, UPDATE, DELETE ON sessions.session_lease TO session_analytics_writer;

@@ -93,8 +93,7 @@ COMMENT ON COLUMN sessions.summary_delta.duration IS 'Summed duration of complet
 
 ALTER TABLE sessions.summary_delta ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summary_delta_by_namespace ON sessions.summary_delta FOR SELECT
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace));
 
 /*
  * summary_contribution
