@@ -24,7 +24,9 @@ CREATE TABLE sessions.telemetry_associate (
     namespace            text NOT NULL,
     associate_key        uuid NOT NULL,
     associate_namespace  text NOT NULL,
-    CONSTRAINT telemetry_associate_pkey PRIMARY KEY (session_key, associate_key),
+    -- The parent's namespace is in the key so the table can be distributed
+    -- by it with the store (docs/scale-out.md).
+    CONSTRAINT telemetry_associate_pkey PRIMARY KEY (session_key, namespace, associate_key),
     CONSTRAINT telemetry_associate_parent_fkey FOREIGN KEY (session_key, namespace)
         REFERENCES sessions.store (session_key, namespace) ON DELETE CASCADE,
     CONSTRAINT telemetry_associate_child_fkey FOREIGN KEY (associate_key, associate_namespace)

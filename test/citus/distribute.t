@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# sessions.distribute() on the coordinator: the store and the tables of its
+# sessions distributed by namespace and co-located, the shared tables as
+# reference tables; existing rows move once, without firing the store's
+# triggers again (no new events, no summary deltas); a second call changes
+# nothing; on a worker it refuses.
+. "$SA_SRC/test/cli/tap.sh"
+. "$SA_SRC/test/citus/lib/citus.sh"
+plan 12
+db=c_distribute
+citus_db $db
+cq $db -c "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh)
+           SELECT 'invoice', 'ns' || (i % 7), 'r' || i, 'CLOSED', timestamptz '2024-05-01' + i * interval '1 min',
+                  timestamptz '2024-05-01' + i * interval '1 min' + interval '1 h', i % 5
+             FROM generate_series(1, 700) i" >/dev/null
+before=$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")
+events=$(cq $db -c "SELECT count(*) FROM sessions.event_log")
+dist=$(cq $db -c "SELECT relation || ' ' || distribution FROM sessions.distribute()")
+ok $? "distribute() runs on the coordinator"
+like "$dist" "sessions.store distributed by namespace" "the store is distributed by namespace"
+is "$(cq $db -c "SELECT count(DISTINCT colocationid) FROM pg_dist_partition WHERE logicalrelid::text IN
+        ('sessions.store', 'sessions.ocpi_charging_preferences', 'sessions.telemetry_associate', 'sessions.invoice_secret',
+         'sessions.session_lease', 'sessions.import_rejects', 'sessions.summary_delta') AND partmethod = 'h'")" 1 \
+   "the seven tables of the sessions are distributed and co-located"
+is "$(cq $db -c "SELECT string_agg(logicalrelid::text, ' ' ORDER BY logicalrelid::text) FROM pg_dist_partition WHERE partmethod = 'n' AND logicalrelid::text LIKE 'sessions.%'")" \
+   "sessions.role_namespace sessions.site" "role_namespace and site are reference tables"
+is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "every row moved, once"
+is "$(cq $db -c "SELECT count(*) FROM sessions.event_log")" "$events" "moving the rows wrote no event"
+is "$(cq $db -c "SELECT count(*) FROM sessions.summary_delta")" 0 "and no summary delta (the live summaries are off)"
+set -- $SA_CITUS_PORTS
+shards_on() { cq $db -c "SELECT count(*) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+                          WHERE s.logicalrelid = 'sessions.store'::regclass AND n.nodeport = $1"; }
+w1=$(shards_on "$2"); w2=$(shards_on "$3")
+ok $([ "$w1" -gt 0 ] && [ "$w2" -gt 0 ]; echo $?) "both workers hold store shards ($w1, $w2)"
+is "$(cq $db -c "SELECT count(*) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+                  WHERE s.logicalrelid = 'sessions.store'::regclass AND n.groupid <> 0")" \
+   "$(cq $db -c "SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'sessions.store'::regclass")" "every store shard lives on a worker"
+again=$(cq $db -c "SELECT relation || ' ' || distribution FROM sessions.distribute()")
+is "$again" "$dist" "a second call changes nothing and answers the same"
+is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "and moves no row again"
+err=$(wq 1 $db -c "SELECT * FROM sessions.distribute()" 2>&1)
+like "$err" "not the Citus coordinator" "on a worker distribute() refuses (55000)"
