@@ -498,12 +498,18 @@ DROP FUNCTION sessions.ocpi_get(text, text, text);
 CREATE FUNCTION sessions.ocpi_get(country_code text, party_id text, session_id text,
                                   with_preferences boolean DEFAULT false)
 RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
+AS $$
+DECLARE
+    r pg_catalog.jsonb;
+BEGIN
+    -- PL/pgSQL, not SQL: Citus binds the parameters of its statements, so
+    -- the look-up is routed to the namespace's shard (docs/scale-out.md).
     SELECT CASE WHEN ocpi_get.with_preferences AND p.preferences IS NOT NULL
                 THEN s.doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('charging_preferences', p.preferences)
                 ELSE s.doc END
+      INTO r
       FROM sessions.store s
       LEFT JOIN sessions.ocpi_charging_preferences p
         ON p.session_key OPERATOR(pg_catalog.=) s.session_key AND p.namespace OPERATOR(pg_catalog.=) s.namespace
@@ -512,7 +518,9 @@ BEGIN ATOMIC
                 OPERATOR(pg_catalog.||) pg_catalog.upper(ocpi_get.party_id COLLATE "C"))
        AND s.kind OPERATOR(pg_catalog.=) 'ocpi'
        AND s.external_id OPERATOR(pg_catalog.=) pg_catalog.upper(ocpi_get.session_id COLLATE "C");
-END;
+    RETURN r;
+END
+$$;
 COMMENT ON FUNCTION sessions.ocpi_get(text, text, text, boolean) IS
   'OCPI GET: the Session as stored, NULL when unknown (keys compare case-insensitively); with_preferences: with its stored charging_preferences';
 
@@ -1199,6 +1207,56 @@ BEGIN
 END
 $$;
 
+/*
+ * user_report_rows
+ *		The rows of user_report (its arguments renamed: PL/pgSQL refuses an
+ *		argument named as a result column). PL/pgSQL over the store itself
+ *		(the WHERE clause is report_sessions' with site NULL and
+ *		include_active): Citus plans a query on a distributed table only when
+ *		it names the table and binds the parameters of PL/pgSQL statements,
+ *		not of SQL functions; the zone is resolved once, here, and volts
+ *		travels as a value (docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.user_report_rows(p_user_ref text, p_range tstzrange, p_tz text, p_volts float8)
+RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
+              external_id text, site text, started_local timestamp, ended_local timestamp,
+              duration text, duration_interval interval, kwh float8, average_w float8,
+              average_a float8, rating text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    zone pg_catalog.text;
+BEGIN
+    zone := (SELECT z.time_zone FROM sessions.report_time_zone($2, NULL, NULL, $1, $3) z);
+    RETURN QUERY
+    SELECT s.user_ref,
+           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
+           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
+           s.session_key, s.namespace, s.external_id, s.site,
+           pg_catalog.timezone(zone, s.started_at),
+           pg_catalog.timezone(zone, s.ended_at),
+           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
+           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
+           s.kwh,
+           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
+           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
+           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($2 IS NULL OR ($2 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($2), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($2), 'infinity'::pg_catalog.timestamptz)))
+       AND ($1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1)
+     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.user_report_rows(text, tstzrange, text, float8) IS
+  'The rows of sessions.user_report (internal to it; PL/pgSQL so that Citus binds its parameters)';
+REVOKE ALL ON FUNCTION sessions.user_report_rows(text, tstzrange, text, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.user_report_rows(text, tstzrange, text, float8) TO session_analytics_reader;
+
 CREATE OR REPLACE FUNCTION sessions.user_report(
     user_ref text DEFAULT NULL,
     range tstzrange DEFAULT NULL,
@@ -1211,22 +1269,7 @@ RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_ke
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
-    SELECT s.user_ref,
-           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
-           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
-           s.session_key, s.namespace, s.external_id, s.site,
-           pg_catalog.timezone(z.time_zone, s.started_at),
-           pg_catalog.timezone(z.time_zone, s.ended_at),
-           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
-           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
-           s.kwh,
-           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
-           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
-           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
-      FROM sessions.report_sessions($2, NULL, true) s
-     CROSS JOIN sessions.report_time_zone($2, NULL, NULL, $1, $3) z
-     WHERE $1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1
-     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
+    SELECT * FROM sessions.user_report_rows($1, $2, $3, $4)
 $$;
 
 REVOKE ALL ON FUNCTION sessions.analytics_setting(text), sessions.report_sessions(tstzrange, text, boolean, text[]) FROM PUBLIC;
@@ -1946,6 +1989,54 @@ REVOKE ALL ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzran
 GRANT EXECUTE ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstzrange, text, float8, text, boolean, text[]),
     sessions.summary_stats(tstzrange, text, float8, text, boolean, text[]) TO session_analytics_reader;
 
+/*
+ * report_stats
+ *		The session_stats of a daily/summary report: from the live summaries
+ *		(summary_stats) when they can answer, else the scan of the store's
+ *		rows of sessions.report_sessions. The zone is resolved here, once, on
+ *		the node the report runs on, and passed with micro_threshold into the
+ *		aggregate as values (a Citus worker sees neither the caller's
+ *		settings nor its TimeZone). PL/pgSQL with the store named in the
+ *		query (not the inlined report_sessions): Citus plans a query on a
+ *		distributed table only when it names the table, and binds the
+ *		parameters of PL/pgSQL statements but not of SQL functions; the
+ *		aggregate then runs as partial aggregates on the workers
+ *		(docs/scale-out.md). The WHERE clause is report_sessions'.
+ */
+CREATE FUNCTION sessions.report_stats(
+    range tstzrange, tz text, micro_threshold float8, site text, include_active boolean, sites text[])
+RETURNS sessions.session_stats
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    st   sessions.session_stats;
+    zone pg_catalog.text;
+BEGIN
+    st := sessions.summary_stats($1, $2, $3, $4, $5, $6);
+    IF st IS NOT NULL THEN
+        RETURN st;
+    END IF;
+    zone := (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z);
+    SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, zone, $3) INTO st
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+       AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+       AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
+       AND ($5 OR s.ended_at IS NOT NULL);
+    RETURN st;
+END
+$$;
+COMMENT ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]) IS
+  'The session_stats of a daily/summary report: the live summaries (summary_stats) or the scan of report_sessions'' rows, zone and micro_threshold passed as values (partial aggregates on Citus workers)';
+
+REVOKE ALL ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]) TO session_analytics_reader;
+
 CREATE OR REPLACE FUNCTION sessions.daily_report(
     range tstzrange,
     tz text DEFAULT NULL,
@@ -1963,10 +2054,7 @@ SET search_path = pg_catalog, sessions, pg_temp
 SET jit = off
 AS $$
     SELECT d.*
-      FROM sessions.days(COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.report_sessions($1, $4, $5, $6) s))) d
+      FROM sessions.days(sessions.report_stats($1, $2, $3, $4, $5, $6)) d
 $$;
 
 CREATE OR REPLACE FUNCTION sessions.summary_report(
@@ -1990,10 +2078,7 @@ AS $$
            t.empty_pct, t.micro_pct, COALESCE(t.kwh, 0), t.avg_duration,
            COALESCE(t.green, 0), COALESCE(t.orange, 0), COALESCE(t.red, 0),
            COALESCE(t.combined, 0), t.combined_pct
-      FROM (SELECT COALESCE(sessions.summary_stats($1, $2, $3, $4, $5, $6), (
-            SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                              (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-              FROM sessions.report_sessions($1, $4, $5, $6) s)) AS st) a
+      FROM (SELECT sessions.report_stats($1, $2, $3, $4, $5, $6) AS st) a
       LEFT JOIN LATERAL sessions.totals(a.st) t ON true
 $$;
 
@@ -2038,6 +2123,109 @@ CREATE OR REPLACE FUNCTION sessions.powerflex_row_problem(r jsonb)
 RETURNS text
 AS 'MODULE_PATHNAME', 'sa_powerflex_row_problem'
 LANGUAGE C STABLE PARALLEL UNSAFE;
+
+-- 40_telemetry: current_sessions in PL/pgSQL, whose statements' parameters
+-- Citus binds (docs/scale-out.md).
+/*
+ * current_sessions_rows
+ *		The rows of current_sessions (its arguments renamed: PL/pgSQL refuses
+ *		an argument named as a result column); PL/pgSQL because Citus binds
+ *		the parameters of its statements, not of SQL functions
+ *		(docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.current_sessions_rows(p_data_source text, p_include_complete boolean)
+RETURNS TABLE (key uuid, data_source text, identifier text, type text,
+               creation_time timestamptz, termination_time timestamptz, is_complete boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT t.session_key, t.data_source, t.identifier, t.type, t.creation_time, t.termination_time,
+           t.termination_time IS NOT NULL
+      FROM sessions.telemetry_sessions t
+     WHERE (p_data_source IS NULL OR t.data_source OPERATOR(pg_catalog.=) p_data_source)
+       AND (p_include_complete OR t.termination_time IS NULL)
+     ORDER BY t.creation_time DESC, t.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.current_sessions_rows(text, boolean) IS
+  'The rows of sessions.current_sessions (internal to it; PL/pgSQL so that Citus binds its parameters)';
+REVOKE ALL ON FUNCTION sessions.current_sessions_rows(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.current_sessions_rows(text, boolean) TO session_analytics_reader;
+
+CREATE OR REPLACE FUNCTION sessions.current_sessions(data_source text DEFAULT NULL, include_complete boolean DEFAULT false)
+RETURNS TABLE (key uuid, data_source text, identifier text, type text,
+               creation_time timestamptz, termination_time timestamptz, is_complete boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT * FROM sessions.current_sessions_rows($1, $2)
+$$;
+
+-- 10_ocpi: the preferences' stamp comes in with the row (Citus refuses now()
+-- in DO UPDATE SET of a distributed table).
+CREATE OR REPLACE FUNCTION sessions.ocpi_put_charging_preferences(country_code text, party_id text,
+                                                       session_id text, preferences jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    s record;
+    profile text;
+    departure timestamptz;
+BEGIN
+    IF country_code IS NULL OR party_id IS NULL OR session_id IS NULL OR preferences IS NULL THEN
+        RAISE EXCEPTION 'arguments of ocpi_put_charging_preferences must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    PERFORM sessions.ocpi_validate_charging_preferences(preferences);
+
+    SELECT st.session_key, st.namespace, st.status, st.started_at INTO s
+      FROM sessions.store st
+     WHERE st.namespace = pg_catalog.upper(country_code COLLATE "C") || '-' || pg_catalog.upper(party_id COLLATE "C")
+       AND st.kind = 'ocpi'
+       AND st.external_id = pg_catalog.upper(session_id COLLATE "C")
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'OCPI session %/%/% not found',  -- at most 64 characters of each key, as ocpi_patch
+              pg_catalog.left(country_code, 64) || CASE WHEN pg_catalog.length(country_code) > 64 THEN '...' ELSE '' END,
+              pg_catalog.left(party_id, 64) || CASE WHEN pg_catalog.length(party_id) > 64 THEN '...' ELSE '' END,
+              pg_catalog.left(session_id, 64) || CASE WHEN pg_catalog.length(session_id) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'OCPI status code 2000 (Generic client error), HTTP 404.',
+                  HINT = 'Charging preferences need a known session.';
+    END IF;
+
+    profile := preferences ->> 'profile_type';
+    -- OCPI DateTimes are UTC with or without the 'Z'.
+    departure := (pg_catalog.rtrim(preferences ->> 'departure_time', 'Z') || '+00')::timestamptz;
+    -- The policy: a finished session cannot be steered; profiles other than
+    -- the four of the spec are not supported; CHEAP and GREEN plan against a
+    -- deadline and an amount of energy; the deadline must lie after the start.
+    IF s.status IN ('COMPLETED', 'INVALID') THEN
+        RETURN 'NOT_POSSIBLE';
+    ELSIF profile NOT IN ('CHEAP', 'FAST', 'GREEN', 'REGULAR') THEN
+        RETURN 'PROFILE_TYPE_NOT_SUPPORTED';
+    ELSIF profile IN ('CHEAP', 'GREEN') AND departure IS NULL THEN
+        RETURN 'DEPARTURE_REQUIRED';
+    ELSIF profile IN ('CHEAP', 'GREEN') AND pg_catalog.jsonb_typeof(preferences -> 'energy_need') IS DISTINCT FROM 'number' THEN
+        RETURN 'ENERGY_NEED_REQUIRED';
+    ELSIF departure IS NOT NULL AND departure <= s.started_at THEN
+        RETURN 'NOT_POSSIBLE';
+    END IF;
+
+    -- The stamp comes in with the row: Citus allows no non-IMMUTABLE
+    -- function in DO UPDATE SET of a distributed table (docs/scale-out.md).
+    INSERT INTO sessions.ocpi_charging_preferences AS p (session_key, namespace, preferences, updated_at)
+    VALUES (s.session_key, s.namespace, ocpi_put_charging_preferences.preferences, pg_catalog.now())
+    ON CONFLICT ON CONSTRAINT ocpi_charging_preferences_pkey
+    DO UPDATE SET preferences = excluded.preferences, updated_at = excluded.updated_at;
+    RETURN 'ACCEPTED';
+END;
+$$;
 
 -- 80_scale_out: sessions.distribute() (docs/scale-out.md) -------------------------
 

@@ -450,19 +450,40 @@ COMMENT ON FUNCTION sessions.session_info(uuid) IS
  *		Stream API GetCurrentSessions in one query, optionally by data
  *		source; ended and expired sessions only when include_complete.
  */
+/*
+ * current_sessions_rows
+ *		The rows of current_sessions (its arguments renamed: PL/pgSQL refuses
+ *		an argument named as a result column); PL/pgSQL because Citus binds
+ *		the parameters of its statements, not of SQL functions
+ *		(docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.current_sessions_rows(p_data_source text, p_include_complete boolean)
+RETURNS TABLE (key uuid, data_source text, identifier text, type text,
+               creation_time timestamptz, termination_time timestamptz, is_complete boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT t.session_key, t.data_source, t.identifier, t.type, t.creation_time, t.termination_time,
+           t.termination_time IS NOT NULL
+      FROM sessions.telemetry_sessions t
+     WHERE (p_data_source IS NULL OR t.data_source OPERATOR(pg_catalog.=) p_data_source)
+       AND (p_include_complete OR t.termination_time IS NULL)
+     ORDER BY t.creation_time DESC, t.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.current_sessions_rows(text, boolean) IS
+  'The rows of sessions.current_sessions (internal to it; PL/pgSQL so that Citus binds its parameters)';
+
 CREATE FUNCTION sessions.current_sessions(data_source text DEFAULT NULL, include_complete boolean DEFAULT false)
 RETURNS TABLE (key uuid, data_source text, identifier text, type text,
                creation_time timestamptz, termination_time timestamptz, is_complete boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
-    SELECT t.session_key, t.data_source, t.identifier, t.type, t.creation_time, t.termination_time,
-           t.termination_time IS NOT NULL
-      FROM sessions.telemetry_sessions t
-     WHERE (current_sessions.data_source IS NULL OR t.data_source = current_sessions.data_source)
-       AND (current_sessions.include_complete OR t.termination_time IS NULL)
-     ORDER BY t.creation_time DESC, t.session_key;
-END;
+AS $$
+    SELECT * FROM sessions.current_sessions_rows($1, $2)
+$$;
 COMMENT ON FUNCTION sessions.current_sessions(text, boolean) IS
   'Telemetry sessions (live only unless include_complete), newest first';
 
@@ -529,10 +550,11 @@ REVOKE ALL ON FUNCTION sessions.telemetry_details_limit(),
     sessions.update_session_details(uuid, jsonb), sessions.update_session_identifier(uuid, text),
     sessions.add_associate_session(uuid, uuid), sessions.end_session(uuid, text, timestamptz),
     sessions.associates(uuid), sessions.parents(uuid), sessions.session_info(uuid),
-    sessions.current_sessions(text, boolean), sessions.telemetry_daily(timestamptz, timestamptz, text)
+    sessions.current_sessions(text, boolean), sessions.current_sessions_rows(text, boolean),
+    sessions.telemetry_daily(timestamptz, timestamptz, text)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.telemetry_details_limit(), sessions.associates(uuid), sessions.parents(uuid),
-    sessions.session_info(uuid), sessions.current_sessions(text, boolean),
+    sessions.session_info(uuid), sessions.current_sessions(text, boolean), sessions.current_sessions_rows(text, boolean),
     sessions.telemetry_daily(timestamptz, timestamptz, text)
   TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),
