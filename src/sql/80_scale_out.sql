@@ -19,7 +19,9 @@
  *		fire on sessions.store alone, not on its shards: they are disabled
  *		before the rows move (so the copy writes no event and no summary
  *		delta) and stay disabled, and the live summaries are switched off
- *		(the reports scan the store). Idempotent: a table already distributed
+ *		(the reports scan the store). sessions.report_sessions becomes the
+ *		PL/pgSQL form of its own SELECT (Citus cannot plan the inlined
+ *		one). Idempotent: a table already distributed
  *		is left as it is. Owner only (create_distributed_table needs the
  *		tables' owner).
  */
@@ -30,6 +32,7 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     t pg_catalog.text;
+    body pg_catalog.text;
     coordinator boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
@@ -48,6 +51,23 @@ BEGIN
         RAISE EXCEPTION 'distribute: the cluster has no active worker'
               USING ERRCODE = '55000',
                     HINT = 'Add the workers first: SELECT citus_add_node(host, port) on the coordinator.';
+    END IF;
+    -- First (Citus changes no function after a parallel distributed
+    -- operation in the transaction): report_sessions, the reports' selection, is an inlined SQL function
+    -- on one node; Citus cannot plan a query whose distributed table only
+    -- appears once a function is inlined. On the cluster the same SELECT
+    -- (its own text, from the catalog) runs as a PL/pgSQL RETURN QUERY, so
+    -- session-report and report_time_zone keep working through it.
+    IF (SELECT p.prolang FROM pg_catalog.pg_proc p
+         WHERE p.oid = 'sessions.report_sessions(tstzrange, text, boolean, text[])'::pg_catalog.regprocedure)
+       = (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'sql') THEN
+        body := pg_catalog.substring(
+                    pg_catalog.pg_get_functiondef('sessions.report_sessions(tstzrange, text, boolean, text[])'::pg_catalog.regprocedure),
+                    '(?s)BEGIN ATOMIC\s*(.*);\s*END\s*$');
+        EXECUTE pg_catalog.format($f$CREATE OR REPLACE FUNCTION sessions.report_sessions(
+                range tstzrange, site text DEFAULT NULL, include_active boolean DEFAULT false, sites text[] DEFAULT NULL)
+            RETURNS SETOF sessions.store LANGUAGE plpgsql STABLE PARALLEL SAFE
+            SET search_path = pg_catalog, sessions, pg_temp AS %L$f$, 'BEGIN RETURN QUERY ' || body || '; END');
     END IF;
     -- The C triggers refuse to fire on shards; rows are copied by Citus
     -- with them off, so no event or summary delta is written twice.
