@@ -72,19 +72,38 @@ COMMENT ON FUNCTION sessions.namespace_visible(text) IS
  *		The policy of role_namespace: role_name is the current role or a role
  *		whose privileges it has (pg_has_role USAGE), the rule of
  *		visible_namespaces(). A function, not a sub-select in the policy, for
- *		the reason given at namespace_visible.
+ *		the reason given at namespace_visible; no catalog join, for the reason
+ *		given at visible_namespaces.
  */
 CREATE FUNCTION sessions.role_mapped(role_name name)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT EXISTS (SELECT FROM pg_catalog.pg_roles g
-                    WHERE g.rolname OPERATOR(pg_catalog.=) role_mapped.role_name
-                      AND pg_catalog.pg_has_role(g.oid, 'USAGE'));
-END;
+RETURN COALESCE(pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(role_mapped.role_name::pg_catalog.text)), 'USAGE'), false);
 COMMENT ON FUNCTION sessions.role_mapped(name) IS
   'True when role_name is the current role or one whose privileges it has (pg_has_role USAGE); the row-level security test of sessions.role_namespace';
 
+/*
+ * visible_namespaces
+ *		The namespaces mapped to the current role or to a role whose
+ *		privileges it has (pg_has_role USAGE: a member of a NOINHERIT role,
+ *		or a NOINHERIT member, gets the mapping only after SET ROLE, just as
+ *		with table privileges); '*' in the result means every namespace.
+ *		Mappings naming a role that no longer exists are ignored (to_regrole
+ *		gives NULL). The map alone is read, no catalog join: on Citus the
+ *		query goes to a placement of the reference table, where a tenant may
+ *		not read pg_authid. citus.allow_nested_distributed_execution lets a
+ *		worker's shard query (its policy) read the local placement of the
+ *		map; it names no setting on a server without Citus.
+ */
+CREATE OR REPLACE FUNCTION sessions.visible_namespaces()
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET citus.allow_nested_distributed_execution = on
+BEGIN ATOMIC
+    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.namespace), '{}')
+      FROM sessions.role_namespace r
+     WHERE pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(r.role_name::pg_catalog.text)), 'USAGE');
+END;
 REVOKE ALL ON FUNCTION sessions.namespace_visible(text), sessions.role_mapped(name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.namespace_visible(text), sessions.role_mapped(name) TO session_analytics_reader;
 ALTER POLICY store_by_namespace ON sessions.store
@@ -2246,7 +2265,9 @@ $$;
  *		delta) and stay disabled, and the live summaries are switched off
  *		(the reports scan the store). sessions.report_sessions becomes the
  *		PL/pgSQL form of its own SELECT (Citus cannot plan the inlined
- *		one). Idempotent: a table already distributed
+ *		one). A reader gets EXECUTE on the aggregate's support functions on
+ *		every node (Citus calls them as the caller). Run it again after adding
+ *		a worker. Idempotent: a table already distributed
  *		is left as it is. Owner only (create_distributed_table needs the
  *		tables' owner).
  */
@@ -2258,6 +2279,7 @@ AS $$
 DECLARE
     t pg_catalog.text;
     body pg_catalog.text;
+    grants pg_catalog.text;
     coordinator boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
@@ -2294,6 +2316,20 @@ BEGIN
             RETURNS SETOF sessions.store LANGUAGE plpgsql STABLE PARALLEL SAFE
             SET search_path = pg_catalog, sessions, pg_temp AS %L$f$, 'BEGIN RETURN QUERY ' || body || '; END');
     END IF;
+    -- Citus runs an aggregate in pieces (worker_partial_agg on the workers,
+    -- coord_combine_agg on the coordinator) and calls its support functions
+    -- itself, as the caller: on a cluster a reader needs EXECUTE on them
+    -- (on one node the server calls them, checked against the owner). On
+    -- every node: the workers' copies of the extension are their own.
+    grants := 'GRANT EXECUTE ON FUNCTION '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8), '
+        'sessions.session_stats_combine(sessions.session_stats, sessions.session_stats), '
+        'sessions.session_stats_final(sessions.session_stats) TO session_analytics_reader';
+    EXECUTE grants;
+    PERFORM pg_catalog.run_command_on_workers(grants);
     -- The C triggers refuse to fire on shards; rows are copied by Citus
     -- with them off, so no event or summary delta is written twice.
     SET LOCAL citus.enable_unsafe_triggers = on;

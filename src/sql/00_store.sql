@@ -135,16 +135,21 @@ SELECT pg_catalog.pg_extension_config_dump('sessions.role_namespace', '');
  *		privileges it has (pg_has_role USAGE: a member of a NOINHERIT role,
  *		or a NOINHERIT member, gets the mapping only after SET ROLE, just as
  *		with table privileges); '*' in the result means every namespace.
- *		Mappings naming a role that no longer exists are ignored.
+ *		Mappings naming a role that no longer exists are ignored (to_regrole
+ *		gives NULL). The map alone is read, no catalog join: on Citus the
+ *		query goes to a placement of the reference table, where a tenant may
+ *		not read pg_authid. citus.allow_nested_distributed_execution lets a
+ *		worker's shard query (its policy) read the local placement of the
+ *		map; it names no setting on a server without Citus.
  */
 CREATE FUNCTION sessions.visible_namespaces()
 RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE
+SET citus.allow_nested_distributed_execution = on
 BEGIN ATOMIC
     SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.namespace), '{}')
       FROM sessions.role_namespace r
-      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role_name
-     WHERE pg_catalog.pg_has_role(g.oid, 'USAGE');
+     WHERE pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(r.role_name::pg_catalog.text)), 'USAGE');
 END;
 COMMENT ON FUNCTION sessions.visible_namespaces() IS
   'Namespaces the current role may see through sessions.role_namespace (''*'' = all)';
@@ -170,16 +175,13 @@ COMMENT ON FUNCTION sessions.namespace_visible(text) IS
  *		The policy of role_namespace: role_name is the current role or a role
  *		whose privileges it has (pg_has_role USAGE), the rule of
  *		visible_namespaces(). A function, not a sub-select in the policy, for
- *		the reason given at namespace_visible.
+ *		the reason given at namespace_visible; no catalog join, for the reason
+ *		given at visible_namespaces.
  */
 CREATE FUNCTION sessions.role_mapped(role_name name)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT EXISTS (SELECT FROM pg_catalog.pg_roles g
-                    WHERE g.rolname OPERATOR(pg_catalog.=) role_mapped.role_name
-                      AND pg_catalog.pg_has_role(g.oid, 'USAGE'));
-END;
+RETURN COALESCE(pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(role_mapped.role_name::pg_catalog.text)), 'USAGE'), false);
 COMMENT ON FUNCTION sessions.role_mapped(name) IS
   'True when role_name is the current role or one whose privileges it has (pg_has_role USAGE); the row-level security test of sessions.role_namespace';
 

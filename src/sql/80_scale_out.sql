@@ -21,7 +21,9 @@
  *		delta) and stay disabled, and the live summaries are switched off
  *		(the reports scan the store). sessions.report_sessions becomes the
  *		PL/pgSQL form of its own SELECT (Citus cannot plan the inlined
- *		one). Idempotent: a table already distributed
+ *		one). A reader gets EXECUTE on the aggregate's support functions on
+ *		every node (Citus calls them as the caller). Run it again after adding
+ *		a worker. Idempotent: a table already distributed
  *		is left as it is. Owner only (create_distributed_table needs the
  *		tables' owner).
  */
@@ -33,6 +35,7 @@ AS $$
 DECLARE
     t pg_catalog.text;
     body pg_catalog.text;
+    grants pg_catalog.text;
     coordinator boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
@@ -69,6 +72,20 @@ BEGIN
             RETURNS SETOF sessions.store LANGUAGE plpgsql STABLE PARALLEL SAFE
             SET search_path = pg_catalog, sessions, pg_temp AS %L$f$, 'BEGIN RETURN QUERY ' || body || '; END');
     END IF;
+    -- Citus runs an aggregate in pieces (worker_partial_agg on the workers,
+    -- coord_combine_agg on the coordinator) and calls its support functions
+    -- itself, as the caller: on a cluster a reader needs EXECUTE on them
+    -- (on one node the server calls them, checked against the owner). On
+    -- every node: the workers' copies of the extension are their own.
+    grants := 'GRANT EXECUTE ON FUNCTION '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8), '
+        'sessions.session_stats_combine(sessions.session_stats, sessions.session_stats), '
+        'sessions.session_stats_final(sessions.session_stats) TO session_analytics_reader';
+    EXECUTE grants;
+    PERFORM pg_catalog.run_command_on_workers(grants);
     -- The C triggers refuse to fire on shards; rows are copied by Citus
     -- with them off, so no event or summary delta is written twice.
     SET LOCAL citus.enable_unsafe_triggers = on;

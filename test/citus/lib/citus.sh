@@ -41,3 +41,24 @@ single_db() {
     PGOPTIONS='-c client_min_messages=warning' psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null &&
     psql -X -q -d "$1" -c "CREATE EXTENSION session_analytics" >/dev/null
 }
+
+# same ONE CLUSTER SQL NAME: SQL answers on the cluster's database CLUSTER
+# what it answers on the one-node database ONE. Fails as well when the
+# one-node answer is empty or an error, so two failures never pass as one.
+same() {
+    local one cl
+    one=$(cq "$1" -c "$3" 2>&1)
+    cl=$(cq "$2" -c "$3" 2>&1)
+    if [ -z "$one" ] || grep -q 'ERROR' <<<"$one"; then
+        _tap 1 "$4"; printf '#   one node gave no answer: %s\n' "$one" | head -5
+    else
+        is "$cl" "$one" "$4"
+    fi
+}
+
+# both ONE CLUSTER SQL: runs SQL (a script on stdin when SQL is -) on both.
+both() {
+    local sql=$3
+    [ "$sql" = - ] && sql=$(cat)
+    cq "$1" -c "$sql" >/dev/null && cq "$2" -c "$sql" >/dev/null
+}
