@@ -1617,6 +1617,12 @@ BEGIN
     -- SHARE: concurrent with writers, never with a rebuild (whose DELETE
     -- would skip the rows this deletes and miss the one it inserts).
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
+    -- Off, the summaries are dropped (summary_apply): nothing to compact.
+    -- On Citus they are off (sessions.distribute), and this DELETE by ctid
+    -- could not be planned there.
+    IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+        RETURN 0;
+    END IF;
     WITH gone AS (
         DELETE FROM sessions.summary_delta d
          WHERE d.ctid = ANY (ARRAY(
@@ -2244,6 +2250,297 @@ BEGIN
     DO UPDATE SET preferences = excluded.preferences, updated_at = excluded.updated_at;
     RETURN 'ACCEPTED';
 END;
+$$;
+
+-- 40_telemetry: the row locked by its whole key after an unlocked probe for the
+-- namespace (Citus locks only with the distribution column named).
+CREATE OR REPLACE FUNCTION sessions.telemetry_row(p_key uuid, p_data_source text, p_for_change boolean)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    ns pg_catalog.text;
+BEGIN
+    IF p_key IS NULL THEN
+        RAISE EXCEPTION 'session_key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- The namespace first, then the row locked by its whole key: Citus locks
+    -- only in a query that names the distribution column. A given
+    -- data_source is tried as the namespace; otherwise (or when the key is
+    -- not there) one unlocked probe finds it, which on Citus asks every
+    -- shard (docs/scale-out.md, "Look-ups without the namespace").
+    IF p_data_source IS NOT NULL THEN
+        SELECT * INTO r FROM sessions.store s
+         WHERE s.session_key = p_key AND s.namespace = p_data_source AND s.kind = 'telemetry'
+           FOR UPDATE;
+    END IF;
+    IF r.session_key IS NULL THEN
+        SELECT s.namespace INTO ns FROM sessions.store s
+         WHERE s.session_key = p_key AND s.kind = 'telemetry' LIMIT 1;
+        IF ns IS NOT NULL THEN
+            SELECT * INTO r FROM sessions.store s
+             WHERE s.session_key = p_key AND s.namespace = ns AND s.kind = 'telemetry'
+               FOR UPDATE;
+        END IF;
+    END IF;
+    IF r.session_key IS NULL THEN
+        RAISE EXCEPTION 'telemetry session % does not exist', p_key
+            USING ERRCODE = 'P0002', HINT = 'Create it with sessions.create_session().';
+    END IF;
+    IF p_data_source IS NOT NULL AND p_data_source <> r.namespace THEN
+        RAISE EXCEPTION 'data_source "%" does not match session %', (CASE WHEN pg_catalog.length(p_data_source) > 64 THEN pg_catalog.left(p_data_source, 64) || '...' ELSE p_data_source END), p_key
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('The session belongs to data source "%s".', r.namespace);
+    END IF;
+    -- A due expiry is written first (the row is locked already), so the
+    -- caller acts on the status a reader sees.
+    IF r.ended_at IS NULL AND r.valid_until <= pg_catalog.now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = GREATEST(r.valid_until, r.started_at), last_updated = pg_catalog.now()
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    IF p_for_change AND r.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'telemetry session % has ended and no longer changes', p_key
+            USING ERRCODE = '55000', DETAIL = pg_catalog.format('Status %s since %s.', r.status, r.ended_at);
+    END IF;
+    RETURN r;
+END
+$$;
+
+-- 41_lifecycle: the row locked by its whole key after an unlocked probe for the
+-- namespace (Citus locks only with the distribution column named).
+CREATE OR REPLACE FUNCTION sessions.invoice_row(p_reference text)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    x sessions.store;
+    ns pg_catalog.text;
+    n pg_catalog.int4 := 0;
+BEGIN
+    IF coalesce(p_reference, '') = '' THEN
+        RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
+    END IF;
+    -- References are unique within a type only: a role that sees two types
+    -- may see one reference twice, and must not act on either by chance.
+    -- The types (namespaces) first, up to two, without a lock; then each row
+    -- locked by its whole key: Citus locks only in a query that names the
+    -- distribution column, and the unlocked probe asks every shard there
+    -- (docs/scale-out.md, "Look-ups without the namespace"). No
+    -- subtransaction (which would take a subxid per call).
+    FOREACH ns IN ARRAY ARRAY(SELECT s.namespace FROM sessions.store s
+                               WHERE s.kind = 'invoice' AND s.external_id = p_reference LIMIT 2) LOOP
+        SELECT * INTO x FROM sessions.store s
+         WHERE s.namespace = ns AND s.kind = 'invoice' AND s.external_id = p_reference
+           FOR UPDATE;
+        IF x.session_key IS NOT NULL THEN
+            n := n + 1;
+            r := x;
+        END IF;
+    END LOOP;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
+            USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
+    ELSIF n > 1 THEN
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
+            USING ERRCODE = '21000',
+                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
+    END IF;
+    -- A due expiry is written first (the row is locked already), so the
+    -- caller acts on the status a reader sees.
+    IF r.ended_at IS NULL AND r.valid_until <= pg_catalog.now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = GREATEST(r.valid_until, r.started_at), last_updated = pg_catalog.now(),
+               doc = s.doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    RETURN r;
+END
+$$;
+
+-- 41_lifecycle: count_session_item without non-IMMUTABLE calls where Citus refuses them.
+CREATE OR REPLACE FUNCTION sessions.count_session_item(reference text, ok boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF ok IS NULL THEN
+        RAISE EXCEPTION 'ok must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF (r.doc ->> 'status_code')::int NOT IN (100, 150, 170) THEN
+        RAISE EXCEPTION 'session "%" is % and no longer counts items', reference, r.status
+            USING ERRCODE = '55000';
+    END IF;
+    UPDATE sessions.store s
+       SET last_updated = pg_catalog.now(),
+           doc = s.doc || pg_catalog.jsonb_build_object(
+               'invoice_count', coalesce((s.doc ->> 'invoice_count')::bigint, 0) + 1,
+               'successful', coalesce((s.doc ->> 'successful')::bigint, 0) + ok::int,
+               'failed', coalesce((s.doc ->> 'failed')::bigint, 0) + (NOT ok)::int)
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+    -- The counters are built from the returned document: Citus allows no
+    -- non-IMMUTABLE function (jsonb_build_object) in RETURNING.
+    RETURNING s.doc INTO STRICT r.doc;
+    RETURN pg_catalog.jsonb_build_object('invoice_count', (r.doc ->> 'invoice_count')::bigint,
+                                         'successful', (r.doc ->> 'successful')::bigint,
+                                         'failed', (r.doc ->> 'failed')::bigint);
+END
+$$;
+
+-- 41_lifecycle: set_session_secret without non-IMMUTABLE calls where Citus refuses them.
+CREATE OR REPLACE FUNCTION sessions.set_session_secret(reference text, secret bytea)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    -- A value, not CURRENT_USER in the ON CONFLICT clause: Citus allows no
+    -- non-IMMUTABLE function there.
+    me pg_catalog.name := CURRENT_USER;
+BEGIN
+    IF secret IS NULL OR pg_catalog.length(secret) = 0 THEN
+        RAISE EXCEPTION 'secret must not be empty' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF r.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'session "%" has ended', reference USING ERRCODE = '55000';
+    END IF;
+    BEGIN
+        INSERT INTO sessions.invoice_secret AS t (session_key, namespace, secret)
+        VALUES (r.session_key, r.namespace, secret)
+        ON CONFLICT (session_key, namespace) DO UPDATE SET secret = excluded.secret
+         WHERE t.owner_role = me;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = '42501';
+        END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'session "%" has a secret stored by another role', reference USING ERRCODE = '42501';
+    END;
+END
+$$;
+
+-- 40_telemetry: the cycle check walks one level per query, associates()
+-- and parents() in PL/pgSQL (Citus; docs/scale-out.md).
+CREATE OR REPLACE FUNCTION sessions.telemetry_link(p_parent sessions.store, p_associate uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    child_ns text;
+    cycle boolean;
+    frontier uuid[];
+    seen uuid[];
+BEGIN
+    IF p_associate IS NULL THEN
+        RAISE EXCEPTION 'associate_key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT s.namespace INTO child_ns FROM sessions.store s
+     WHERE s.session_key = p_associate AND s.kind = 'telemetry';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'associate session % does not exist', p_associate USING ERRCODE = 'P0002';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sessions.telemetry_associate'));
+    -- A cycle: the parent is the associate or among its descendants. Walked
+    -- one level per query (Citus plans no recursive CTE across namespaces;
+    -- docs/scale-out.md); seen keeps the walk finite.
+    cycle := p_associate = p_parent.session_key;
+    frontier := ARRAY[p_associate];
+    seen := frontier;
+    WHILE NOT cycle AND pg_catalog.cardinality(frontier) > 0 LOOP
+        frontier := ARRAY(SELECT DISTINCT a.associate_key FROM sessions.telemetry_associate a
+                           WHERE a.session_key = ANY (frontier) AND NOT a.associate_key = ANY (seen));
+        cycle := p_parent.session_key = ANY (frontier);
+        seen := seen || frontier;
+    END LOOP;
+    IF cycle THEN
+        RAISE EXCEPTION 'associating % with % would create a cycle', p_parent.session_key, p_associate
+            USING ERRCODE = '23514', DETAIL = 'Session associations form a hierarchy; a session cannot be its own ancestor.';
+    END IF;
+    INSERT INTO sessions.telemetry_associate (session_key, namespace, associate_key, associate_namespace)
+    VALUES (p_parent.session_key, p_parent.namespace, p_associate, child_ns)
+    ON CONFLICT DO NOTHING;
+END
+$$;
+CREATE OR REPLACE FUNCTION sessions.associates(session_key uuid)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.associate_key FROM sessions.telemetry_associate a
+     WHERE a.session_key = associates.session_key
+     ORDER BY a.associate_key;
+END
+$$;
+CREATE OR REPLACE FUNCTION sessions.parents(session_key uuid)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.session_key FROM sessions.telemetry_associate a
+     WHERE a.associate_key = parents.session_key
+     ORDER BY a.session_key;
+END
+$$;
+
+-- 41_lifecycle: set_session_status computes the new values first (Citus).
+CREATE OR REPLACE FUNCTION sessions.set_session_status(reference text, code int, description text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    cur int;
+    v_status pg_catalog.text;
+    v_ended pg_catalog.timestamptz;
+    v_patch pg_catalog.jsonb;
+BEGIN
+    IF sessions.invoice_status_name(code) IS NULL THEN
+        RAISE EXCEPTION 'status code % is not a session status', coalesce(code::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Codes: 100, 150, 170, 200, 440 and other 4xx (failed).';
+    END IF;
+    r := sessions.invoice_row(reference);
+    cur := (r.doc ->> 'status_code')::int;
+    -- Legal moves: 100 -> 150 170 4xx 440; 150 -> 170 200 4xx 440;
+    -- 170 -> 150 200 4xx; 200, 4xx and 440 are final.
+    IF cur <> code AND NOT (CASE
+           WHEN cur = 100 THEN code IN (150, 170) OR code BETWEEN 400 AND 499
+           WHEN cur = 150 THEN code IN (170, 200) OR code BETWEEN 400 AND 499
+           WHEN cur = 170 THEN code IN (150, 200) OR (code BETWEEN 400 AND 499 AND code <> 440)
+           ELSE false END) THEN
+        RAISE EXCEPTION 'session "%" cannot move from status % to %', reference, cur, code
+            USING ERRCODE = '55000',
+                  DETAIL = pg_catalog.format('The session is %s (%s).', r.status, cur),
+                  HINT = CASE WHEN cur NOT IN (100, 150, 170) THEN 'The session has reached a final status.'
+                              ELSE 'Legal moves: 100 -> 150/170/4xx/440, 150 -> 170/200/4xx/440, 170 -> 150/200/4xx.' END;
+    END IF;
+    -- The new values from the locked row r (the row as stored): Citus
+    -- allows no non-IMMUTABLE function inside CASE or COALESCE of an UPDATE.
+    v_status := CASE WHEN cur = code THEN r.status ELSE sessions.invoice_status_name(code) END;
+    v_ended := CASE WHEN code IN (100, 150) THEN r.ended_at ELSE coalesce(r.ended_at, greatest(pg_catalog.now(), r.started_at)) END;
+    v_patch := pg_catalog.jsonb_build_object('status_code', code, 'description',
+                   coalesce(description, CASE WHEN cur = code THEN r.doc ->> 'description' END,
+                            sessions.invoice_status_description(code)));
+    UPDATE sessions.store s
+       SET status = v_status, ended_at = v_ended, last_updated = pg_catalog.now(), doc = s.doc || v_patch
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+    RETURN sessions.session_status(reference);
+END
 $$;
 
 -- 80_scale_out: sessions.distribute() (docs/scale-out.md) -------------------------

@@ -63,14 +63,31 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     r sessions.store;
+    ns pg_catalog.text;
 BEGIN
     IF p_key IS NULL THEN
         RAISE EXCEPTION 'session_key must not be NULL' USING ERRCODE = '22004';
     END IF;
-    SELECT * INTO r FROM sessions.store s
-     WHERE s.session_key = p_key AND s.kind = 'telemetry'
-       FOR UPDATE;
-    IF NOT FOUND THEN
+    -- The namespace first, then the row locked by its whole key: Citus locks
+    -- only in a query that names the distribution column. A given
+    -- data_source is tried as the namespace; otherwise (or when the key is
+    -- not there) one unlocked probe finds it, which on Citus asks every
+    -- shard (docs/scale-out.md, "Look-ups without the namespace").
+    IF p_data_source IS NOT NULL THEN
+        SELECT * INTO r FROM sessions.store s
+         WHERE s.session_key = p_key AND s.namespace = p_data_source AND s.kind = 'telemetry'
+           FOR UPDATE;
+    END IF;
+    IF r.session_key IS NULL THEN
+        SELECT s.namespace INTO ns FROM sessions.store s
+         WHERE s.session_key = p_key AND s.kind = 'telemetry' LIMIT 1;
+        IF ns IS NOT NULL THEN
+            SELECT * INTO r FROM sessions.store s
+             WHERE s.session_key = p_key AND s.namespace = ns AND s.kind = 'telemetry'
+               FOR UPDATE;
+        END IF;
+    END IF;
+    IF r.session_key IS NULL THEN
         RAISE EXCEPTION 'telemetry session % does not exist', p_key
             USING ERRCODE = 'P0002', HINT = 'Create it with sessions.create_session().';
     END IF;
@@ -109,6 +126,9 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     child_ns text;
+    cycle boolean;
+    frontier uuid[];
+    seen uuid[];
 BEGIN
     IF p_associate IS NULL THEN
         RAISE EXCEPTION 'associate_key must not be NULL' USING ERRCODE = '22004';
@@ -119,14 +139,19 @@ BEGIN
         RAISE EXCEPTION 'associate session % does not exist', p_associate USING ERRCODE = 'P0002';
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sessions.telemetry_associate'));
-    IF p_associate = p_parent.session_key OR EXISTS (
-        WITH RECURSIVE down(k) AS (
-            SELECT a.associate_key FROM sessions.telemetry_associate a WHERE a.session_key = p_associate
-            UNION
-            SELECT a.associate_key FROM sessions.telemetry_associate a JOIN down ON a.session_key = down.k
-        )
-        SELECT 1 FROM down WHERE k = p_parent.session_key)
-    THEN
+    -- A cycle: the parent is the associate or among its descendants. Walked
+    -- one level per query (Citus plans no recursive CTE across namespaces;
+    -- docs/scale-out.md); seen keeps the walk finite.
+    cycle := p_associate = p_parent.session_key;
+    frontier := ARRAY[p_associate];
+    seen := frontier;
+    WHILE NOT cycle AND pg_catalog.cardinality(frontier) > 0 LOOP
+        frontier := ARRAY(SELECT DISTINCT a.associate_key FROM sessions.telemetry_associate a
+                           WHERE a.session_key = ANY (frontier) AND NOT a.associate_key = ANY (seen));
+        cycle := p_parent.session_key = ANY (frontier);
+        seen := seen || frontier;
+    END LOOP;
+    IF cycle THEN
         RAISE EXCEPTION 'associating % with % would create a cycle', p_parent.session_key, p_associate
             USING ERRCODE = '23514', DETAIL = 'Session associations form a hierarchy; a session cannot be its own ancestor.';
     END IF;
@@ -317,28 +342,36 @@ COMMENT ON FUNCTION sessions.add_associate_session(uuid, uuid) IS
  */
 -- VOLATILE, not STABLE: a fresh snapshot per call, so a session created
 -- earlier in the same statement is found (docs/telemetry.md, "One statement").
+-- PL/pgSQL, whose statements' parameters Citus binds (docs/scale-out.md).
 CREATE FUNCTION sessions.associates(session_key uuid)
 RETURNS SETOF uuid
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
+    RETURN QUERY
     SELECT a.associate_key FROM sessions.telemetry_associate a
      WHERE a.session_key = associates.session_key
      ORDER BY a.associate_key;
-END;
+END
+$$;
 COMMENT ON FUNCTION sessions.associates(uuid) IS 'Keys of the sessions a telemetry session lists as associates';
 
 -- VOLATILE, not STABLE: a fresh snapshot per call, so a session created
 -- earlier in the same statement is found (docs/telemetry.md, "One statement").
+-- PL/pgSQL, whose statements' parameters Citus binds (docs/scale-out.md).
 CREATE FUNCTION sessions.parents(session_key uuid)
 RETURNS SETOF uuid
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
+    RETURN QUERY
     SELECT a.session_key FROM sessions.telemetry_associate a
      WHERE a.associate_key = parents.session_key
      ORDER BY a.session_key;
-END;
+END
+$$;
 COMMENT ON FUNCTION sessions.parents(uuid) IS 'Keys of the telemetry sessions that list this session as an associate';
 
 /*

@@ -312,6 +312,12 @@ BEGIN
     -- SHARE: concurrent with writers, never with a rebuild (whose DELETE
     -- would skip the rows this deletes and miss the one it inserts).
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
+    -- Off, the summaries are dropped (summary_apply): nothing to compact.
+    -- On Citus they are off (sessions.distribute), and this DELETE by ctid
+    -- could not be planned there.
+    IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+        RETURN 0;
+    END IF;
     WITH gone AS (
         DELETE FROM sessions.summary_delta d
          WHERE d.ctid = ANY (ARRAY(

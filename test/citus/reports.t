@@ -7,7 +7,7 @@
 # query as values.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 22
+plan 24
 DATA=$SA_SRC/test/cli/data
 EXP=$SA_SRC/test/cli/expected
 T=$SA_TEST_DIR/reports; mkdir -p "$T"
@@ -45,6 +45,19 @@ unlike "$(cq $cl -c "$q5")" "^$(cq $cl -c "SELECT sum(micro), sum(normal) FROM s
        "and the setting changed the answer"
 q5s="SET session_analytics.micro_threshold = 5; SELECT micro, normal, combined FROM sessions.summary_report($R)"
 is "$(cq $cl -c "$q5s")" "$(cq $one -c "$q5s")" "summary_report with micro_threshold = 5: the same"
+
+# A direct call of the setting-reading form (session_stats_agg with 3 or 4
+# arguments) reads micro_threshold where its transition runs: on the
+# workers. The documented ways to give it the coordinator's value
+# (docs/scale-out.md): SET LOCAL propagated by Citus, or a database
+# setting, which Citus sets on every node.
+d3="SELECT (sessions.totals(sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh))).micro FROM sessions.store s WHERE s.kind = 'powerflex'"
+want=$(cq $one -c "SET session_analytics.micro_threshold = 5" -c "$d3")
+is "$(cq $cl -c "SET citus.propagate_set_commands = 'local'" -c "BEGIN" -c "SET LOCAL session_analytics.micro_threshold = 5" -c "$d3" -c "COMMIT")" "$want" \
+   "direct 3-argument call: SET LOCAL with citus.propagate_set_commands = local counts the micro sessions of one node"
+cq $cl -c "ALTER DATABASE $cl SET session_analytics.micro_threshold = 5" >/dev/null
+is "$(cq $cl -c "$d3")" "$want" "direct 3-argument call: ALTER DATABASE ... SET (on every node) counts the same"
+cq $cl -c "ALTER DATABASE $cl RESET session_analytics.micro_threshold" >/dev/null
 
 plan_txt=$(cq $cl -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, 'UTC', 0.5)
                       FROM sessions.store s WHERE s.kind = ANY (ARRAY['ocpi', 'powerflex'])")
