@@ -45,7 +45,7 @@ for port in $PORTS; do
     pgc_start "unix_socket_directories = '$SOCK'" "port = $port" \
         "shared_preload_libraries = 'citus,session_analytics'" \
         "max_prepared_transactions = 20" "max_connections = 100" "shared_buffers = 64MB" \
-        "max_worker_processes = 64" \
+        "max_worker_processes = 64" "citus.local_hostname = '$SOCK'" \
         "citus.shard_count = 8" "wal_level = logical" ||
         { echo "$n failed to start"; echo "0 passed, 1 failed"; exit 1; }
     trap stop_all EXIT

@@ -6,7 +6,7 @@
 # nothing; on a worker it refuses.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 12
+plan 15
 db=c_distribute
 citus_db $db
 cq $db -c "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh)
@@ -40,3 +40,19 @@ is "$again" "$dist" "a second call changes nothing and answers the same"
 is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "and moves no row again"
 err=$(wq 1 $db -c "SELECT * FROM sessions.distribute()" 2>&1)
 like "$err" "not the Citus coordinator" "on a worker distribute() refuses (55000)"
+# Moving a shard group to the other worker (what rebalance_table_shards
+# does): the co-located shards of the same namespaces move with it and every
+# row stays reachable. block_writes: import_rejects and summary_delta have no
+# replica identity for a logical move (docs/scale-out.md).
+set -- $SA_CITUS_PORTS
+sid=$(cq $db -c "SELECT s.shardid FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+                 WHERE s.logicalrelid = 'sessions.store'::regclass AND n.nodeport = $2 ORDER BY 1 LIMIT 1")
+cq $db -c "SELECT citus_move_shard_placement($sid, '$PGHOST', $2, '$PGHOST', $3, shard_transfer_mode => 'block_writes')" >/dev/null
+ok $? "a store shard moves from worker 1 to worker 2"
+is "$(cq $db -c "SELECT count(DISTINCT n.nodeport) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+                  WHERE s.shardid IN (SELECT s2.shardid FROM pg_dist_shard s2 JOIN pg_dist_partition d USING (logicalrelid)
+                                       WHERE d.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'sessions.store'::regclass)
+                                         AND s2.shardminvalue = (SELECT shardminvalue FROM pg_dist_shard WHERE shardid = $sid))")" 1 \
+   "its co-located shards (preferences, links, secrets, leases, rejects, summaries) moved with it"
+is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "every row is still there after the move"
+

@@ -5,7 +5,7 @@
 # namespaces role_namespace (a reference table) maps to it.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 22
+plan 21
 cl=c_rls
 citus_db $cl
 for r in c_atk_nl c_atk_de c_atk_read; do cq $cl -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1; done
@@ -47,7 +47,6 @@ is "$(as c_atk_nl "SELECT sessions.visible_namespaces()")" "{NL-TNM}" "visible_n
 like "$(as c_atk_nl "SELECT * FROM sessions.distribute()")" "permission denied" "a tenant cannot call distribute()"
 # On a worker (Citus syncs the metadata, so a tenant may connect there).
 set -- $SA_CITUS_PORTS
-asw() { local r=$1; shift; psql -X -q -At -p "$3" -U "$r" -d $cl -c "$1" 2>&1; }
 is "$(psql -X -q -At -p "$2" -U c_atk_de -d $cl -c "SELECT count(*), min(namespace) FROM sessions.store" 2>&1)" "2|DE-XYZ" \
    "on a worker a tenant still sees only its own sessions"
 is "$(psql -X -q -At -p "$3" -U c_atk_de -d $cl -c "SELECT count(*) FROM sessions.store WHERE namespace = 'NL-TNM'" 2>&1)" 0 \
