@@ -5,7 +5,7 @@
 # cluster, metrics, compared with one node given the same calls.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 13
+plan 15
 one=c_life_one cl=c_life
 single_db $one
 citus_db $cl
@@ -59,3 +59,6 @@ sleep 1.2
 is "$(wq 1 $cl -c "SELECT sessions.maintenance() ->> 'expired'")" 0 "maintenance() on a worker expires nothing (once per cluster)"
 is "$(cq $cl -c "SELECT sessions.expire_sessions()"):$(cq $one -c "SELECT sessions.expire_sessions()")" "1:1" \
    "expire_sessions on the coordinator ends the due session, as on one node"
+same $one $cl "SELECT * FROM sessions.metric_samples() ORDER BY 1, 2, 3" "metric_samples after the expiry: the same"
+same $one $cl "SELECT sessions.metrics()" "metrics (the exporter's text): the same"
+
