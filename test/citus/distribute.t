@@ -6,7 +6,7 @@
 # nothing; on a worker it refuses.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 15
+plan 17
 db=c_distribute
 citus_db $db
 cq $db -c "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh)
@@ -55,4 +55,16 @@ is "$(cq $db -c "SELECT count(DISTINCT n.nodeport) FROM pg_dist_shard s JOIN pg_
                                          AND s2.shardminvalue = (SELECT shardminvalue FROM pg_dist_shard WHERE shardid = $sid))")" 1 \
    "its co-located shards (preferences, links, secrets, leases, rejects, summaries) moved with it"
 is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "every row is still there after the move"
+# A coordinator without workers: distribute() refuses (55000) and changes
+# nothing.
+nw=c_distribute_noworker
+PGOPTIONS='-c client_min_messages=warning' psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $nw WITH (FORCE)" -c "CREATE DATABASE $nw" >/dev/null
+cq $nw -c "SET client_min_messages = warning" -c "CREATE EXTENSION citus" -c "CREATE EXTENSION session_analytics" >/dev/null
+like "$(cq $nw -c "SELECT * FROM sessions.distribute()" 2>&1 | tr '\n' ' ')" "not the Citus coordinator.*citus_set_coordinator_host" \
+     "a node not registered as the coordinator refuses (55000), the hint says how to register it"
+set -- $SA_CITUS_PORTS
+cq $nw -c "SELECT citus_set_coordinator_host('$PGHOST', $1)" >/dev/null
+err=$(cq $nw -c "SELECT * FROM sessions.distribute()" 2>&1)
+is "$(grep -o 'the cluster has no active worker' <<<"$err"):$(cq $nw -c "SELECT count(*) FROM pg_dist_partition")" \
+   "the cluster has no active worker:0" "a coordinator without workers refuses (55000) and distributes nothing"
 

@@ -5,7 +5,7 @@
 # cluster, metrics, compared with one node given the same calls.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 15
+plan 17
 one=c_life_one cl=c_life
 single_db $one
 citus_db $cl
@@ -61,4 +61,14 @@ is "$(cq $cl -c "SELECT sessions.expire_sessions()"):$(cq $one -c "SELECT sessio
    "expire_sessions on the coordinator ends the due session, as on one node"
 same $one $cl "SELECT * FROM sessions.metric_samples() ORDER BY 1, 2, 3" "metric_samples after the expiry: the same"
 same $one $cl "SELECT sessions.metrics()" "metrics (the exporter's text): the same"
+# ON DELETE CASCADE between co-located tables: deleting a session through
+# the coordinator removes its secret and lease on its worker.
+cq $cl -c "SELECT sessions.claim_session('ON-3', 'worker-9', '10 minutes')" >/dev/null
+is "$(cq $cl -c "SELECT (SELECT count(*) FROM sessions.invoice_secret s JOIN sessions.store t USING (session_key, namespace) WHERE t.external_id = 'ON-3')
+                   || ':' || (SELECT count(*) FROM sessions.session_lease s JOIN sessions.store t USING (session_key, namespace) WHERE t.external_id = 'ON-3')")" "1:1" \
+   "ON-3 has a secret and a lease"
+k=$(cq $cl -c "SELECT session_key FROM sessions.store WHERE external_id = 'ON-3'")
+cq $cl -c "DELETE FROM sessions.store WHERE external_id = 'ON-3' AND namespace = 'online'" >/dev/null
+is "$(cq $cl -c "SELECT (SELECT count(*) FROM sessions.invoice_secret WHERE session_key = '$k') || ':' || (SELECT count(*) FROM sessions.session_lease WHERE session_key = '$k')")" "0:0" \
+   "deleting it cascades to its secret and lease (co-located foreign keys)"
 
