@@ -1749,6 +1749,8 @@ RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
+DECLARE
+    distributed boolean;
 BEGIN
     IF enabled IS NULL OR micro_threshold IS NULL OR volts IS NULL OR good_a IS NULL OR fair_a IS NULL THEN
         RAISE EXCEPTION 'configure_summaries: no argument may be NULL'
@@ -1762,6 +1764,18 @@ BEGIN
     IF fair_a > good_a THEN
         RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
               USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
+    END IF;
+    -- The summary triggers fire on sessions.store alone, not on its Citus
+    -- shards: on a distributed store the summaries stay off.
+    IF enabled AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                                 WHERE p.logicalrelid = ''sessions.store''::pg_catalog.regclass)' INTO distributed;
+        IF distributed THEN
+            RAISE EXCEPTION 'configure_summaries: live summaries are not supported on a distributed store'
+                  USING ERRCODE = '0A000',
+                        DETAIL = 'sessions.distribute() switched them off; the reports scan the store, as partial aggregates on the workers.',
+                        HINT = 'Leave them off on a Citus cluster (docs/scale-out.md).';
+        END IF;
     END IF;
     IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
        AND volts = sessions.analytics_setting_default('volts') AND good_a = sessions.analytics_setting_default('good_amps')

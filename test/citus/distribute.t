@@ -6,7 +6,7 @@
 # nothing; on a worker it refuses.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 17
+plan 18
 db=c_distribute
 citus_db $db
 cq $db -c "INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh)
@@ -35,6 +35,8 @@ ok $([ "$w1" -gt 0 ] && [ "$w2" -gt 0 ]; echo $?) "both workers hold store shard
 is "$(cq $db -c "SELECT count(*) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
                   WHERE s.logicalrelid = 'sessions.store'::regclass AND n.groupid <> 0")" \
    "$(cq $db -c "SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'sessions.store'::regclass")" "every store shard lives on a worker"
+like "$(cq $db -c "SELECT sessions.configure_summaries(true)" 2>&1 | tr '\n' ' ')" "not supported on a distributed store.*docs/scale-out.md" \
+     "live summaries cannot be switched back on over a distributed store (0A000)"
 again=$(cq $db -c "SELECT relation || ' ' || distribution FROM sessions.distribute()")
 is "$again" "$dist" "a second call changes nothing and answers the same"
 is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "and moves no row again"
