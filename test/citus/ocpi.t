@@ -4,7 +4,7 @@
 # is routed to the shard of its party's namespace.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 13
+plan 15
 one=c_ocpi_one cl=c_ocpi
 single_db $one
 citus_db $cl
@@ -36,5 +36,10 @@ same $one $cl "SELECT l.data ->> 'id', l.total_count, l.is_last_page FROM sessio
      "list (date_from, offset 2, limit 5): the same page"
 same $one $cl "SELECT l.data ->> 'id', l.total_count FROM sessions.ocpi_list('2024-03-02', '2024-03-04', 0, 50, 'NL', 'ABC') l" \
      "list of one party in a window: the same page"
+many="SELECT * FROM sessions.ocpi_put_many('FR', 'FRA', ARRAY['$(doc FR FRA s-1 7.5 COMPLETED 2024-03-09T10:05:00Z)'::jsonb,
+        '$(doc FR FRA s-9 0.5 ACTIVE 2024-03-09T10:05:00Z)'::jsonb, '$(doc FR FRA s-2 1 ACTIVE 2024-03-09T10:05:00Z)'::jsonb,
+        '{\"id\": \"bad\"}'::jsonb])"
+same $one $cl "$many" "bulk PUT (ocpi_put_many: an update, a new session, a refused document): the same answer"
+same $one $cl "SELECT namespace, external_id, status, kwh FROM sessions.store WHERE namespace = 'FR-FRA' ORDER BY 2" "and the same stored rows"
 like "$(cq $cl -c "EXPLAIN (COSTS OFF) SELECT s.doc FROM sessions.store s WHERE s.namespace = 'NL-TNM' AND s.kind = 'ocpi' AND s.external_id = 'S-2'")" \
      "Task Count: 1" "a GET's look-up (namespace, kind, id) is routed to the one shard of the namespace"
