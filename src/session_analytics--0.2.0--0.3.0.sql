@@ -1618,7 +1618,7 @@ BEGIN
     -- would skip the rows this deletes and miss the one it inserts).
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
     -- Off, the summaries are dropped (summary_apply): nothing to compact.
-    -- On Citus they are off (sessions.distribute), and this DELETE by ctid
+    -- On Citus they are off (distribute() in 80_scale_out), and this DELETE by ctid
     -- could not be planned there.
     IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
         RETURN 0;
@@ -1773,7 +1773,7 @@ BEGIN
         IF distributed THEN
             RAISE EXCEPTION 'configure_summaries: live summaries are not supported on a distributed store'
                   USING ERRCODE = '0A000',
-                        DETAIL = 'sessions.distribute() switched them off; the reports scan the store, as partial aggregates on the workers.',
+                        DETAIL = 'distribute() switched them off; the reports scan the store, as partial aggregates on the workers.',
                         HINT = 'Leave them off on a Citus cluster (docs/scale-out.md).';
         END IF;
     END IF;
