@@ -2,6 +2,7 @@
 #
 #   make / make install      build and install the extension and its tools
 #   make test                every suite on a throwaway cluster; ends "N passed, N failed"
+#   make test-citus          test/citus/*.t on a throwaway 3-node Citus cluster; same last line
 #   make demo                throwaway cluster under ./.demo, sample data, the report
 #   make bench               benchmarks (bench/), prints ratios
 #   make installcheck        the pg_regress suites against the server the PG*
@@ -15,6 +16,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = $(EXTENSION)
 OBJS = \
 	src/session_analytics.o \
+	src/store/namespace_visible.o \
 	src/ocpi/jsonb_access.o \
 	src/ocpi/ocpi_validate.o \
 	src/ocpi/ocpi_store.o \
@@ -115,7 +117,10 @@ DIST ?= $(EXTENSION)-$(EXTVERSION).zip
 dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DIST) HEAD
 
-.PHONY: test demo bench fuzz valgrind deps install-tools uninstall-tools dist print-regress
+test-citus:
+	tools/test-citus.sh
+
+.PHONY: test test-citus demo bench fuzz valgrind deps install-tools uninstall-tools dist print-regress
 test:
 	tools/test.sh
 demo:

@@ -47,6 +47,95 @@ BEGIN
 END
 $guard$;
 
+-- Row-level security without sub-selects (Citus refuses them in the policies
+-- of distributed and reference tables; docs/scale-out.md): every policy
+-- calls namespace_visible(), which reads visible_namespaces() once per
+-- statement as the sub-select's InitPlan did, or role_mapped().
+/*
+ * namespace_visible
+ *		The policies' test: namespace is among visible_namespaces() of the
+ *		current role, or '*' is. The C function reads visible_namespaces()
+ *		once per call site and statement execution (as the InitPlan of a
+ *		sub-select would) and answers each row from that list; a policy
+ *		calls it instead of a sub-select because Citus refuses sub-selects in
+ *		the policies of distributed and reference tables (docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.namespace_visible(namespace text)
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_namespace_visible';
+COMMENT ON FUNCTION sessions.namespace_visible(text) IS
+  'True when the current role may see namespace (it or ''*'' is in sessions.visible_namespaces()); the row-level security test, visible_namespaces() read once per statement';
+
+/*
+ * role_mapped
+ *		The policy of role_namespace: role_name is the current role or a role
+ *		whose privileges it has (pg_has_role USAGE), the rule of
+ *		visible_namespaces(). A function, not a sub-select in the policy, for
+ *		the reason given at namespace_visible; no catalog join, for the reason
+ *		given at visible_namespaces.
+ */
+CREATE FUNCTION sessions.role_mapped(role_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN COALESCE(pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(role_mapped.role_name::pg_catalog.text)), 'USAGE'), false);
+COMMENT ON FUNCTION sessions.role_mapped(name) IS
+  'True when role_name is the current role or one whose privileges it has (pg_has_role USAGE); the row-level security test of sessions.role_namespace';
+
+/*
+ * visible_namespaces
+ *		The namespaces mapped to the current role or to a role whose
+ *		privileges it has (pg_has_role USAGE: a member of a NOINHERIT role,
+ *		or a NOINHERIT member, gets the mapping only after SET ROLE, just as
+ *		with table privileges); '*' in the result means every namespace.
+ *		Mappings naming a role that no longer exists are ignored (to_regrole
+ *		gives NULL). The map alone is read, no catalog join: on Citus the
+ *		query goes to a placement of the reference table, where a tenant may
+ *		not read pg_authid. citus.allow_nested_distributed_execution lets a
+ *		worker's shard query (its policy) read the local placement of the
+ *		map; it names no setting on a server without Citus.
+ */
+CREATE OR REPLACE FUNCTION sessions.visible_namespaces()
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET citus.allow_nested_distributed_execution = on
+BEGIN ATOMIC
+    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.namespace), '{}')
+      FROM sessions.role_namespace r
+     WHERE pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(r.role_name::pg_catalog.text)), 'USAGE');
+END;
+REVOKE ALL ON FUNCTION sessions.namespace_visible(text), sessions.role_mapped(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.namespace_visible(text), sessions.role_mapped(name) TO session_analytics_reader;
+ALTER POLICY store_by_namespace ON sessions.store
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
+ALTER POLICY role_namespace_own ON sessions.role_namespace
+    USING (sessions.role_mapped(role_name));
+ALTER POLICY ocpi_charging_preferences_by_namespace ON sessions.ocpi_charging_preferences
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
+ALTER POLICY import_rejects_by_namespace ON sessions.import_rejects
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
+ALTER POLICY telemetry_associate_by_namespace ON sessions.telemetry_associate
+    USING (sessions.namespace_visible(namespace) AND sessions.namespace_visible(associate_namespace))
+    WITH CHECK (sessions.namespace_visible(namespace) AND sessions.namespace_visible(associate_namespace));
+ALTER POLICY invoice_secret_owner ON sessions.invoice_secret
+    USING (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           AND sessions.namespace_visible(namespace))
+    WITH CHECK (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
+           AND sessions.namespace_visible(namespace));
+ALTER POLICY session_lease_by_namespace ON sessions.session_lease
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
+ALTER POLICY event_log_by_namespace ON sessions.event_log
+    USING (sessions.namespace_visible(namespace));
+
+
+-- 40_telemetry: the parent's namespace joins telemetry_associate's key, so
+-- the table can be distributed by namespace with the store (docs/scale-out.md).
+ALTER TABLE sessions.telemetry_associate DROP CONSTRAINT telemetry_associate_pkey,
+    ADD CONSTRAINT telemetry_associate_pkey PRIMARY KEY (session_key, namespace, associate_key);
 
 -- C symbols ------------------------------------------------------------------
 
@@ -428,12 +517,18 @@ DROP FUNCTION sessions.ocpi_get(text, text, text);
 CREATE FUNCTION sessions.ocpi_get(country_code text, party_id text, session_id text,
                                   with_preferences boolean DEFAULT false)
 RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
+AS $$
+DECLARE
+    r pg_catalog.jsonb;
+BEGIN
+    -- PL/pgSQL, not SQL: Citus binds the parameters of its statements, so
+    -- the look-up is routed to the namespace's shard (docs/scale-out.md).
     SELECT CASE WHEN ocpi_get.with_preferences AND p.preferences IS NOT NULL
                 THEN s.doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('charging_preferences', p.preferences)
                 ELSE s.doc END
+      INTO r
       FROM sessions.store s
       LEFT JOIN sessions.ocpi_charging_preferences p
         ON p.session_key OPERATOR(pg_catalog.=) s.session_key AND p.namespace OPERATOR(pg_catalog.=) s.namespace
@@ -442,7 +537,9 @@ BEGIN ATOMIC
                 OPERATOR(pg_catalog.||) pg_catalog.upper(ocpi_get.party_id COLLATE "C"))
        AND s.kind OPERATOR(pg_catalog.=) 'ocpi'
        AND s.external_id OPERATOR(pg_catalog.=) pg_catalog.upper(ocpi_get.session_id COLLATE "C");
-END;
+    RETURN r;
+END
+$$;
 COMMENT ON FUNCTION sessions.ocpi_get(text, text, text, boolean) IS
   'OCPI GET: the Session as stored, NULL when unknown (keys compare case-insensitively); with_preferences: with its stored charging_preferences';
 
@@ -536,10 +633,8 @@ CREATE TRIGGER site_check BEFORE INSERT OR UPDATE ON sessions.site
 -- The store's rule: a role sees and writes the sites of its namespaces.
 ALTER TABLE sessions.site ENABLE ROW LEVEL SECURITY;
 CREATE POLICY site_by_namespace ON sessions.site
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 
 /*
  * site_writable
@@ -1119,6 +1214,56 @@ BEGIN
 END
 $$;
 
+/*
+ * user_report_rows
+ *		The rows of user_report (its arguments renamed: PL/pgSQL refuses an
+ *		argument named as a result column). PL/pgSQL over the store itself
+ *		(the WHERE clause is report_sessions' with site NULL and
+ *		include_active): Citus plans a query on a distributed table only when
+ *		it names the table and binds the parameters of PL/pgSQL statements,
+ *		not of SQL functions; the zone is resolved once, here, and volts
+ *		travels as a value (docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.user_report_rows(p_user_ref text, p_range tstzrange, p_tz text, p_volts float8)
+RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
+              external_id text, site text, started_local timestamp, ended_local timestamp,
+              duration text, duration_interval interval, kwh float8, average_w float8,
+              average_a float8, rating text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    zone pg_catalog.text;
+BEGIN
+    zone := (SELECT z.time_zone FROM sessions.report_time_zone($2, NULL, NULL, $1, $3) z);
+    RETURN QUERY
+    SELECT s.user_ref,
+           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
+           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
+           s.session_key, s.namespace, s.external_id, s.site,
+           pg_catalog.timezone(zone, s.started_at),
+           pg_catalog.timezone(zone, s.ended_at),
+           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
+           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
+           s.kwh,
+           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
+           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
+           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($2 IS NULL OR ($2 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($2), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($2), 'infinity'::pg_catalog.timestamptz)))
+       AND ($1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1)
+     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.user_report_rows(text, tstzrange, text, float8) IS
+  'The rows of sessions.user_report (internal to it; PL/pgSQL so that Citus binds its parameters)';
+REVOKE ALL ON FUNCTION sessions.user_report_rows(text, tstzrange, text, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.user_report_rows(text, tstzrange, text, float8) TO session_analytics_reader;
+
 CREATE OR REPLACE FUNCTION sessions.user_report(
     user_ref text DEFAULT NULL,
     range tstzrange DEFAULT NULL,
@@ -1131,22 +1276,7 @@ RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_ke
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
-    SELECT s.user_ref,
-           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
-           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
-           s.session_key, s.namespace, s.external_id, s.site,
-           pg_catalog.timezone(z.time_zone, s.started_at),
-           pg_catalog.timezone(z.time_zone, s.ended_at),
-           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
-           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
-           s.kwh,
-           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
-           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
-           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
-      FROM sessions.report_sessions($2, NULL, true) s
-     CROSS JOIN sessions.report_time_zone($2, NULL, NULL, $1, $3) z
-     WHERE $1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1
-     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
+    SELECT * FROM sessions.user_report_rows($1, $2, $3, $4)
 $$;
 
 REVOKE ALL ON FUNCTION sessions.analytics_setting(text), sessions.report_sessions(tstzrange, text, boolean, text[]) FROM PUBLIC;
@@ -1256,8 +1386,7 @@ COMMENT ON COLUMN sessions.summary_delta.duration IS 'Summed duration of complet
 
 ALTER TABLE sessions.summary_delta ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summary_delta_by_namespace ON sessions.summary_delta FOR SELECT
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace));
 
 /*
  * summary_contribution
@@ -1476,6 +1605,12 @@ BEGIN
     -- SHARE: concurrent with writers, never with a rebuild (whose DELETE
     -- would skip the rows this deletes and miss the one it inserts).
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
+    -- Off, the summaries are dropped (summary_apply): nothing to compact.
+    -- On Citus they are off (distribute() in 80_scale_out), and this DELETE by ctid
+    -- could not be planned there.
+    IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+        RETURN 0;
+    END IF;
     WITH gone AS (
         DELETE FROM sessions.summary_delta d
          WHERE d.ctid = ANY (ARRAY(
@@ -1602,6 +1737,8 @@ RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
+DECLARE
+    distributed boolean;
 BEGIN
     IF enabled IS NULL OR micro_threshold IS NULL OR volts IS NULL OR good_a IS NULL OR fair_a IS NULL THEN
         RAISE EXCEPTION 'configure_summaries: no argument may be NULL'
@@ -1615,6 +1752,18 @@ BEGIN
     IF fair_a > good_a THEN
         RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
               USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
+    END IF;
+    -- The summary triggers fire on sessions.store alone, not on its Citus
+    -- shards: on a distributed store the summaries stay off.
+    IF enabled AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                                 WHERE p.logicalrelid = ''sessions.store''::pg_catalog.regclass)' INTO distributed;
+        IF distributed THEN
+            RAISE EXCEPTION 'configure_summaries: live summaries are not supported on a distributed store'
+                  USING ERRCODE = '0A000',
+                        DETAIL = 'distribute() switched them off; the reports scan the store, as partial aggregates on the workers.',
+                        HINT = 'Leave them off on a Citus cluster (docs/scale-out.md).';
+        END IF;
     END IF;
     IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
        AND volts = sessions.analytics_setting_default('volts') AND good_a = sessions.analytics_setting_default('good_amps')
@@ -1871,12 +2020,19 @@ GRANT EXECUTE ON FUNCTION sessions.time_zone_source(), sessions.report_path(tstz
  * report_stats
  *		The session_stats of a report's selection by the path report_path
  *		says: summed from the live summaries (summary_stats) when they answer
- *		exactly, else aggregated over report_sessions in the report's zone.
- *		daily_report, summary_report and session-report's chart all read it,
- *		so they take one path for the same arguments. The scan's subquery
- *		runs only when summary_stats is NULL (summary_stats, a function scan
- *		in FROM, runs once). An empty selection is NULL on both paths, as an
- *		aggregate over no rows is.
+ *		exactly, else aggregated over the store's rows of report_sessions in
+ *		the report's zone. daily_report, summary_report and session-report's
+ *		chart all read it, so they take one path for the same arguments. An
+ *		empty selection is NULL on both paths, as an aggregate over no rows
+ *		is. The zone is resolved here, once, on the node the report runs on,
+ *		and passed with micro_threshold into the aggregate as values (a Citus
+ *		worker sees neither the caller's settings nor its TimeZone).
+ *		PL/pgSQL with the store named in the query (not the inlined
+ *		report_sessions): Citus plans a query on a distributed table only
+ *		when it names the table, and binds the parameters of PL/pgSQL
+ *		statements but not of SQL functions; the aggregate then runs as
+ *		partial aggregates on the workers (docs/scale-out.md). The WHERE
+ *		clause is report_sessions'.
  */
 CREATE FUNCTION sessions.report_stats(
     range tstzrange,
@@ -1886,21 +2042,38 @@ CREATE FUNCTION sessions.report_stats(
     include_active boolean DEFAULT false,
     sites text[] DEFAULT NULL)
 RETURNS sessions.session_stats
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
--- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
--- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+-- No JIT: the scan is faster without it (docs/summaries.md).
 SET jit = off
 AS $$
-    SELECT CASE WHEN a.st IS NULL THEN (
-                SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                                  (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-                  FROM sessions.report_sessions($1, $4, $5, $6) s)
-                WHEN EXISTS (SELECT FROM sessions.days(a.st)) THEN a.st END
-      FROM sessions.summary_stats($1, $2, $3, $4, $5, $6) AS a(st)
+DECLARE
+    st   sessions.session_stats;
+    zone pg_catalog.text;
+BEGIN
+    st := sessions.summary_stats($1, $2, $3, $4, $5, $6);
+    IF st IS NOT NULL THEN
+        IF NOT EXISTS (SELECT FROM sessions.days(st)) THEN
+            RETURN NULL;
+        END IF;
+        RETURN st;
+    END IF;
+    zone := (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z);
+    SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, zone, $3) INTO st
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+       AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+       AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
+       AND ($5 OR s.ended_at IS NOT NULL);
+    RETURN st;
+END
 $$;
 COMMENT ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]) IS
-  'The session_stats of a report''s selection (arguments as daily_report): from the live summaries when sessions.report_path says so, else a scan of sessions.report_sessions; what daily_report, summary_report and session-report''s chart read';
+  'The session_stats of a report''s selection (arguments as daily_report): from the live summaries when sessions.report_path says so, else a scan of report_sessions'' rows, zone and micro_threshold passed as values (partial aggregates on Citus workers); what daily_report, summary_report and session-report''s chart read';
 
 /*
  * report_sites
@@ -2010,14 +2183,22 @@ RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
+DECLARE
+    citus_worker boolean := false;
 BEGIN
-    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
+    -- On a Citus worker the store's rows are the cluster's, expired by the
+    -- coordinator's round: expiry runs once per cluster (docs/scale-out.md).
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        EXECUTE 'SELECT NOT pg_catalog.citus_is_coordinator()' INTO citus_worker;
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('expired', CASE WHEN citus_worker THEN 0 ELSE sessions.expire_sessions() END,
                               'events_pruned', sessions.prune_events(),
-                              'summaries_compacted', sessions.compact_summaries(), 'at', pg_catalog.now());
+                              'summaries_compacted', CASE WHEN citus_worker THEN 0 ELSE sessions.compact_summaries() END,
+                              'at', pg_catalog.now());
 END
 $$;
 COMMENT ON FUNCTION sessions.maintenance() IS
-  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}; on a Citus worker it expires and compacts nothing (the coordinator does)';
 
 -- Summaries of the sessions stored before this update.
 SELECT sessions.rebuild_summaries(NULL);
@@ -2053,3 +2234,537 @@ COMMENT ON FUNCTION sessions.powerflex_rows(jsonb, bigint, text) IS
   'The rows of a PowerFlex export as import_powerflex stores them, in order: position, namespace, problem (NULL when the row is stored; earlier duplicates of a session_id are problems) and the typed store columns of each valid row';
 REVOKE ALL ON FUNCTION sessions.powerflex_rows(jsonb, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.powerflex_rows(jsonb, bigint, text) TO session_analytics_writer;
+
+-- 40_telemetry: current_sessions in PL/pgSQL, whose statements' parameters
+-- Citus binds (docs/scale-out.md).
+/*
+ * current_sessions_rows
+ *		The rows of current_sessions (its arguments renamed: PL/pgSQL refuses
+ *		an argument named as a result column); PL/pgSQL because Citus binds
+ *		the parameters of its statements, not of SQL functions
+ *		(docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.current_sessions_rows(p_data_source text, p_include_complete boolean)
+RETURNS TABLE (key uuid, data_source text, identifier text, type text,
+               creation_time timestamptz, termination_time timestamptz, is_complete boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT t.session_key, t.data_source, t.identifier, t.type, t.creation_time, t.termination_time,
+           t.termination_time IS NOT NULL
+      FROM sessions.telemetry_sessions t
+     WHERE (p_data_source IS NULL OR t.data_source OPERATOR(pg_catalog.=) p_data_source)
+       AND (p_include_complete OR t.termination_time IS NULL)
+     ORDER BY t.creation_time DESC, t.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.current_sessions_rows(text, boolean) IS
+  'The rows of sessions.current_sessions (internal to it; PL/pgSQL so that Citus binds its parameters)';
+REVOKE ALL ON FUNCTION sessions.current_sessions_rows(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.current_sessions_rows(text, boolean) TO session_analytics_reader;
+
+CREATE OR REPLACE FUNCTION sessions.current_sessions(data_source text DEFAULT NULL, include_complete boolean DEFAULT false)
+RETURNS TABLE (key uuid, data_source text, identifier text, type text,
+               creation_time timestamptz, termination_time timestamptz, is_complete boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+    SELECT * FROM sessions.current_sessions_rows($1, $2)
+$$;
+
+-- 10_ocpi: the preferences' stamp comes in with the row (Citus refuses now()
+-- in DO UPDATE SET of a distributed table).
+CREATE OR REPLACE FUNCTION sessions.ocpi_put_charging_preferences(country_code text, party_id text,
+                                                       session_id text, preferences jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    s record;
+    profile text;
+    departure timestamptz;
+BEGIN
+    IF country_code IS NULL OR party_id IS NULL OR session_id IS NULL OR preferences IS NULL THEN
+        RAISE EXCEPTION 'arguments of ocpi_put_charging_preferences must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'OCPI status code 2001 (Invalid or missing parameters).';
+    END IF;
+    PERFORM sessions.ocpi_validate_charging_preferences(preferences);
+
+    SELECT st.session_key, st.namespace, st.status, st.started_at INTO s
+      FROM sessions.store st
+     WHERE st.namespace = pg_catalog.upper(country_code COLLATE "C") || '-' || pg_catalog.upper(party_id COLLATE "C")
+       AND st.kind = 'ocpi'
+       AND st.external_id = pg_catalog.upper(session_id COLLATE "C")
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'OCPI session %/%/% not found',  -- at most 64 characters of each key, as ocpi_patch
+              pg_catalog.left(country_code, 64) || CASE WHEN pg_catalog.length(country_code) > 64 THEN '...' ELSE '' END,
+              pg_catalog.left(party_id, 64) || CASE WHEN pg_catalog.length(party_id) > 64 THEN '...' ELSE '' END,
+              pg_catalog.left(session_id, 64) || CASE WHEN pg_catalog.length(session_id) > 64 THEN '...' ELSE '' END
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'OCPI status code 2000 (Generic client error), HTTP 404.',
+                  HINT = 'Charging preferences need a known session.';
+    END IF;
+
+    profile := preferences ->> 'profile_type';
+    -- OCPI DateTimes are UTC with or without the 'Z'.
+    departure := (pg_catalog.rtrim(preferences ->> 'departure_time', 'Z') || '+00')::timestamptz;
+    -- The policy: a finished session cannot be steered; profiles other than
+    -- the four of the spec are not supported; CHEAP and GREEN plan against a
+    -- deadline and an amount of energy; the deadline must lie after the start.
+    IF s.status IN ('COMPLETED', 'INVALID') THEN
+        RETURN 'NOT_POSSIBLE';
+    ELSIF profile NOT IN ('CHEAP', 'FAST', 'GREEN', 'REGULAR') THEN
+        RETURN 'PROFILE_TYPE_NOT_SUPPORTED';
+    ELSIF profile IN ('CHEAP', 'GREEN') AND departure IS NULL THEN
+        RETURN 'DEPARTURE_REQUIRED';
+    ELSIF profile IN ('CHEAP', 'GREEN') AND pg_catalog.jsonb_typeof(preferences -> 'energy_need') IS DISTINCT FROM 'number' THEN
+        RETURN 'ENERGY_NEED_REQUIRED';
+    ELSIF departure IS NOT NULL AND departure <= s.started_at THEN
+        RETURN 'NOT_POSSIBLE';
+    END IF;
+
+    -- The stamp comes in with the row: Citus allows no non-IMMUTABLE
+    -- function in DO UPDATE SET of a distributed table (docs/scale-out.md).
+    INSERT INTO sessions.ocpi_charging_preferences AS p (session_key, namespace, preferences, updated_at)
+    VALUES (s.session_key, s.namespace, ocpi_put_charging_preferences.preferences, pg_catalog.now())
+    ON CONFLICT ON CONSTRAINT ocpi_charging_preferences_pkey
+    DO UPDATE SET preferences = excluded.preferences, updated_at = excluded.updated_at;
+    RETURN 'ACCEPTED';
+END;
+$$;
+
+-- 40_telemetry: the row locked by its whole key after an unlocked probe for the
+-- namespace (Citus locks only with the distribution column named).
+CREATE OR REPLACE FUNCTION sessions.telemetry_row(p_key uuid, p_data_source text, p_for_change boolean)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    ns pg_catalog.text;
+BEGIN
+    IF p_key IS NULL THEN
+        RAISE EXCEPTION 'session_key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- The namespace first, then the row locked by its whole key: Citus locks
+    -- only in a query that names the distribution column. A given
+    -- data_source is tried as the namespace; otherwise (or when the key is
+    -- not there) one unlocked probe finds it, which on Citus asks every
+    -- shard (docs/scale-out.md, "Look-ups without the namespace").
+    IF p_data_source IS NOT NULL THEN
+        SELECT * INTO r FROM sessions.store s
+         WHERE s.session_key = p_key AND s.namespace = p_data_source AND s.kind = 'telemetry'
+           FOR UPDATE;
+    END IF;
+    IF r.session_key IS NULL THEN
+        SELECT s.namespace INTO ns FROM sessions.store s
+         WHERE s.session_key = p_key AND s.kind = 'telemetry' LIMIT 1;
+        IF ns IS NOT NULL THEN
+            SELECT * INTO r FROM sessions.store s
+             WHERE s.session_key = p_key AND s.namespace = ns AND s.kind = 'telemetry'
+               FOR UPDATE;
+        END IF;
+    END IF;
+    IF r.session_key IS NULL THEN
+        RAISE EXCEPTION 'telemetry session % does not exist', p_key
+            USING ERRCODE = 'P0002', HINT = 'Create it with sessions.create_session().';
+    END IF;
+    IF p_data_source IS NOT NULL AND p_data_source <> r.namespace THEN
+        RAISE EXCEPTION 'data_source "%" does not match session %', (CASE WHEN pg_catalog.length(p_data_source) > 64 THEN pg_catalog.left(p_data_source, 64) || '...' ELSE p_data_source END), p_key
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('The session belongs to data source "%s".', r.namespace);
+    END IF;
+    -- A due expiry is written first (the row is locked already), so the
+    -- caller acts on the status a reader sees.
+    IF r.ended_at IS NULL AND r.valid_until <= pg_catalog.now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = GREATEST(r.valid_until, r.started_at), last_updated = pg_catalog.now()
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    IF p_for_change AND r.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'telemetry session % has ended and no longer changes', p_key
+            USING ERRCODE = '55000', DETAIL = pg_catalog.format('Status %s since %s.', r.status, r.ended_at);
+    END IF;
+    RETURN r;
+END
+$$;
+
+-- 41_lifecycle: the row locked by its whole key after an unlocked probe for the
+-- namespace (Citus locks only with the distribution column named).
+CREATE OR REPLACE FUNCTION sessions.invoice_row(p_reference text)
+RETURNS sessions.store
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    x sessions.store;
+    ns pg_catalog.text;
+    n pg_catalog.int4 := 0;
+BEGIN
+    IF coalesce(p_reference, '') = '' THEN
+        RAISE EXCEPTION 'reference must not be empty' USING ERRCODE = '22023';
+    END IF;
+    -- References are unique within a type only: a role that sees two types
+    -- may see one reference twice, and must not act on either by chance.
+    -- The types (namespaces) first, up to two, without a lock; then each row
+    -- locked by its whole key: Citus locks only in a query that names the
+    -- distribution column, and the unlocked probe asks every shard there
+    -- (docs/scale-out.md, "Look-ups without the namespace"). No
+    -- subtransaction (which would take a subxid per call).
+    FOREACH ns IN ARRAY ARRAY(SELECT s.namespace FROM sessions.store s
+                               WHERE s.kind = 'invoice' AND s.external_id = p_reference LIMIT 2) LOOP
+        SELECT * INTO x FROM sessions.store s
+         WHERE s.namespace = ns AND s.kind = 'invoice' AND s.external_id = p_reference
+           FOR UPDATE;
+        IF x.session_key IS NOT NULL THEN
+            n := n + 1;
+            r := x;
+        END IF;
+    END LOOP;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
+            USING ERRCODE = 'P0002', HINT = 'Open one with sessions.open_session().';
+    ELSIF n > 1 THEN
+        RAISE EXCEPTION 'reference "%" names sessions of more than one type', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
+            USING ERRCODE = '21000',
+                  HINT = 'References are unique within a type (online, batch); act as a role mapped to one of the types.';
+    END IF;
+    -- A due expiry is written first (the row is locked already), so the
+    -- caller acts on the status a reader sees.
+    IF r.ended_at IS NULL AND r.valid_until <= pg_catalog.now() THEN
+        UPDATE sessions.store s
+           SET status = 'EXPIRED', ended_at = GREATEST(r.valid_until, r.started_at), last_updated = pg_catalog.now(),
+               doc = s.doc || '{"status_code": 440, "description": "Session expired: valid_until passed"}'::jsonb
+         WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+        RETURNING * INTO r;
+    END IF;
+    RETURN r;
+END
+$$;
+
+-- 41_lifecycle: count_session_item without non-IMMUTABLE calls where Citus refuses them.
+CREATE OR REPLACE FUNCTION sessions.count_session_item(reference text, ok boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+BEGIN
+    IF ok IS NULL THEN
+        RAISE EXCEPTION 'ok must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF (r.doc ->> 'status_code')::int NOT IN (100, 150, 170) THEN
+        RAISE EXCEPTION 'session "%" is % and no longer counts items', reference, r.status
+            USING ERRCODE = '55000';
+    END IF;
+    UPDATE sessions.store s
+       SET last_updated = pg_catalog.now(),
+           doc = s.doc || pg_catalog.jsonb_build_object(
+               'invoice_count', coalesce((s.doc ->> 'invoice_count')::bigint, 0) + 1,
+               'successful', coalesce((s.doc ->> 'successful')::bigint, 0) + ok::int,
+               'failed', coalesce((s.doc ->> 'failed')::bigint, 0) + (NOT ok)::int)
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace
+    -- The counters are built from the returned document: Citus allows no
+    -- non-IMMUTABLE function (jsonb_build_object) in RETURNING.
+    RETURNING s.doc INTO STRICT r.doc;
+    RETURN pg_catalog.jsonb_build_object('invoice_count', (r.doc ->> 'invoice_count')::bigint,
+                                         'successful', (r.doc ->> 'successful')::bigint,
+                                         'failed', (r.doc ->> 'failed')::bigint);
+END
+$$;
+
+-- 41_lifecycle: set_session_secret without non-IMMUTABLE calls where Citus refuses them.
+CREATE OR REPLACE FUNCTION sessions.set_session_secret(reference text, secret bytea)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    -- A value, not CURRENT_USER in the ON CONFLICT clause: Citus allows no
+    -- non-IMMUTABLE function there.
+    me pg_catalog.name := CURRENT_USER;
+BEGIN
+    IF secret IS NULL OR pg_catalog.length(secret) = 0 THEN
+        RAISE EXCEPTION 'secret must not be empty' USING ERRCODE = '22023';
+    END IF;
+    r := sessions.invoice_row(reference);
+    IF r.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'session "%" has ended', reference USING ERRCODE = '55000';
+    END IF;
+    BEGIN
+        INSERT INTO sessions.invoice_secret AS t (session_key, namespace, secret)
+        VALUES (r.session_key, r.namespace, secret)
+        ON CONFLICT (session_key, namespace) DO UPDATE SET secret = excluded.secret
+         WHERE t.owner_role = me;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = '42501';
+        END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'session "%" has a secret stored by another role', reference USING ERRCODE = '42501';
+    END;
+END
+$$;
+
+-- 40_telemetry: the cycle check walks one level per query, associates()
+-- and parents() in PL/pgSQL (Citus; docs/scale-out.md).
+CREATE OR REPLACE FUNCTION sessions.telemetry_link(p_parent sessions.store, p_associate uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    child_ns text;
+    cycle boolean;
+    frontier uuid[];
+    seen uuid[];
+BEGIN
+    IF p_associate IS NULL THEN
+        RAISE EXCEPTION 'associate_key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT s.namespace INTO child_ns FROM sessions.store s
+     WHERE s.session_key = p_associate AND s.kind = 'telemetry';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'associate session % does not exist', p_associate USING ERRCODE = 'P0002';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sessions.telemetry_associate'));
+    -- A cycle: the parent is the associate or among its descendants. Walked
+    -- one level per query (Citus plans no recursive CTE across namespaces;
+    -- docs/scale-out.md); seen keeps the walk finite.
+    cycle := p_associate = p_parent.session_key;
+    frontier := ARRAY[p_associate];
+    seen := frontier;
+    WHILE NOT cycle AND pg_catalog.cardinality(frontier) > 0 LOOP
+        frontier := ARRAY(SELECT DISTINCT a.associate_key FROM sessions.telemetry_associate a
+                           WHERE a.session_key = ANY (frontier) AND NOT a.associate_key = ANY (seen));
+        cycle := p_parent.session_key = ANY (frontier);
+        seen := seen || frontier;
+    END LOOP;
+    IF cycle THEN
+        RAISE EXCEPTION 'associating % with % would create a cycle', p_parent.session_key, p_associate
+            USING ERRCODE = '23514', DETAIL = 'Session associations form a hierarchy; a session cannot be its own ancestor.';
+    END IF;
+    INSERT INTO sessions.telemetry_associate (session_key, namespace, associate_key, associate_namespace)
+    VALUES (p_parent.session_key, p_parent.namespace, p_associate, child_ns)
+    ON CONFLICT DO NOTHING;
+END
+$$;
+CREATE OR REPLACE FUNCTION sessions.associates(session_key uuid)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.associate_key FROM sessions.telemetry_associate a
+     WHERE a.session_key = associates.session_key
+     ORDER BY a.associate_key;
+END
+$$;
+CREATE OR REPLACE FUNCTION sessions.parents(session_key uuid)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.session_key FROM sessions.telemetry_associate a
+     WHERE a.associate_key = parents.session_key
+     ORDER BY a.session_key;
+END
+$$;
+
+-- 41_lifecycle: set_session_status computes the new values first (Citus).
+CREATE OR REPLACE FUNCTION sessions.set_session_status(reference text, code int, description text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    r sessions.store;
+    cur int;
+    v_status pg_catalog.text;
+    v_ended pg_catalog.timestamptz;
+    v_patch pg_catalog.jsonb;
+BEGIN
+    IF sessions.invoice_status_name(code) IS NULL THEN
+        RAISE EXCEPTION 'status code % is not a session status', coalesce(code::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Codes: 100, 150, 170, 200, 440 and other 4xx (failed).';
+    END IF;
+    r := sessions.invoice_row(reference);
+    cur := (r.doc ->> 'status_code')::int;
+    -- Legal moves: 100 -> 150 170 4xx 440; 150 -> 170 200 4xx 440;
+    -- 170 -> 150 200 4xx; 200, 4xx and 440 are final.
+    IF cur <> code AND NOT (CASE
+           WHEN cur = 100 THEN code IN (150, 170) OR code BETWEEN 400 AND 499
+           WHEN cur = 150 THEN code IN (170, 200) OR code BETWEEN 400 AND 499
+           WHEN cur = 170 THEN code IN (150, 200) OR (code BETWEEN 400 AND 499 AND code <> 440)
+           ELSE false END) THEN
+        RAISE EXCEPTION 'session "%" cannot move from status % to %', reference, cur, code
+            USING ERRCODE = '55000',
+                  DETAIL = pg_catalog.format('The session is %s (%s).', r.status, cur),
+                  HINT = CASE WHEN cur NOT IN (100, 150, 170) THEN 'The session has reached a final status.'
+                              ELSE 'Legal moves: 100 -> 150/170/4xx/440, 150 -> 170/200/4xx/440, 170 -> 150/200/4xx.' END;
+    END IF;
+    -- The new values from the locked row r (the row as stored): Citus
+    -- allows no non-IMMUTABLE function inside CASE or COALESCE of an UPDATE.
+    v_status := CASE WHEN cur = code THEN r.status ELSE sessions.invoice_status_name(code) END;
+    v_ended := CASE WHEN code IN (100, 150) THEN r.ended_at ELSE coalesce(r.ended_at, greatest(pg_catalog.now(), r.started_at)) END;
+    v_patch := pg_catalog.jsonb_build_object('status_code', code, 'description',
+                   coalesce(description, CASE WHEN cur = code THEN r.doc ->> 'description' END,
+                            sessions.invoice_status_description(code)));
+    UPDATE sessions.store s
+       SET status = v_status, ended_at = v_ended, last_updated = pg_catalog.now(), doc = s.doc || v_patch
+     WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
+    RETURN sessions.session_status(reference);
+END
+$$;
+
+-- 80_scale_out: sessions.distribute() (docs/scale-out.md) -------------------------
+
+/*
+ * distribute
+ *		Distributes the extension's tables over the Citus cluster this
+ *		database is the coordinator of, moving the rows they hold:
+ *		  - by namespace, co-located with sessions.store: store,
+ *		    ocpi_charging_preferences, telemetry_associate, invoice_secret,
+ *		    session_lease, import_rejects, summary_delta;
+ *		  - reference tables (a copy on every node): role_namespace (the RLS
+ *		    map the workers read), site.
+ *		The rest stays on the coordinator (lifecycle_key, summary_config,
+ *		event_log, event_prune_state), where every call runs.
+ *		The store's triggers (events, live summaries) are C functions that
+ *		fire on sessions.store alone, not on its shards: they are disabled
+ *		before the rows move (so the copy writes no event and no summary
+ *		delta) and stay disabled, and the live summaries are switched off
+ *		(the reports scan the store). sessions.report_sessions becomes the
+ *		PL/pgSQL form of its own SELECT (Citus cannot plan the inlined
+ *		one). A reader gets EXECUTE on the aggregate's support functions on
+ *		every node (Citus calls them as the caller). Run it again after adding
+ *		a worker. Idempotent: a table already distributed
+ *		is left as it is. Owner only (create_distributed_table needs the
+ *		tables' owner).
+ */
+CREATE FUNCTION sessions.distribute()
+RETURNS TABLE(relation regclass, distribution text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    t pg_catalog.text;
+    body pg_catalog.text;
+    grants pg_catalog.text;
+    coordinator boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        RAISE EXCEPTION 'distribute: Citus is not loaded in this database'
+              USING ERRCODE = '0A000',
+                    DETAIL = 'sessions.distribute() shards the store over a Citus cluster; this database has no citus extension.',
+                    HINT = 'Add citus to shared_preload_libraries on every node, run CREATE EXTENSION citus, register the workers (citus_add_node) and call sessions.distribute() on the coordinator (docs/scale-out.md).';
+    END IF;
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO coordinator;
+    IF NOT coordinator THEN
+        RAISE EXCEPTION 'distribute: this node is not the Citus coordinator'
+              USING ERRCODE = '55000',
+                    HINT = 'Run sessions.distribute() on the coordinator; register it first with citus_set_coordinator_host() when it has no entry in pg_dist_node (docs/scale-out.md).';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node n WHERE n.noderole = 'primary' AND n.groupid <> 0 AND n.isactive) THEN
+        RAISE EXCEPTION 'distribute: the cluster has no active worker'
+              USING ERRCODE = '55000',
+                    HINT = 'Add the workers first: SELECT citus_add_node(host, port) on the coordinator.';
+    END IF;
+    -- First (Citus changes no function after a parallel distributed
+    -- operation in the transaction): report_sessions, the reports' selection, is an inlined SQL function
+    -- on one node; Citus cannot plan a query whose distributed table only
+    -- appears once a function is inlined. On the cluster the same SELECT
+    -- (its own text, from the catalog) runs as a PL/pgSQL RETURN QUERY, so
+    -- session-report and report_time_zone keep working through it.
+    IF (SELECT p.prolang FROM pg_catalog.pg_proc p
+         WHERE p.oid = 'sessions.report_sessions(tstzrange, text, boolean, text[])'::pg_catalog.regprocedure)
+       = (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'sql') THEN
+        body := pg_catalog.substring(
+                    pg_catalog.pg_get_functiondef('sessions.report_sessions(tstzrange, text, boolean, text[])'::pg_catalog.regprocedure),
+                    '(?s)BEGIN ATOMIC\s*(.*);\s*END\s*$');
+        EXECUTE pg_catalog.format($f$CREATE OR REPLACE FUNCTION sessions.report_sessions(
+                range tstzrange, site text DEFAULT NULL, include_active boolean DEFAULT false, sites text[] DEFAULT NULL)
+            RETURNS SETOF sessions.store LANGUAGE plpgsql STABLE PARALLEL SAFE
+            SET search_path = pg_catalog, sessions, pg_temp AS %L$f$, 'BEGIN RETURN QUERY ' || body || '; END');
+    END IF;
+    -- Citus runs an aggregate in pieces (worker_partial_agg on the workers,
+    -- coord_combine_agg on the coordinator) and calls its support functions
+    -- itself, as the caller: on a cluster a reader needs EXECUTE on them
+    -- (on one node the server calls them, checked against the owner). On
+    -- every node: the workers' copies of the extension are their own.
+    grants := 'GRANT EXECUTE ON FUNCTION '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8), '
+        'sessions.session_stats_combine(sessions.session_stats, sessions.session_stats), '
+        'sessions.session_stats_final(sessions.session_stats) TO session_analytics_reader';
+    EXECUTE grants;
+    PERFORM pg_catalog.run_command_on_workers(grants);
+    -- The C triggers refuse to fire on shards; rows are copied by Citus
+    -- with them off, so no event or summary delta is written twice.
+    SET LOCAL citus.enable_unsafe_triggers = on;
+    -- Citus's NOTICEs about copying and leftover local data: handled here.
+    SET LOCAL client_min_messages = warning;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = 'sessions.store'::pg_catalog.regclass) THEN
+        IF (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+            PERFORM sessions.configure_summaries(false);
+        END IF;
+        ALTER TABLE sessions.store DISABLE TRIGGER store_events, DISABLE TRIGGER summary_insert,
+            DISABLE TRIGGER summary_update, DISABLE TRIGGER summary_delete, DISABLE TRIGGER summary_truncate;
+        ALTER TABLE sessions.site DISABLE TRIGGER summary_zone;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['role_namespace', 'site'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                        WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.create_reference_table(%L)', 'sessions.' || t);
+        END IF;
+    END LOOP;
+    -- A foreign key between distributed tables must include the
+    -- distribution column: a link's associate end (another namespace's
+    -- session) cannot be one, telemetry_link checks it instead.
+    IF EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conname = 'telemetry_associate_child_fkey'
+                AND c.conrelid = 'sessions.telemetry_associate'::pg_catalog.regclass) THEN
+        ALTER TABLE sessions.telemetry_associate DROP CONSTRAINT telemetry_associate_child_fkey;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['store', 'ocpi_charging_preferences', 'telemetry_associate', 'invoice_secret',
+                             'session_lease', 'import_rejects', 'summary_delta'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                        WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
+                                      'sessions.' || t, 'namespace', CASE WHEN t = 'store' THEN 'default' ELSE 'sessions.store' END);
+        END IF;
+    END LOOP;
+    -- The moved rows stay on the coordinator's disk, invisible, until
+    -- truncated (without firing any trigger: Citus truncates the shell).
+    FOR t IN SELECT c.relname FROM pg_catalog.pg_dist_partition p
+               JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
+              WHERE c.relnamespace = 'sessions'::pg_catalog.regnamespace
+                AND pg_catalog.pg_relation_size(c.oid) > 0 LOOP
+        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', 'sessions.' || t);
+    END LOOP;
+    RETURN QUERY
+        SELECT c.oid::pg_catalog.regclass,
+               CASE p.partmethod WHEN 'h' THEN 'distributed by ' || pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                                 WHEN 'n' THEN 'reference' ELSE 'local' END
+          FROM pg_catalog.pg_class c
+          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid = c.oid
+         WHERE c.relnamespace = 'sessions'::pg_catalog.regnamespace AND c.relkind = 'r'
+         ORDER BY 2, c.relname;
+END
+$$;
+COMMENT ON FUNCTION sessions.distribute() IS
+  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site as reference tables, moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
+REVOKE ALL ON FUNCTION sessions.distribute() FROM PUBLIC;

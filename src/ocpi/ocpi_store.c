@@ -36,6 +36,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "access/xact.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -797,9 +798,19 @@ sa_ocpi_put_many(PG_FUNCTION_ARGS)
 														   elemtype, typlen, typbyval, typalign));
 		}
 
-		rc = SPI_execute_plan(keep_plan_opts(&put_many_plan, put_many_sql, Nparams_ocpi_row,
-											 row_array_types, CURSOR_OPT_GENERIC_PLAN),
-							  params, NULL, false, 0);
+		/*
+		 * With Citus in the database the store may be distributed, and Citus
+		 * plans no INSERT ... SELECT whose parameters are unknown (a generic
+		 * plan): there the statement is planned once per call with its
+		 * values (docs/scale-out.md).
+		 */
+		if (OidIsValid(get_extension_oid("citus", true)))
+			rc = SPI_execute_with_args(put_many_sql, Nparams_ocpi_row, (Oid *) row_array_types,
+									   params, NULL, false, 0);
+		else
+			rc = SPI_execute_plan(keep_plan_opts(&put_many_plan, put_many_sql, Nparams_ocpi_row,
+												 row_array_types, CURSOR_OPT_GENERIC_PLAN),
+								  params, NULL, false, 0);
 		if (rc != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		for (uint64 r = 0; r < SPI_processed; r++)

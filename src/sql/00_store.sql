@@ -135,28 +135,62 @@ SELECT pg_catalog.pg_extension_config_dump('sessions.role_namespace', '');
  *		privileges it has (pg_has_role USAGE: a member of a NOINHERIT role,
  *		or a NOINHERIT member, gets the mapping only after SET ROLE, just as
  *		with table privileges); '*' in the result means every namespace.
- *		Mappings naming a role that no longer exists are ignored.
+ *		Mappings naming a role that no longer exists are ignored (to_regrole
+ *		gives NULL). The map alone is read, no catalog join: on Citus the
+ *		query goes to a placement of the reference table, where a tenant may
+ *		not read pg_authid. citus.allow_nested_distributed_execution lets a
+ *		worker's shard query (its policy) read the local placement of the
+ *		map; it names no setting on a server without Citus.
  */
 CREATE FUNCTION sessions.visible_namespaces()
 RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE
+SET citus.allow_nested_distributed_execution = on
 BEGIN ATOMIC
     SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.namespace), '{}')
       FROM sessions.role_namespace r
-      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role_name
-     WHERE pg_catalog.pg_has_role(g.oid, 'USAGE');
+     WHERE pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(r.role_name::pg_catalog.text)), 'USAGE');
 END;
 COMMENT ON FUNCTION sessions.visible_namespaces() IS
   'Namespaces the current role may see through sessions.role_namespace (''*'' = all)';
 
+/*
+ * namespace_visible
+ *		The policies' test: namespace is among visible_namespaces() of the
+ *		current role, or '*' is. The C function reads visible_namespaces()
+ *		once per call site and statement execution (as the InitPlan of a
+ *		sub-select would) and answers each row from that list; a policy
+ *		calls it instead of a sub-select because Citus refuses sub-selects in
+ *		the policies of distributed and reference tables (docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.namespace_visible(namespace text)
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_namespace_visible';
+COMMENT ON FUNCTION sessions.namespace_visible(text) IS
+  'True when the current role may see namespace (it or ''*'' is in sessions.visible_namespaces()); the row-level security test, visible_namespaces() read once per statement';
+
+/*
+ * role_mapped
+ *		The policy of role_namespace: role_name is the current role or a role
+ *		whose privileges it has (pg_has_role USAGE), the rule of
+ *		visible_namespaces(). A function, not a sub-select in the policy, for
+ *		the reason given at namespace_visible; no catalog join, for the reason
+ *		given at visible_namespaces.
+ */
+CREATE FUNCTION sessions.role_mapped(role_name name)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN COALESCE(pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(role_mapped.role_name::pg_catalog.text)), 'USAGE'), false);
+COMMENT ON FUNCTION sessions.role_mapped(name) IS
+  'True when role_name is the current role or one whose privileges it has (pg_has_role USAGE); the row-level security test of sessions.role_namespace';
+
 ALTER TABLE sessions.store ENABLE ROW LEVEL SECURITY;
--- The sub-selects become InitPlans: the map is read once per statement,
--- not once per row, so RLS costs almost nothing on large scans.
+-- visible_namespaces() is read once per statement (namespace_visible), not
+-- once per row, so RLS costs almost nothing on large scans.
 CREATE POLICY store_by_namespace ON sessions.store
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 
 -- Each role sees only the mappings that apply to it (the same rule as
 -- visible_namespaces(), so that function reads exactly its own rows), never
@@ -164,13 +198,11 @@ CREATE POLICY store_by_namespace ON sessions.store
 -- INSERT/UPDATE/DELETE grant and no policy for them.
 ALTER TABLE sessions.role_namespace ENABLE ROW LEVEL SECURITY;
 CREATE POLICY role_namespace_own ON sessions.role_namespace FOR SELECT
-    USING (EXISTS (SELECT FROM pg_catalog.pg_roles g
-                    WHERE g.rolname OPERATOR(pg_catalog.=) role_name
-                      AND pg_catalog.pg_has_role(g.oid, 'USAGE')));
+    USING (sessions.role_mapped(role_name));
 
 REVOKE ALL ON sessions.store, sessions.role_namespace FROM PUBLIC;
-REVOKE ALL ON FUNCTION sessions.visible_namespaces() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sessions.visible_namespaces(), sessions.namespace_visible(text), sessions.role_mapped(name) FROM PUBLIC;
 GRANT USAGE ON SCHEMA sessions TO session_analytics_reader;
 GRANT SELECT ON sessions.store, sessions.role_namespace TO session_analytics_reader;
-GRANT EXECUTE ON FUNCTION sessions.visible_namespaces() TO session_analytics_reader;
+GRANT EXECUTE ON FUNCTION sessions.visible_namespaces(), sessions.namespace_visible(text), sessions.role_mapped(name) TO session_analytics_reader;
 GRANT INSERT, UPDATE, DELETE ON sessions.store TO session_analytics_writer;

@@ -81,10 +81,8 @@ CREATE TRIGGER site_check BEFORE INSERT OR UPDATE ON sessions.site
 -- The store's rule: a role sees and writes the sites of its namespaces.
 ALTER TABLE sessions.site ENABLE ROW LEVEL SECURITY;
 CREATE POLICY site_by_namespace ON sessions.site
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 
 /*
  * site_writable

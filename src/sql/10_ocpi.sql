@@ -135,21 +135,25 @@ SELECT pg_catalog.pg_extension_config_dump('sessions.ocpi_charging_preferences',
 
 ALTER TABLE sessions.ocpi_charging_preferences ENABLE ROW LEVEL SECURITY;
 CREATE POLICY ocpi_charging_preferences_by_namespace ON sessions.ocpi_charging_preferences
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 
 -- GET, with the stored preferences on request (after their table: the body names it).
 CREATE FUNCTION sessions.ocpi_get(country_code text, party_id text, session_id text,
                                   with_preferences boolean DEFAULT false)
 RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
+AS $$
+DECLARE
+    r pg_catalog.jsonb;
+BEGIN
+    -- PL/pgSQL, not SQL: Citus binds the parameters of its statements, so
+    -- the look-up is routed to the namespace's shard (docs/scale-out.md).
     SELECT CASE WHEN ocpi_get.with_preferences AND p.preferences IS NOT NULL
                 THEN s.doc OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('charging_preferences', p.preferences)
                 ELSE s.doc END
+      INTO r
       FROM sessions.store s
       LEFT JOIN sessions.ocpi_charging_preferences p
         ON p.session_key OPERATOR(pg_catalog.=) s.session_key AND p.namespace OPERATOR(pg_catalog.=) s.namespace
@@ -158,7 +162,9 @@ BEGIN ATOMIC
                 OPERATOR(pg_catalog.||) pg_catalog.upper(ocpi_get.party_id COLLATE "C"))
        AND s.kind OPERATOR(pg_catalog.=) 'ocpi'
        AND s.external_id OPERATOR(pg_catalog.=) pg_catalog.upper(ocpi_get.session_id COLLATE "C");
-END;
+    RETURN r;
+END
+$$;
 COMMENT ON FUNCTION sessions.ocpi_get(text, text, text, boolean) IS
   'OCPI GET: the Session as stored, NULL when unknown (keys compare case-insensitively); with_preferences: with its stored charging_preferences';
 
@@ -214,10 +220,12 @@ BEGIN
         RETURN 'NOT_POSSIBLE';
     END IF;
 
-    INSERT INTO sessions.ocpi_charging_preferences AS p (session_key, namespace, preferences)
-    VALUES (s.session_key, s.namespace, ocpi_put_charging_preferences.preferences)
+    -- The stamp comes in with the row: Citus allows no non-IMMUTABLE
+    -- function in DO UPDATE SET of a distributed table (docs/scale-out.md).
+    INSERT INTO sessions.ocpi_charging_preferences AS p (session_key, namespace, preferences, updated_at)
+    VALUES (s.session_key, s.namespace, ocpi_put_charging_preferences.preferences, pg_catalog.now())
     ON CONFLICT ON CONSTRAINT ocpi_charging_preferences_pkey
-    DO UPDATE SET preferences = excluded.preferences, updated_at = pg_catalog.now();
+    DO UPDATE SET preferences = excluded.preferences, updated_at = excluded.updated_at;
     RETURN 'ACCEPTED';
 END;
 $$;

@@ -531,12 +531,19 @@ COMMENT ON FUNCTION sessions.report_time_zone(tstzrange, text, text[], text, tex
  * report_stats
  *		The session_stats of a report's selection by the path report_path
  *		says: summed from the live summaries (summary_stats) when they answer
- *		exactly, else aggregated over report_sessions in the report's zone.
- *		daily_report, summary_report and session-report's chart all read it,
- *		so they take one path for the same arguments. The scan's subquery
- *		runs only when summary_stats is NULL (summary_stats, a function scan
- *		in FROM, runs once). An empty selection is NULL on both paths, as an
- *		aggregate over no rows is.
+ *		exactly, else aggregated over the store's rows of report_sessions in
+ *		the report's zone. daily_report, summary_report and session-report's
+ *		chart all read it, so they take one path for the same arguments. An
+ *		empty selection is NULL on both paths, as an aggregate over no rows
+ *		is. The zone is resolved here, once, on the node the report runs on,
+ *		and passed with micro_threshold into the aggregate as values (a Citus
+ *		worker sees neither the caller's settings nor its TimeZone).
+ *		PL/pgSQL with the store named in the query (not the inlined
+ *		report_sessions): Citus plans a query on a distributed table only
+ *		when it names the table, and binds the parameters of PL/pgSQL
+ *		statements but not of SQL functions; the aggregate then runs as
+ *		partial aggregates on the workers (docs/scale-out.md). The WHERE
+ *		clause is report_sessions'.
  */
 CREATE FUNCTION sessions.report_stats(
     range tstzrange,
@@ -546,21 +553,38 @@ CREATE FUNCTION sessions.report_stats(
     include_active boolean DEFAULT false,
     sites text[] DEFAULT NULL)
 RETURNS sessions.session_stats
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
--- No JIT: it compiled the never-run scan of a summary answer (4.6 -> 25 ms
--- at 5M sessions) and made the scan itself slower (docs/summaries.md).
+-- No JIT: the scan is faster without it (docs/summaries.md).
 SET jit = off
 AS $$
-    SELECT CASE WHEN a.st IS NULL THEN (
-                SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh,
-                                                  (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z), $3)
-                  FROM sessions.report_sessions($1, $4, $5, $6) s)
-                WHEN EXISTS (SELECT FROM sessions.days(a.st)) THEN a.st END
-      FROM sessions.summary_stats($1, $2, $3, $4, $5, $6) AS a(st)
+DECLARE
+    st   sessions.session_stats;
+    zone pg_catalog.text;
+BEGIN
+    st := sessions.summary_stats($1, $2, $3, $4, $5, $6);
+    IF st IS NOT NULL THEN
+        IF NOT EXISTS (SELECT FROM sessions.days(st)) THEN
+            RETURN NULL;
+        END IF;
+        RETURN st;
+    END IF;
+    zone := (SELECT z.time_zone FROM sessions.report_time_zone($1, $4, $6, NULL, $2) z);
+    SELECT sessions.session_stats_agg(s.started_at, s.ended_at, s.kwh, zone, $3) INTO st
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($1 IS NULL OR ($1 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($1), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($1), 'infinity'::pg_catalog.timestamptz)))
+       AND ($4 IS NULL OR s.site OPERATOR(pg_catalog.=) $4)
+       AND ($6 IS NULL OR s.site OPERATOR(pg_catalog.=) ANY ($6))
+       AND ($5 OR s.ended_at IS NOT NULL);
+    RETURN st;
+END
 $$;
 COMMENT ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]) IS
-  'The session_stats of a report''s selection (arguments as daily_report): from the live summaries when sessions.report_path says so, else a scan of sessions.report_sessions; what daily_report, summary_report and session-report''s chart read';
+  'The session_stats of a report''s selection (arguments as daily_report): from the live summaries when sessions.report_path says so, else a scan of report_sessions'' rows, zone and micro_threshold passed as values (partial aggregates on Citus workers); what daily_report, summary_report and session-report''s chart read';
 
 /*
  * report_sites
@@ -659,6 +683,54 @@ $$;
 COMMENT ON FUNCTION sessions.summary_report(tstzrange, text, float8, text, boolean, text[]) IS
   'Charging sessions (ocpi, powerflex) of the store started in range (at site, or at one of sites) in one row: SESHIS combined summary; zone as daily_report';
 
+/*
+ * user_report_rows
+ *		The rows of user_report (its arguments renamed: PL/pgSQL refuses an
+ *		argument named as a result column). PL/pgSQL over the store itself
+ *		(the WHERE clause is report_sessions' with site NULL and
+ *		include_active): Citus plans a query on a distributed table only when
+ *		it names the table and binds the parameters of PL/pgSQL statements,
+ *		not of SQL functions; the zone is resolved once, here, and volts
+ *		travels as a value (docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.user_report_rows(p_user_ref text, p_range tstzrange, p_tz text, p_volts float8)
+RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_key uuid, namespace text,
+              external_id text, site text, started_local timestamp, ended_local timestamp,
+              duration text, duration_interval interval, kwh float8, average_w float8,
+              average_a float8, rating text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    zone pg_catalog.text;
+BEGIN
+    zone := (SELECT z.time_zone FROM sessions.report_time_zone($2, NULL, NULL, $1, $3) z);
+    RETURN QUERY
+    SELECT s.user_ref,
+           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
+           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
+           s.session_key, s.namespace, s.external_id, s.site,
+           pg_catalog.timezone(zone, s.started_at),
+           pg_catalog.timezone(zone, s.ended_at),
+           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
+           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
+           s.kwh,
+           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
+           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
+           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
+      FROM sessions.store s
+     WHERE s.kind OPERATOR(pg_catalog.=) ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+       AND s.started_at IS NOT NULL
+       AND ($2 IS NULL OR ($2 OPERATOR(pg_catalog.@>) s.started_at
+            AND s.started_at OPERATOR(pg_catalog.>=) COALESCE(pg_catalog.lower($2), '-infinity'::pg_catalog.timestamptz)
+            AND s.started_at OPERATOR(pg_catalog.<=) COALESCE(pg_catalog.upper($2), 'infinity'::pg_catalog.timestamptz)))
+       AND ($1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1)
+     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.user_report_rows(text, tstzrange, text, float8) IS
+  'The rows of sessions.user_report (internal to it; PL/pgSQL so that Citus binds its parameters)';
+
 CREATE FUNCTION sessions.user_report(
     user_ref text DEFAULT NULL,
     range tstzrange DEFAULT NULL,
@@ -671,22 +743,7 @@ RETURNS TABLE(user_ref text, user_sessions bigint, session_no bigint, session_ke
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
-    SELECT s.user_ref,
-           pg_catalog.count(*) OVER (PARTITION BY s.user_ref),
-           pg_catalog.row_number() OVER (PARTITION BY s.user_ref ORDER BY s.started_at DESC, s.session_key),
-           s.session_key, s.namespace, s.external_id, s.site,
-           pg_catalog.timezone(z.time_zone, s.started_at),
-           pg_catalog.timezone(z.time_zone, s.ended_at),
-           sessions.format_duration(s.ended_at OPERATOR(pg_catalog.-) s.started_at),
-           s.ended_at OPERATOR(pg_catalog.-) s.started_at,
-           s.kwh,
-           sessions.average_power_w(s.kwh, s.started_at, s.ended_at),
-           sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4),
-           sessions.charge_rating(sessions.average_current_a(s.kwh, s.started_at, s.ended_at, $4))
-      FROM sessions.report_sessions($2, NULL, true) s
-     CROSS JOIN sessions.report_time_zone($2, NULL, NULL, $1, $3) z
-     WHERE $1 IS NULL OR s.user_ref OPERATOR(pg_catalog.=) $1
-     ORDER BY s.user_ref NULLS FIRST, s.started_at DESC, s.session_key
+    SELECT * FROM sessions.user_report_rows($1, $2, $3, $4)
 $$;
 COMMENT ON FUNCTION sessions.user_report(text, tstzrange, text, float8) IS
   'Charging sessions (ocpi, powerflex) per user (NULL user first), newest first: local start/end (tz, else sessions.report_time_zone), duration, kWh, average W and A, rating';
@@ -736,5 +793,6 @@ GRANT EXECUTE ON FUNCTION
     sessions.totals(sessions.session_stats),
     sessions.daily_report(tstzrange, text, float8, text, boolean, text[]),
     sessions.summary_report(tstzrange, text, float8, text, boolean, text[]),
-    sessions.user_report(text, tstzrange, text, float8)
+    sessions.user_report(text, tstzrange, text, float8),
+    sessions.user_report_rows(text, tstzrange, text, float8)
   TO session_analytics_reader;

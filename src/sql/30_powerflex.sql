@@ -31,10 +31,8 @@ SELECT pg_catalog.pg_extension_config_dump('sessions.import_rejects', '');
 -- Writers may read, log and delete rejects of their own namespaces only.
 ALTER TABLE sessions.import_rejects ENABLE ROW LEVEL SECURITY;
 CREATE POLICY import_rejects_by_namespace ON sessions.import_rejects
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 
 /*
  * powerflex_row_problem

@@ -24,7 +24,9 @@ CREATE TABLE sessions.telemetry_associate (
     namespace            text NOT NULL,
     associate_key        uuid NOT NULL,
     associate_namespace  text NOT NULL,
-    CONSTRAINT telemetry_associate_pkey PRIMARY KEY (session_key, associate_key),
+    -- The parent's namespace is in the key so the table can be distributed
+    -- by it with the store (docs/scale-out.md).
+    CONSTRAINT telemetry_associate_pkey PRIMARY KEY (session_key, namespace, associate_key),
     CONSTRAINT telemetry_associate_parent_fkey FOREIGN KEY (session_key, namespace)
         REFERENCES sessions.store (session_key, namespace) ON DELETE CASCADE,
     CONSTRAINT telemetry_associate_child_fkey FOREIGN KEY (associate_key, associate_namespace)
@@ -41,12 +43,8 @@ SELECT pg_catalog.pg_extension_config_dump('sessions.telemetry_associate', '');
 -- session to another data source's nor learn another source's keys.
 ALTER TABLE sessions.telemetry_associate ENABLE ROW LEVEL SECURITY;
 CREATE POLICY telemetry_associate_by_namespace ON sessions.telemetry_associate
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR (namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-               AND associate_namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR (namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-               AND associate_namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])));
+    USING (sessions.namespace_visible(namespace) AND sessions.namespace_visible(associate_namespace))
+    WITH CHECK (sessions.namespace_visible(namespace) AND sessions.namespace_visible(associate_namespace));
 REVOKE ALL ON sessions.telemetry_associate FROM PUBLIC;
 GRANT SELECT ON sessions.telemetry_associate TO session_analytics_reader;
 GRANT INSERT, DELETE ON sessions.telemetry_associate TO session_analytics_writer;
@@ -65,14 +63,31 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     r sessions.store;
+    ns pg_catalog.text;
 BEGIN
     IF p_key IS NULL THEN
         RAISE EXCEPTION 'session_key must not be NULL' USING ERRCODE = '22004';
     END IF;
-    SELECT * INTO r FROM sessions.store s
-     WHERE s.session_key = p_key AND s.kind = 'telemetry'
-       FOR UPDATE;
-    IF NOT FOUND THEN
+    -- The namespace first, then the row locked by its whole key: Citus locks
+    -- only in a query that names the distribution column. A given
+    -- data_source is tried as the namespace; otherwise (or when the key is
+    -- not there) one unlocked probe finds it, which on Citus asks every
+    -- shard (docs/scale-out.md, "Look-ups without the namespace").
+    IF p_data_source IS NOT NULL THEN
+        SELECT * INTO r FROM sessions.store s
+         WHERE s.session_key = p_key AND s.namespace = p_data_source AND s.kind = 'telemetry'
+           FOR UPDATE;
+    END IF;
+    IF r.session_key IS NULL THEN
+        SELECT s.namespace INTO ns FROM sessions.store s
+         WHERE s.session_key = p_key AND s.kind = 'telemetry' LIMIT 1;
+        IF ns IS NOT NULL THEN
+            SELECT * INTO r FROM sessions.store s
+             WHERE s.session_key = p_key AND s.namespace = ns AND s.kind = 'telemetry'
+               FOR UPDATE;
+        END IF;
+    END IF;
+    IF r.session_key IS NULL THEN
         RAISE EXCEPTION 'telemetry session % does not exist', p_key
             USING ERRCODE = 'P0002', HINT = 'Create it with sessions.create_session().';
     END IF;
@@ -111,6 +126,9 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     child_ns text;
+    cycle boolean;
+    frontier uuid[];
+    seen uuid[];
 BEGIN
     IF p_associate IS NULL THEN
         RAISE EXCEPTION 'associate_key must not be NULL' USING ERRCODE = '22004';
@@ -121,14 +139,19 @@ BEGIN
         RAISE EXCEPTION 'associate session % does not exist', p_associate USING ERRCODE = 'P0002';
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('sessions.telemetry_associate'));
-    IF p_associate = p_parent.session_key OR EXISTS (
-        WITH RECURSIVE down(k) AS (
-            SELECT a.associate_key FROM sessions.telemetry_associate a WHERE a.session_key = p_associate
-            UNION
-            SELECT a.associate_key FROM sessions.telemetry_associate a JOIN down ON a.session_key = down.k
-        )
-        SELECT 1 FROM down WHERE k = p_parent.session_key)
-    THEN
+    -- A cycle: the parent is the associate or among its descendants. Walked
+    -- one level per query (Citus plans no recursive CTE across namespaces;
+    -- docs/scale-out.md); seen keeps the walk finite.
+    cycle := p_associate = p_parent.session_key;
+    frontier := ARRAY[p_associate];
+    seen := frontier;
+    WHILE NOT cycle AND pg_catalog.cardinality(frontier) > 0 LOOP
+        frontier := ARRAY(SELECT DISTINCT a.associate_key FROM sessions.telemetry_associate a
+                           WHERE a.session_key = ANY (frontier) AND NOT a.associate_key = ANY (seen));
+        cycle := p_parent.session_key = ANY (frontier);
+        seen := seen || frontier;
+    END LOOP;
+    IF cycle THEN
         RAISE EXCEPTION 'associating % with % would create a cycle', p_parent.session_key, p_associate
             USING ERRCODE = '23514', DETAIL = 'Session associations form a hierarchy; a session cannot be its own ancestor.';
     END IF;
@@ -319,28 +342,36 @@ COMMENT ON FUNCTION sessions.add_associate_session(uuid, uuid) IS
  */
 -- VOLATILE, not STABLE: a fresh snapshot per call, so a session created
 -- earlier in the same statement is found (docs/telemetry.md, "One statement").
+-- PL/pgSQL, whose statements' parameters Citus binds (docs/scale-out.md).
 CREATE FUNCTION sessions.associates(session_key uuid)
 RETURNS SETOF uuid
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
+    RETURN QUERY
     SELECT a.associate_key FROM sessions.telemetry_associate a
      WHERE a.session_key = associates.session_key
      ORDER BY a.associate_key;
-END;
+END
+$$;
 COMMENT ON FUNCTION sessions.associates(uuid) IS 'Keys of the sessions a telemetry session lists as associates';
 
 -- VOLATILE, not STABLE: a fresh snapshot per call, so a session created
 -- earlier in the same statement is found (docs/telemetry.md, "One statement").
+-- PL/pgSQL, whose statements' parameters Citus binds (docs/scale-out.md).
 CREATE FUNCTION sessions.parents(session_key uuid)
 RETURNS SETOF uuid
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
+    RETURN QUERY
     SELECT a.session_key FROM sessions.telemetry_associate a
      WHERE a.associate_key = parents.session_key
      ORDER BY a.session_key;
-END;
+END
+$$;
 COMMENT ON FUNCTION sessions.parents(uuid) IS 'Keys of the telemetry sessions that list this session as an associate';
 
 /*
@@ -452,19 +483,40 @@ COMMENT ON FUNCTION sessions.session_info(uuid) IS
  *		Stream API GetCurrentSessions in one query, optionally by data
  *		source; ended and expired sessions only when include_complete.
  */
+/*
+ * current_sessions_rows
+ *		The rows of current_sessions (its arguments renamed: PL/pgSQL refuses
+ *		an argument named as a result column); PL/pgSQL because Citus binds
+ *		the parameters of its statements, not of SQL functions
+ *		(docs/scale-out.md).
+ */
+CREATE FUNCTION sessions.current_sessions_rows(p_data_source text, p_include_complete boolean)
+RETURNS TABLE (key uuid, data_source text, identifier text, type text,
+               creation_time timestamptz, termination_time timestamptz, is_complete boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT t.session_key, t.data_source, t.identifier, t.type, t.creation_time, t.termination_time,
+           t.termination_time IS NOT NULL
+      FROM sessions.telemetry_sessions t
+     WHERE (p_data_source IS NULL OR t.data_source OPERATOR(pg_catalog.=) p_data_source)
+       AND (p_include_complete OR t.termination_time IS NULL)
+     ORDER BY t.creation_time DESC, t.session_key;
+END
+$$;
+COMMENT ON FUNCTION sessions.current_sessions_rows(text, boolean) IS
+  'The rows of sessions.current_sessions (internal to it; PL/pgSQL so that Citus binds its parameters)';
+
 CREATE FUNCTION sessions.current_sessions(data_source text DEFAULT NULL, include_complete boolean DEFAULT false)
 RETURNS TABLE (key uuid, data_source text, identifier text, type text,
                creation_time timestamptz, termination_time timestamptz, is_complete boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
-BEGIN ATOMIC
-    SELECT t.session_key, t.data_source, t.identifier, t.type, t.creation_time, t.termination_time,
-           t.termination_time IS NOT NULL
-      FROM sessions.telemetry_sessions t
-     WHERE (current_sessions.data_source IS NULL OR t.data_source = current_sessions.data_source)
-       AND (current_sessions.include_complete OR t.termination_time IS NULL)
-     ORDER BY t.creation_time DESC, t.session_key;
-END;
+AS $$
+    SELECT * FROM sessions.current_sessions_rows($1, $2)
+$$;
 COMMENT ON FUNCTION sessions.current_sessions(text, boolean) IS
   'Telemetry sessions (live only unless include_complete), newest first';
 
@@ -531,10 +583,11 @@ REVOKE ALL ON FUNCTION sessions.telemetry_details_limit(),
     sessions.update_session_details(uuid, jsonb), sessions.update_session_identifier(uuid, text),
     sessions.add_associate_session(uuid, uuid), sessions.end_session(uuid, text, timestamptz),
     sessions.associates(uuid), sessions.parents(uuid), sessions.session_info(uuid),
-    sessions.current_sessions(text, boolean), sessions.telemetry_daily(timestamptz, timestamptz, text)
+    sessions.current_sessions(text, boolean), sessions.current_sessions_rows(text, boolean),
+    sessions.telemetry_daily(timestamptz, timestamptz, text)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.telemetry_details_limit(), sessions.associates(uuid), sessions.parents(uuid),
-    sessions.session_info(uuid), sessions.current_sessions(text, boolean),
+    sessions.session_info(uuid), sessions.current_sessions(text, boolean), sessions.current_sessions_rows(text, boolean),
     sessions.telemetry_daily(timestamptz, timestamptz, text)
   TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.telemetry_row(uuid, text, boolean), sessions.telemetry_link(sessions.store, uuid),

@@ -162,6 +162,7 @@ AS $$
 DECLARE
     r sessions.store;
     x sessions.store;
+    ns pg_catalog.text;
     n pg_catalog.int4 := 0;
 BEGIN
     IF coalesce(p_reference, '') = '' THEN
@@ -169,13 +170,20 @@ BEGIN
     END IF;
     -- References are unique within a type only: a role that sees two types
     -- may see one reference twice, and must not act on either by chance.
-    -- One query reads (and locks) up to two rows: cheaper than a second
-    -- look-up, and no subtransaction (which would take a subxid per call).
-    FOR x IN SELECT * FROM sessions.store s
-              WHERE s.kind = 'invoice' AND s.external_id = p_reference
-              LIMIT 2 FOR UPDATE LOOP
-        n := n + 1;
-        r := x;
+    -- The types (namespaces) first, up to two, without a lock; then each row
+    -- locked by its whole key: Citus locks only in a query that names the
+    -- distribution column, and the unlocked probe asks every shard there
+    -- (docs/scale-out.md, "Look-ups without the namespace"). No
+    -- subtransaction (which would take a subxid per call).
+    FOREACH ns IN ARRAY ARRAY(SELECT s.namespace FROM sessions.store s
+                               WHERE s.kind = 'invoice' AND s.external_id = p_reference LIMIT 2) LOOP
+        SELECT * INTO x FROM sessions.store s
+         WHERE s.namespace = ns AND s.kind = 'invoice' AND s.external_id = p_reference
+           FOR UPDATE;
+        IF x.session_key IS NOT NULL THEN
+            n := n + 1;
+            r := x;
+        END IF;
     END LOOP;
     IF n = 0 THEN
         RAISE EXCEPTION 'session "%" does not exist', (CASE WHEN pg_catalog.length(p_reference) > 64 THEN pg_catalog.left(p_reference, 64) || '...' ELSE p_reference END)
@@ -288,6 +296,9 @@ AS $$
 DECLARE
     r sessions.store;
     cur int;
+    v_status pg_catalog.text;
+    v_ended pg_catalog.timestamptz;
+    v_patch pg_catalog.jsonb;
 BEGIN
     IF sessions.invoice_status_name(code) IS NULL THEN
         RAISE EXCEPTION 'status code % is not a session status', coalesce(code::text, 'NULL')
@@ -308,13 +319,15 @@ BEGIN
                   HINT = CASE WHEN cur NOT IN (100, 150, 170) THEN 'The session has reached a final status.'
                               ELSE 'Legal moves: 100 -> 150/170/4xx/440, 150 -> 170/200/4xx/440, 170 -> 150/200/4xx.' END;
     END IF;
+    -- The new values from the locked row r (the row as stored): Citus
+    -- allows no non-IMMUTABLE function inside CASE or COALESCE of an UPDATE.
+    v_status := CASE WHEN cur = code THEN r.status ELSE sessions.invoice_status_name(code) END;
+    v_ended := CASE WHEN code IN (100, 150) THEN r.ended_at ELSE coalesce(r.ended_at, greatest(pg_catalog.now(), r.started_at)) END;
+    v_patch := pg_catalog.jsonb_build_object('status_code', code, 'description',
+                   coalesce(description, CASE WHEN cur = code THEN r.doc ->> 'description' END,
+                            sessions.invoice_status_description(code)));
     UPDATE sessions.store s
-       SET status = CASE WHEN cur = code THEN s.status ELSE sessions.invoice_status_name(code) END,
-           ended_at = CASE WHEN code IN (100, 150) THEN s.ended_at ELSE coalesce(s.ended_at, greatest(pg_catalog.now(), s.started_at)) END,
-           last_updated = pg_catalog.now(),
-           doc = s.doc || pg_catalog.jsonb_build_object('status_code', code, 'description',
-                     coalesce(description, CASE WHEN cur = code THEN s.doc ->> 'description' END,
-                              sessions.invoice_status_description(code)))
+       SET status = v_status, ended_at = v_ended, last_updated = pg_catalog.now(), doc = s.doc || v_patch
      WHERE s.session_key = r.session_key AND s.namespace = r.namespace;
     RETURN sessions.session_status(reference);
 END
@@ -348,10 +361,12 @@ BEGIN
                'successful', coalesce((s.doc ->> 'successful')::bigint, 0) + ok::int,
                'failed', coalesce((s.doc ->> 'failed')::bigint, 0) + (NOT ok)::int)
      WHERE s.session_key = r.session_key AND s.namespace = r.namespace
-    RETURNING pg_catalog.jsonb_build_object('invoice_count', (s.doc ->> 'invoice_count')::bigint,
-                                 'successful', (s.doc ->> 'successful')::bigint,
-                                 'failed', (s.doc ->> 'failed')::bigint) INTO STRICT r.doc;
-    RETURN r.doc;
+    -- The counters are built from the returned document: Citus allows no
+    -- non-IMMUTABLE function (jsonb_build_object) in RETURNING.
+    RETURNING s.doc INTO STRICT r.doc;
+    RETURN pg_catalog.jsonb_build_object('invoice_count', (r.doc ->> 'invoice_count')::bigint,
+                                         'successful', (r.doc ->> 'successful')::bigint,
+                                         'failed', (r.doc ->> 'failed')::bigint);
 END
 $$;
 COMMENT ON FUNCTION sessions.count_session_item(text, boolean) IS
@@ -594,11 +609,9 @@ ALTER TABLE sessions.invoice_secret ENABLE ROW LEVEL SECURITY;
 -- the same 42501 as a real one and tells nothing about which keys exist.
 CREATE POLICY invoice_secret_owner ON sessions.invoice_secret
     USING (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
-           AND ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-                OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])))
+           AND sessions.namespace_visible(namespace))
     WITH CHECK (owner_role OPERATOR(pg_catalog.=) CURRENT_USER
-           AND ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-                OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])));
+           AND sessions.namespace_visible(namespace));
 REVOKE ALL ON sessions.invoice_secret FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON sessions.invoice_secret TO session_analytics_writer;
 
@@ -614,6 +627,9 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     r sessions.store;
+    -- A value, not CURRENT_USER in the ON CONFLICT clause: Citus allows no
+    -- non-IMMUTABLE function there.
+    me pg_catalog.name := CURRENT_USER;
 BEGIN
     IF secret IS NULL OR pg_catalog.length(secret) = 0 THEN
         RAISE EXCEPTION 'secret must not be empty' USING ERRCODE = '22023';
@@ -626,7 +642,7 @@ BEGIN
         INSERT INTO sessions.invoice_secret AS t (session_key, namespace, secret)
         VALUES (r.session_key, r.namespace, secret)
         ON CONFLICT (session_key, namespace) DO UPDATE SET secret = excluded.secret
-         WHERE t.owner_role = current_user;
+         WHERE t.owner_role = me;
         IF NOT FOUND THEN
             RAISE EXCEPTION USING ERRCODE = '42501';
         END IF;
@@ -677,10 +693,8 @@ CREATE TABLE sessions.session_lease (
 COMMENT ON TABLE sessions.session_lease IS 'Current lease holder of an invoice-style session';
 ALTER TABLE sessions.session_lease ENABLE ROW LEVEL SECURITY;
 CREATE POLICY session_lease_by_namespace ON sessions.session_lease
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]))
-    WITH CHECK ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace))
+    WITH CHECK (sessions.namespace_visible(namespace));
 REVOKE ALL ON sessions.session_lease FROM PUBLIC;
 GRANT SELECT ON sessions.session_lease TO session_analytics_reader;
 GRANT INSERT, UPDATE, DELETE ON sessions.session_lease TO session_analytics_writer;

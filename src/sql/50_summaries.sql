@@ -93,8 +93,7 @@ COMMENT ON COLUMN sessions.summary_delta.duration IS 'Summed duration of complet
 
 ALTER TABLE sessions.summary_delta ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summary_delta_by_namespace ON sessions.summary_delta FOR SELECT
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace));
 
 /*
  * summary_contribution
@@ -313,6 +312,12 @@ BEGIN
     -- SHARE: concurrent with writers, never with a rebuild (whose DELETE
     -- would skip the rows this deletes and miss the one it inserts).
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
+    -- Off, the summaries are dropped (summary_apply): nothing to compact.
+    -- On Citus they are off (distribute() in 80_scale_out), and this DELETE by ctid
+    -- could not be planned there.
+    IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+        RETURN 0;
+    END IF;
     WITH gone AS (
         DELETE FROM sessions.summary_delta d
          WHERE d.ctid = ANY (ARRAY(
@@ -439,6 +444,8 @@ RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
+DECLARE
+    distributed boolean;
 BEGIN
     IF enabled IS NULL OR micro_threshold IS NULL OR volts IS NULL OR good_a IS NULL OR fair_a IS NULL THEN
         RAISE EXCEPTION 'configure_summaries: no argument may be NULL'
@@ -452,6 +459,18 @@ BEGIN
     IF fair_a > good_a THEN
         RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
               USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
+    END IF;
+    -- The summary triggers fire on sessions.store alone, not on its Citus
+    -- shards: on a distributed store the summaries stay off.
+    IF enabled AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                                 WHERE p.logicalrelid = ''sessions.store''::pg_catalog.regclass)' INTO distributed;
+        IF distributed THEN
+            RAISE EXCEPTION 'configure_summaries: live summaries are not supported on a distributed store'
+                  USING ERRCODE = '0A000',
+                        DETAIL = 'distribute() switched them off; the reports scan the store, as partial aggregates on the workers.',
+                        HINT = 'Leave them off on a Citus cluster (docs/scale-out.md).';
+        END IF;
     END IF;
     IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
        AND volts = sessions.analytics_setting_default('volts') AND good_a = sessions.analytics_setting_default('good_amps')

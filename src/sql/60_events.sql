@@ -59,8 +59,7 @@ CREATE POLICY event_prune_state_shared ON sessions.event_prune_state FOR SELECT 
 
 ALTER TABLE sessions.event_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY event_log_by_namespace ON sessions.event_log
-    USING ('*'::text OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[])
-           OR namespace OPERATOR(pg_catalog.=) ANY ((SELECT sessions.visible_namespaces())::text[]));
+    USING (sessions.namespace_visible(namespace));
 
 CREATE FUNCTION sessions.store_events()
 RETURNS trigger

@@ -40,14 +40,22 @@ RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
+DECLARE
+    citus_worker boolean := false;
 BEGIN
-    RETURN pg_catalog.jsonb_build_object('expired', sessions.expire_sessions(),
+    -- On a Citus worker the store's rows are the cluster's, expired by the
+    -- coordinator's round: expiry runs once per cluster (docs/scale-out.md).
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        EXECUTE 'SELECT NOT pg_catalog.citus_is_coordinator()' INTO citus_worker;
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('expired', CASE WHEN citus_worker THEN 0 ELSE sessions.expire_sessions() END,
                               'events_pruned', sessions.prune_events(),
-                              'summaries_compacted', sessions.compact_summaries(), 'at', pg_catalog.now());
+                              'summaries_compacted', CASE WHEN citus_worker THEN 0 ELSE sessions.compact_summaries() END,
+                              'at', pg_catalog.now());
 END
 $$;
 COMMENT ON FUNCTION sessions.maintenance() IS
-  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}';
+  'Periodic housekeeping run by the expiry worker (expire_sessions(), prune_events(), compact_summaries()); returns {"expired": n, "events_pruned": n, "summaries_compacted": n, "at": time}; on a Citus worker it expires and compacts nothing (the coordinator does)';
 
 /*
  * metric_samples

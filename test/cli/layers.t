@@ -18,11 +18,12 @@ declare -A allowed=(
     [ocpi]=""
     [powerflex]="ocpi/jsonb_access.h"
     [lifecycle]="session_analytics.h"
+    [store]="session_analytics.h"
     [events]="session_analytics.h"
     [summaries]="analytics/analytics_params.h session_analytics.h"
     [workers]="session_analytics.h events/notify_handoff.h events/event_xact.h events/event_log.h"
 )
-layers=(analytics ocpi powerflex lifecycle summaries events workers)
+layers=(analytics ocpi powerflex lifecycle store summaries events workers)
 plan $(( ${#layers[@]} + 6 ))
 
 # The project headers (files of src/) that the C files of a directory include.

@@ -1,0 +1,143 @@
+-- session_analytics: scale-out on Citus (docs/scale-out.md). One step,
+-- sessions.distribute(), run on the coordinator, turns a single-node install
+-- into a distributed one: the store and the tables of its sessions sharded by
+-- namespace and co-located with it, the small shared tables as reference
+-- tables. Last of the parts: it names the tables of every other part.
+
+/*
+ * distribute
+ *		Distributes the extension's tables over the Citus cluster this
+ *		database is the coordinator of, moving the rows they hold:
+ *		  - by namespace, co-located with sessions.store: store,
+ *		    ocpi_charging_preferences, telemetry_associate, invoice_secret,
+ *		    session_lease, import_rejects, summary_delta;
+ *		  - reference tables (a copy on every node): role_namespace (the RLS
+ *		    map the workers read), site.
+ *		The rest stays on the coordinator (lifecycle_key, summary_config,
+ *		event_log, event_prune_state), where every call runs.
+ *		The store's triggers (events, live summaries) are C functions that
+ *		fire on sessions.store alone, not on its shards: they are disabled
+ *		before the rows move (so the copy writes no event and no summary
+ *		delta) and stay disabled, and the live summaries are switched off
+ *		(the reports scan the store). sessions.report_sessions becomes the
+ *		PL/pgSQL form of its own SELECT (Citus cannot plan the inlined
+ *		one). A reader gets EXECUTE on the aggregate's support functions on
+ *		every node (Citus calls them as the caller). Run it again after adding
+ *		a worker. Idempotent: a table already distributed
+ *		is left as it is. Owner only (create_distributed_table needs the
+ *		tables' owner).
+ */
+CREATE FUNCTION sessions.distribute()
+RETURNS TABLE(relation regclass, distribution text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    t pg_catalog.text;
+    body pg_catalog.text;
+    grants pg_catalog.text;
+    coordinator boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        RAISE EXCEPTION 'distribute: Citus is not loaded in this database'
+              USING ERRCODE = '0A000',
+                    DETAIL = 'sessions.distribute() shards the store over a Citus cluster; this database has no citus extension.',
+                    HINT = 'Add citus to shared_preload_libraries on every node, run CREATE EXTENSION citus, register the workers (citus_add_node) and call sessions.distribute() on the coordinator (docs/scale-out.md).';
+    END IF;
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO coordinator;
+    IF NOT coordinator THEN
+        RAISE EXCEPTION 'distribute: this node is not the Citus coordinator'
+              USING ERRCODE = '55000',
+                    HINT = 'Run sessions.distribute() on the coordinator; register it first with citus_set_coordinator_host() when it has no entry in pg_dist_node (docs/scale-out.md).';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node n WHERE n.noderole = 'primary' AND n.groupid <> 0 AND n.isactive) THEN
+        RAISE EXCEPTION 'distribute: the cluster has no active worker'
+              USING ERRCODE = '55000',
+                    HINT = 'Add the workers first: SELECT citus_add_node(host, port) on the coordinator.';
+    END IF;
+    -- First (Citus changes no function after a parallel distributed
+    -- operation in the transaction): report_sessions, the reports' selection, is an inlined SQL function
+    -- on one node; Citus cannot plan a query whose distributed table only
+    -- appears once a function is inlined. On the cluster the same SELECT
+    -- (its own text, from the catalog) runs as a PL/pgSQL RETURN QUERY, so
+    -- session-report and report_time_zone keep working through it.
+    IF (SELECT p.prolang FROM pg_catalog.pg_proc p
+         WHERE p.oid = 'sessions.report_sessions(tstzrange, text, boolean, text[])'::pg_catalog.regprocedure)
+       = (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'sql') THEN
+        body := pg_catalog.substring(
+                    pg_catalog.pg_get_functiondef('sessions.report_sessions(tstzrange, text, boolean, text[])'::pg_catalog.regprocedure),
+                    '(?s)BEGIN ATOMIC\s*(.*);\s*END\s*$');
+        EXECUTE pg_catalog.format($f$CREATE OR REPLACE FUNCTION sessions.report_sessions(
+                range tstzrange, site text DEFAULT NULL, include_active boolean DEFAULT false, sites text[] DEFAULT NULL)
+            RETURNS SETOF sessions.store LANGUAGE plpgsql STABLE PARALLEL SAFE
+            SET search_path = pg_catalog, sessions, pg_temp AS %L$f$, 'BEGIN RETURN QUERY ' || body || '; END');
+    END IF;
+    -- Citus runs an aggregate in pieces (worker_partial_agg on the workers,
+    -- coord_combine_agg on the coordinator) and calls its support functions
+    -- itself, as the caller: on a cluster a reader needs EXECUTE on them
+    -- (on one node the server calls them, checked against the owner). On
+    -- every node: the workers' copies of the extension are their own.
+    grants := 'GRANT EXECUTE ON FUNCTION '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8), '
+        'sessions.session_stats_trans(sessions.session_stats, timestamptz, timestamptz, float8, text, float8, float8), '
+        'sessions.session_stats_combine(sessions.session_stats, sessions.session_stats), '
+        'sessions.session_stats_final(sessions.session_stats) TO session_analytics_reader';
+    EXECUTE grants;
+    PERFORM pg_catalog.run_command_on_workers(grants);
+    -- The C triggers refuse to fire on shards; rows are copied by Citus
+    -- with them off, so no event or summary delta is written twice.
+    SET LOCAL citus.enable_unsafe_triggers = on;
+    -- Citus's NOTICEs about copying and leftover local data: handled here.
+    SET LOCAL client_min_messages = warning;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = 'sessions.store'::pg_catalog.regclass) THEN
+        IF (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+            PERFORM sessions.configure_summaries(false);
+        END IF;
+        ALTER TABLE sessions.store DISABLE TRIGGER store_events, DISABLE TRIGGER summary_insert,
+            DISABLE TRIGGER summary_update, DISABLE TRIGGER summary_delete, DISABLE TRIGGER summary_truncate;
+        ALTER TABLE sessions.site DISABLE TRIGGER summary_zone;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['role_namespace', 'site'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                        WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.create_reference_table(%L)', 'sessions.' || t);
+        END IF;
+    END LOOP;
+    -- A foreign key between distributed tables must include the
+    -- distribution column: a link's associate end (another namespace's
+    -- session) cannot be one, telemetry_link checks it instead.
+    IF EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conname = 'telemetry_associate_child_fkey'
+                AND c.conrelid = 'sessions.telemetry_associate'::pg_catalog.regclass) THEN
+        ALTER TABLE sessions.telemetry_associate DROP CONSTRAINT telemetry_associate_child_fkey;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['store', 'ocpi_charging_preferences', 'telemetry_associate', 'invoice_secret',
+                             'session_lease', 'import_rejects', 'summary_delta'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                        WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
+                                      'sessions.' || t, 'namespace', CASE WHEN t = 'store' THEN 'default' ELSE 'sessions.store' END);
+        END IF;
+    END LOOP;
+    -- The moved rows stay on the coordinator's disk, invisible, until
+    -- truncated (without firing any trigger: Citus truncates the shell).
+    FOR t IN SELECT c.relname FROM pg_catalog.pg_dist_partition p
+               JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
+              WHERE c.relnamespace = 'sessions'::pg_catalog.regnamespace
+                AND pg_catalog.pg_relation_size(c.oid) > 0 LOOP
+        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', 'sessions.' || t);
+    END LOOP;
+    RETURN QUERY
+        SELECT c.oid::pg_catalog.regclass,
+               CASE p.partmethod WHEN 'h' THEN 'distributed by ' || pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                                 WHEN 'n' THEN 'reference' ELSE 'local' END
+          FROM pg_catalog.pg_class c
+          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid = c.oid
+         WHERE c.relnamespace = 'sessions'::pg_catalog.regnamespace AND c.relkind = 'r'
+         ORDER BY 2, c.relname;
+END
+$$;
+COMMENT ON FUNCTION sessions.distribute() IS
+  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site as reference tables, moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
+REVOKE ALL ON FUNCTION sessions.distribute() FROM PUBLIC;
