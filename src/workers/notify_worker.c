@@ -8,8 +8,10 @@
  * shared_preload_libraries, one worker ("session_analytics notifier")
  * connects to session_analytics.database; writers there that logged events
  * queue no NOTIFY and only set its latch after commit. The worker reads the
- * log after the last seq it delivered through sessions.events_since (the
- * catch-up order: never an event after a higher-numbered one), queues the
+ * log after the last seq it delivered in the catch-up order of
+ * sessions.events_since (never an event after a higher-numbered one): in C
+ * by the primary key while the snapshot's xmin bounds it (deliver_fast),
+ * else through events_since itself (deliver_sql), and queues the
  * same payloads on the same channels in one transaction per batch, and
  * remembers the batch's last seq in shared memory, where a restarted worker
  * resumes. session_analytics.notify_mode chooses the path (docs/notifications.md).
