@@ -1971,3 +1971,121 @@ CREATE OR REPLACE FUNCTION sessions.powerflex_row_problem(r jsonb)
 RETURNS text
 AS 'MODULE_PATHNAME', 'sa_powerflex_row_problem'
 LANGUAGE C STABLE PARALLEL UNSAFE;
+
+-- events_page returns its rows with one RETURN QUERY, no PL/pgSQL step per
+-- row (issue 14: session-listen's catch-up).
+CREATE OR REPLACE FUNCTION sessions.events_page(after_seq bigint, namespace text DEFAULT NULL, max_rows int DEFAULT 1000)
+RETURNS TABLE (ev sessions.event_log, through bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    snap     pg_catalog.pg_snapshot := pg_catalog.pg_current_snapshot();
+    pruned   pg_catalog.int8;
+    head     pg_catalog.int8;
+    top_h    pg_catalog.xid8;
+    lim      pg_catalog.xid8;
+    nx       pg_catalog.xid8;
+    harmless pg_catalog.xid[];
+    n        pg_catalog.int4 := 0;
+    nxt      pg_catalog.int8;
+    settled  pg_catalog.int8;
+BEGIN
+    IF after_seq IS NULL THEN
+        RAISE EXCEPTION 'after_seq must not be NULL' USING ERRCODE = '22004',
+            HINT = 'Pass 0 to read the whole log, or sessions.events_head() to start at the current position.';
+    END IF;
+    IF after_seq OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'after_seq must be >= 0, got %', after_seq USING ERRCODE = '22023';
+    END IF;
+    IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION 'max_rows must be between 1 and 100000, got %', COALESCE(max_rows::pg_catalog.text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT s.pruned_through INTO pruned FROM sessions.event_prune_state s;
+    IF after_seq OPERATOR(pg_catalog.<) pruned THEN
+        RAISE EXCEPTION 'events after seq % are no longer in the log', after_seq USING ERRCODE = '22023',
+            DETAIL = pg_catalog.format('Events up to seq %s were removed by retention (session_analytics.event_retention).', pruned),
+            HINT = 'Resynchronise from the store, then resume from sessions.events_head().';
+    END IF;
+    -- The page's limit, as events_since finds it but never looking below
+    -- after_seq: cheap bound first (the snapshot's xmin has passed the
+    -- event's horizon), else the exact rule of sessions.events_head.
+    head := (SELECT e.seq FROM sessions.event_log e
+              WHERE e.seq OPERATOR(pg_catalog.>) after_seq
+                AND e.horizon OPERATOR(pg_catalog.<=) pg_catalog.pg_snapshot_xmin(snap)
+              ORDER BY e.seq DESC LIMIT 1);
+    IF head IS NULL THEN
+        top_h := (SELECT e.horizon FROM sessions.event_log e
+                   WHERE e.seq OPERATOR(pg_catalog.>) after_seq ORDER BY e.seq DESC LIMIT 1);
+    END IF;
+    IF top_h IS NOT NULL THEN
+        -- Kept in step with sessions.events_head (see its comment).
+        harmless := ARRAY(
+            SELECT t.transactionid FROM pg_catalog.pg_locks t
+             WHERE t.locktype OPERATOR(pg_catalog.=) 'transactionid'
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_catalog.pg_locks l
+                    WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+                      AND l.relation OPERATOR(pg_catalog.=) 'sessions.event_log'::pg_catalog.regclass
+                      AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
+                                                              WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                      AND l.virtualtransaction OPERATOR(pg_catalog.=) t.virtualtransaction
+                      AND l.mode OPERATOR(pg_catalog.<>) ALL (ARRAY['AccessShareLock', 'RowShareLock'])));
+        SELECT pg_catalog.min(c.x) INTO lim
+          FROM (SELECT x FROM pg_catalog.pg_snapshot_xip(snap) AS x
+                UNION ALL SELECT pg_catalog.pg_current_xact_id_if_assigned()) AS c
+         WHERE c.x IS NOT NULL
+           AND NOT (pg_catalog.xid(c.x) OPERATOR(pg_catalog.=) ANY (harmless)
+                    AND pg_catalog.pg_xact_status(c.x) OPERATOR(pg_catalog.=) 'in progress');
+        nx := pg_catalog.pg_snapshot_xmax(snap);
+        WHILE nx OPERATOR(pg_catalog.<) top_h AND pg_catalog.xid(nx) OPERATOR(pg_catalog.=) ANY (harmless)
+              AND pg_catalog.pg_xact_status(nx) OPERATOR(pg_catalog.=) 'in progress' LOOP
+            nx := (((nx::pg_catalog.text)::pg_catalog.int8 OPERATOR(pg_catalog.+) 1)::pg_catalog.text)::pg_catalog.xid8;
+        END LOOP;
+        lim := LEAST(lim, nx);
+        head := (SELECT e.seq FROM sessions.event_log e
+                  WHERE e.seq OPERATOR(pg_catalog.>) after_seq AND e.horizon OPERATOR(pg_catalog.<=) lim
+                  ORDER BY e.seq DESC LIMIT 1);
+    END IF;
+    head := COALESCE(head, after_seq);
+    -- One statement for the rows (no PL/pgSQL step per row): they reach the
+    -- result in the query's order, the bound row after them.
+    RETURN QUERY
+        SELECT e, e.seq FROM sessions.event_log e
+         WHERE e.seq OPERATOR(pg_catalog.>) after_seq AND e.seq OPERATOR(pg_catalog.<=) head
+           AND (events_page.namespace IS NULL OR e.namespace OPERATOR(pg_catalog.=) events_page.namespace)
+         ORDER BY e.seq
+         LIMIT max_rows;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    ev := NULL;
+    IF n OPERATOR(pg_catalog.>=) max_rows THEN
+        -- A full page: more may follow right after its last row (read again
+        -- in the function's one snapshot: the same row).
+        through := (SELECT e.seq FROM sessions.event_log e
+                     WHERE e.seq OPERATOR(pg_catalog.>) after_seq AND e.seq OPERATOR(pg_catalog.<=) head
+                       AND (events_page.namespace IS NULL OR e.namespace OPERATOR(pg_catalog.=) events_page.namespace)
+                     ORDER BY e.seq
+                     OFFSET max_rows OPERATOR(pg_catalog.-) 1 LIMIT 1);
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    -- Every event of the caller's up to head was returned. Past head, up to
+    -- the settled bound, but below the first such event not returned. A
+    -- caller that row-level security does not limit reads every row past
+    -- head on its next page anyway: the bound would save it nothing.
+    IF pg_catalog.row_security_active('sessions.event_log'::pg_catalog.regclass) THEN
+        settled := sessions.events_settled();
+    END IF;
+    IF settled OPERATOR(pg_catalog.>) head THEN
+        nxt := (SELECT e.seq FROM sessions.event_log e
+                 WHERE e.seq OPERATOR(pg_catalog.>) head AND e.seq OPERATOR(pg_catalog.<=) settled
+                   AND (events_page.namespace IS NULL OR e.namespace OPERATOR(pg_catalog.=) events_page.namespace)
+                 ORDER BY e.seq LIMIT 1);
+        through := GREATEST(head, COALESCE(nxt OPERATOR(pg_catalog.-) 1, settled));
+    ELSE
+        through := head;
+    END IF;
+    RETURN NEXT;
+END
+$$;
