@@ -283,6 +283,7 @@ DECLARE
     n        pg_catalog.int4 := 0;
     nxt      pg_catalog.int8;
     settled  pg_catalog.int8;
+    r        sessions.event_log;
 BEGIN
     IF after_seq IS NULL THEN
         RAISE EXCEPTION 'after_seq must not be NULL' USING ERRCODE = '22004',
@@ -342,24 +343,21 @@ BEGIN
                   ORDER BY e.seq DESC LIMIT 1);
     END IF;
     head := COALESCE(head, after_seq);
-    -- One statement for the rows (no PL/pgSQL step per row): they reach the
-    -- result in the query's order, the bound row after them.
-    RETURN QUERY
-        SELECT e, e.seq FROM sessions.event_log e
+    FOR r IN
+        SELECT e.* FROM sessions.event_log e
          WHERE e.seq OPERATOR(pg_catalog.>) after_seq AND e.seq OPERATOR(pg_catalog.<=) head
            AND (events_page.namespace IS NULL OR e.namespace OPERATOR(pg_catalog.=) events_page.namespace)
          ORDER BY e.seq
-         LIMIT max_rows;
-    GET DIAGNOSTICS n = ROW_COUNT;
+         LIMIT max_rows
+    LOOP
+        ev := r;
+        through := r.seq;
+        n := n OPERATOR(pg_catalog.+) 1;
+        RETURN NEXT;
+    END LOOP;
     ev := NULL;
     IF n OPERATOR(pg_catalog.>=) max_rows THEN
-        -- A full page: more may follow right after its last row (read again
-        -- in the function's one snapshot: the same row).
-        through := (SELECT e.seq FROM sessions.event_log e
-                     WHERE e.seq OPERATOR(pg_catalog.>) after_seq AND e.seq OPERATOR(pg_catalog.<=) head
-                       AND (events_page.namespace IS NULL OR e.namespace OPERATOR(pg_catalog.=) events_page.namespace)
-                     ORDER BY e.seq
-                     OFFSET max_rows OPERATOR(pg_catalog.-) 1 LIMIT 1);
+        -- A full page: more may follow right after its last row.
         RETURN NEXT;
         RETURN;
     END IF;
