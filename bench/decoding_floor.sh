@@ -27,7 +27,7 @@ pgc_init "$SRC/.test/decoding"
 pgc_stage
 pgc_start "shared_buffers = 1GB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" "synchronous_commit = off" \
           "shared_preload_libraries = 'session_analytics'" "session_analytics.database = 'bench'" \
-          "max_replication_slots = 4" "autovacuum = off"
+          "max_replication_slots = 4" "autovacuum = off" "session_analytics.expiry_interval = 0"
 export PATH=$PGC_TOOLS:$PGC_BIN:$PATH
 W=$PGC_DIR/w; rm -rf "$W"; mkdir -p "$W"
 psql -X -q -c "CREATE DATABASE bench"; export PGDATABASE=bench
@@ -56,10 +56,11 @@ HZ=$(getconf CLK_TCK)
 # run NAME: one measured run; appends "runs writer_ticks cluster_ticks tps" to $W/NAME.
 run() {
     local pb wpids all r0 r1 w0 w1 a0 a1
+    PM=$(head -1 "$PGC_DIR/data/postmaster.pid")
     pgbench -n -M prepared -c 4 -j 4 -T "$DUR" -f "$W/start_stop.sql" >"$W/pgbench.out" 2>&1 & pb=$!
     sleep 1
     wpids=$(q "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'pgbench'")
-    all=$(pgrep -P "$PM" | tr '\n' ' ')
+    all=$(pgrep -P "$PM" | tr '\n' ' ' || true)
     r0=$(q "SELECT count(*) FROM sessions.store")
     w0=$(cpu $wpids); a0=$(cpu $all)
     sleep $((DUR - 2))
@@ -89,7 +90,6 @@ q "ALTER SYSTEM SET wal_level = replica"; pgc_restart; sleep 1
 q "ALTER TABLE sessions.store DISABLE TRIGGER store_events"
 run off_replica
 q "ALTER SYSTEM SET wal_level = logical"; pgc_restart; sleep 1
-PM=$(head -1 "$PGC_DIR/data/postmaster.pid")
 : >"$W/off"; : >"$W/log"; : >"$W/slot"; : >"$W/decode"
 for _ in $(seq 1 "$ROUNDS"); do
     q "ALTER TABLE sessions.store DISABLE TRIGGER store_events"
