@@ -28,8 +28,9 @@
  *   the notifier's start position, so the notifier announces them) rather
  *   than sending them twice. The choice never goes the other way within a
  *   transaction: once the notifier's, always the notifier's.
- * - Same output. The notifier announces each row it reads back through
- *   sessions.events_since with events/event_xact.c's sa_events_announce, so the
+ * - Same output. The notifier announces each row it reads back (by the
+ *   log's primary key, or through sessions.events_since, in the same order
+ *   and bound) with events/event_xact.c's sa_events_announce, so the
  *   channels, payloads, coalescing and order are those a commit-mode
  *   writer would have sent (counted per delivery batch).
  * - Wake-up. A transaction whose events are the notifier's sets its latch

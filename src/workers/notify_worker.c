@@ -8,8 +8,10 @@
  * shared_preload_libraries, one worker ("session_analytics notifier")
  * connects to session_analytics.database; writers there that logged events
  * queue no NOTIFY and only set its latch after commit. The worker reads the
- * log after the last seq it delivered through sessions.events_since (the
- * catch-up order: never an event after a higher-numbered one), queues the
+ * log after the last seq it delivered in the catch-up order of
+ * sessions.events_since (never an event after a higher-numbered one): in C
+ * by the primary key while the snapshot's xmin bounds it (deliver_fast),
+ * else through events_since itself (deliver_sql), and queues the
  * same payloads on the same channels in one transaction per batch, and
  * remembers the batch's last seq in shared memory, where a restarted worker
  * resumes. session_analytics.notify_mode chooses the path (docs/notifications.md).
@@ -22,8 +24,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -43,7 +52,9 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
@@ -297,28 +308,220 @@ notifier_check_log(void)
 }
 
 /*
- * notifier_deliver
- *		One batch: the events after the last delivered seq, in the order of
- *		sessions.events_since, announced on their channels in one transaction
- *		(one NOTIFY queue lock for the batch). The position moves only once
- *		the transaction has committed. Returns the number of events.
+ * notifier_round_begin
+ *		Opens a delivery round: a transaction with SPI connected, but no
+ *		snapshot yet. deliver_fast takes it once it holds its locks on the
+ *		log, so a round that waited for a DDL lock (ALTER or DROP of the log)
+ *		reads what that transaction committed.
+ */
+static void
+notifier_round_begin(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgstat_report_activity(STATE_RUNNING, "session_analytics notifier: deliver");
+}
+
+/*
+ * widen_xid
+ *		A snapshot's 32-bit xid as the 64-bit one it stands for, as
+ *		pg_current_snapshot() widens it: within 2^31 below the next xid.
+ */
+static uint64
+widen_xid(TransactionId xid, FullTransactionId next)
+{
+	uint32		epoch = EpochFromFullTransactionId(next);
+
+	if (!TransactionIdIsNormal(xid))
+		return (uint64) xid;
+	if (xid > XidFromFullTransactionId(next))
+		epoch--;
+	return U64FromFullTransactionId(FullTransactionIdFromEpochAndXid(epoch, xid));
+}
+
+/*
+ * open_log
+ *		The log the position belongs to (sa_notifier->logrelid) and its
+ *		primary key, locked for reading, when they still look as the fast
+ *		read needs them: the relation exists under that OID (DROP EXTENSION
+ *		drops it; a recreated log has another OID), is a table named
+ *		event_log whose seq and horizon columns have their types at their
+ *		Anum_event_log_* positions, and whose primary key is a btree on seq
+ *		alone. NULL otherwise: the round takes the SQL path, whose checks
+ *		(extension installed, log recreated) say what happened. So the
+ *		extension and log checks cost a relcache lookup per round, not a
+ *		catalog scan and a query.
+ */
+static Relation
+open_log(Relation *index)
+{
+	Oid			logid = sa_notifier->logrelid;
+	Relation	rel;
+	Relation	idx;
+	TupleDesc	desc;
+	Form_pg_attribute seq_att,
+				horizon_att;
+	Oid			pk;
+
+	if (!OidIsValid(logid) || (rel = try_table_open(logid, AccessShareLock)) == NULL)
+		return NULL;
+	desc = RelationGetDescr(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		strcmp(RelationGetRelationName(rel), "event_log") != 0 ||
+		desc->natts != Natts_event_log)
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+	seq_att = TupleDescAttr(desc, Anum_event_log_seq - 1);
+	horizon_att = TupleDescAttr(desc, Anum_event_log_horizon - 1);
+	pk = RelationGetPrimaryKeyIndex(rel);
+	if (seq_att->attisdropped || seq_att->atttypid != INT8OID ||
+		horizon_att->attisdropped || horizon_att->atttypid != XID8OID || !OidIsValid(pk))
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+	idx = index_open(pk, AccessShareLock);
+	if (idx->rd_rel->relam != BTREE_AM_OID || idx->rd_index->indnatts != 1 ||
+		idx->rd_index->indkey.values[0] != Anum_event_log_seq)
+	{
+		index_close(idx, AccessShareLock);
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+	*index = idx;
+	return rel;
+}
+
+/*
+ * deliver_fast
+ *		The round's read of the log in C, in place of sessions.events_since:
+ *		the primary key from the delivered position on, in the round's
+ *		snapshot. The position's own row must still be there with the
+ *		horizon delivered (the log check of notifier_check_log, answered by
+ *		the same index descent). Of the events past it, those up to the last
+ *		one whose horizon the snapshot's xmin has passed are final (the cheap
+ *		bound of events_since: every transaction that could still hold a
+ *		lower seq has ended) and are announced, in seq order, at most
+ *		NOTIFIER_BATCH. Returns their number with the last seq and horizon
+ *		in *last and *last_horizon, or -1, having announced nothing, when
+ *		the round must take the SQL path: the log or its key not as
+ *		expected (recreated, dropped, altered), the position's row gone or
+ *		another (pruned, log emptied: the sequence check decides), or events
+ *		past the position none of which is final by the cheap bound (the
+ *		exact bound of sessions.events_head reads pg_locks).
  */
 static int
-notifier_deliver(void)
+deliver_fast(int64 *last, uint64 *last_horizon)
+{
+	Relation	rel;
+	Relation	idx = NULL;
+	Snapshot	snap;
+	uint64		xmin;
+	uint64		delivered = pg_atomic_read_u64(&sa_notifier->delivered);
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	Datum	   *rows;
+	int64	   *seqs;
+	uint64	   *horizons;
+	int			n = 0,
+				maxrows = 64,
+				usable = 0;
+	bool		at_position = false;
+	uint64		position_horizon = 0;
+
+	rel = open_log(&idx);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (rel == NULL)
+		return -1;
+	snap = GetActiveSnapshot();
+	xmin = widen_xid(snap->xmin, ReadNextFullTransactionId());
+
+	rows = palloc(sizeof(Datum) * maxrows);
+	seqs = palloc(sizeof(int64) * maxrows);
+	horizons = palloc(sizeof(uint64) * maxrows);
+	ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum((int64) delivered));
+	scan = index_beginscan(rel, idx, snap, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+	while (n < NOTIFIER_BATCH && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		seq_null,
+					h_null;
+		int64		seq = DatumGetInt64(slot_getattr(slot, Anum_event_log_seq, &seq_null));
+		Datum		hd = slot_getattr(slot, Anum_event_log_horizon, &h_null);
+		uint64		h;
+
+		if (seq_null || h_null)
+			elog(ERROR, "sessions.event_log holds a row with a NULL seq or horizon");
+		h = U64FromFullTransactionId(DatumGetFullTransactionId(hd));
+		if (seq <= (int64) delivered)
+		{
+			if (seq == (int64) delivered)
+			{
+				at_position = true;
+				position_horizon = h;
+			}
+			continue;
+		}
+		if (n == maxrows)
+		{
+			maxrows *= 2;
+			rows = repalloc(rows, sizeof(Datum) * maxrows);
+			seqs = repalloc(seqs, sizeof(int64) * maxrows);
+			horizons = repalloc(horizons, sizeof(uint64) * maxrows);
+		}
+		rows[n] = ExecFetchSlotHeapTupleDatum(slot);
+		seqs[n] = seq;
+		horizons[n] = h;
+		n++;
+		if (h <= xmin)
+			usable = n;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+
+	if (delivered > 0 && !at_position)
+		return -1;
+	if (at_position && sa_notifier->horizon != 0 && position_horizon != sa_notifier->horizon)
+		return -1;
+	if (n > 0 && usable == 0)
+		return -1;
+	for (int i = 0; i < usable; i++)
+		sa_events_announce(DatumGetHeapTupleHeader(rows[i]));
+	if (usable > 0)
+	{
+		*last = seqs[usable - 1];
+		*last_horizon = horizons[usable - 1];
+	}
+	return usable;
+}
+
+/*
+ * deliver_sql
+ *		The round's SQL path, taken when deliver_fast cannot decide: the
+ *		extension check (waiting out ALTER/DROP EXTENSION), the log check
+ *		(notifier_check_log: recreated log, sequence below the position,
+ *		another event at the position), then sessions.events_since, whose
+ *		exact bound covers a log that an open transaction holds back.
+ *		Returns the number of events announced (-1: the extension is gone,
+ *		the notifier stops delivering).
+ */
+static int
+deliver_sql(int64 *last, uint64 *last_horizon)
 {
 	Oid			argtypes[2] = {INT8OID, INT4OID};
 	Datum		args[2];
 	uint64		n;
-	int64		last = 0;
-	uint64		last_horizon = 0;
 
-	sa_worker_round_begin("session_analytics notifier: deliver");
 	if (!sa_worker_extension_installed("session_analytics notifier", &warned_missing))
-	{
-		sa_worker_round_end();
-		notifier_deactivate("extension not installed");
-		return 0;
-	}
+		return -1;
 	notifier_check_log();
 	args[0] = Int64GetDatum((int64) pg_atomic_read_u64(&sa_notifier->delivered));
 	args[1] = Int32GetDatum(NOTIFIER_BATCH);
@@ -344,10 +547,50 @@ notifier_deliver(void)
 		if (isnull)
 			elog(ERROR, "sessions.events_since returned a NULL row");
 		sa_events_announce(DatumGetHeapTupleHeader(row));
-		last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		last_horizon = U64FromFullTransactionId(DatumGetFullTransactionId(
+		*last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		*last_horizon = U64FromFullTransactionId(DatumGetFullTransactionId(
 						SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull)));
 	}
+	return (int) n;
+}
+
+/* Rounds that took the SQL path, and all delivering rounds (notify_status is unchanged; DEBUG1 reports them). */
+static uint64 rounds_sql = 0;
+static uint64 rounds_all = 0;
+
+/*
+ * notifier_deliver
+ *		One batch: the events after the last delivered seq, in seq order,
+ *		announced on their channels in one transaction (one NOTIFY queue
+ *		lock for the batch): read in C by deliver_fast, or through
+ *		sessions.events_since by deliver_sql when it cannot decide. The
+ *		position moves only once the transaction has committed. Returns the
+ *		number of events.
+ */
+static int
+notifier_deliver(void)
+{
+	int			n;
+	int64		last = 0;
+	uint64		last_horizon = 0;
+
+	notifier_round_begin();
+	rounds_all++;
+	n = deliver_fast(&last, &last_horizon);
+	if (n < 0)
+	{
+		rounds_sql++;
+		n = deliver_sql(&last, &last_horizon);
+		if (n < 0)
+		{
+			sa_worker_round_end();
+			notifier_deactivate("extension not installed");
+			return 0;
+		}
+	}
+	if ((rounds_all & 0xffff) == 0)
+		elog(DEBUG1, "session_analytics notifier: " UINT64_FORMAT " of " UINT64_FORMAT " rounds took the SQL path",
+			 rounds_sql, rounds_all);
 
 	/* Commit and move the position with no interrupt in between. */
 	HOLD_INTERRUPTS();
@@ -358,7 +601,7 @@ notifier_deliver(void)
 		pg_atomic_write_u64(&sa_notifier->delivered, (uint64) last);
 	}
 	RESUME_INTERRUPTS();
-	return (int) n;
+	return n;
 }
 
 /*

@@ -10,7 +10,7 @@
 # are in test/cli/listen_faults.t.)
 . "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/lib/cluster.sh"
-plan 22
+plan 33
 
 cluster_start notifier_faults "session_analytics.database = 'postgres'" "restart_after_crash = on"
 ok $? "cluster with the library preloaded starts"
@@ -91,6 +91,63 @@ q -c "TRUNCATE sessions.event_log" -c "ALTER SEQUENCE sessions.event_seq RESTART
 listen_round a4 a4 5
 ok $? "log emptied and sequence restarted: the listener hears the new events"
 is "$(check "$T/a4" 0)" ok "from seq 1, every event once, in order"
+restarts=$(grep -c "delivering the event log from its start" "$PGC_DIR/server.log")
+
+# --- (d) the notifier's own read of the log (C, by the primary key) -----------------
+# A transaction that took a seq and commits late: the events after it wait
+# for it (the snapshot's xmin has not passed their horizons), then all
+# arrive once and in seq order; nothing is delivered past the open event.
+h=$(q -c "SELECT sessions.events_head()")
+listen_start "$T/d1" done_d1
+q -c "BEGIN" -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-TNM', 'LATE1', 'ACTIVE')" \
+  -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null & HOLD=$!
+sleep 0.3
+writer d1 10
+sleep 0.5
+kill -0 $HOLD 2>/dev/null
+ok $? "(the late transaction is still open)"
+is "$(grep -c . "$T/d1")" 0 "an open transaction's event holds back every later event: nothing delivered past it"
+wait $HOLD
+marker done_d1
+wait $LP
+is "$(check "$T/d1" "$h")" ok "after it commits: its event and the later ones once, in seq order"
+# A transaction holding an xid but writing no event keeps the snapshot's
+# xmin back; the notifier's SQL path (the exact bound) still delivers.
+h=$(q -c "SELECT sessions.events_head()")
+listen_start "$T/d2" done_d2
+LP2=$LP
+q -c "BEGIN" -c "SELECT pg_current_xact_id()" -c "SELECT pg_sleep(5)" -c "COMMIT" >/dev/null & HOLD=$!
+sleep 0.3
+listen_round d2x d2 5
+ok $? "an open transaction that writes no event does not hold delivery back"
+kill -0 $HOLD 2>/dev/null
+ok $? "(delivered while it was still open)"
+marker done_d2
+wait $LP2
+is "$(check "$T/d2" "$h")" ok "every event once, in order"
+wait $HOLD
+# The primary key dropped (the notifier reads through SQL meanwhile) and
+# created again (a new index OID): nothing lost, nothing twice.
+h=$(q -c "SELECT sessions.events_head()")
+listen_start "$T/d3" done_d3
+writer d3a 5
+q -c "ALTER TABLE sessions.event_log DROP CONSTRAINT event_log_pkey" >/dev/null
+writer d3b 5
+q -c "ALTER TABLE sessions.event_log ADD CONSTRAINT event_log_pkey PRIMARY KEY (seq)" >/dev/null
+writer d3c 5
+marker done_d3
+wait $LP
+ok $? "primary key dropped and created again under the notifier: the listener got the marker"
+is "$(check "$T/d3" "$h")" ok "every event once, in order, across the index change"
+# The log emptied, its sequence not restarted: the position's row is gone,
+# the notifier carries on after it (no restart from seq 1).
+q -c "TRUNCATE sessions.event_log" >/dev/null
+h=$(q -c "SELECT last_value FROM sessions.event_seq")
+listen_round d4 d4 5
+ok $? "log emptied (sequence kept): the listener hears the new events"
+is "$(check "$T/d4" "$h")" ok "the new events once, in order"
+is "$(grep -c "delivering the event log from its start" "$PGC_DIR/server.log")" "$restarts" \
+   "no restart of delivery from seq 1 for a log emptied without restarting its sequence"
 
 # --- (b) the notifier terminated (SIGTERM) mid-burst --------------------------------
 h=$(q -c "SELECT sessions.events_head()")
