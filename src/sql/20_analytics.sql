@@ -477,6 +477,8 @@ DECLARE
     n_zones  pg_catalog.int8;
     n_unset  pg_catalog.int8;
     one_zone pg_catalog.text;
+    mlo      pg_catalog.date;
+    mhi      pg_catalog.date;
 BEGIN
     -- A zone given is checked where it is used (the aggregate, timezone()):
     -- check_time_zone's exception block would make this PARALLEL UNSAFE,
@@ -499,16 +501,68 @@ BEGIN
         source := 'default';
         RETURN;
     END IF;
-    SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
-           pg_catalog.min(z.time_zone),
-           pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
-      INTO n_sites, n_zones, n_unset, one_zone, site_zones
-      FROM (SELECT DISTINCT s.namespace
-              -- the sessions the report covers, active ones too (a report
-              -- with include_active must not change zone)
-              FROM sessions.report_sessions(report_time_zone.range, report_time_zone.site, true, report_time_zone.sites) s
-             WHERE report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref) n
-      LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+    IF report_time_zone.user_ref IS NULL
+       AND pg_catalog.lower(COALESCE(pg_catalog.current_setting('session_analytics.report_summaries', true), 'on'))
+           NOT IN ('off', 'false', 'no', '0')
+       AND COALESCE((SELECT c.enabled FROM sessions.summary_config c WHERE c.id), true) THEN
+        -- The report's namespaces without reading its sessions: the live
+        -- summaries hold every session while they are on. Candidates are
+        -- the namespaces with sessions within two days of the range (a
+        -- local day is within a day of the UTC one), as report_path finds
+        -- them. A candidate with a session on a local day wholly inside the
+        -- range is one of the report's; any other can have the report's
+        -- sessions only on the range's first or last local day, so an
+        -- index probe of two days at each end decides it exactly.
+        IF report_time_zone.range IS NOT NULL AND NOT pg_catalog.lower_inf(report_time_zone.range) THEN
+            mlo := pg_catalog.timezone('UTC', pg_catalog.lower(report_time_zone.range))::pg_catalog.date OPERATOR(pg_catalog.-) 2;
+        END IF;
+        IF report_time_zone.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_time_zone.range) THEN
+            mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_time_zone.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
+        END IF;
+        SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+               pg_catalog.min(z.time_zone),
+               pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+          INTO n_sites, n_zones, n_unset, one_zone, site_zones
+          FROM (SELECT c.namespace
+                  FROM (SELECT d.namespace,
+                               pg_catalog.bool_or(report_time_zone.range IS NULL
+                                   OR (report_time_zone.range @> pg_catalog.timezone(d.time_zone, d.day::pg_catalog.timestamp)
+                                       AND report_time_zone.range @> (pg_catalog.timezone(d.time_zone, (d.day OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamp)
+                                                                      OPERATOR(pg_catalog.-) '1 microsecond'::pg_catalog.interval))) AS inside
+                          FROM sessions.summary_delta d
+                         WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+                           AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+                           AND (report_time_zone.site IS NULL OR d.site = report_time_zone.site)
+                           AND (report_time_zone.sites IS NULL OR d.site = ANY (report_time_zone.sites))
+                         GROUP BY d.namespace, d.kind, d.site, d.day, d.time_zone
+                        HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+                 GROUP BY c.namespace
+                HAVING pg_catalog.bool_or(c.inside)
+                    OR (NOT pg_catalog.lower_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                                   report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                       pg_catalog.lower(report_time_zone.range),
+                                       pg_catalog.lower(report_time_zone.range) OPERATOR(pg_catalog.+) '2 days'::pg_catalog.interval),
+                                   report_time_zone.site, true, report_time_zone.sites) s
+                                WHERE s.namespace = c.namespace))
+                    OR (NOT pg_catalog.upper_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                                   report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                       pg_catalog.upper(report_time_zone.range) OPERATOR(pg_catalog.-) '2 days'::pg_catalog.interval,
+                                       pg_catalog.upper(report_time_zone.range), '(]'),
+                                   report_time_zone.site, true, report_time_zone.sites) s
+                                WHERE s.namespace = c.namespace))) n
+          LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+    ELSE
+        SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+               pg_catalog.min(z.time_zone),
+               pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+          INTO n_sites, n_zones, n_unset, one_zone, site_zones
+          FROM (SELECT DISTINCT s.namespace
+                  -- the sessions the report covers, active ones too (a report
+                  -- with include_active must not change zone)
+                  FROM sessions.report_sessions(report_time_zone.range, report_time_zone.site, true, report_time_zone.sites) s
+                 WHERE report_time_zone.user_ref IS NULL OR s.user_ref = report_time_zone.user_ref) n
+          LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+    END IF;
     IF n_zones = 1 AND n_unset = 0 THEN
         time_zone := one_zone;
         source := 'site';

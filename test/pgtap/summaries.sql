@@ -13,7 +13,7 @@
 --
 -- Not in a transaction: the connections must see the setup.
 SET client_min_messages = warning;
-SELECT plan(86);
+SELECT plan(88);
 
 DO $$
 BEGIN
@@ -293,6 +293,23 @@ BEGIN
 END
 $$;
 
+-- zone_diff(...): report_time_zone's answer (zone, source, the sites and
+-- their zones) from the live summaries' namespaces against the scan's; NULL
+-- when equal.
+CREATE FUNCTION pg_temp.zone_diff(r tstzrange, site text DEFAULT NULL, sites text[] DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql SET client_min_messages = warning AS $$
+DECLARE
+    a text;
+    b text;
+BEGIN
+    a := (SELECT z::text FROM sessions.report_time_zone(r, site, sites) z);
+    SET LOCAL session_analytics.report_summaries = off;
+    b := (SELECT z::text FROM sessions.report_time_zone(r, site, sites) z);
+    SET LOCAL session_analytics.report_summaries = on;
+    RETURN CASE WHEN a IS DISTINCT FROM b THEN format('zone of %s site %s sites %s: %s / %s', r, site, sites, a, b) END;
+END
+$$;
+
 -- every_report(): daily and summary reports of each site in its zone over
 -- months and DST days, with and without active sessions, by location; the
 -- mismatches (an empty array when all agree).
@@ -315,12 +332,23 @@ BEGIN
                                      pg_temp.daily_diff(rg, ns.tz, 'only-' || ns.namespace, true),
                                      pg_temp.summary_diff(rg, ns.tz, 'only-' || ns.namespace, true),
                                      pg_temp.figures_diff(rg, ns.tz, 'only-' || ns.namespace),
-                                     pg_temp.figures_diff(rg, ns.tz, 'only-' || ns.namespace, true)] LOOP
+                                     pg_temp.figures_diff(rg, ns.tz, 'only-' || ns.namespace, true),
+                                     pg_temp.zone_diff(rg, 'only-' || ns.namespace)] LOOP
                 IF d IS NOT NULL THEN
                     bad := bad || format('%s %s: %s', ns.namespace, rg, d);
                 END IF;
             END LOOP;
         END LOOP;
+    END LOOP;
+    -- The zone of reports over every site: whole days, parts of days, open
+    -- and empty ranges, one session's instant.
+    FOR rg IN SELECT x FROM (VALUES (NULL::tstzrange), ('empty'), ('[2025-03-01, 2025-04-01)'), ('[2025-03-01 05:00+00, 2025-03-09 13:30+00)'),
+                                    ('(2025-03-08 23:00+00, 2025-03-09 02:00+00]'), ('[2025-10-26 00:00+01, 2025-10-26 00:00+01]'),
+                                    ('[2025-11-03 08:00+00,)'), ('(,2025-02-03 16:00+00)'), ('[2025-06-01, 2025-06-02)')) v(x) LOOP
+        d := pg_temp.zone_diff(rg);
+        IF d IS NOT NULL THEN
+            bad := bad || d;
+        END IF;
     END LOOP;
     RETURN bad;
 END
@@ -358,6 +386,26 @@ RESET session_analytics.report_summaries;
 SELECT is(pg_temp.every_report(), '{}'::text[], 'every report of every site from the summaries equals the scan');
 SELECT cmp_ok((SELECT sum(days)::int FROM pg_temp.compared), '>', 200, 'and they compared hundreds of non-empty days');
 SELECT cmp_ok((SELECT count(*)::int FROM pg_temp.failed), '<', 40, 'few random writes were refused (and rolled back their transaction)');
+
+-- report_time_zone finds a report's sites from the summaries: over most of
+-- a year it reads no session (the days inside the range name them), where
+-- the scan reads every session of the range.
+CREATE FUNCTION pg_temp.zone_reads(r tstzrange) RETURNS bigint LANGUAGE plpgsql SET client_min_messages = warning AS $$
+DECLARE
+    n0 bigint := (SELECT COALESCE(x.seq_tup_read, 0) + COALESCE(x.idx_tup_fetch, 0) FROM pg_stat_xact_user_tables x
+                   WHERE x.relid = 'sessions.store'::regclass);
+BEGIN
+    PERFORM sessions.report_time_zone(r);
+    RETURN (SELECT COALESCE(x.seq_tup_read, 0) + COALESCE(x.idx_tup_fetch, 0) FROM pg_stat_xact_user_tables x
+             WHERE x.relid = 'sessions.store'::regclass) - n0;
+END
+$$;
+SELECT is(pg_temp.zone_reads('[2025-02-01, 2025-12-01)'), 0::bigint,
+          'report_time_zone over ten months, summaries on: no session read');
+SET session_analytics.report_summaries = off;
+SELECT cmp_ok(pg_temp.zone_reads('[2025-02-01, 2025-12-01)'), '>', 100::bigint,
+              'and with report_summaries = off it reads the range''s sessions');
+RESET session_analytics.report_summaries;
 
 -- Every site, all days, each in its own zone (zone from the site).
 SELECT is(pg_temp.daily_diff(NULL, NULL, 'only-NL-TNM'), NULL, 'all days of one site, zone from the site');
