@@ -2137,6 +2137,11 @@ COMMENT ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean
  *		include_active) when report_path says 'summaries', else the scan.
  *		The site line of session-report's combined summary. micro_threshold
  *		only decides the path (and is checked as the reports check it).
+ *		All time (range NULL) is read from the summaries whenever they are
+ *		kept and report_summaries is on, whatever the zones and parameters:
+ *		every session is on some day in any zone, and a site's name does not
+ *		depend on how its sessions are classified; session-report's --site
+ *		look-up asks that.
  */
 CREATE FUNCTION sessions.report_sites(
     range tstzrange,
@@ -2155,6 +2160,25 @@ BEGIN
     IF report_sites.micro_threshold IS NOT NULL THEN
         -- refused as the reports refuse it (not finite, not > 0)
         PERFORM sessions.classify(0, report_sites.micro_threshold);
+    END IF;
+    IF report_sites.range IS NULL
+       AND pg_catalog.lower(COALESCE(pg_catalog.current_setting('session_analytics.report_summaries', true), 'on'))
+           NOT IN ('off', 'false', 'no', '0')
+       AND (SELECT COALESCE(c.enabled, true) FROM (SELECT 1) one LEFT JOIN sessions.summary_config c ON c.id) THEN
+        IF report_sites.tz IS NOT NULL THEN
+            -- refused as report_path refuses it (no exception block: parallel safe)
+            PERFORM pg_catalog.timezone(report_sites.tz, pg_catalog.now());
+        END IF;
+        RETURN QUERY
+        SELECT d.site
+          FROM sessions.summary_delta d
+         WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+           AND (report_sites.site IS NULL OR d.site = report_sites.site)
+           AND (report_sites.sites IS NULL OR d.site = ANY (report_sites.sites))
+         GROUP BY d.site
+        HAVING pg_catalog.sum(d.completed) <> 0
+            OR (report_sites.include_active AND pg_catalog.sum(d.active) <> 0);
+        RETURN;
     END IF;
     p := sessions.report_path($1, $2, $3, $4, $5, $6);
     IF p.path = 'summaries' THEN
@@ -2176,7 +2200,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.report_sites(tstzrange, text, float8, text, boolean, text[]) IS
-  'The distinct sites (NULL: sessions without one) of a report''s selection (arguments as daily_report), from the live summaries when sessions.report_path says so, else a scan; the site line of session-report''s combined summary';
+  'The distinct sites (NULL: sessions without one) of a report''s selection (arguments as daily_report), from the live summaries when sessions.report_path says so (all time, range NULL: whenever the summaries are kept and report_summaries is on), else a scan; the site line of session-report''s combined summary and its --site look-up';
 REVOKE ALL ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]),
     sessions.report_sites(tstzrange, text, float8, text, boolean, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.report_stats(tstzrange, text, float8, text, boolean, text[]),

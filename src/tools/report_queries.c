@@ -236,8 +236,9 @@ sites_literal(void)
 /*
  * resolve_sites
  *		--site names matched, without regard to case, against the sites of
- *		the sessions the role can see that a report can cover
- *		(sessions.report_sessions over all time, active ones too);
+ *		the sessions the role can see that a report can cover, over all
+ *		time, active ones too (sessions.report_sites: from the live
+ *		summaries when they are kept, else a scan of report_sessions);
  *		sites_param gets every match, the exact names report_sessions takes.
  *		A name that matches none exits 5 listing the sites there are (50 at
  *		most).
@@ -251,8 +252,8 @@ resolve_sites(void)
 	if (opt.nsites == 0)
 		return;
 	p[0] = sites_literal();
-	res = query("WITH k AS MATERIALIZED (SELECT DISTINCT s.site FROM sessions.report_sessions(NULL, NULL, true) s"
-				"  WHERE s.site IS NOT NULL),"
+	res = query("WITH k AS MATERIALIZED (SELECT x.site FROM sessions.report_sites(NULL::tstzrange, micro_threshold => NULL,"
+				"  include_active => true) x(site) WHERE x.site IS NOT NULL),"
 				" w AS (SELECT u.want, u.n FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY u(want, n)),"
 				" m AS (SELECT k.site FROM k WHERE pg_catalog.lower(k.site) IN (SELECT pg_catalog.lower(w.want) FROM w))"
 				" SELECT (SELECT pg_catalog.array_agg(m.site ORDER BY m.site) FROM m)::text,"

@@ -5,7 +5,7 @@
 # otherwise, with the same output; --debug and the JSON "figures" member say
 # which path; --user and the listings always scan.
 . "$(dirname "$0")/tap.sh"
-plan 32
+plan 34
 
 T=$SA_TEST_DIR/report_summaries
 rm -rf "$T"; mkdir -p "$T"
@@ -101,6 +101,12 @@ like "$(cat "$T/forged.svg")" "2025-09-09: 63.6% empty \(7 of 11\)" "the chart r
 like "$(cat "$T/forged.txt")" "Site: Airport P2, Downtown Charging Hub, Forged$" "the combined summary's site line reads them too"
 PGOPTIONS=$SCAN session-report --empty --micro "${RANGE[@]}" --graph "$T/forged.scan.svg" >/dev/null
 like "$(cat "$T/forged.scan.svg")" "2025-09-09: 60.0% empty \(6 of 10\)" "the scan's chart does not"
+# --site names are looked up in the summaries too (all time, no session read):
+# the forged site is known there and unknown to the scan.
+like "$(session-report --debug --empty "${RANGE[@]}" --site forged 2>&1 >/dev/null)" "Sites: Forged" \
+     "--site forged resolves from the summaries (any case)"
+PGOPTIONS=$SCAN session-report --empty "${RANGE[@]}" --site forged >/dev/null 2>"$T/forged.site.err"
+is "$?:$(grep -c 'no site named "forged"' "$T/forged.site.err")" "5:1" "with report_summaries = off the look-up scans the store and finds no such site"
 # --user and the listings are figures per session: always the scan.
 session-report --user "${RANGE[@]}" --format json >"$T/users.sum.json"
 PGOPTIONS=$SCAN session-report --user "${RANGE[@]}" --format json >"$T/users.scan.json"

@@ -13,7 +13,7 @@
 --
 -- Not in a transaction: the connections must see the setup.
 SET client_min_messages = warning;
-SELECT plan(88);
+SELECT plan(92);
 
 DO $$
 BEGIN
@@ -405,6 +405,30 @@ SELECT is(pg_temp.zone_reads('[2025-02-01, 2025-12-01)'), 0::bigint,
 SET session_analytics.report_summaries = off;
 SELECT cmp_ok(pg_temp.zone_reads('[2025-02-01, 2025-12-01)'), '>', 100::bigint,
               'and with report_summaries = off it reads the range''s sessions');
+RESET session_analytics.report_summaries;
+
+-- session-report's --site look-up: every site of all time, from the
+-- summaries whatever the sites' zones or the threshold (report_path scans
+-- all sites together: they do not share one zone), equal to the scan.
+CREATE FUNCTION pg_temp.site_reads(ia boolean, OUT reads bigint, OUT sites text[]) LANGUAGE plpgsql AS $$
+DECLARE
+    n0 bigint := (SELECT COALESCE(x.seq_tup_read, 0) + COALESCE(x.idx_tup_fetch, 0) FROM pg_stat_xact_user_tables x
+                   WHERE x.relid = 'sessions.store'::regclass);
+BEGIN
+    sites := ARRAY(SELECT x FROM sessions.report_sites(NULL::tstzrange, micro_threshold => 5, include_active => ia) x ORDER BY x);
+    reads := (SELECT COALESCE(x.seq_tup_read, 0) + COALESCE(x.idx_tup_fetch, 0) FROM pg_stat_xact_user_tables x
+               WHERE x.relid = 'sessions.store'::regclass) - n0;
+END
+$$;
+SELECT is((pg_temp.site_reads(true)).reads, 0::bigint, 'report_sites of all time, summaries on: no session read');
+SELECT is((pg_temp.site_reads(true)).sites,
+          ARRAY(SELECT DISTINCT s.site FROM sessions.report_sessions(NULL, NULL, true) s ORDER BY 1),
+          'and its sites, active sessions included, are the scan''s');
+SELECT is((pg_temp.site_reads(false)).sites,
+          ARRAY(SELECT DISTINCT s.site FROM sessions.report_sessions(NULL, NULL, false) s ORDER BY 1),
+          'completed sessions only: the scan''s too');
+SET session_analytics.report_summaries = off;
+SELECT cmp_ok((pg_temp.site_reads(true)).reads, '>', 100::bigint, 'with report_summaries = off it scans the store');
 RESET session_analytics.report_summaries;
 
 -- Every site, all days, each in its own zone (zone from the site).
