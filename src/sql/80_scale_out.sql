@@ -12,9 +12,10 @@
  *		    ocpi_charging_preferences, telemetry_associate, invoice_secret,
  *		    session_lease, import_rejects, summary_delta;
  *		  - reference tables (a copy on every node): role_namespace (the RLS
- *		    map the workers read), site.
- *		The rest stays on the coordinator (lifecycle_key, summary_config,
- *		event_log, event_prune_state), where every call runs.
+ *		    map the workers read), site, lifecycle_key (the signing key,
+ *		    bound to the database of every node: lifecycle_key_nodes).
+ *		The rest stays on the coordinator (summary_config, event_log,
+ *		event_prune_state), where every call runs.
  *		The store's triggers (events, live summaries) are C functions that
  *		fire on sessions.store alone, not on its shards: they are disabled
  *		before the rows move (so the copy writes no event and no summary
@@ -37,6 +38,7 @@ DECLARE
     body pg_catalog.text;
     grants pg_catalog.text;
     coordinator boolean;
+    nodes pg_catalog.jsonb;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'distribute: Citus is not loaded in this database'
@@ -99,12 +101,20 @@ BEGIN
             DISABLE TRIGGER summary_update, DISABLE TRIGGER summary_delete, DISABLE TRIGGER summary_truncate;
         ALTER TABLE sessions.site DISABLE TRIGGER summary_zone;
     END IF;
-    FOREACH t IN ARRAY ARRAY['role_namespace', 'site'] LOOP
+    FOREACH t IN ARRAY ARRAY['role_namespace', 'site', 'lifecycle_key'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
                         WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.create_reference_table(%L)', 'sessions.' || t);
         END IF;
     END LOOP;
+    -- The signing key: one row on every node (a node added since gets its
+    -- copy now), bound to this database's OID on each node. Nodes bound
+    -- already keep their entry and the key stays: what was signed stays
+    -- valid, and a copy of the database stays refused (docs/lifecycle.md).
+    PERFORM pg_catalog.replicate_reference_tables('block_writes');
+    nodes := sessions.lifecycle_key_nodes();
+    UPDATE sessions.lifecycle_key k SET node_databases = nodes OPERATOR(pg_catalog.||) coalesce(k.node_databases, '{}')
+     WHERE k.node_databases IS DISTINCT FROM nodes OPERATOR(pg_catalog.||) coalesce(k.node_databases, '{}');
     -- A foreign key between distributed tables must include the
     -- distribution column: a link's associate end (another namespace's
     -- session) cannot be one, telemetry_link checks it instead.
@@ -139,5 +149,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.distribute() IS
-  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site as reference tables, moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
+  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
 REVOKE ALL ON FUNCTION sessions.distribute() FROM PUBLIC;
