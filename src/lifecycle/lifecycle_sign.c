@@ -11,13 +11,20 @@
  * until a relcache invalidation of the table (rotate_lifecycle_key() sends
  * one; dropping the extension does too).
  *
+ * On a Citus cluster (after sessions.distribute()) the table is a reference
+ * table: the row is read from this node's placement of its shard (found in
+ * the Citus metadata), whose trigger invalidates the node's backends, and
+ * the row's node_databases binds the key to every node's database; the
+ * framing carries the coordinator's database OID on every node (lc_key).
+ *
  * Nothing here signs caller-supplied data: session_state() reads the
  * session under the caller's row-level security and signs what it read;
  * continuation_token() signs the position of a row it re-reads under the
  * caller's row-level security. Every signed message is framed with a
  * domain, the purpose ("state" or "page") and the database OID, so a
  * signature of one kind never verifies as another, nor in a database cloned
- * from this one (same key, other OID). Verification checks the shape of
+ * from this one (same key, other OID; on a cluster the copy refuses to use
+ * the key at all). Verification checks the shape of
  * every field, then the signature (constant-time), then every field's
  * value; every refusal is 22023 (an unsupported state format_version
  * 0A000) with a message naming the field.
