@@ -2825,6 +2825,20 @@ BEGIN
         'sessions.session_stats_final(sessions.session_stats) TO session_analytics_reader';
     EXECUTE grants;
     PERFORM pg_catalog.run_command_on_workers(grants);
+    -- Each worker's own copy of the extension made a signing key of its own
+    -- at CREATE EXTENSION, never read on the cluster (each node reads its
+    -- placement of the coordinator's): cleared on that worker only (DDL
+    -- propagation off; no Citus truncate trigger on a shell the extension
+    -- script made), before this transaction locks the table there.
+    FOR t IN SELECT w.nodename || ':' || w.nodeport || ': ' || w.result FROM pg_catalog.run_command_on_workers(
+                 $c$DO $d$ BEGIN
+                        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+                        PERFORM pg_catalog.set_config('lock_timeout', '10s', true);
+                        TRUNCATE sessions.lifecycle_key;
+                    END $d$ $c$) w
+              WHERE NOT w.success LOOP
+        RAISE EXCEPTION 'distribute: could not clear the shell table lifecycle_key on worker %', t USING ERRCODE = '55000';
+    END LOOP;
     -- The C triggers refuse to fire on shards; rows are copied by Citus
     -- with them off, so no event or summary delta is written twice.
     SET LOCAL citus.enable_unsafe_triggers = on;

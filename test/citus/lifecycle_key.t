@@ -9,7 +9,7 @@
 # rotated, and then nothing crosses between the copy and the original.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 30
+plan 31
 db=c_lkey copy=c_lkey_copy
 set -- $SA_CITUS_PORTS
 ports=("$@")
@@ -50,6 +50,8 @@ is "$(on_all $db "SELECT md5(hmac_key) FROM sessions.lifecycle_key")" "$key0 $ke
 shard=$(cq $db -c "SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'sessions.lifecycle_key'::regclass")
 is "$(on_all $db "SELECT count(*) FROM sessions.lifecycle_key_$shard")" "1 1 1" \
    "each node's placement lifecycle_key_$shard holds the row"
+is "$(on_all $db "SELECT pg_relation_size('sessions.lifecycle_key')")" "0 0 0" \
+   "and no node's shell table keeps a key (the workers' own, made at CREATE EXTENSION, are gone)"
 
 # Verified on every node: what was signed before, on the coordinator, on a worker.
 refs() { on_all $db "SELECT sessions.resume_session('$1') ->> 'reference'"; }
