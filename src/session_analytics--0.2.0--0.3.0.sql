@@ -213,6 +213,62 @@ RETURNS void
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'sa_rotate_lifecycle_key';
+
+-- 41_lifecycle: the signing key on a Citus cluster (docs/lifecycle.md, "On a
+-- Citus cluster"): node_databases binds it to every node's database; NULL
+-- (one node) keeps every signature as it was.
+ALTER TABLE sessions.lifecycle_key ADD COLUMN node_databases jsonb
+    CHECK (pg_catalog.jsonb_typeof(node_databases) OPERATOR(pg_catalog.=) 'object');
+COMMENT ON COLUMN sessions.lifecycle_key.node_databases IS
+  'NULL on one node; on a Citus cluster {"<group id>": <database OID>} of every node, the databases the key signs for';
+/*
+ * lifecycle_key_nodes
+ *		On a Citus coordinator: {"<group id>": <database OID>, ...} of this
+ *		database on every node (this one's group is 0), asked of each node
+ *		now. What rotate_lifecycle_key() and distribute() bind the signing
+ *		key to on a cluster. Internal (owner only).
+ */
+CREATE FUNCTION sessions.lifecycle_key_nodes()
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    nodes pg_catalog.jsonb := '{}';
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'lifecycle_key_nodes: Citus is not loaded in this database' USING ERRCODE = '0A000';
+    END IF;
+    IF NOT pg_catalog.citus_is_coordinator() THEN
+        RAISE EXCEPTION 'the signing key of a cluster changes on the coordinator only'
+              USING ERRCODE = '55000',
+                    HINT = 'Run SELECT sessions.rotate_lifecycle_key() on the coordinator.';
+    END IF;
+    FOR r IN SELECT * FROM pg_catalog.run_command_on_all_nodes(
+                 $q$SELECT pg_catalog.jsonb_build_object(g.groupid::pg_catalog.text, d.oid::pg_catalog.int8)
+                      FROM pg_catalog.pg_dist_local_group g, pg_catalog.pg_database d
+                     WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()$q$) LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'could not read the database OID of node %: %', r.nodeid, r.result
+                  USING ERRCODE = '08006',
+                        HINT = 'Every node must be reachable to bind the signing key to the cluster''s databases.';
+        END IF;
+        nodes := nodes OPERATOR(pg_catalog.||) r.result::pg_catalog.jsonb;
+    END LOOP;
+    IF NOT (nodes OPERATOR(pg_catalog.?) '0') THEN
+        RAISE EXCEPTION 'the cluster''s nodes did not include the coordinator' USING ERRCODE = '55000',
+              HINT = 'Register the coordinator with citus_set_coordinator_host() (docs/scale-out.md).';
+    END IF;
+    RETURN nodes;
+END
+$$;
+COMMENT ON FUNCTION sessions.lifecycle_key_nodes() IS
+  'Citus coordinator: {"<group id>": <database OID>} of this database on every node, what the signing key is bound to on a cluster (internal)';
+REVOKE ALL ON FUNCTION sessions.lifecycle_key_nodes() FROM PUBLIC;
+
+COMMENT ON FUNCTION sessions.rotate_lifecycle_key() IS
+  'Replaces the database''s signing key with 32 random bytes (on a Citus cluster: on every node, run on the coordinator); earlier continuation tokens and state documents are refused (extension owner only)';
 CREATE OR REPLACE FUNCTION sessions.continuation_token(q text, type text, session_key uuid)
 RETURNS text
 LANGUAGE c STABLE
@@ -2717,9 +2773,10 @@ $$;
  *		    ocpi_charging_preferences, telemetry_associate, invoice_secret,
  *		    session_lease, import_rejects, summary_delta;
  *		  - reference tables (a copy on every node): role_namespace (the RLS
- *		    map the workers read), site.
- *		The rest stays on the coordinator (lifecycle_key, summary_config,
- *		event_log, event_prune_state), where every call runs.
+ *		    map the workers read), site, lifecycle_key (the signing key,
+ *		    bound to the database of every node: lifecycle_key_nodes).
+ *		The rest stays on the coordinator (summary_config, event_log,
+ *		event_prune_state), where every call runs.
  *		The store's triggers (events, live summaries) are C functions that
  *		fire on sessions.store alone, not on its shards: they are disabled
  *		before the rows move (so the copy writes no event and no summary
@@ -2742,6 +2799,7 @@ DECLARE
     body pg_catalog.text;
     grants pg_catalog.text;
     coordinator boolean;
+    nodes pg_catalog.jsonb;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'distribute: Citus is not loaded in this database'
@@ -2791,6 +2849,20 @@ BEGIN
         'sessions.session_stats_final(sessions.session_stats) TO session_analytics_reader';
     EXECUTE grants;
     PERFORM pg_catalog.run_command_on_workers(grants);
+    -- Each worker's own copy of the extension made a signing key of its own
+    -- at CREATE EXTENSION, never read on the cluster (each node reads its
+    -- placement of the coordinator's): cleared on that worker only (DDL
+    -- propagation off; no Citus truncate trigger on a shell the extension
+    -- script made), before this transaction locks the table there.
+    FOR t IN SELECT w.nodename || ':' || w.nodeport || ': ' || w.result FROM pg_catalog.run_command_on_workers(
+                 $c$DO $d$ BEGIN
+                        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+                        PERFORM pg_catalog.set_config('lock_timeout', '10s', true);
+                        TRUNCATE sessions.lifecycle_key;
+                    END $d$ $c$) w
+              WHERE NOT w.success LOOP
+        RAISE EXCEPTION 'distribute: could not clear the shell table lifecycle_key on worker %', t USING ERRCODE = '55000';
+    END LOOP;
     -- The C triggers refuse to fire on shards; rows are copied by Citus
     -- with them off, so no event or summary delta is written twice.
     SET LOCAL citus.enable_unsafe_triggers = on;
@@ -2804,12 +2876,20 @@ BEGIN
             DISABLE TRIGGER summary_update, DISABLE TRIGGER summary_delete, DISABLE TRIGGER summary_truncate;
         ALTER TABLE sessions.site DISABLE TRIGGER summary_zone;
     END IF;
-    FOREACH t IN ARRAY ARRAY['role_namespace', 'site'] LOOP
+    FOREACH t IN ARRAY ARRAY['role_namespace', 'site', 'lifecycle_key'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
                         WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.create_reference_table(%L)', 'sessions.' || t);
         END IF;
     END LOOP;
+    -- The signing key: one row on every node (a node added since gets its
+    -- copy now), bound to this database's OID on each node. Nodes bound
+    -- already keep their entry and the key stays: what was signed stays
+    -- valid, and a copy of the database stays refused (docs/lifecycle.md).
+    PERFORM pg_catalog.replicate_reference_tables('block_writes');
+    nodes := sessions.lifecycle_key_nodes();
+    UPDATE sessions.lifecycle_key k SET node_databases = nodes OPERATOR(pg_catalog.||) coalesce(k.node_databases, '{}')
+     WHERE k.node_databases IS DISTINCT FROM nodes OPERATOR(pg_catalog.||) coalesce(k.node_databases, '{}');
     -- A foreign key between distributed tables must include the
     -- distribution column: a link's associate end (another namespace's
     -- session) cannot be one, telemetry_link checks it instead.
@@ -2844,5 +2924,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.distribute() IS
-  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site as reference tables, moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
+  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
 REVOKE ALL ON FUNCTION sessions.distribute() FROM PUBLIC;

@@ -11,18 +11,27 @@
  * until a relcache invalidation of the table (rotate_lifecycle_key() sends
  * one; dropping the extension does too).
  *
+ * On a Citus cluster (after sessions.distribute()) the table is a reference
+ * table: the row is read from this node's placement of its shard (found in
+ * the Citus metadata), whose trigger invalidates the node's backends, and
+ * the row's node_databases binds the key to every node's database; the
+ * framing carries the coordinator's database OID on every node (lc_key).
+ *
  * Nothing here signs caller-supplied data: session_state() reads the
  * session under the caller's row-level security and signs what it read;
  * continuation_token() signs the position of a row it re-reads under the
  * caller's row-level security. Every signed message is framed with a
  * domain, the purpose ("state" or "page") and the database OID, so a
  * signature of one kind never verifies as another, nor in a database cloned
- * from this one (same key, other OID). Verification checks the shape of
+ * from this one (same key, other OID; on a cluster the copy refuses to use
+ * the key at all). Verification checks the shape of
  * every field, then the signature (constant-time), then every field's
  * value; every refusal is 22023 (an unsupported state format_version
  * 0A000) with a message naming the field.
  */
 #include "postgres.h"
+
+#include <errno.h>
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -33,6 +42,7 @@
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
@@ -58,6 +68,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -73,6 +84,7 @@ PG_FUNCTION_INFO_V1(sa_continuation_cursor);
 
 #define LC_KEY_TABLE	"lifecycle_key"
 #define LC_KEY_COLUMN	"hmac_key"
+#define LC_BIND_COLUMN	"node_databases"
 #define LC_KEY_LEN		32
 #define LC_MAC_LEN		PG_SHA256_DIGEST_LENGTH
 #define LC_MAC_HEX		(2 * LC_MAC_LEN)
@@ -83,10 +95,15 @@ PG_FUNCTION_INFO_V1(sa_continuation_cursor);
 #define LC_ECHO_MAX		64		/* longest input echoed in a message */
 #define LC_Q_LEN		32		/* md5 hex of the query's filters */
 
-/* The key, cached per backend until the key table is invalidated. */
+/*
+ * The key, cached per backend until the key table is invalidated, with the
+ * database OID (as text) its messages are framed with.
+ */
 static bool lc_key_valid = false;
-static Oid	lc_key_relid = InvalidOid;
+static Oid	lc_key_relid = InvalidOid;	/* the relation read: table or placement */
+static Oid	lc_key_shell = InvalidOid;	/* the extension's table */
 static uint8 lc_key_bytes[LC_KEY_LEN];
+static char lc_key_db[16];
 static bool lc_callback_registered = false;
 
 /* One field of a signed message; isnull marks a JSON null. */
@@ -133,6 +150,14 @@ lc_clip(const char *s, int len)
 	return psprintf("%.*s%s", n, s, n < len ? "..." : "");
 }
 
+/* Drops the cached key. */
+static void
+lc_key_forget(void)
+{
+	lc_key_valid = false;
+	explicit_bzero(lc_key_bytes, sizeof(lc_key_bytes));
+}
+
 /*
  * lc_key_invalidate
  *		Relcache callback: forget the key when its table changes (or on a
@@ -141,11 +166,8 @@ lc_clip(const char *s, int len)
 static void
 lc_key_invalidate(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == lc_key_relid)
-	{
-		lc_key_valid = false;
-		explicit_bzero(lc_key_bytes, sizeof(lc_key_bytes));
-	}
+	if (!OidIsValid(relid) || relid == lc_key_relid || relid == lc_key_shell)
+		lc_key_forget();
 }
 
 /*
@@ -163,25 +185,238 @@ lc_key_table(void)
 	return sa_extension_relation(ext, nsp, LC_KEY_TABLE, RELKIND_RELATION);
 }
 
+/* The attribute named name in desc, of type typid; InvalidAttrNumber if none. */
+static AttrNumber
+lc_attnum(TupleDesc desc, const char *name, Oid typid)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0 &&
+			(typid == InvalidOid || att->atttypid == typid))
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/* Owner of a relation (InvalidOid if there is none). */
+static Oid
+lc_rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
+/*
+ * lc_citus_lookup
+ *		From the Citus metadata table relname (in pg_catalog), the value of
+ *		column outcol (a pass-by-value type: "char", int4, int8) in the first
+ *		of the rows whose column keycol (oid or regclass) equals key, every
+ *		row when keycol is NULL. Returns the number of such rows, -1 when
+ *		the table does not exist (no Citus in this database). A plain scan
+ *		with a fresh snapshot: no ACL or policy applies and nothing is
+ *		planned, so tenants' calls read it as the owner's would.
+ */
+static int
+lc_citus_lookup(const char *relname, const char *keycol, Oid key, const char *outcol, Datum *out)
+{
+	Oid			relid = get_relname_relid(relname, PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber	keyatt = InvalidAttrNumber;
+	AttrNumber	outatt;
+	ScanKeyData sk;
+	Snapshot	snap;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int			n = 0;
+
+	if (!OidIsValid(relid))
+		return -1;
+	rel = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	outatt = lc_attnum(desc, outcol, InvalidOid);
+	if (keycol)
+		keyatt = lc_attnum(desc, keycol, InvalidOid);
+	if (outatt == InvalidAttrNumber || (keycol && keyatt == InvalidAttrNumber))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the Citus metadata table pg_catalog.%s has no column \"%s\"", relname,
+						outatt == InvalidAttrNumber ? outcol : keycol),
+				 errhint("This version of %s reads the metadata of Citus 11 to 13.", SA_EXTENSION)));
+	if (keycol)
+		ScanKeyInit(&sk, keyatt, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(key));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, InvalidOid, false, snap, keycol ? 1 : 0, &sk);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, outatt, desc, &isnull);
+
+		if (n++ == 0)
+			*out = isnull ? (Datum) 0 : d;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	return n;
+}
+
+/*
+ * lc_is_placement
+ *		Whether relid is named as a placement of the key table shell is
+ *		(the shell's name, "_", digits: a Citus shard), beside it, a table
+ *		of the same owner. By name, not by the Citus metadata, which a
+ *		worker receives only after the placement is filled.
+ */
+static bool
+lc_is_placement(Oid shell, Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+	const char *shellname = get_rel_name(shell);
+	size_t		len = strlen(shellname);
+
+	if (name == NULL || get_rel_namespace(relid) != get_rel_namespace(shell) ||
+		get_rel_relkind(relid) != RELKIND_RELATION || lc_rel_owner(relid) != lc_rel_owner(shell) ||
+		strncmp(name, shellname, len) != 0 || name[len] != '_' || name[len + 1] == '\0')
+		return false;
+	for (const char *c = name + len + 1; *c; c++)
+		if (*c < '0' || *c > '9')
+			return false;
+	return true;
+}
+
+/*
+ * lc_key_source
+ *		The relation that holds the key's row on this node. One node: the
+ *		extension's table shell. On a Citus cluster, once distribute() made
+ *		it a reference table, the shell is empty on every node and the row
+ *		is in the node's placement of the table's one shard: the table
+ *		<name>_<shard id> beside it (the coordinator has one too when it is
+ *		registered, as distribute() needs). *cluster says which.
+ */
+static Oid
+lc_key_source(Oid shell, bool *cluster)
+{
+	Datum		method = (Datum) 0;
+	Datum		shard = (Datum) 0;
+	char	   *name;
+	Oid			relid;
+
+	*cluster = false;
+	if (lc_citus_lookup("pg_dist_partition", "logicalrelid", shell, "partmethod", &method) <= 0)
+		return shell;
+	if (DatumGetChar(method) != 'n' ||
+		lc_citus_lookup("pg_dist_shard", "logicalrelid", shell, "shardid", &shard) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the signing key table of extension \"%s\" is distributed but not a Citus reference table", SA_EXTENSION),
+				 errdetail("On a cluster its one row must be on every node."),
+				 errhint("Undistribute it (undistribute_table('%s.%s')) and run SELECT * FROM sessions.distribute() on the coordinator.",
+						 get_namespace_name(get_rel_namespace(shell)), LC_KEY_TABLE)));
+	name = psprintf("%s_" INT64_FORMAT, get_rel_name(shell), DatumGetInt64(shard));
+	relid = get_relname_relid(name, get_rel_namespace(shell));
+	if (!OidIsValid(relid) || !lc_is_placement(shell, relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this node has no copy of the signing key of extension \"%s\"", SA_EXTENSION),
+				 errdetail("The key table is a Citus reference table; its placement %s.%s is not on this node.",
+						   get_namespace_name(get_rel_namespace(shell)), name),
+				 errhint("Register the coordinator (citus_set_coordinator_host) if it is not, then run SELECT * FROM sessions.distribute() on the coordinator: it copies the reference tables to every node.")));
+	*cluster = true;
+	return relid;
+}
+
+/* This node's Citus group: 0 on the coordinator and without Citus. */
+static int32
+lc_local_group(void)
+{
+	Datum		g = (Datum) 0;
+
+	return lc_citus_lookup("pg_dist_local_group", NULL, InvalidOid, "groupid", &g) > 0 ? DatumGetInt32(g) : 0;
+}
+
+/*
+ * lc_bound_oid
+ *		The database OID the key row's binding (node_databases, an object
+ *		{"<Citus group>": <database OID>, ...}) records for group; false
+ *		when it records none, or something that is not an OID.
+ */
+static bool
+lc_bound_oid(Jsonb *binding, int32 group, Oid *out)
+{
+	char		buf[16];
+	JsonbValue	k;
+	JsonbValue *v;
+	char	   *s;
+	char	   *end;
+	unsigned long x;
+
+	if (!JB_ROOT_IS_OBJECT(binding))
+		return false;
+	snprintf(buf, sizeof(buf), "%d", group);
+	k.type = jbvString;
+	k.val.string.val = buf;
+	k.val.string.len = strlen(buf);
+	v = findJsonbValueFromContainer(&binding->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvNumeric)
+		return false;
+	s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	errno = 0;
+	x = strtoul(s, &end, 10);
+	if (*s < '1' || *s > '9' || *end != '\0' || errno != 0 || x > OID_MAX)
+		return false;
+	*out = (Oid) x;
+	return true;
+}
+
 /*
  * lc_key
- *		The database's signing key. Read with a fresh snapshot after the
+ *		The database's signing key, and in lc_key_db the database OID its
+ *		messages are framed with. Read with a fresh snapshot after the
  *		table is locked, so a rotation committed before (or made earlier in
  *		this transaction) is seen; cached until lc_key_invalidate.
+ *
+ *		One node (the row's node_databases is NULL): this database's OID,
+ *		as ever. A Citus cluster: the row is bound to the database of each
+ *		node, {"<group>": <OID>, ...} (written by distribute() and
+ *		rotate_lifecycle_key()); this node signs and verifies only when the
+ *		binding names this database for its group, and frames with the
+ *		coordinator's (group 0), so every node signs alike, as the
+ *		coordinator did before distribute(). A copy of the cluster's
+ *		database (other OIDs, same row) signs and verifies nothing until its
+ *		owner rotates the key (docs/lifecycle.md, "On a Citus cluster").
  */
 static const uint8 *
 lc_key(void)
 {
+	Oid			shell;
 	Oid			relid;
+	bool		cluster;
 	Relation	rel;
 	TupleDesc	desc;
-	AttrNumber	attnum = InvalidAttrNumber;
+	AttrNumber	attnum;
+	AttrNumber	bindatt;
 	Snapshot	snap;
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	uint8		key[LC_KEY_LEN];
 	int			rows = 0;
 	bool		ok = true;
+	bool		bound = false;
+	bool		mine_ok = false;
+	bool		coord_ok = false;
+	Oid			mine = InvalidOid;
+	Oid			coord = InvalidOid;
+	int32		group = 0;
 
 	if (lc_key_valid)
 		return lc_key_bytes;
@@ -191,21 +426,17 @@ lc_key(void)
 		lc_callback_registered = true;
 	}
 
-	relid = lc_key_table();
+	shell = lc_key_table();
+	relid = lc_key_source(shell, &cluster);
 	rel = table_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && att->atttypid == BYTEAOID &&
-			strcmp(NameStr(att->attname), LC_KEY_COLUMN) == 0)
-			attnum = att->attnum;
-	}
+	attnum = lc_attnum(desc, LC_KEY_COLUMN, BYTEAOID);
+	bindatt = lc_attnum(desc, LC_BIND_COLUMN, JSONBOID);	/* none before 0.3.0 */
 	if (attnum == InvalidAttrNumber)
 		ok = false;
 	else
 	{
+		group = lc_local_group();
 		snap = RegisterSnapshot(GetLatestSnapshot());
 		scan = table_beginscan(rel, snap, 0, NULL);
 		slot = table_slot_create(rel, NULL);
@@ -225,6 +456,18 @@ lc_key(void)
 				ok = false;
 			else
 				memcpy(key, VARDATA_ANY(b), LC_KEY_LEN);
+			if (bindatt != InvalidAttrNumber)
+			{
+				d = slot_getattr(slot, bindatt, &isnull);
+				if (!isnull)
+				{
+					Jsonb	   *binding = DatumGetJsonbP(d);
+
+					bound = true;
+					mine_ok = lc_bound_oid(binding, group, &mine);
+					coord_ok = lc_bound_oid(binding, 0, &coord);
+				}
+			}
 		}
 		ExecDropSingleTupleTableSlot(slot);
 		table_endscan(scan);
@@ -236,10 +479,38 @@ lc_key(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the signing key of extension \"%s\" is missing or invalid", SA_EXTENSION),
-				 errhint("As the extension owner, run SELECT sessions.rotate_lifecycle_key().")));
+				 errhint("As the extension owner, run SELECT sessions.rotate_lifecycle_key()%s.",
+						 cluster ? " on the coordinator" : "")));
+	if (cluster && !bound)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the signing key of extension \"%s\" is not bound to the databases of the cluster", SA_EXTENSION),
+				 errdetail("The key table is a Citus reference table whose row has no node_databases."),
+				 errhint("Run SELECT * FROM sessions.distribute() on the coordinator.")));
+	if (bound && !mine_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the signing key of extension \"%s\" is not bound to this node", SA_EXTENSION),
+				 errdetail("Its row's node_databases names no database for Citus group %d.", group),
+				 errhint("After adding a node, run SELECT * FROM sessions.distribute() on the coordinator.")));
+	if (bound && mine != MyDatabaseId)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the signing key of extension \"%s\" was made for another database", SA_EXTENSION),
+				 errdetail("Its row's node_databases names database OID %u for Citus group %d; this database is %u. A copy of a database signs and verifies nothing with the key of the original.",
+						   mine, group, MyDatabaseId),
+				 errhint("As the extension owner, run SELECT sessions.rotate_lifecycle_key() on the coordinator; documents and tokens issued before are refused afterwards.")));
+	if (bound && !coord_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the signing key of extension \"%s\" is not bound to the coordinator's database", SA_EXTENSION),
+				 errdetail("Its row's node_databases names no database for Citus group 0."),
+				 errhint("As the extension owner, run SELECT sessions.rotate_lifecycle_key() on the coordinator.")));
 	memcpy(lc_key_bytes, key, LC_KEY_LEN);
 	explicit_bzero(key, sizeof(key));
+	snprintf(lc_key_db, sizeof(lc_key_db), "%u", bound ? coord : MyDatabaseId);
 	lc_key_relid = relid;
+	lc_key_shell = shell;
 	lc_key_valid = true;
 	return lc_key_bytes;
 }
@@ -248,19 +519,19 @@ lc_key(void)
  * lc_sign
  *		HMAC-SHA256 of domain NUL purpose NUL database-OID NUL, then per part
  *		's' value NUL (or 'n' NUL for a JSON null). Text has no NUL bytes, so
- *		the framing is unambiguous.
+ *		the framing is unambiguous. The database OID is this database's on
+ *		one node, the coordinator's on a Citus cluster (lc_key).
  */
 static void
 lc_sign(const char *purpose, const LcPart *parts, int nparts, uint8 *mac)
 {
 	const uint8 *key = lc_key();
+	const char *db = lc_key_db;
+	int			dblen = strlen(db);
 	pg_hmac_ctx *ctx;
-	char		db[16];
-	int			dblen;
 	static const uint8 nul = 0;
 	bool		ok;
 
-	dblen = snprintf(db, sizeof(db), "%u", MyDatabaseId);
 	ctx = pg_hmac_create(PG_SHA256);
 	if (ctx == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -511,17 +782,39 @@ Datum
 sa_rotate_lifecycle_key(PG_FUNCTION_ARGS)
 {
 	Oid			relid = lc_key_table();
+	Oid			source;
+	bool		cluster;
+	const char *nsp;
 	uint8		key[LC_KEY_LEN];
 	bytea	   *b;
 	char	   *sql;
-	Oid			types[1] = {BYTEAOID};
-	Datum		values[1];
+	Oid			types[2] = {BYTEAOID, JSONBOID};
+	Datum		values[2];
 	int			rc;
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only the owner of extension \"%s\" may rotate the signing key", SA_EXTENSION)));
+	source = lc_key_source(relid, &cluster);
+	nsp = quote_identifier(get_namespace_name(get_rel_namespace(relid)));
+	SPI_connect();
+	if (cluster)
+	{
+		bool		isnull;
+
+		/* The binding: this database's OID on every node, asked now. */
+		rc = SPI_execute(psprintf("SELECT %s.lifecycle_key_nodes()", nsp), false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("could not read the databases of the cluster's nodes: %s", SPI_result_code_string(rc))));
+		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("could not read the databases of the cluster's nodes")));
+	}
 	if (!pg_strong_random(key, LC_KEY_LEN))
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
@@ -532,25 +825,35 @@ sa_rotate_lifecycle_key(PG_FUNCTION_ARGS)
 	explicit_bzero(key, sizeof(key));
 	values[0] = PointerGetDatum(b);
 
-	sql = psprintf("INSERT INTO %s.%s (id, " LC_KEY_COLUMN ", rotated_at) "
-				   "VALUES (1, $1, pg_catalog.now()) "
-				   "ON CONFLICT (id) DO UPDATE SET " LC_KEY_COLUMN " = excluded." LC_KEY_COLUMN
-				   ", rotated_at = excluded.rotated_at",
-				   quote_identifier(get_namespace_name(get_rel_namespace(relid))),
-				   quote_identifier(LC_KEY_TABLE));
-	SPI_connect();
-	rc = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
+	/* One node: the statement of every version (node_databases stays NULL). */
+	if (cluster)
+		sql = psprintf("INSERT INTO %s.%s (id, " LC_KEY_COLUMN ", rotated_at, " LC_BIND_COLUMN ") "
+					   "VALUES (1, $1, pg_catalog.now(), $2) "
+					   "ON CONFLICT (id) DO UPDATE SET " LC_KEY_COLUMN " = excluded." LC_KEY_COLUMN
+					   ", rotated_at = excluded.rotated_at, " LC_BIND_COLUMN " = excluded." LC_BIND_COLUMN,
+					   nsp, quote_identifier(LC_KEY_TABLE));
+	else
+		sql = psprintf("INSERT INTO %s.%s (id, " LC_KEY_COLUMN ", rotated_at) "
+					   "VALUES (1, $1, pg_catalog.now()) "
+					   "ON CONFLICT (id) DO UPDATE SET " LC_KEY_COLUMN " = excluded." LC_KEY_COLUMN
+					   ", rotated_at = excluded.rotated_at",
+					   nsp, quote_identifier(LC_KEY_TABLE));
+	rc = SPI_execute_with_args(sql, cluster ? 2 : 1, types, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("could not store the signing key: %s", SPI_result_code_string(rc))));
-	SPI_finish();
 	explicit_bzero(VARDATA(b), LC_KEY_LEN);
+	SPI_finish();
 
-	/* Every backend (this one at once) reads the new key on its next use. */
+	/*
+	 * Every backend (this one at once) reads the new key on its next use;
+	 * on a cluster the trigger on each node's placement tells that node's.
+	 */
 	CacheInvalidateRelcacheByRelid(relid);
-	lc_key_valid = false;
-	explicit_bzero(lc_key_bytes, sizeof(lc_key_bytes));
+	if (source != relid)
+		CacheInvalidateRelcacheByRelid(source);
+	lc_key_forget();
 	PG_RETURN_VOID();
 }
 
@@ -558,24 +861,31 @@ sa_rotate_lifecycle_key(PG_FUNCTION_ARGS)
  * sa_lifecycle_key_changed
  *		Statement trigger on the key table: any change to it (a rotation, a
  *		key put back from a backup, a delete) reaches the cached key of every
- *		backend at commit, and this one's at once. Runs on no other table.
+ *		backend at commit, and this one's at once. Runs on no other table
+ *		but, on a Citus cluster, the key table's placement on each node
+ *		(Citus creates the trigger there and the rows are there).
  */
 Datum
 sa_lifecycle_key_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			shell;
+	Oid			relid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("sessions.lifecycle_key_changed() must be called as a trigger")));
-	if (RelationGetRelid(trigdata->tg_relation) != lc_key_table())
+	shell = lc_key_table();
+	relid = RelationGetRelid(trigdata->tg_relation);
+	if (relid != shell && !lc_is_placement(shell, relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("sessions.lifecycle_key_changed() fires only on the extension's table %s", LC_KEY_TABLE)));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	lc_key_valid = false;
-	explicit_bzero(lc_key_bytes, sizeof(lc_key_bytes));
+	CacheInvalidateRelcacheByRelid(relid);
+	if (relid != shell)
+		CacheInvalidateRelcacheByRelid(shell);
+	lc_key_forget();
 	return PointerGetDatum(NULL);
 }
 

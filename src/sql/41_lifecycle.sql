@@ -28,16 +28,24 @@ CREATE INDEX store_open_valid_until_idx ON sessions.store (valid_until)
 
 -- The key that signs continuation tokens and state documents: 32 random
 -- bytes, one per database. No role has a grant on it (the owner aside); the
--- C code (src/lifecycle_sign.c) reads it with a table scan, which no ACL or
--- policy applies to, so tenants never see it. It is not dumped: a restored
--- database signs with a new key and earlier tokens and documents are refused.
+-- C code (src/lifecycle/lifecycle_sign.c) reads it with a table scan, which
+-- no ACL or policy applies to, so tenants never see it. It is not dumped: a
+-- restored database signs with a new key and earlier tokens and documents
+-- are refused. node_databases is NULL on one node; on a Citus cluster (a
+-- reference table there, distribute()) it binds the key to the database of
+-- every node, {"<Citus group>": <database OID>, ...}: each node signs and
+-- verifies only where it names this database, framing the messages with
+-- the coordinator's (group 0) OID (docs/lifecycle.md, "On a Citus cluster").
 CREATE TABLE sessions.lifecycle_key (
     id          int         NOT NULL DEFAULT 1 PRIMARY KEY CHECK (id OPERATOR(pg_catalog.=) 1),
     hmac_key    bytea       NOT NULL CHECK (pg_catalog.octet_length(hmac_key) OPERATOR(pg_catalog.=) 32),
-    rotated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    rotated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    node_databases jsonb    CHECK (pg_catalog.jsonb_typeof(node_databases) OPERATOR(pg_catalog.=) 'object')
 );
 COMMENT ON TABLE sessions.lifecycle_key IS
   'HMAC-SHA256 key of continuation tokens and state documents (one row); no grants, read by the extension''s C code only';
+COMMENT ON COLUMN sessions.lifecycle_key.node_databases IS
+  'NULL on one node; on a Citus cluster {"<group id>": <database OID>} of every node, the databases the key signs for';
 REVOKE ALL ON sessions.lifecycle_key FROM PUBLIC;
 
 /*
@@ -57,9 +65,57 @@ CREATE TRIGGER lifecycle_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCAT
     FOR EACH STATEMENT EXECUTE FUNCTION sessions.lifecycle_key_changed();
 
 /*
+ * lifecycle_key_nodes
+ *		On a Citus coordinator: {"<group id>": <database OID>, ...} of this
+ *		database on every node (this one's group is 0), asked of each node
+ *		now. What rotate_lifecycle_key() and distribute() bind the signing
+ *		key to on a cluster. Internal (owner only).
+ */
+CREATE FUNCTION sessions.lifecycle_key_nodes()
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    nodes pg_catalog.jsonb := '{}';
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'lifecycle_key_nodes: Citus is not loaded in this database' USING ERRCODE = '0A000';
+    END IF;
+    IF NOT pg_catalog.citus_is_coordinator() THEN
+        RAISE EXCEPTION 'the signing key of a cluster changes on the coordinator only'
+              USING ERRCODE = '55000',
+                    HINT = 'Run SELECT sessions.rotate_lifecycle_key() on the coordinator.';
+    END IF;
+    FOR r IN SELECT * FROM pg_catalog.run_command_on_all_nodes(
+                 $q$SELECT pg_catalog.jsonb_build_object(g.groupid::pg_catalog.text, d.oid::pg_catalog.int8)
+                      FROM pg_catalog.pg_dist_local_group g, pg_catalog.pg_database d
+                     WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()$q$) LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'could not read the database OID of node %: %', r.nodeid, r.result
+                  USING ERRCODE = '08006',
+                        HINT = 'Every node must be reachable to bind the signing key to the cluster''s databases.';
+        END IF;
+        nodes := nodes OPERATOR(pg_catalog.||) r.result::pg_catalog.jsonb;
+    END LOOP;
+    IF NOT (nodes OPERATOR(pg_catalog.?) '0') THEN
+        RAISE EXCEPTION 'the cluster''s nodes did not include the coordinator' USING ERRCODE = '55000',
+              HINT = 'Register the coordinator with citus_set_coordinator_host() (docs/scale-out.md).';
+    END IF;
+    RETURN nodes;
+END
+$$;
+COMMENT ON FUNCTION sessions.lifecycle_key_nodes() IS
+  'Citus coordinator: {"<group id>": <database OID>} of this database on every node, what the signing key is bound to on a cluster (internal)';
+REVOKE ALL ON FUNCTION sessions.lifecycle_key_nodes() FROM PUBLIC;
+
+/*
  * rotate_lifecycle_key
  *		A new random key (pg_strong_random); every token and state document
- *		issued before is refused afterwards. Owner only.
+ *		issued before is refused afterwards. Owner only. On a Citus cluster
+ *		(coordinator only): the key of every node, bound anew to the
+ *		database of each (lifecycle_key_nodes).
  */
 CREATE FUNCTION sessions.rotate_lifecycle_key()
 RETURNS void
@@ -67,7 +123,7 @@ LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'sa_rotate_lifecycle_key';
 COMMENT ON FUNCTION sessions.rotate_lifecycle_key() IS
-  'Replaces the database''s signing key with 32 random bytes; earlier continuation tokens and state documents are refused (extension owner only)';
+  'Replaces the database''s signing key with 32 random bytes (on a Citus cluster: on every node, run on the coordinator); earlier continuation tokens and state documents are refused (extension owner only)';
 REVOKE ALL ON FUNCTION sessions.rotate_lifecycle_key() FROM PUBLIC;
 SELECT sessions.rotate_lifecycle_key();
 

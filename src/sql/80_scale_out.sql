@@ -12,9 +12,10 @@
  *		    ocpi_charging_preferences, telemetry_associate, invoice_secret,
  *		    session_lease, import_rejects, summary_delta;
  *		  - reference tables (a copy on every node): role_namespace (the RLS
- *		    map the workers read), site.
- *		The rest stays on the coordinator (lifecycle_key, summary_config,
- *		event_log, event_prune_state), where every call runs.
+ *		    map the workers read), site, lifecycle_key (the signing key,
+ *		    bound to the database of every node: lifecycle_key_nodes).
+ *		The rest stays on the coordinator (summary_config, event_log,
+ *		event_prune_state), where every call runs.
  *		The store's triggers (events, live summaries) are C functions that
  *		fire on sessions.store alone, not on its shards: they are disabled
  *		before the rows move (so the copy writes no event and no summary
@@ -37,6 +38,7 @@ DECLARE
     body pg_catalog.text;
     grants pg_catalog.text;
     coordinator boolean;
+    nodes pg_catalog.jsonb;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
         RAISE EXCEPTION 'distribute: Citus is not loaded in this database'
@@ -86,6 +88,20 @@ BEGIN
         'sessions.session_stats_final(sessions.session_stats) TO session_analytics_reader';
     EXECUTE grants;
     PERFORM pg_catalog.run_command_on_workers(grants);
+    -- Each worker's own copy of the extension made a signing key of its own
+    -- at CREATE EXTENSION, never read on the cluster (each node reads its
+    -- placement of the coordinator's): cleared on that worker only (DDL
+    -- propagation off; no Citus truncate trigger on a shell the extension
+    -- script made), before this transaction locks the table there.
+    FOR t IN SELECT w.nodename || ':' || w.nodeport || ': ' || w.result FROM pg_catalog.run_command_on_workers(
+                 $c$DO $d$ BEGIN
+                        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+                        PERFORM pg_catalog.set_config('lock_timeout', '10s', true);
+                        TRUNCATE sessions.lifecycle_key;
+                    END $d$ $c$) w
+              WHERE NOT w.success LOOP
+        RAISE EXCEPTION 'distribute: could not clear the shell table lifecycle_key on worker %', t USING ERRCODE = '55000';
+    END LOOP;
     -- The C triggers refuse to fire on shards; rows are copied by Citus
     -- with them off, so no event or summary delta is written twice.
     SET LOCAL citus.enable_unsafe_triggers = on;
@@ -99,12 +115,20 @@ BEGIN
             DISABLE TRIGGER summary_update, DISABLE TRIGGER summary_delete, DISABLE TRIGGER summary_truncate;
         ALTER TABLE sessions.site DISABLE TRIGGER summary_zone;
     END IF;
-    FOREACH t IN ARRAY ARRAY['role_namespace', 'site'] LOOP
+    FOREACH t IN ARRAY ARRAY['role_namespace', 'site', 'lifecycle_key'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
                         WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.create_reference_table(%L)', 'sessions.' || t);
         END IF;
     END LOOP;
+    -- The signing key: one row on every node (a node added since gets its
+    -- copy now), bound to this database's OID on each node. Nodes bound
+    -- already keep their entry and the key stays: what was signed stays
+    -- valid, and a copy of the database stays refused (docs/lifecycle.md).
+    PERFORM pg_catalog.replicate_reference_tables('block_writes');
+    nodes := sessions.lifecycle_key_nodes();
+    UPDATE sessions.lifecycle_key k SET node_databases = nodes OPERATOR(pg_catalog.||) coalesce(k.node_databases, '{}')
+     WHERE k.node_databases IS DISTINCT FROM nodes OPERATOR(pg_catalog.||) coalesce(k.node_databases, '{}');
     -- A foreign key between distributed tables must include the
     -- distribution column: a link's associate end (another namespace's
     -- session) cannot be one, telemetry_link checks it instead.
@@ -139,5 +163,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.distribute() IS
-  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site as reference tables, moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
+  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
 REVOKE ALL ON FUNCTION sessions.distribute() FROM PUBLIC;

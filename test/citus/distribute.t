@@ -23,7 +23,7 @@ is "$(cq $db -c "SELECT count(DISTINCT colocationid) FROM pg_dist_partition WHER
          'sessions.session_lease', 'sessions.import_rejects', 'sessions.summary_delta') AND partmethod = 'h'")" 1 \
    "the seven tables of the sessions are distributed and co-located"
 is "$(cq $db -c "SELECT string_agg(logicalrelid::text, ' ' ORDER BY logicalrelid::text) FROM pg_dist_partition WHERE partmethod = 'n' AND logicalrelid::text LIKE 'sessions.%'")" \
-   "sessions.role_namespace sessions.site" "role_namespace and site are reference tables"
+   "sessions.lifecycle_key sessions.role_namespace sessions.site" "lifecycle_key, role_namespace and site are reference tables"
 is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "every row moved, once"
 is "$(cq $db -c "SELECT count(*) FROM sessions.event_log")" "$events" "moving the rows wrote no event"
 is "$(cq $db -c "SELECT count(*) FROM sessions.summary_delta")" 0 "and no summary delta (the live summaries are off)"

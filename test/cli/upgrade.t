@@ -18,7 +18,7 @@
 # frozen 0.1.0 script is checked against the release's checksum.
 . "$SA_SRC/test/cli/tap.sh"
 pgtap=("$SA_SRC"/test/pgtap/*.sql)
-plan $((27 + ${#pgtap[@]}))
+plan $((28 + ${#pgtap[@]}))
 export PGDATABASE=postgres
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$SA_SRC/session_analytics.control")
@@ -124,14 +124,22 @@ ok $? "catalog after the update equals a fresh install (functions, types, tables
 # --- from 0.2.0: the same catalog ------------------------------------------------------
 from020=upgrade_from_020
 q -c "DROP DATABASE IF EXISTS $from020 WITH (FORCE)" -c "CREATE DATABASE $from020" 2>/dev/null
-q -d $from020 -c "CREATE EXTENSION session_analytics VERSION '0.2.0'" \
-  -c "ALTER EXTENSION session_analytics UPDATE" >/dev/null 2>&1
+q -d $from020 -c "CREATE EXTENSION session_analytics VERSION '0.2.0'" >/dev/null 2>&1
+# What a user stored under 0.2.0: a state document and a continuation token.
+q -d $from020 -c "SELECT sessions.open_session('online', '1 day', 'V020-' || g) FROM generate_series(1, 2) g" >/dev/null
+state020=$(q -d $from020 -c "SELECT sessions.session_state('V020-1')")
+token020=$(q -d $from020 -c "SELECT continuation FROM sessions.list_sessions('online', page_size => 1)")
+q -d $from020 -c "ALTER EXTENSION session_analytics UPDATE" >/dev/null 2>&1
 is "$(q -d $from020 -c "SELECT extversion FROM pg_extension WHERE extname = 'session_analytics'")" "$current" \
    "0.2.0 installed, then updated to $current"
 d=$(diff -u --label "updated from 0.2.0" --label "fresh $current" \
         <(q -d $from020 -f "$SA_SRC/tools/catalog_dump.sql") "$SA_TEST_DIR/catalog_fresh.txt")
 ok $? "catalog after the update from 0.2.0 equals a fresh install"
 [ -n "$d" ] && sed 's/^/# /' <<<"$d" | head -150
+is "$(q -d $from020 -c "SELECT sessions.resume_session('$state020') ->> 'reference',
+                               (SELECT count(*) FROM sessions.list_sessions('online', page_size => 1, continuation => '$token020') l,
+                                       jsonb_array_elements(l.items))")" "V020-1|1" \
+   "a state document and a continuation token signed under 0.2.0 verify after the update (same key, same signatures)"
 q -c "DROP DATABASE $from020 WITH (FORCE)" 2>/dev/null
 
 # --- the data is unchanged -----------------------------------------------------------
