@@ -107,6 +107,14 @@ typedef enum XactDelivery
 } XactDelivery;
 static XactDelivery xact_delivery = DELIVERY_NONE;
 
+/*
+ * On a Citus worker: this transaction logged events of a shard of the store,
+ * which the coordinator's relay copies (events/event_relay.c). At commit one
+ * NOTIFY on SA_RELAY_CHANNEL wakes the relay; none at PREPARE (a prepared
+ * transaction cannot NOTIFY: the relay's poll finds its events).
+ */
+static bool relay_pending = false;
+
 static void events_xact_callback(XactEvent event, void *arg);
 static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									SubTransactionId parentSubid, void *arg);
@@ -245,6 +253,19 @@ sa_event_xact_logged(const EventFields *ev)
 	}
 	if (payload)
 		pfree(payload);
+}
+
+/*
+ * sa_event_xact_relay
+ *		Called by the writer for each event it has logged on a shard of the
+ *		store (a Citus worker): the listeners are the coordinator's, reached
+ *		through the relay, so no per-event notification; one wake-up of the
+ *		relay at commit.
+ */
+void
+sa_event_xact_relay(void)
+{
+	relay_pending = true;
 }
 
 /*
@@ -412,6 +433,8 @@ events_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			if (relay_pending)
+				Async_Notify(SA_RELAY_CHANNEL, NULL);
 			if (xact_delivery == DELIVERY_COMMIT && sa_notifier_selected())
 				xact_delivery = DELIVERY_NOTIFIER;
 			else if (pending_first && xact_delivery != DELIVERY_NOTIFIER)
@@ -429,6 +452,7 @@ events_xact_callback(XactEvent event, void *arg)
 			pending_channels = NULL;
 			pending_first = pending_last = NULL;
 			xact_delivery = DELIVERY_NONE;
+			relay_pending = false;
 			break;
 		default:
 			break;
