@@ -16,8 +16,13 @@
  * Each event is written by the log writer (events/event_log.h, which takes its seq
  * under the lock-before-seq rule) and then handed to the transaction's
  * delivery (events/event_xact.h). The trigger runs on the extension's own store
- * only (checked by OID) and reads its columns by the attribute numbers
- * found once per cached descriptor.
+ * only (checked by OID) or, on a Citus node, on a shard of it (named
+ * store_<shardid> in the extension's schema and recorded as a shard of the
+ * store in pg_dist_shard; asked once per relation and backend), and reads
+ * the columns by the attribute numbers found once per cached relation. On
+ * a worker, a shard's events stay in the worker's own log for the
+ * coordinator's relay (events/event_relay.c): no per-event notification,
+ * one wake-up of the relay at commit (sa_event_xact_relay).
  *
  * Layering: the top of the writer side; over events/event_log.h and events/event_xact.h.
  * Nothing calls it but the trigger; it knows nothing of payloads, channels,
@@ -408,10 +413,11 @@ log_event(EventType event, const StoreRow *row, bool relayed)
 
 /*
  * sa_store_events
- *		AFTER INSERT OR UPDATE ... FOR EACH ROW trigger on sessions.store,
- *		and on no other table: it refuses to run anywhere else (checked by
- *		OID against the extension's own store), so a trigger attached to a
- *		look-alike table cannot make it write or read foreign relations.
+ *		AFTER INSERT OR UPDATE ... FOR EACH ROW trigger on sessions.store
+ *		and its Citus shards, and on no other table: it refuses to run
+ *		anywhere else (store_target: the store by OID, a shard by Citus's
+ *		metadata), so a trigger attached to a look-alike table cannot make
+ *		it write or read foreign relations.
  */
 Datum
 sa_store_events(PG_FUNCTION_ARGS)
