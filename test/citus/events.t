@@ -12,7 +12,7 @@
 # in per-namespace order, across an immediate stop and start of a worker.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 32
+plan 36
 one=c_ev_one cl=c_ev
 T=$SA_TEST_DIR/events; rm -rf "$T"; mkdir -p "$T"
 DATA=$SA_SRC/test/cli/data
@@ -134,6 +134,25 @@ is "$(err $cl "SELECT sessions.relay_events()")" 08006 "still 08006 while it is 
 node_ctl 2 start
 relay $cl; ok $? "the worker back: the relay goes on"
 is "$(cq $cl -c "SELECT count(*) FROM sessions.event_log WHERE external_id = 'down-1'")" 1 "the event written meanwhile, once"
+
+# --- shard moves ------------------------------------------------------------
+# Rows copied by a move log nothing (block_writes: COPY into the new shard;
+# force_logical: logical replication); the namespace's next write logs on
+# the target worker and is relayed once.
+sid=$(cq $cl -c "SELECT get_shard_id_for_distribution_column('sessions.store', '$na')")
+before=$(cq $cl -c "SELECT count(*) FROM sessions.event_log")
+cq $cl -c "SELECT citus_move_shard_placement($sid, '$PGHOST', ${wport[1]}, '$PGHOST', ${wport[2]}, shard_transfer_mode => 'block_writes')" >/dev/null &&
+cq $cl -c "SELECT citus_move_shard_placement($sid, '$PGHOST', ${wport[2]}, '$PGHOST', ${wport[1]}, shard_transfer_mode => 'force_logical')" >/dev/null
+ok $? "the shard of $na moved to the other worker and back (block_writes, then force_logical)"
+relay $cl
+is "$(cq $cl -c "SELECT count(*) FROM sessions.event_log")" "$before" "moving its rows logged no event"
+cq $cl -c "SELECT citus_move_shard_placement($sid, '$PGHOST', ${wport[1]}, '$PGHOST', ${wport[2]}, shard_transfer_mode => 'block_writes')" >/dev/null
+cq $cl -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', '$na', 'moved-1', 'OPEN')"
+is "$(wq 2 $cl -c "SELECT count(*) FROM sessions.event_log WHERE external_id = 'moved-1'")" 1 "a write after the move logs on the target worker"
+relay $cl
+is "$(cq $cl -c "SELECT count(*) FROM sessions.event_log WHERE external_id = 'moved-1'"):$(cq $cl -c "SELECT count(*) FROM sessions.event_log")" \
+   "1:$((before + 1))" "and is relayed once"
+cq $cl -c "SELECT citus_move_shard_placement($sid, '$PGHOST', ${wport[2]}, '$PGHOST', ${wport[1]}, shard_transfer_mode => 'block_writes')" >/dev/null
 
 # --- session-listen on the coordinator, writers on both workers, a restart --
 # The relay worker serves this database from now on.
