@@ -89,9 +89,9 @@ SELECT throws_ok($$UPDATE sessions.role_namespace SET namespace = namespace WHER
 -- schema: without Citus's metadata recording it as one, refused too.
 CREATE TABLE sessions.store_102008 (LIKE sessions.store INCLUDING DEFAULTS);
 CREATE TRIGGER t AFTER INSERT ON sessions.store_102008 FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
-SELECT throws_ok($$INSERT INTO sessions.store_102008 (kind, namespace, status) VALUES ('ocpi', 'EV-AAA', 'ACTIVE')$$,
+SELECT throws_ok($$INSERT INTO sessions.store_102008 (kind, namespace, status) VALUES ('ocpi', 'EV-SHARD', 'ACTIVE')$$,
                  '42809', NULL, 'attack 9b: a table named like a shard of the store (store_<digits>), no Citus shard: refused');
-SELECT is((SELECT pg_catalog.count(*) FROM sessions.event_log WHERE namespace = 'EV-AAA'), 0::bigint,
+SELECT is((SELECT pg_catalog.count(*) FROM sessions.event_log WHERE namespace = 'EV-SHARD'), 0::bigint,
           'attack 9b: nothing logged for it');
 ROLLBACK TO SAVEPOINT su_attach;
 
