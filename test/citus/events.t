@@ -12,7 +12,7 @@
 # in per-namespace order, across an immediate stop and start of a worker.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 36
+plan 38
 one=c_ev_one cl=c_ev
 T=$SA_TEST_DIR/events; rm -rf "$T"; mkdir -p "$T"
 DATA=$SA_SRC/test/cli/data
@@ -163,6 +163,17 @@ for _ in $(seq 1 100); do
 done
 is "$(cq $cl -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'session_analytics relay' AND datname = current_database()")" 1 \
    "the relay worker runs in the cluster's database"
+# Wake-ups, with a poll too slow to matter (60 s): a one-worker commit
+# notifies the relay at commit, a two-phase one with its COMMIT PREPARED.
+cq postgres -c "ALTER SYSTEM SET session_analytics.relay_interval = '60s'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+arrived() { for _ in $(seq 1 100); do [ "$(cq $cl -c "SELECT count(*) FROM sessions.event_log WHERE external_id = '$1'")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+cq $cl -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', '$na', 'wake-1', 'OPEN')"
+arrived wake-1 1; ok $? "a one-worker commit wakes the relay (its event in the coordinator's log well before the 60 s poll)"
+cq $cl -c "BEGIN" -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', '$na', 'wake-2', 'OPEN')" \
+       -c "INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('invoice', '$nb', 'wake-2', 'OPEN')" -c "COMMIT"
+arrived wake-2 2; ok $? "so does a two-phase commit over both workers (COMMIT PREPARED sends the wake-up)"
+cq postgres -c "ALTER SYSTEM RESET session_analytics.relay_interval" -c "SELECT pg_reload_conf()" >/dev/null
 ns=("$(ns_on "${wport[1]}")" "$(ns_on "${wport[2]}")")
 ns+=("$(for i in $(seq 61 120); do p=$(cq $cl -c "SELECT n.nodeport FROM pg_dist_shard_placement n WHERE n.shardid = get_shard_id_for_distribution_column('sessions.store', 'tp$i')"); [ "$p" = "${wport[1]}" ] && { echo tp$i; break; }; done)")
 ns+=("$(for i in $(seq 61 120); do p=$(cq $cl -c "SELECT n.nodeport FROM pg_dist_shard_placement n WHERE n.shardid = get_shard_id_for_distribution_column('sessions.store', 'tp$i')"); [ "$p" = "${wport[2]}" ] && { echo tp$i; break; }; done)")
