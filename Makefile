@@ -35,6 +35,8 @@ OBJS = \
 	src/events/store_events.o \
 	src/events/event_prune.o \
 	src/workers/notify_worker.o \
+	src/events/event_relay.o \
+	src/workers/relay_worker.o \
 	src/lifecycle/lifecycle_sign.o \
 	src/summaries/summary_capture.o \
 	src/compat_symbols.o
@@ -61,6 +63,8 @@ ISOLATION      = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src
+# The Citus event relay (src/events/event_relay.c) connects to the workers with libpq.
+SHLIB_LINK_INTERNAL = -L$(shell $(PG_CONFIG) --libdir) -lpq
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-cast-function-type
 
 # Command-line tools (libpq clients), built beside the module.
@@ -81,6 +85,8 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 
 LIBPQ_CFLAGS = -I$(shell $(PG_CONFIG) --includedir)
 LIBPQ_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq
+# libpq's header for the relay only, after the server's (its own pg_config.h must not win).
+src/events/event_relay.o: override CPPFLAGS += $(LIBPQ_CFLAGS)
 TOOL_CFLAGS  = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DSA_VERSION='"$(EXTVERSION)"' -DSA_PG_BINDIR='"$(shell $(PG_CONFIG) --bindir)"' $(TOOL_EXTRA_CFLAGS)
 # Packagers add their flags here (debian/rules: dpkg-buildflags).
 TOOL_EXTRA_CFLAGS ?=

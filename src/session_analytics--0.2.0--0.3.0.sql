@@ -2777,11 +2777,12 @@ $$;
  *		    bound to the database of every node: lifecycle_key_nodes).
  *		The rest stays on the coordinator (summary_config, event_log,
  *		event_prune_state), where every call runs.
- *		The store's triggers (events, live summaries) are C functions that
- *		fire on sessions.store alone, not on its shards: they are disabled
- *		before the rows move (so the copy writes no event and no summary
- *		delta) and stay disabled, and the live summaries are switched off
- *		(the reports scan the store). sessions.report_sessions becomes the
+ *		The store's triggers (events, live summaries) are disabled before
+ *		the rows move (so the copy writes no event and no summary delta);
+ *		the event trigger is then enabled on the store's shards (each
+ *		worker logs its shards' events, the relay copies them to the
+ *		coordinator's log), the summary triggers stay disabled and the live
+ *		summaries are switched off (the reports scan the store). sessions.report_sessions becomes the
  *		PL/pgSQL form of its own SELECT (Citus cannot plan the inlined
  *		one). A reader gets EXECUTE on the aggregate's support functions on
  *		every node (Citus calls them as the caller). Run it again after adding
@@ -2863,8 +2864,9 @@ BEGIN
               WHERE NOT w.success LOOP
         RAISE EXCEPTION 'distribute: could not clear the shell table lifecycle_key on worker %', t USING ERRCODE = '55000';
     END LOOP;
-    -- The C triggers refuse to fire on shards; rows are copied by Citus
-    -- with them off, so no event or summary delta is written twice.
+    -- Rows are copied by Citus with the triggers off, so no event or
+    -- summary delta is written twice; Citus creates and alters the
+    -- triggers of the shards with the store's (unsafe_triggers).
     SET LOCAL citus.enable_unsafe_triggers = on;
     -- Citus's NOTICEs about copying and leftover local data: handled here.
     SET LOCAL client_min_messages = warning;
@@ -2913,6 +2915,11 @@ BEGIN
                 AND pg_catalog.pg_relation_size(c.oid) > 0 LOOP
         EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', 'sessions.' || t);
     END LOOP;
+    -- Events from now on: the trigger fires on the shards (on every
+    -- worker, into its own log; sessions.relay_events copies them here).
+    -- Enabled after the move, so the moved rows logged none; again on every
+    -- run (a no-op once on).
+    ALTER TABLE sessions.store ENABLE TRIGGER store_events;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE p.partmethod WHEN 'h' THEN 'distributed by ' || pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
@@ -2924,5 +2931,32 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.distribute() IS
-  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas; idempotent; returns each table''s distribution (owner only)';
+  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas, then logs the shards'' events (relayed to this log); idempotent; returns each table''s distribution (owner only)';
 REVOKE ALL ON FUNCTION sessions.distribute() FROM PUBLIC;
+
+-- The event relay (docs/scale-out.md, "Events"): on a cluster each worker
+-- logs the events of the shards it holds in its own sessions.event_log; the
+-- coordinator copies them into its log, which is then the cluster's log.
+-- One row per worker: the last worker seq copied, and the identity of the
+-- worker's log it belongs to (a new log is relayed from its start).
+CREATE TABLE sessions.event_relay (
+    nodename    text        NOT NULL,
+    nodeport    int         NOT NULL,
+    last_seq    bigint      NOT NULL DEFAULT 0,
+    log_id      text,
+    relayed_at  timestamptz,
+    CONSTRAINT event_relay_pkey PRIMARY KEY (nodename, nodeport)
+);
+COMMENT ON TABLE sessions.event_relay IS
+  'Citus coordinator: per worker, the last seq of its event log copied into this log (written with the copies, in one transaction)';
+-- Positions survive dump/restore with the log they were copied into.
+SELECT pg_catalog.pg_extension_config_dump('sessions.event_relay', '');
+REVOKE ALL ON sessions.event_relay FROM PUBLIC;
+
+CREATE FUNCTION sessions.relay_events(max_rows int DEFAULT 1000)
+RETURNS bigint
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'sa_relay_events';
+COMMENT ON FUNCTION sessions.relay_events(int) IS
+  'Citus coordinator: copies up to max_rows final events of each worker''s log into this log, in one transaction with the positions; returns their number (the relay worker runs it per worker; owner only)';
+REVOKE ALL ON FUNCTION sessions.relay_events(int) FROM PUBLIC;

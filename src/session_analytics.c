@@ -41,6 +41,8 @@ _PG_init(void)
 	sa_event_prune_init();
 	sa_handoff_init();
 	sa_notify_init();
+	sa_event_relay_init();
+	sa_relay_worker_init();
 
 	/* No one else may define variables under our prefix, typo'd ones warn. */
 	MarkGUCPrefixReserved(SA_GUC_PREFIX);

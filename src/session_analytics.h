@@ -20,6 +20,8 @@ extern void sa_event_xact_init(void);	/* events/event_xact.c: notify GUCs, xact 
 extern void sa_event_prune_init(void);	/* events/event_prune.c: event_retention */
 extern void sa_handoff_init(void);	/* events/notify_handoff.c: notify_mode, shared state */
 extern void sa_notify_init(void);	/* workers/notify_worker.c: the notifier */
+extern void sa_event_relay_init(void);	/* events/event_relay.c: relay_conninfo */
+extern void sa_relay_worker_init(void);	/* workers/relay_worker.c: relay_interval, the relay */
 
 #define SA_GUC_PREFIX "session_analytics"
 

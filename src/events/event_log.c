@@ -342,7 +342,7 @@ insert_log_row(Oid logid, const EventFields *ev, FullTransactionId horizon)
 		SET(event_time, TimestampTzGetDatum(ev->time));
 	else
 		SET_NULL(event_time);
-	SET(logged_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	SET(logged_at, TimestampTzGetDatum(ev->logged_at != 0 ? ev->logged_at : GetCurrentTransactionStartTimestamp()));
 	SET(horizon, FullTransactionIdGetDatum(horizon));
 #undef SET
 #undef SET_NULL

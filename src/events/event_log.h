@@ -62,6 +62,7 @@ typedef struct EventFields
 	const char *status;
 	bool		has_time;
 	TimestampTz time;
+	TimestampTz logged_at;		/* 0: the writing transaction's start */
 } EventFields;
 
 /* events/event_log.c */

@@ -107,6 +107,23 @@ typedef enum XactDelivery
 } XactDelivery;
 static XactDelivery xact_delivery = DELIVERY_NONE;
 
+/*
+ * On a Citus worker: this transaction logged events of a shard of the store,
+ * which the coordinator's relay copies (events/event_relay.c). At commit one
+ * NOTIFY on SA_RELAY_CHANNEL wakes the relay; none at PREPARE (a prepared
+ * transaction cannot NOTIFY): the backend's next commit sends it, which is
+ * the COMMIT PREPARED Citus sends on the same connection (else the relay's
+ * poll finds the events).
+ */
+static bool relay_pending = false;
+
+/*
+ * A prepared transaction of this backend logged such events: the next
+ * commit here (Citus sends COMMIT PREPARED on the same connection right
+ * after PREPARE) wakes the relay, once the prepared one has committed.
+ */
+static bool relay_after_prepare = false;
+
 static void events_xact_callback(XactEvent event, void *arg);
 static void events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									SubTransactionId parentSubid, void *arg);
@@ -245,6 +262,19 @@ sa_event_xact_logged(const EventFields *ev)
 	}
 	if (payload)
 		pfree(payload);
+}
+
+/*
+ * sa_event_xact_relay
+ *		Called by the writer for each event it has logged on a shard of the
+ *		store (a Citus worker): the listeners are the coordinator's, reached
+ *		through the relay, so no per-event notification; one wake-up of the
+ *		relay at commit.
+ */
+void
+sa_event_xact_relay(void)
+{
+	relay_pending = true;
 }
 
 /*
@@ -412,6 +442,9 @@ events_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			if (relay_pending || relay_after_prepare)
+				Async_Notify(SA_RELAY_CHANNEL, NULL);
+			relay_after_prepare = false;
 			if (xact_delivery == DELIVERY_COMMIT && sa_notifier_selected())
 				xact_delivery = DELIVERY_NOTIFIER;
 			else if (pending_first && xact_delivery != DELIVERY_NOTIFIER)
@@ -425,10 +458,13 @@ events_xact_callback(XactEvent event, void *arg)
 			if (xact_delivery == DELIVERY_NOTIFIER &&
 				(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT))
 				sa_notifier_wake();
+			if (event == XACT_EVENT_PREPARE && relay_pending)
+				relay_after_prepare = true;
 			/* The memory goes with TopTransactionContext. */
 			pending_channels = NULL;
 			pending_first = pending_last = NULL;
 			xact_delivery = DELIVERY_NONE;
+			relay_pending = false;
 			break;
 		default:
 			break;

@@ -18,6 +18,10 @@
 #include "events/event_log.h"
 
 extern void sa_event_xact_logged(const EventFields *ev);
+extern void sa_event_xact_relay(void);
+
+/* The channel a Citus worker's commit wakes the coordinator's relay on. */
+#define SA_RELAY_CHANNEL "session_analytics_relay"
 extern void sa_events_announce(HeapTupleHeader row);
 extern bool sa_notify_enabled(void);
 

@@ -23,7 +23,8 @@ extern bool sa_worker_extension_installed(const char *who, bool *warned);
 /* Which worker a connection back-off counter belongs to. */
 #define SA_WORKER_EXPIRY 0
 #define SA_WORKER_NOTIFIER 1
-#define SA_WORKER_COUNT 2
+#define SA_WORKER_RELAY 2
+#define SA_WORKER_COUNT 3
 extern void sa_worker_connect(int which, const char *who);
 
 #endif							/* WORKER_COMMON_H */

@@ -9,7 +9,7 @@ cd "$src" || exit 1
 
 # What each layer may include besides its own directory: the module header
 # (GUC prefix, init hooks, the extension's schema) and, for the workers, the
-# writer/notifier hand-off. The store layers (ocpi, lifecycle) and the
+# writer/notifier hand-off (and the relay worker, the Citus event relay). The store layers (ocpi, lifecycle) and the
 # analytics know nothing of events or workers; nothing includes a worker.
 # The PowerFlex row check reads jsonb through ocpi/jsonb_access.h (generic
 # jsonb access, no OCPI) and nothing else.
@@ -21,7 +21,7 @@ declare -A allowed=(
     [store]="session_analytics.h"
     [events]="session_analytics.h"
     [summaries]="analytics/analytics_params.h session_analytics.h"
-    [workers]="session_analytics.h events/notify_handoff.h events/event_xact.h events/event_log.h"
+    [workers]="session_analytics.h events/notify_handoff.h events/event_xact.h events/event_log.h events/event_relay.h"
 )
 layers=(analytics ocpi powerflex lifecycle store summaries events workers)
 plan $(( ${#layers[@]} + 6 ))

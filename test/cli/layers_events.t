@@ -11,7 +11,7 @@
 # only the files listed for it below. Reads the sources only (and the server
 # headers, for the name check).
 . "$SA_SRC/test/cli/tap.sh"
-plan 26
+plan 31
 src=$SA_SRC/src
 
 # The project headers (those that exist in src/) a file includes, sorted.
@@ -39,6 +39,11 @@ is "$(project_includes events/store_events.c)" "events/event_log.h events/event_
 is "$(project_includes events/event_prune.c)" "session_analytics.h " "events/event_prune.c: the module header only"
 is "$(project_includes workers/expiry_worker.c)" "session_analytics.h workers/worker_common.h " \
    "workers/expiry_worker.c builds on workers/worker_common.h only"
+is "$(project_includes events/event_relay.h)" "" "events/event_relay.h includes no project header"
+is "$(project_includes events/event_relay.c)" "events/event_log.h events/event_relay.h events/event_xact.h session_analytics.h " \
+   "events/event_relay.c: the log writer and the delivery (no payloads, no hand-off, no notifier)"
+is "$(project_includes workers/relay_worker.c)" "events/event_relay.h session_analytics.h workers/worker_common.h " \
+   "workers/relay_worker.c builds on the relay and workers/worker_common.h only"
 is "$(project_includes workers/notify_worker.c)" "events/event_log.h events/event_xact.h events/notify_handoff.h session_analytics.h workers/worker_common.h " \
    "workers/notify_worker.c builds on the delivery, the log, the hand-off and workers/worker_common.h"
 
@@ -51,7 +56,7 @@ uses() { local names=$1; shift; [ -n "$names" ] && strip_comments "$@" | grep -n
 
 # The files of this area and, for each, the files whose functions it may call.
 files="events/event_log.c events/event_payload.c events/notify_handoff.c events/event_xact.c events/store_events.c events/event_prune.c
-       workers/worker_common.c workers/expiry_worker.c workers/notify_worker.c"
+       events/event_relay.c workers/worker_common.c workers/expiry_worker.c workers/notify_worker.c workers/relay_worker.c"
 declare -A may_call=(
     [events/event_log.c]=""
     [events/event_payload.c]="events/event_log.c"
@@ -59,9 +64,11 @@ declare -A may_call=(
     [events/event_xact.c]="events/event_log.c events/event_payload.c events/notify_handoff.c"
     [events/store_events.c]="events/event_log.c events/event_xact.c"
     [events/event_prune.c]=""
+    [events/event_relay.c]="events/event_log.c events/event_xact.c"
     [workers/worker_common.c]=""
     [workers/expiry_worker.c]="workers/worker_common.c"
     [workers/notify_worker.c]="events/event_log.c events/event_xact.c events/notify_handoff.c workers/worker_common.c"
+    [workers/relay_worker.c]="events/event_relay.c workers/worker_common.c"
 )
 for f in $files; do
     out=""

@@ -5,7 +5,7 @@
 -- sequence and the prune state are compared with a snapshot at the end, and
 -- the server is still up (the store_events repro used to crash it).
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 CREATE FUNCTION pg_temp.conn(name text, role text) RETURNS text LANGUAGE sql AS $$
     SELECT dblink_connect(name, format('dbname=%s host=%s port=%s user=%s', current_database(),
@@ -85,6 +85,14 @@ SELECT is((SELECT pg_catalog.count(*) FROM atk_ev.event_log), 0::bigint, 'attack
 CREATE TRIGGER t AFTER UPDATE ON sessions.role_namespace FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
 SELECT throws_ok($$UPDATE sessions.role_namespace SET namespace = namespace WHERE role_name = 'atk_ev_w1'$$,
                  '42809', NULL, 'attack 9: on another table of the extension''s own schema: refused');
+-- A table named like a Citus shard of the store, in the extension's own
+-- schema: without Citus's metadata recording it as one, refused too.
+CREATE TABLE sessions.store_102008 (LIKE sessions.store INCLUDING DEFAULTS);
+CREATE TRIGGER t AFTER INSERT ON sessions.store_102008 FOR EACH ROW EXECUTE FUNCTION sessions.store_events();
+SELECT throws_ok($$INSERT INTO sessions.store_102008 (kind, namespace, status) VALUES ('ocpi', 'EV-SHARD', 'ACTIVE')$$,
+                 '42809', NULL, 'attack 9b: a table named like a shard of the store (store_<digits>), no Citus shard: refused');
+SELECT is((SELECT pg_catalog.count(*) FROM sessions.event_log WHERE namespace = 'EV-SHARD'), 0::bigint,
+          'attack 9b: nothing logged for it');
 ROLLBACK TO SAVEPOINT su_attach;
 
 -- ---- 10-14: internal functions ---------------------------------------------------
