@@ -113,19 +113,8 @@ sa_expiry_worker_main(Datum main_arg)
 		long		timeout_ms;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			if (strcmp(connected_db, sa_worker_database()) != 0)
-			{
-				/* A worker cannot switch databases: exit and be restarted. */
-				ereport(LOG,
-						(errmsg("session_analytics expiry worker restarting to move from database \"%s\" to \"%s\"",
-								connected_db, sa_worker_database())));
-				proc_exit(1);
-			}
-		}
+		if (sa_worker_reload(connected_db))
+			sa_worker_restart_for_database("session_analytics expiry worker", connected_db);
 
 		if (sa_expiry_interval > 0)
 		{

@@ -648,18 +648,10 @@ sa_notify_worker_main(Datum main_arg)
 		volatile int delivered = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
+		if (sa_worker_reload(connected_db))
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			if (strcmp(connected_db, sa_worker_database()) != 0)
-			{
-				notifier_deactivate("session_analytics.database changed");
-				ereport(LOG,
-						(errmsg("session_analytics notifier restarting to move from database \"%s\" to \"%s\"",
-								connected_db, sa_worker_database())));
-				proc_exit(1);
-			}
+			notifier_deactivate("session_analytics.database changed");
+			sa_worker_restart_for_database("session_analytics notifier", connected_db);
 		}
 
 		wanted = sa_notify_mode != NOTIFY_MODE_COMMIT && sa_notify_enabled();

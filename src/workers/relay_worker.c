@@ -255,18 +255,8 @@ sa_relay_worker_main(Datum main_arg)
 		WaitEvent	events[RELAY_MAX_SOCKETS + 2];
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			if (strcmp(connected_db, sa_worker_database()) != 0)
-			{
-				ereport(LOG,
-						(errmsg("session_analytics relay restarting to move from database \"%s\" to \"%s\"",
-								connected_db, sa_worker_database())));
-				proc_exit(1);
-			}
-		}
+		if (sa_worker_reload(connected_db))
+			sa_worker_restart_for_database("session_analytics relay", connected_db);
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
 		PG_TRY();

@@ -204,6 +204,35 @@ sa_worker_connect(int which, const char *who)
 }
 
 /*
+ * sa_worker_reload
+ *		Applies a pending SIGHUP; true when session_analytics.database no
+ *		longer names connected_db (a worker cannot switch databases: the
+ *		caller cleans up and calls sa_worker_restart_for_database).
+ */
+bool
+sa_worker_reload(const char *connected_db)
+{
+	if (!ConfigReloadPending)
+		return false;
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	return strcmp(connected_db, sa_worker_database()) != 0;
+}
+
+/*
+ * sa_worker_restart_for_database
+ *		Exits so the postmaster restarts the worker in the database now set.
+ */
+void
+sa_worker_restart_for_database(const char *who, const char *connected_db)
+{
+	ereport(LOG,
+			(errmsg("%s restarting to move from database \"%s\" to \"%s\"",
+					who, connected_db, sa_worker_database())));
+	proc_exit(1);
+}
+
+/*
  * sa_worker_database
  *		session_analytics.database (one database for both workers).
  */

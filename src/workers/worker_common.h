@@ -1,9 +1,10 @@
 /*
  * workers/worker_common.h
- *		The plumbing both background workers (workers/expiry_worker.c, workers/notify_worker.c)
- *		share: registration, connecting with back-off, the round's
- *		transaction bracket, error recovery and the extension-installed
- *		check. It knows of neither worker; each worker file keeps only its
+ *		The plumbing the background workers (workers/expiry_worker.c,
+ *		workers/notify_worker.c, workers/relay_worker.c) share:
+ *		registration, connecting with back-off, the round's transaction
+ *		bracket, error recovery, the extension-installed check and the
+ *		configuration reload. It knows of neither worker; each worker file keeps only its
  *		own loop and job.
  */
 #ifndef WORKER_COMMON_H
@@ -19,6 +20,8 @@ extern void sa_worker_recover(MemoryContext cxt);
 extern void sa_worker_round_begin(const char *activity);
 extern void sa_worker_round_end(void);
 extern bool sa_worker_extension_installed(const char *who, bool *warned);
+extern bool sa_worker_reload(const char *connected_db);
+extern void sa_worker_restart_for_database(const char *who, const char *connected_db) pg_attribute_noreturn();
 
 /* Which worker a connection back-off counter belongs to. */
 #define SA_WORKER_EXPIRY 0
