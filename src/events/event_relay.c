@@ -280,16 +280,24 @@ relay_connect(RelayConn *rc)
 	PQclear(res);
 }
 
-/* Notifications the connection has received, dropped (they only wake). */
-static void
+/*
+ * Notifications the connection has received, dropped (they only wake);
+ * returns whether there were any.
+ */
+static bool
 relay_drain(RelayConn *rc)
 {
 	PGnotify   *n;
+	bool		any = false;
 
 	if (rc->conn == NULL)
-		return;
+		return false;
 	while ((n = PQnotifies(rc->conn)) != NULL)
+	{
 		PQfreemem(n);
+		any = true;
+	}
+	return any;
 }
 
 /* Microseconds since the Unix epoch as a timestamptz. */
@@ -403,7 +411,7 @@ sa_relay_node(const char *host, int port, int max_rows)
 	const char *params[2] = {posbuf, maxbuf};
 
 	relay_connect(rc);
-	relay_drain(rc);
+	(void) relay_drain(rc);
 	new_log = stored_id != NULL && strcmp(stored_id, rc->log_id) != 0;
 	if (stored_id != NULL && !new_log)
 		relay_prune_worker(rc, pos);
@@ -535,10 +543,15 @@ sa_relay_nodes(char ***hosts, int **ports)
 /*
  * sa_relay_sockets
  *		The sockets of the open worker connections (up to max), for the
- *		relay worker to wait on; their notifications are consumed.
+ *		relay worker to wait on. Their notifications are consumed; *woken
+ *		tells whether any had arrived since the worker's last read (while
+ *		the read ran, or after it): a commit the round may have missed, so
+ *		the relay runs the next round at once instead of waiting. libpq
+ *		buffers a notification that came with a query's result, so the
+ *		socket alone would not show it.
  */
 int
-sa_relay_sockets(pgsocket *socks, int max)
+sa_relay_sockets(pgsocket *socks, int max, bool *woken)
 {
 	int			n = 0;
 
@@ -553,7 +566,8 @@ sa_relay_sockets(pgsocket *socks, int max)
 			relay_close(rc);
 			continue;
 		}
-		relay_drain(rc);
+		if (relay_drain(rc))
+			*woken = true;
 		socks[n++] = PQsocket(rc->conn);
 	}
 	return n;

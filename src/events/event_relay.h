@@ -15,6 +15,6 @@
 extern bool sa_relay_wanted(const char **why);
 extern int	sa_relay_nodes(char ***hosts, int **ports);
 extern int64 sa_relay_node(const char *host, int port, int max_rows);
-extern int	sa_relay_sockets(pgsocket *socks, int max);
+extern int	sa_relay_sockets(pgsocket *socks, int max, bool *woken);
 
 #endif							/* EVENT_RELAY_H */

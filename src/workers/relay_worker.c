@@ -10,13 +10,13 @@
  * to session_analytics.database like the other workers. A round runs when a
  * worker's commit notifies SA_RELAY_CHANNEL (one-phase commits: the relay
  * LISTENs on every worker; a two-phase commit's wake-up comes with the
- * COMMIT PREPARED), and every session_analytics.relay_interval otherwise
- * (a safety net: a commit that sent no wake-up, e.g. COMMIT PREPARED by
- * Citus's recovery); at once again after a full page. A worker that
- * fails is retried with a back-off (relay_round). Where the store is not distributed (or this is not the
- * coordinator) it looks again every RELAY_IDLE_MS. A worker that fails
- * (down, restarting) is logged and retried at the next round; the others go
- * on.
+ * COMMIT PREPARED), at once again when a notification arrived during or
+ * after the last read or a page was full, and every
+ * session_analytics.relay_interval otherwise (a safety net: a commit that
+ * sent no wake-up, e.g. COMMIT PREPARED by Citus's recovery). A worker that
+ * fails (down, restarting) is logged and retried with a back-off
+ * (relay_round); the others go on. Where the store is not distributed (or
+ * this is not the coordinator) it looks again every RELAY_IDLE_MS.
  *
  * Layering: over events/event_relay.h and workers/worker_common.h only.
  */
@@ -253,6 +253,7 @@ sa_relay_worker_main(Datum main_arg)
 		int			nsocks;
 		WaitEventSet *set;
 		WaitEvent	events[RELAY_MAX_SOCKETS + 2];
+		bool		woken = false;
 
 		CHECK_FOR_INTERRUPTS();
 		if (sa_worker_reload(connected_db))
@@ -273,7 +274,9 @@ sa_relay_worker_main(Datum main_arg)
 		if (wait_ms == 0)
 			continue;
 
-		nsocks = sa_relay_sockets(socks, RELAY_MAX_SOCKETS);
+		nsocks = sa_relay_sockets(socks, RELAY_MAX_SOCKETS, &woken);
+		if (woken)
+			continue;
 		set = CreateWaitEventSet(loop_cxt, nsocks + 2);
 		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
