@@ -382,6 +382,12 @@ SELECT is((SELECT count(*) FROM sessions.check_summaries()), 0::bigint, 'round 3
 SET session_analytics.report_summaries = off;
 UPDATE sessions.store SET site = 'only-' || namespace WHERE kind IN ('ocpi', 'powerflex');
 SELECT is((SELECT count(*) FROM sessions.check_summaries()), 0::bigint, 'a bulk move of every session between sites keeps the summaries exact');
+-- The random rounds need not leave a completed session of every site in
+-- March (their connections' random() is not seeded): one per site
+-- mid-March makes the March reports below non-empty in every run.
+INSERT INTO sessions.store (kind, namespace, external_id, status, started_at, ended_at, kwh, site)
+SELECT 'powerflex', n, 'anchor-' || n, 'COMPLETED', '2025-03-15 12:00+00', '2025-03-15 14:00+00', 12.5, 'only-' || n
+  FROM unnest(ARRAY['Depot', 'Mall', 'Plaza', 'NL-TNM', 'US-EVX', 'AU-LHI']) n;
 RESET session_analytics.report_summaries;
 SELECT is(pg_temp.every_report(), '{}'::text[], 'every report of every site from the summaries equals the scan');
 SELECT cmp_ok((SELECT sum(days)::int FROM pg_temp.compared), '>', 200, 'and they compared hundreds of non-empty days');
@@ -389,7 +395,11 @@ SELECT cmp_ok((SELECT count(*)::int FROM pg_temp.failed), '<', 40, 'few random w
 
 -- report_time_zone finds a report's sites from the summaries: over most of
 -- a year it reads no session (the days inside the range name them), where
--- the scan reads every session of the range.
+-- the scan reads every session of the range. The planner may fetch a few
+-- index entries of store while it plans (the actual end of started_at when
+-- a bound lies beyond the column's statistics, once autovacuum has
+-- analysed it): that is not a read of the range's sessions, so the bound
+-- is a handful, against hundreds for the scan.
 CREATE FUNCTION pg_temp.zone_reads(r tstzrange) RETURNS bigint LANGUAGE plpgsql SET client_min_messages = warning AS $$
 DECLARE
     n0 bigint := (SELECT COALESCE(x.seq_tup_read, 0) + COALESCE(x.idx_tup_fetch, 0) FROM pg_stat_xact_user_tables x
@@ -400,8 +410,8 @@ BEGIN
              WHERE x.relid = 'sessions.store'::regclass) - n0;
 END
 $$;
-SELECT is(pg_temp.zone_reads('[2025-02-01, 2025-12-01)'), 0::bigint,
-          'report_time_zone over ten months, summaries on: no session read');
+SELECT cmp_ok(pg_temp.zone_reads('[2025-02-01, 2025-12-01)'), '<', 20::bigint,
+              'report_time_zone over ten months, summaries on: no session read');
 SET session_analytics.report_summaries = off;
 SELECT cmp_ok(pg_temp.zone_reads('[2025-02-01, 2025-12-01)'), '>', 100::bigint,
               'and with report_summaries = off it reads the range''s sessions');
