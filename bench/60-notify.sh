@@ -93,10 +93,11 @@ session-listen --poll 1 >/dev/null 2>&1 & LP=$!
 sleep 0.3
 # Warm-up run (discarded): the first run after the load is always slow.
 pgbench -n -M prepared -c 4 -j 4 -T 2 -f "$W/start_stop.sql" >/dev/null 2>&1
-# Alternate the configurations twice so drift on a shared machine hits all alike.
+# Alternate the configurations round by round so drift on a shared machine
+# hits all alike.
 # BENCH_NOTIFY_ROUNDS=0 measures the latency only.
 off=() log=() com=() wrk=()
-for round in $(seq 1 "${BENCH_NOTIFY_ROUNDS:-2}"); do
+for round in $(seq 1 "${BENCH_NOTIFY_ROUNDS:-3}"); do
     q "ALTER TABLE sessions.store DISABLE TRIGGER store_events"
     off+=("$(tps)")
     q "ALTER TABLE sessions.store ENABLE TRIGGER store_events"
@@ -105,17 +106,21 @@ for round in $(seq 1 "${BENCH_NOTIFY_ROUNDS:-2}"); do
     mode worker; wrk+=("$(tps)")
 done
 kill $LP; wait $LP 2>/dev/null || true
-if [ "${BENCH_NOTIFY_ROUNDS:-2}" -gt 0 ]; then
-best() { printf '%s\n' "$@" | sort -g | tail -1; }
-o=$(best "${off[@]}"); l=$(best "${log[@]}"); c=$(best "${com[@]}"); w=$(best "${wrk[@]}")
-row() { printf '| %-52s | %10.0f | %6.2f |\n' "$1" "$(awk -v a="$2" 'BEGIN { print a * 2 }')" "$(awk -v a="$2" -v b="$o" 'BEGIN { print a / b }')"; }
+if [ "${BENCH_NOTIFY_ROUNDS:-3}" -gt 0 ]; then
+# Each configuration's ratio is taken within its round (the four runs of a
+# round are adjacent in time) and the median over the rounds is reported:
+# the host's drift between rounds moves the baseline as much as the others.
+med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratios() { local -n xs=$1; local i out=(); for i in "${!xs[@]}"; do out+=("$(awk -v a="${xs[$i]}" -v b="${off[$i]}" 'BEGIN { print a / b }')"); done; med "${out[@]}"; }
+row() { local -n xs=$2; printf '| %-52s | %10.0f | %6.2f |\n' "$1" "$(awk -v a="$(med "${xs[@]}")" 'BEGIN { print a * 2 }')" "$(ratios "$2")"; }
 printf '| %-52s | %10s | %6s |\n' "configuration" "events/s" "ratio"
 printf '|%s|%s|%s|\n' "------------------------------------------------------" "------------" "--------"
-row "trigger off (no log, no NOTIFY)" "$o"
-row "event log only (notify = off)" "$l"
-row "notify_mode = commit, session-listen attached" "$c"
-row "notify_mode = worker, session-listen attached" "$w"
-echo "(script runs/s: off ${off[*]}; log ${log[*]}; commit ${com[*]}; worker ${wrk[*]}; best of two each)"
+row "trigger off (no log, no NOTIFY)" off
+row "event log only (notify = off)" log
+row "notify_mode = commit, session-listen attached" com
+row "notify_mode = worker, session-listen attached" wrk
+echo "(script runs/s per round: off ${off[*]}; log ${log[*]}; commit ${com[*]}; worker ${wrk[*]};"
+echo " events/s: median of the rounds; ratio: median of the rounds' ratios to that round's trigger-off run)"
 fi
 
 # Latency at ~1,000 events/s (500 script runs/s), worker mode then commit mode.

@@ -101,26 +101,35 @@ StaticAssertDecl(lengthof(row_types) == Nparams_ocpi_row,
 "INSERT INTO sessions.store AS s (kind, namespace, external_id, status, started_at," \
 " ended_at, kwh, user_ref, site, evse, connector, last_updated, doc)"
 
-#define UPSERT_SQL \
+#define UPSERT_SET_SQL \
 " ON CONFLICT (namespace, kind, external_id) DO UPDATE SET" \
 " status = excluded.status, started_at = excluded.started_at," \
 " ended_at = excluded.ended_at, kwh = excluded.kwh, user_ref = excluded.user_ref," \
 " site = excluded.site, evse = excluded.evse, connector = excluded.connector," \
-" last_updated = excluded.last_updated, doc = excluded.doc" \
+" last_updated = excluded.last_updated, doc = excluded.doc"
+
+#define UPSERT_SQL UPSERT_SET_SQL \
 " WHERE NOT (s.status OPERATOR(pg_catalog.=) 'COMPLETED'::pg_catalog.text" \
 " AND excluded.status OPERATOR(pg_catalog.=) 'ACTIVE'::pg_catalog.text)"
 
-/* Create or replace; no row processed means COMPLETED -> ACTIVE refused. */
-static const char put_sql[] =
-STORE_COLUMNS
-" VALUES ('ocpi', "
-PARAM(Param_ocpi_row_namespace) ", " PARAM(Param_ocpi_row_external_id) ", "
-PARAM(Param_ocpi_row_status) ", " PARAM(Param_ocpi_row_started_at) ", "
-PARAM(Param_ocpi_row_ended_at) ", " PARAM(Param_ocpi_row_kwh) ", "
-PARAM(Param_ocpi_row_user_ref) ", " PARAM(Param_ocpi_row_site) ", "
-PARAM(Param_ocpi_row_evse) ", " PARAM(Param_ocpi_row_connector) ", "
+#define PUT_VALUES \
+" VALUES ('ocpi', " \
+PARAM(Param_ocpi_row_namespace) ", " PARAM(Param_ocpi_row_external_id) ", " \
+PARAM(Param_ocpi_row_status) ", " PARAM(Param_ocpi_row_started_at) ", " \
+PARAM(Param_ocpi_row_ended_at) ", " PARAM(Param_ocpi_row_kwh) ", " \
+PARAM(Param_ocpi_row_user_ref) ", " PARAM(Param_ocpi_row_site) ", " \
+PARAM(Param_ocpi_row_evse) ", " PARAM(Param_ocpi_row_connector) ", " \
 PARAM(Param_ocpi_row_last_updated) ", " PARAM(Param_ocpi_row_doc) ")"
-UPSERT_SQL;
+
+/* Create or replace; no row processed means COMPLETED -> ACTIVE refused. */
+static const char put_sql[] = STORE_COLUMNS PUT_VALUES UPSERT_SQL;
+
+/*
+ * The same for a Session that is not ACTIVE, whose upsert the WHERE can
+ * never refuse: without it, each statement's executor start has one
+ * qualifier less to build (a tenth of ocpi_put's own cost).
+ */
+static const char put_not_active_sql[] = STORE_COLUMNS PUT_VALUES UPSERT_SET_SQL;
 
 /*
  * put_many_sql: the same upsert over many sessions. $n is the array of
@@ -223,6 +232,7 @@ static const char prefs_sql[] =
 
 /* Plans kept for the backend's life; re-planned by the plan cache as needed. */
 static SPIPlanPtr put_plan = NULL;
+static SPIPlanPtr put_not_active_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr mapped_plan = NULL;
@@ -459,7 +469,9 @@ sa_ocpi_put(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_plan(keep_plan(&put_plan, put_sql, Nparams_ocpi_row, row_types),
+	rc = SPI_execute_plan(sa_jsonb_str_eq(&slots[OCPI_S_STATUS].v, "ACTIVE") ?
+						  keep_plan(&put_plan, put_sql, Nparams_ocpi_row, row_types) :
+						  keep_plan(&put_not_active_plan, put_not_active_sql, Nparams_ocpi_row, row_types),
 						  row.values, row_nulls(&row), false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));

@@ -22,8 +22,9 @@
  *	  OcpiSessionField in ocpi/ocpi_validate.h), so the order cannot drift; a
  *	  StaticAssertDecl ties each table's length to its enum's count, and a
  *	  duplicate index is an error under -Wextra -Werror (-Woverride-init).
- *	  An entry left out in the middle stays zeroed (no name); find_field()
- *	  asserts against that in assert-enabled builds, and any test crashes.
+ *	  An entry left out in the middle stays zeroed (no name); field_order()
+ *	  and find_field() assert against that in assert-enabled builds, and any
+ *	  test crashes.
  *	  The table order is also the order in which missing fields are named.
  *	- Every table fits the OCPI_MAX_FIELDS slots a caller provides.
  *	- version_names[] is indexed by OcpiVersion.
@@ -92,6 +93,19 @@ struct ObjectSpec
 	bool		open;			/* unknown members allowed in every version */
 	bool		(*post) (OcpiCheck *c, const ObjectSpec *spec, OcpiSlot *slots);
 };
+
+/*
+ * name_is
+ *		Whether the NUL-terminated name equals the counted string s. Stops at
+ *		the first difference: the field and enum tables are searched for
+ *		every member of every document, where a strlen() of each candidate
+ *		was a sixth of the whole validation.
+ */
+static inline bool
+name_is(const char *name, const char *s, int len)
+{
+	return strncmp(name, s, len) == 0 && name[len] == '\0';
+}
 
 /* ---- enumerations ------------------------------------------------------- */
 
@@ -850,8 +864,7 @@ validate_value(OcpiCheck *c, const FieldSpec *f, const JsonbValue *v, OcpiSlot *
 			if (v->type != jbvString)
 				return sa_ocpi_wrong_type(c, "a string", v);
 			for (int i = 0; f->values[i]; i++)
-				if (v->val.string.len == (int) strlen(f->values[i]) &&
-					memcmp(v->val.string.val, f->values[i], v->val.string.len) == 0)
+				if (name_is(f->values[i], v->val.string.val, v->val.string.len))
 					return true;
 			if (f->open_enum && enum_shaped(v->val.string.val, v->val.string.len))
 				return true;
@@ -928,8 +941,100 @@ find_field(const ObjectSpec *spec, const char *key, int keylen)
 		const char *name = spec->fields[i].name;
 
 		Assert(name != NULL);	/* no gap in a designated-index table */
-		if ((int) strlen(name) == keylen && memcmp(name, key, keylen) == 0)
+		if (keylen > 0 && name[0] == key[0] && name_is(name, key, keylen))
 			return i;
+	}
+	return -1;
+}
+
+/*
+ * A table's fields in jsonb key order: shorter names first, then bytewise,
+ * the order in which a jsonb object stores (and sa_object_iter returns) its
+ * members. validate_object() then matches the members against the fields in
+ * one merge walk (match_field) instead of searching the table for each
+ * member. Built once per backend and table (the tables are static).
+ */
+typedef struct FieldOrder
+{
+	const FieldSpec *fields;	/* the table it is the order of */
+	int			n;
+	int			idx[OCPI_MAX_FIELDS];	/* field indexes, in key order */
+	int			len[OCPI_MAX_FIELDS];	/* their names' lengths */
+} FieldOrder;
+
+#define MAX_FIELD_ORDERS 32		/* more than the field tables above */
+static FieldOrder field_orders[MAX_FIELD_ORDERS];
+static int	nfield_orders = 0;
+
+/* jsonb's key order (lengthCompareJsonbStringValue): length, then bytes. */
+static int
+key_order_cmp(const char *a, int alen, const char *b, int blen)
+{
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
+/*
+ * field_order
+ *		The key order of spec's table, or NULL when the cache is full (the
+ *		caller then searches with find_field).
+ */
+static const FieldOrder *
+field_order(const ObjectSpec *spec)
+{
+	FieldOrder *fo;
+
+	for (int k = 0; k < nfield_orders; k++)
+		if (field_orders[k].fields == spec->fields)
+			return &field_orders[k];
+	if (nfield_orders == MAX_FIELD_ORDERS)
+		return NULL;
+	fo = &field_orders[nfield_orders];
+	fo->n = 0;
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		const char *name = spec->fields[i].name;
+		int			len;
+		int			at;
+
+		Assert(name != NULL);	/* no gap in a designated-index table */
+		len = strlen(name);
+		/* insertion sort: a dozen fields */
+		for (at = fo->n; at > 0 &&
+			 key_order_cmp(spec->fields[fo->idx[at - 1]].name, fo->len[at - 1], name, len) > 0; at--)
+		{
+			fo->idx[at] = fo->idx[at - 1];
+			fo->len[at] = fo->len[at - 1];
+		}
+		fo->idx[at] = i;
+		fo->len[at] = len;
+		fo->n++;
+	}
+	fo->fields = spec->fields;	/* last: the entry is complete */
+	nfield_orders++;
+	return fo;
+}
+
+/*
+ * match_field
+ *		The field of the next member, whose key follows the previous
+ *		member's in key order; *next is the walk's position in fo. -1 for a
+ *		member that is no field.
+ */
+static int
+match_field(const FieldOrder *fo, const ObjectSpec *spec, int *next, const char *key, int keylen)
+{
+	while (*next < fo->n)
+	{
+		int			f = fo->idx[*next];
+		int			cmp = key_order_cmp(spec->fields[f].name, fo->len[*next], key, keylen);
+
+		if (cmp > 0)
+			return -1;			/* the key sorts before every field left */
+		(*next)++;
+		if (cmp == 0)
+			return f;
 	}
 	return -1;
 }
@@ -956,6 +1061,8 @@ validate_object(OcpiCheck *c, const ObjectSpec *spec, JsonbContainer *cont, Ocpi
 	int			j = 0;
 	bool		text_order = order != NULL && !order->is_array;
 	bool		null_seen[OCPI_MAX_FIELDS] = {0};
+	const FieldOrder *fo = field_order(spec);
+	int			next = 0;
 
 	check_stack_depth();
 	Assert(spec->nfields <= OCPI_MAX_FIELDS);
@@ -964,7 +1071,8 @@ validate_object(OcpiCheck *c, const ObjectSpec *spec, JsonbContainer *cont, Ocpi
 	sa_object_iter_init(&it, cont);
 	for (; sa_object_iter_next(&it, &key, &val); j++)
 	{
-		int			i = find_field(spec, key.val.string.val, key.val.string.len);
+		int			i = fo ? match_field(fo, spec, &next, key.val.string.val, key.val.string.len) :
+			find_field(spec, key.val.string.val, key.val.string.len);
 		int			ord;
 		const OcpiOrder *child = NULL;
 
@@ -1192,9 +1300,11 @@ sa_ocpi_kwh_storable(OcpiCheck *c, OcpiSlot *s)
 double
 sa_ocpi_session_kwh(OcpiCheck *c, OcpiSlot *s)
 {
-	if (!sa_ocpi_kwh_storable(c, s))
+	double		kwh = sa_jsonb_float8(&s[OCPI_S_KWH].v);
+
+	if (isinf(kwh) && !sa_ocpi_kwh_storable(c, s))
 		sa_ocpi_raise_check(c);
-	return sa_jsonb_float8(&s[OCPI_S_KWH].v);
+	return kwh;
 }
 
 /*
