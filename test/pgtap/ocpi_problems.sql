@@ -4,7 +4,7 @@
 -- Session validated and stored; a PUT into an unmapped party refused with
 -- the OCPI status.
 BEGIN;
-SELECT plan(47);
+SELECT plan(51);
 
 -- The error of a statement as text: SQLSTATE, message, detail, hint.
 CREATE FUNCTION public.tap_e(q text, part text) RETURNS text LANGUAGE plpgsql AS $$
@@ -84,6 +84,25 @@ SELECT ok((SELECT d LIKE '%600 problems: %; and % more.' AND octet_length(d) < 1
                       '], "kwh": 1.5')), 'detail') d),
           '600 problems: the detail counts them all and stays under 1000 bytes');
 SELECT is(public.tap_e($$SELECT sessions.ocpi_validate('{"kwh": 1,}')$$, 'state'), '22P02', 'text that is not JSON: jsonb''s own error');
+
+-- Unknown members sort among the known ones in jsonb's key order (shorter
+-- first, then bytewise): before the shortest field, between fields of one
+-- length, after the longest. Each is named once, and every field around it is
+-- still found and checked.
+SELECT is(public.tap_e(format($$SELECT sessions.ocpi_validate(%L::jsonb)$$,
+              replace(public.tap_good(), '"kwh": 1.5', '"a": 1, "ie": 2, "kwh": -1, "kwi": 3, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz": 4')), 'detail'),
+          'OCPI status code 2001 (Invalid or missing parameters). 5 problems: kwh must not be negative; a is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1); ie is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1); kwi is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1); zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1).',
+          'jsonb: unknown members around and between the fields are each named, the field between them still checked');
+SELECT is(public.tap_e(format($$SELECT sessions.ocpi_validate(%L)$$,
+              replace(public.tap_good(), '"kwh": 1.5', '"a": 1, "ie": 2, "kwh": -1, "kwi": 3')), 'detail'),
+          'OCPI status code 2001 (Invalid or missing parameters). 4 problems: a is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1); ie is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1); kwh must not be negative; kwi is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1).',
+          'text: the same problems in the order written');
+SELECT is(sessions.ocpi_validate(replace(public.tap_good(), '"kwh": 1.5', '"kwh": 1.5, "cdr_tokens": 1, "evse_ui": 2, "idd": 3')::jsonb, '2.3.0'), true,
+          '2.3.0: names one letter off a field (longer, shorter, same length) are unknown members, and every field is still found');
+SELECT is(public.tap_e(format($$SELECT sessions.ocpi_validate(%L::jsonb)$$,
+              replace(replace(public.tap_good(), '"kwh": 1.5', '"kwh": 1.5, "cdr_tokens": 1, "evse_ui": 2, "idd": 3'), '"status": "ACTIVE"', '"status": "ACTIV"')), 'detail'),
+          'OCPI status code 2001 (Invalid or missing parameters). 4 problems: status "ACTIV" is not a valid SessionStatus (ACTIVE, COMPLETED, INVALID, PENDING, RESERVATION); idd is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1); evse_ui is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1); cdr_tokens is not a field of Session in OCPI 2.2.1 (unknown fields are refused in 2.2.1).',
+          'and under 2.2.1 each is named, with an enum value one letter short refused');
 
 -- URL keys are compared even when the object has other problems.
 SELECT is(public.tap_e(format($$SELECT sessions.ocpi_put('NL', 'TNM', 'p-2', %L)$$, replace(public.tap_good(), '"kwh": 1.5', '"kwh": -1')), 'detail'),
