@@ -12,11 +12,17 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-/* Iterates over the members of one object, nested values stay jbvBinary. */
+/*
+ * Iterates over the members of one object, in the container's (key) order;
+ * nested values stay jbvBinary. Reads the container's entries in place.
+ */
 typedef struct SaObjectIter
 {
-	JsonbIterator *it;
-	bool		done;
+	JsonbContainer *c;
+	int			i;				/* next member */
+	int			n;				/* members */
+	uint32		koff;			/* data offset of key i */
+	uint32		voff;			/* data offset of value i */
 } SaObjectIter;
 
 extern void sa_object_iter_init(SaObjectIter *oi, JsonbContainer *c);
