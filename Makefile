@@ -80,6 +80,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The objects' header dependencies: PGXS tracks none unless the server was
+# configured with --enable-depend, and an object built against a changed
+# struct fails at run time, not at build time.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
+
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 	cat $(SQL_PARTS) > $@
 
