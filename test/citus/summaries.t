@@ -9,7 +9,7 @@
 # coordinator excludes the shards' writers on the workers.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
-plan 33
+plan 35
 DATA=$SA_SRC/test/cli/data
 one=c_sum_one cl=c_sum
 single_db $one
@@ -112,8 +112,26 @@ same $one $cl "SELECT * FROM sessions.daily_report($R, 'UTC', include_active => 
 is "$(cq $cl -c "SELECT count(*) FROM sessions.check_summaries()")" 0 "check_summaries() is empty after compaction"
 
 # A zone change through the coordinator rebuilds the namespace, in the new
-# zone, on its worker.
-both $one $cl "SELECT sessions.set_site('NL-ABC', 'Asia/Tokyo')"
+# zone, on its worker, once: site's trigger fires on every node's placement,
+# only the coordinator's rebuilds (function statistics of the transaction
+# there; on the workers, their placements' trigger ran and no rebuild).
+cq $cl -c "ALTER DATABASE $cl SET track_functions = 'pl'" >/dev/null   # Citus sets it on every node
+cq $one -c "SELECT sessions.set_site('NL-ABC', 'Asia/Tokyo')" >/dev/null
+is "$(cq $cl -c "BEGIN" -c "SET LOCAL track_functions = 'pl'" -c "SELECT count(*) FROM sessions.set_site('NL-ABC', 'Asia/Tokyo')" \
+         -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions WHERE schemaname = 'sessions' AND funcname = 'rebuild_summaries'" -c "COMMIT" | tail -1)" 1 \
+   "a zone change through the coordinator: rebuild_summaries runs once there"
+stats() { # stats WORKER: calls of the zone trigger and of rebuild_summaries on that worker
+    wq "$1" $cl -c "SELECT coalesce(sum(calls) FILTER (WHERE funcname = 'summary_site_changed'), 0) || ':' ||
+                           coalesce(sum(calls) FILTER (WHERE funcname = 'rebuild_summaries'), 0)
+                      FROM pg_stat_user_functions WHERE schemaname = 'sessions'"
+}
+for i in $(seq 1 30); do
+    s1=$(stats 1); s2=$(stats 2)
+    [ "${s1%%:*}" -gt 0 ] && [ "${s2%%:*}" -gt 0 ] && break
+    sleep 0.5
+done
+is "$(sed 's/^[1-9][0-9]*:/N:/' <<<"$s1") $(sed 's/^[1-9][0-9]*:/N:/' <<<"$s2")" "N:0 N:0" \
+   "on each worker the placement's trigger fired and rebuilt nothing ($s1, $s2)"
 is "$(cq $cl -c "SELECT string_agg(DISTINCT time_zone, ' ') FROM sessions.summary_delta WHERE namespace = 'NL-ABC'")" Asia/Tokyo \
    "a zone change rebuilds the namespace's summaries in the new zone"
 is "$(cq $cl -c "SELECT count(*) FROM sessions.check_summaries()")" 0 "check_summaries() is empty after it"
