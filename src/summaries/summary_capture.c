@@ -49,6 +49,7 @@
 #include "common/int.h"
 #include "common/shortest_dec.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
@@ -788,6 +789,79 @@ resolve_shard(Relation rel, SummaryRels *out)
 }
 
 /*
+ * store_distributed
+ *		Whether store (sessions.store itself) is a Citus distributed table:
+ *		pg_dist_partition names it. Asked on TRUNCATE only (one heap scan);
+ *		false without Citus.
+ */
+static bool
+store_distributed(Oid store)
+{
+	Oid			catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Relation	cat;
+	AttrNumber	a_rel;
+	Snapshot	snap;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(catalog))
+		return false;
+	cat = table_open(catalog, AccessShareLock);
+	a_rel = attnameAttNum(cat, "logicalrelid", false);
+	if (a_rel == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_catalog.pg_dist_partition lacks the column logicalrelid the live summaries read"),
+				 errhint("The live summaries read the metadata of Citus 11 to 13.")));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(cat, InvalidOid, false, snap, 0, NULL);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, a_rel, RelationGetDescr(cat), &isnull);
+
+		found = !isnull && DatumGetObjectId(d) == store;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(cat, AccessShareLock);
+	return found;
+}
+
+/*
+ * truncate_distributed_summaries
+ *		TRUNCATE of a distributed store, fired on its shell on the
+ *		coordinator: the summaries are emptied by a distributed TRUNCATE of
+ *		summary_delta, as its owner (owner) (the writer may hold no privilege on it).
+ *		Citus does not keep the shards' TRUNCATE triggers in step with the
+ *		store's (it propagates no ENABLE/DISABLE of a truncate trigger), so
+ *		the shards' own cannot be relied on. SPI: a rare statement, not the
+ *		write path.
+ */
+static void
+truncate_distributed_summaries(Oid owner)
+{
+	Oid			save_user;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("summary_capture: could not connect to SPI to empty the distributed summaries"),
+				 errhint("Empty them by hand: TRUNCATE sessions.summary_delta (as the extension's owner).")));
+	if (SPI_execute("TRUNCATE sessions.summary_delta", false, 0) != SPI_OK_UTILITY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("summary_capture: TRUNCATE sessions.summary_delta failed"),
+				 errhint("Empty them by hand: TRUNCATE sessions.summary_delta (as the extension's owner).")));
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+}
+
+/*
  * sa_summary_capture
  *		AFTER ... FOR EACH STATEMENT trigger of sessions.store: INSERT (NEW
  *		TABLE), UPDATE (OLD and NEW TABLE), DELETE (OLD TABLE) append their
@@ -855,7 +929,17 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
-		empty_summaries(&rels);
+		if (!OidIsValid(rels.delta) && store_distributed(RelationGetRelid(td->tg_relation)))
+		{
+			Relation	shell = open_table("summary_delta", AccessShareLock);
+			Oid			owner = shell->rd_rel->relowner;
+
+			/* closed first: TRUNCATE refuses a table this backend has open */
+			table_close(shell, NoLock);
+			truncate_distributed_summaries(owner);
+		}
+		else
+			empty_summaries(&rels);
 		return PointerGetDatum(NULL);
 	}
 	/*
