@@ -1656,7 +1656,11 @@ COMMENT ON FUNCTION sessions.summary_scan(text) IS
 -- each other); rebuild_summaries and configure take it exclusively, so a
 -- rebuild sees every writer's rows and deltas or none of them, and no writer
 -- computes a day with a zone or parameters the rebuild is replacing.
--- Key: (1935765845, 1) = ('sa' 'su' as int4, summaries).
+-- Key: (1935765845, 1) = ('sa' 'su' as int4, summaries). On a Citus cluster
+-- the lock is per node: a rebuild through the coordinator also locks the
+-- distributed summary_delta EXCLUSIVE (Citus sends the LOCK to every
+-- worker's shell table), and the shards' triggers take ROW EXCLUSIVE on
+-- their node's shell (src/summaries/summary_capture.c).
 
 /*
  * summary_capture
