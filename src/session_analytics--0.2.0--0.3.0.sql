@@ -1224,6 +1224,8 @@ DECLARE
     one_zone pg_catalog.text;
     mlo      pg_catalog.date;
     mhi      pg_catalog.date;
+    cand     record;
+    names    pg_catalog.text[] := '{}';
 BEGIN
     -- A zone given is checked where it is used (the aggregate, timezone()):
     -- check_time_zone's exception block would make this PARALLEL UNSAFE,
@@ -1264,38 +1266,83 @@ BEGIN
         IF report_time_zone.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_time_zone.range) THEN
             mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_time_zone.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
         END IF;
-        SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
-               pg_catalog.min(z.time_zone),
-               pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
-          INTO n_sites, n_zones, n_unset, one_zone, site_zones
-          FROM (SELECT c.namespace
+        IF sessions.summary_distributed() THEN
+            -- On a Citus cluster: Citus plans no subquery in HAVING that
+            -- refers to the outer query, so the candidates are read first
+            -- (partial aggregates on the workers) and the end probes run
+            -- per candidate that has no day inside the range.
+            FOR cand IN
+                SELECT c.namespace, pg_catalog.bool_or(c.inside) AS inside
                   FROM (SELECT d.namespace,
-                               pg_catalog.bool_or(report_time_zone.range IS NULL
-                                   OR (report_time_zone.range @> pg_catalog.timezone(d.time_zone, d.day::pg_catalog.timestamp)
-                                       AND report_time_zone.range @> (pg_catalog.timezone(d.time_zone, (d.day OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamp)
-                                                                      OPERATOR(pg_catalog.-) '1 microsecond'::pg_catalog.interval))) AS inside
-                          FROM sessions.summary_delta d
-                         WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-                           AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
-                           AND (report_time_zone.site IS NULL OR d.site = report_time_zone.site)
-                           AND (report_time_zone.sites IS NULL OR d.site = ANY (report_time_zone.sites))
-                         GROUP BY d.namespace, d.kind, d.site, d.day, d.time_zone
-                        HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+                                     pg_catalog.bool_or(report_time_zone.range IS NULL
+                                         OR (report_time_zone.range @> pg_catalog.timezone(d.time_zone, d.day::pg_catalog.timestamp)
+                                             AND report_time_zone.range @> (pg_catalog.timezone(d.time_zone, (d.day OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamp)
+                                                                            OPERATOR(pg_catalog.-) '1 microsecond'::pg_catalog.interval))) AS inside
+                                FROM sessions.summary_delta d
+                               WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+                                 AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+                                 AND (report_time_zone.site IS NULL OR d.site = report_time_zone.site)
+                                 AND (report_time_zone.sites IS NULL OR d.site = ANY (report_time_zone.sites))
+                               GROUP BY d.namespace, d.kind, d.site, d.day, d.time_zone
+                              HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
                  GROUP BY c.namespace
-                HAVING pg_catalog.bool_or(c.inside)
-                    OR (NOT pg_catalog.lower_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
-                                   report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
-                                       pg_catalog.lower(report_time_zone.range),
-                                       pg_catalog.lower(report_time_zone.range) OPERATOR(pg_catalog.+) '2 days'::pg_catalog.interval),
-                                   report_time_zone.site, true, report_time_zone.sites) s
-                                WHERE s.namespace = c.namespace))
-                    OR (NOT pg_catalog.upper_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
-                                   report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
-                                       pg_catalog.upper(report_time_zone.range) OPERATOR(pg_catalog.-) '2 days'::pg_catalog.interval,
-                                       pg_catalog.upper(report_time_zone.range), '(]'),
-                                   report_time_zone.site, true, report_time_zone.sites) s
-                                WHERE s.namespace = c.namespace))) n
-          LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+            LOOP
+                IF cand.inside
+                   OR (NOT pg_catalog.lower_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                              report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                  pg_catalog.lower(report_time_zone.range),
+                                  pg_catalog.lower(report_time_zone.range) OPERATOR(pg_catalog.+) '2 days'::pg_catalog.interval),
+                              report_time_zone.site, true, report_time_zone.sites) s
+                           WHERE s.namespace = cand.namespace))
+                   OR (NOT pg_catalog.upper_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                              report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                  pg_catalog.upper(report_time_zone.range) OPERATOR(pg_catalog.-) '2 days'::pg_catalog.interval,
+                                  pg_catalog.upper(report_time_zone.range), '(]'),
+                              report_time_zone.site, true, report_time_zone.sites) s
+                           WHERE s.namespace = cand.namespace)) THEN
+                    names := names OPERATOR(pg_catalog.||) cand.namespace;
+                END IF;
+            END LOOP;
+            SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+                   pg_catalog.min(z.time_zone),
+                   pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+              INTO n_sites, n_zones, n_unset, one_zone, site_zones
+              FROM pg_catalog.unnest(names) AS n(namespace)
+              LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+        ELSE
+            SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+                   pg_catalog.min(z.time_zone),
+                   pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+              INTO n_sites, n_zones, n_unset, one_zone, site_zones
+              FROM (SELECT c.namespace
+                      FROM (SELECT d.namespace,
+                                   pg_catalog.bool_or(report_time_zone.range IS NULL
+                                       OR (report_time_zone.range @> pg_catalog.timezone(d.time_zone, d.day::pg_catalog.timestamp)
+                                           AND report_time_zone.range @> (pg_catalog.timezone(d.time_zone, (d.day OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamp)
+                                                                          OPERATOR(pg_catalog.-) '1 microsecond'::pg_catalog.interval))) AS inside
+                              FROM sessions.summary_delta d
+                             WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+                               AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+                               AND (report_time_zone.site IS NULL OR d.site = report_time_zone.site)
+                               AND (report_time_zone.sites IS NULL OR d.site = ANY (report_time_zone.sites))
+                             GROUP BY d.namespace, d.kind, d.site, d.day, d.time_zone
+                            HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+                     GROUP BY c.namespace
+                    HAVING pg_catalog.bool_or(c.inside)
+                        OR (NOT pg_catalog.lower_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                                       report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                           pg_catalog.lower(report_time_zone.range),
+                                           pg_catalog.lower(report_time_zone.range) OPERATOR(pg_catalog.+) '2 days'::pg_catalog.interval),
+                                       report_time_zone.site, true, report_time_zone.sites) s
+                                    WHERE s.namespace = c.namespace))
+                        OR (NOT pg_catalog.upper_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                                       report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                           pg_catalog.upper(report_time_zone.range) OPERATOR(pg_catalog.-) '2 days'::pg_catalog.interval,
+                                           pg_catalog.upper(report_time_zone.range), '(]'),
+                                       report_time_zone.site, true, report_time_zone.sites) s
+                                    WHERE s.namespace = c.namespace))) n
+              LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+        END IF;
     ELSE
         SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
                pg_catalog.min(z.time_zone),
@@ -1462,6 +1509,33 @@ END;
 COMMENT ON FUNCTION sessions.summary_settings() IS
   'Effective live-summary settings: enabled and the summarized micro_threshold, volts, good_a, fair_a (summary_config, else the defaults)';
 
+/*
+ * summary_distributed
+ *		Whether sessions.store is a Citus distributed table (distribute()
+ *		ran): then the summaries' maintenance goes through the coordinator's
+ *		distributed statements (docs/scale-out.md, "Live summaries"). One
+ *		catalog probe without Citus; pg_dist_partition is read by EXECUTE, so
+ *		the function exists without it.
+ */
+CREATE FUNCTION sessions.summary_distributed()
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    d boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                             WHERE p.logicalrelid = ''sessions.store''::pg_catalog.regclass)' INTO d;
+    RETURN d;
+END
+$$;
+COMMENT ON FUNCTION sessions.summary_distributed() IS
+  'Whether sessions.store is distributed over a Citus cluster (the summaries are then maintained through the coordinator; internal)';
+
 -- ---- the delta rows ------------------------------------------------------------
 
 CREATE TABLE sessions.summary_delta (
@@ -1545,10 +1619,18 @@ COMMENT ON FUNCTION sessions.summary_contribution(timestamptz, timestamptz, floa
  */
 CREATE FUNCTION sessions.summary_scan(namespace text DEFAULT NULL)
 RETURNS SETOF sessions.summary_delta
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
 SET extra_float_digits = 1
 AS $$
+DECLARE
+    g record;
+BEGIN
+    -- PL/pgSQL, the settings read first: on a Citus cluster the statement
+    -- runs on the workers' shards with the parameters as constants (Citus
+    -- binds a PL/pgSQL statement's parameters, not an SQL function's).
+    SELECT * INTO g FROM sessions.summary_settings();
+    RETURN QUERY
     SELECT r.namespace, r.kind, r.site, pg_catalog.timezone(COALESCE(st.time_zone, 'UTC'), r.started_at)::pg_catalog.date,
            COALESCE(st.time_zone, 'UTC'),
            pg_catalog.sum(x.active)::pg_catalog.int8, pg_catalog.sum(x.completed)::pg_catalog.int8,
@@ -1557,13 +1639,13 @@ AS $$
            pg_catalog.sum(x.orange)::pg_catalog.int8, pg_catalog.sum(x.red)::pg_catalog.int8,
            pg_catalog.sum(x.kwh), pg_catalog.sum(x.duration)::pg_catalog.int8
       FROM sessions.store r
-     CROSS JOIN sessions.summary_settings() g
       LEFT JOIN sessions.site st ON st.namespace OPERATOR(pg_catalog.=) r.namespace
      CROSS JOIN LATERAL sessions.summary_contribution(r.started_at, r.ended_at, r.kwh, 1,
                                                       g.micro_threshold, g.volts, g.good_a, g.fair_a) x
      WHERE r.started_at IS NOT NULL
-       AND ($1 IS NULL OR r.namespace OPERATOR(pg_catalog.=) $1)
-     GROUP BY 1, 2, 3, 4, 5
+       AND (summary_scan.namespace IS NULL OR r.namespace OPERATOR(pg_catalog.=) summary_scan.namespace)
+     GROUP BY 1, 2, 3, 4, 5;
+END
 $$;
 COMMENT ON FUNCTION sessions.summary_scan(text) IS
   'The summaries of namespace (NULL: all) as a fresh scan of the store computes them, in each namespace''s current zone (internal)';
@@ -1574,7 +1656,11 @@ COMMENT ON FUNCTION sessions.summary_scan(text) IS
 -- each other); rebuild_summaries and configure take it exclusively, so a
 -- rebuild sees every writer's rows and deltas or none of them, and no writer
 -- computes a day with a zone or parameters the rebuild is replacing.
--- Key: (1935765845, 1) = ('sa' 'su' as int4, summaries).
+-- Key: (1935765845, 1) = ('sa' 'su' as int4, summaries). On a Citus cluster
+-- the lock is per node: a rebuild through the coordinator also locks the
+-- distributed summary_delta EXCLUSIVE (Citus sends the LOCK to every
+-- worker's shell table), and the shards' triggers take ROW EXCLUSIVE on
+-- their node's shell (src/summaries/summary_capture.c).
 
 /*
  * summary_capture
@@ -1632,6 +1718,24 @@ DECLARE
     n pg_catalog.int8;
 BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(1935765845, 1);
+    IF sessions.summary_distributed() THEN
+        -- On a Citus cluster the writers are the shards' triggers on the
+        -- workers, each under its own node's advisory lock. LOCK TABLE of the
+        -- distributed summary_delta is sent by Citus to every worker in this
+        -- coordinated transaction (its shell table there), and the shard
+        -- triggers take ROW EXCLUSIVE on that shell: writers wait for the
+        -- rebuild and it for them, on every node. Then the delete and the
+        -- fresh rows as two distributed statements (Citus plans no
+        -- data-modifying CTE of a distributed table with another).
+        LOCK TABLE sessions.summary_delta IN EXCLUSIVE MODE;
+        DELETE FROM sessions.summary_delta d WHERE rebuild_summaries.namespace IS NULL OR d.namespace = rebuild_summaries.namespace;
+        IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+            RETURN 0;
+        END IF;
+        INSERT INTO sessions.summary_delta SELECT * FROM sessions.summary_scan(rebuild_summaries.namespace);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN n;
+    END IF;
     IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
         DELETE FROM sessions.summary_delta d WHERE rebuild_summaries.namespace IS NULL OR d.namespace = rebuild_summaries.namespace;
         RETURN 0;
@@ -1716,10 +1820,18 @@ BEGIN
     -- would skip the rows this deletes and miss the one it inserts).
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
     -- Off, the summaries are dropped (summary_apply): nothing to compact.
-    -- On Citus they are off (distribute() in 80_scale_out), and this DELETE by ctid
-    -- could not be planned there.
     IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
         RETURN 0;
+    END IF;
+    -- On a Citus cluster Citus cannot plan the DELETE by ctid below: the
+    -- same statement runs on each summary_delta shard, on its worker, in a
+    -- transaction of its own (compact_summary_shard; a merge keeps every
+    -- sum, so readers between two shards' rounds see the same answer).
+    IF sessions.summary_distributed() THEN
+        EXECUTE $c$SELECT COALESCE(pg_catalog.sum(r.result::pg_catalog.int8), 0)
+                     FROM pg_catalog.run_command_on_shards('sessions.summary_delta',
+                              'SELECT sessions.compact_summary_shard(''%s'')') r$c$ INTO n;
+        RETURN n;
     END IF;
     WITH gone AS (
         DELETE FROM sessions.summary_delta d
@@ -1752,6 +1864,69 @@ $$;
 COMMENT ON FUNCTION sessions.compact_summaries() IS
   'Merges the live-summary delta rows of each key into one (O(sites x days) storage) without blocking writers; returns the keys merged (owner only; run by maintenance())';
 
+/*
+ * compact_summary_shard
+ *		compact_summaries' statement on one shard of summary_delta, on the
+ *		Citus worker that holds it (run_command_on_shards runs it there):
+ *		the rows of every key with several merged into one, deleting exactly
+ *		what the statement's snapshot sees. Under this node's summary lock
+ *		(SHARE) and ROW EXCLUSIVE on the summary_delta shell, which a rebuild
+ *		through the coordinator locks EXCLUSIVE on every node: never beside
+ *		a rebuild, never blocking writers. Returns the keys merged. Owner
+ *		only.
+ */
+CREATE FUNCTION sessions.compact_summary_shard(shard regclass)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    n pg_catalog.int8;
+    rel pg_catalog.text;
+BEGIN
+    SELECT c.relname INTO rel FROM pg_catalog.pg_class c
+     WHERE c.oid = compact_summary_shard.shard AND c.relnamespace = 'sessions'::pg_catalog.regnamespace
+       AND c.relname ~ '^summary_delta_[0-9]+$';
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'compact_summary_shard: % is not a shard of sessions.summary_delta', compact_summary_shard.shard
+              USING ERRCODE = '22023', HINT = 'Run sessions.compact_summaries() on the coordinator.';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
+    -- This node's lock only: not sent to the other nodes.
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    LOCK TABLE sessions.summary_delta IN ROW EXCLUSIVE MODE;
+    EXECUTE pg_catalog.format($q$
+    WITH gone AS (
+        DELETE FROM sessions.%1$I d
+         WHERE d.ctid = ANY (ARRAY(
+                SELECT k.ctid
+                  FROM (SELECT x.ctid, pg_catalog.count(*) OVER (PARTITION BY x.namespace, x.kind, x.site, x.day, x.time_zone) AS rows
+                          FROM sessions.%1$I x) k
+                 WHERE k.rows OPERATOR(pg_catalog.>) 1))
+        RETURNING d.*
+    ), merged AS (
+        INSERT INTO sessions.%1$I
+        SELECT g.namespace, g.kind, g.site, g.day, g.time_zone,
+               pg_catalog.sum(g.active), pg_catalog.sum(g.completed), pg_catalog.sum(g.empty), pg_catalog.sum(g.micro),
+               pg_catalog.sum(g.normal), pg_catalog.sum(g.green), pg_catalog.sum(g.orange), pg_catalog.sum(g.red),
+               pg_catalog.sum(g.kwh), pg_catalog.sum(g.duration)
+          FROM gone g
+         GROUP BY 1, 2, 3, 4, 5
+        HAVING pg_catalog.sum(g.active) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.completed) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.empty) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.micro) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.normal) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.green) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.orange) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.red) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.kwh) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.duration) OPERATOR(pg_catalog.<>) 0
+        RETURNING 1
+    )
+    SELECT pg_catalog.count(*) FROM (SELECT DISTINCT g.namespace, g.kind, g.site, g.day, g.time_zone FROM gone g) k$q$, rel)
+    INTO n;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION sessions.compact_summary_shard(regclass) IS
+  'Citus worker: compact_summaries'' merge on one shard of summary_delta (run by compact_summaries through run_command_on_shards; owner only)';
+
 -- ---- zone changes and settings -------------------------------------------------
 
 /*
@@ -1764,11 +1939,24 @@ CREATE FUNCTION sessions.summary_site_changed()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, sessions, pg_temp
+SET citus.allow_nested_distributed_execution = on
 AS $$
 DECLARE
     oz pg_catalog.text;
     nz pg_catalog.text;
+    grp pg_catalog.int4;
 BEGIN
+    -- On a Citus cluster site is a reference table: the trigger fires on
+    -- every node's placement (site_<shardid>). The rebuild is the
+    -- coordinator's (group 0), once: the workers' placements do nothing.
+    -- Its distributed statements run from inside Citus's local execution
+    -- of the coordinator's placement (hence allow_nested_distributed_execution).
+    IF TG_TABLE_NAME <> 'site' THEN
+        EXECUTE 'SELECT g.groupid FROM pg_catalog.pg_dist_local_group g' INTO grp;
+        IF grp IS DISTINCT FROM 0 THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         oz := COALESCE(OLD.time_zone, 'UTC');
     END IF;
@@ -1812,6 +2000,12 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 BEGIN
+    -- On a Citus cluster summary_config is a reference table and this fires
+    -- on its placements: configure_summaries applies the settings itself
+    -- there (no DDL from inside Citus's execution of a placement).
+    IF TG_TABLE_NAME <> 'summary_config' THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(1935765845, 1);
     IF (SELECT g.enabled FROM sessions.summary_settings() g) THEN
         ALTER TABLE sessions.store ENABLE TRIGGER summary_insert, ENABLE TRIGGER summary_update,
@@ -1848,7 +2042,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    distributed boolean;
+    distributed boolean := sessions.summary_distributed();
+    ts timestamptz := pg_catalog.now();
 BEGIN
     IF enabled IS NULL OR micro_threshold IS NULL OR volts IS NULL OR good_a IS NULL OR fair_a IS NULL THEN
         RAISE EXCEPTION 'configure_summaries: no argument may be NULL'
@@ -1863,16 +2058,24 @@ BEGIN
         RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
               USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
     END IF;
-    -- The summary triggers fire on sessions.store alone, not on its Citus
-    -- shards: on a distributed store the summaries stay off.
-    IF enabled AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
-        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
-                                 WHERE p.logicalrelid = ''sessions.store''::pg_catalog.regclass)' INTO distributed;
-        IF distributed THEN
-            RAISE EXCEPTION 'configure_summaries: live summaries are not supported on a distributed store'
-                  USING ERRCODE = '0A000',
-                        DETAIL = 'distribute() switched them off; the reports scan the store, as partial aggregates on the workers.',
-                        HINT = 'Leave them off on a Citus cluster (docs/scale-out.md).';
+    -- On a Citus cluster summary_config's trigger fires on its placements
+    -- only, which leave the work here: the store's summary triggers (Citus
+    -- alters its shards' with it, one trigger per statement) switched first, under the summary lock,
+    -- then the row, then the rebuild on every node (rebuild_summaries).
+    IF distributed THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(1935765845, 1);
+        -- as in distribute(): Citus alters the shards' triggers with the store's
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+        IF enabled THEN
+            ALTER TABLE sessions.store ENABLE TRIGGER summary_insert;
+            ALTER TABLE sessions.store ENABLE TRIGGER summary_update;
+            ALTER TABLE sessions.store ENABLE TRIGGER summary_delete;
+            ALTER TABLE sessions.store ENABLE TRIGGER summary_truncate;
+        ELSE
+            ALTER TABLE sessions.store DISABLE TRIGGER summary_insert;
+            ALTER TABLE sessions.store DISABLE TRIGGER summary_update;
+            ALTER TABLE sessions.store DISABLE TRIGGER summary_delete;
+            ALTER TABLE sessions.store DISABLE TRIGGER summary_truncate;
         END IF;
     END IF;
     IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
@@ -1880,11 +2083,16 @@ BEGIN
        AND fair_a = sessions.analytics_setting_default('fair_amps') THEN
         DELETE FROM sessions.summary_config;
     ELSE
-        INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a)
-        VALUES (enabled, micro_threshold, volts, good_a, fair_a)
+        -- now() as a value: Citus refuses a non-IMMUTABLE function in DO
+        -- UPDATE SET of a reference table.
+        INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a, updated_at)
+        VALUES (enabled, micro_threshold, volts, good_a, fair_a, ts)
         ON CONFLICT ON CONSTRAINT summary_config_pkey DO UPDATE
            SET enabled = EXCLUDED.enabled, micro_threshold = EXCLUDED.micro_threshold, volts = EXCLUDED.volts,
-               good_a = EXCLUDED.good_a, fair_a = EXCLUDED.fair_a, updated_at = pg_catalog.now();
+               good_a = EXCLUDED.good_a, fair_a = EXCLUDED.fair_a, updated_at = EXCLUDED.updated_at;
+    END IF;
+    IF distributed THEN
+        PERFORM sessions.rebuild_summaries(NULL);
     END IF;
     RETURN (SELECT pg_catalog.to_jsonb(g) FROM sessions.summary_settings() g);
 END
@@ -1900,10 +2108,13 @@ REVOKE ALL ON sessions.summary_config, sessions.summary_delta FROM PUBLIC;
 GRANT SELECT ON sessions.summary_config, sessions.summary_delta TO session_analytics_reader;
 REVOKE ALL ON FUNCTION sessions.summary_settings(), sessions.summary_contribution(timestamptz, timestamptz, float8, int, float8, float8, float8, float8),
     sessions.summary_scan(text), sessions.summary_capture(), sessions.rebuild_summaries(text), sessions.check_summaries(),
-    sessions.compact_summaries(), sessions.summary_site_changed(), sessions.summary_apply(),
+    sessions.compact_summaries(), sessions.compact_summary_shard(regclass), sessions.summary_distributed(),
+    sessions.summary_site_changed(), sessions.summary_apply(),
     sessions.configure_summaries(boolean, float8, float8, float8, float8)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.summary_settings() TO session_analytics_reader;
+-- report_time_zone asks it as the caller (which plan a cluster needs).
+GRANT EXECUTE ON FUNCTION sessions.summary_distributed() TO session_analytics_reader;
 
 /*
  * time_zone_source
@@ -2774,15 +2985,18 @@ $$;
  *		    session_lease, import_rejects, summary_delta;
  *		  - reference tables (a copy on every node): role_namespace (the RLS
  *		    map the workers read), site, lifecycle_key (the signing key,
- *		    bound to the database of every node: lifecycle_key_nodes).
- *		The rest stays on the coordinator (summary_config, event_log,
- *		event_prune_state), where every call runs.
+ *		    bound to the database of every node: lifecycle_key_nodes),
+ *		    summary_config (the shards' summary triggers read it there).
+ *		The rest stays on the coordinator (event_log, event_prune_state,
+ *		event_relay), where every call runs.
  *		The store's triggers (events, live summaries) are disabled before
  *		the rows move (so the copy writes no event and no summary delta);
  *		the event trigger is then enabled on the store's shards (each
  *		worker logs its shards' events, the relay copies them to the
- *		coordinator's log), the summary triggers stay disabled and the live
- *		summaries are switched off (the reports scan the store). sessions.report_sessions becomes the
+ *		coordinator's log), and, when the live summaries are on, the
+ *		summary triggers too (each shard appends to its co-located
+ *		summary_delta shard; the moved delta rows keep the summaries
+ *		exact). sessions.report_sessions becomes the
  *		PL/pgSQL form of its own SELECT (Citus cannot plan the inlined
  *		one). A reader gets EXECUTE on the aggregate's support functions on
  *		every node (Citus calls them as the caller). Run it again after adding
@@ -2797,6 +3011,7 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     t pg_catalog.text;
+    summaries boolean;
     body pg_catalog.text;
     grants pg_catalog.text;
     coordinator boolean;
@@ -2870,15 +3085,28 @@ BEGIN
     SET LOCAL citus.enable_unsafe_triggers = on;
     -- Citus's NOTICEs about copying and leftover local data: handled here.
     SET LOCAL client_min_messages = warning;
+    -- Live summaries stay as they are: on (the summary_delta rows move with
+    -- the store, already exact) or off. Read before summary_config moves.
+    summaries := (SELECT g.enabled FROM sessions.summary_settings() g);
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = 'sessions.store'::pg_catalog.regclass) THEN
-        IF (SELECT g.enabled FROM sessions.summary_settings() g) THEN
-            PERFORM sessions.configure_summaries(false);
-        END IF;
         ALTER TABLE sessions.store DISABLE TRIGGER store_events, DISABLE TRIGGER summary_insert,
             DISABLE TRIGGER summary_update, DISABLE TRIGGER summary_delete, DISABLE TRIGGER summary_truncate;
         ALTER TABLE sessions.site DISABLE TRIGGER summary_zone;
     END IF;
-    FOREACH t IN ARRAY ARRAY['role_namespace', 'site', 'lifecycle_key'] LOOP
+    -- summary_config: the shards' summary triggers on the workers read the
+    -- settings from their node's placement. Its row is copied without
+    -- applying it again (the trigger would rebuild on every placement).
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = 'sessions.summary_config'::pg_catalog.regclass) THEN
+        ALTER TABLE sessions.summary_config DISABLE TRIGGER summary_apply;
+    END IF;
+    -- site's rows were checked when written: copied into the placements
+    -- without site_check, whose exception block (a subtransaction) Citus
+    -- cannot run while it copies to the workers (a zone set before
+    -- distribute() failed it with "another command is already in progress").
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = 'sessions.site'::pg_catalog.regclass) THEN
+        ALTER TABLE sessions.site DISABLE TRIGGER site_check;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['role_namespace', 'site', 'lifecycle_key', 'summary_config'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
                         WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.create_reference_table(%L)', 'sessions.' || t);
@@ -2920,6 +3148,19 @@ BEGIN
     -- Enabled after the move, so the moved rows logged none; again on every
     -- run (a no-op once on).
     ALTER TABLE sessions.store ENABLE TRIGGER store_events;
+    -- The live summaries, when on: the summary triggers fire on the shards
+    -- from now on (each appends to its co-located summary_delta shard) and
+    -- a zone change of site rebuilds through the coordinator (as on one
+    -- node, also while off). Off, the store's stay disabled.
+    ALTER TABLE sessions.summary_config ENABLE TRIGGER summary_apply;
+    ALTER TABLE sessions.site ENABLE TRIGGER site_check;
+    ALTER TABLE sessions.site ENABLE TRIGGER summary_zone;
+    IF summaries THEN
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_insert;
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_update;
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_delete;
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_truncate;
+    END IF;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE p.partmethod WHEN 'h' THEN 'distributed by ' || pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
@@ -2931,7 +3172,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.distribute() IS
-  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas, then logs the shards'' events (relayed to this log); idempotent; returns each table''s distribution (owner only)';
+  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key, summary_config as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas, then logs the shards'' events (relayed to this log) and keeps the live summaries on the shards when on; idempotent; returns each table''s distribution (owner only)';
 REVOKE ALL ON FUNCTION sessions.distribute() FROM PUBLIC;
 
 -- The event relay (docs/scale-out.md, "Events"): on a cluster each worker

@@ -479,6 +479,8 @@ DECLARE
     one_zone pg_catalog.text;
     mlo      pg_catalog.date;
     mhi      pg_catalog.date;
+    cand     record;
+    names    pg_catalog.text[] := '{}';
 BEGIN
     -- A zone given is checked where it is used (the aggregate, timezone()):
     -- check_time_zone's exception block would make this PARALLEL UNSAFE,
@@ -519,38 +521,83 @@ BEGIN
         IF report_time_zone.range IS NOT NULL AND NOT pg_catalog.upper_inf(report_time_zone.range) THEN
             mhi := pg_catalog.timezone('UTC', pg_catalog.upper(report_time_zone.range))::pg_catalog.date OPERATOR(pg_catalog.+) 3;
         END IF;
-        SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
-               pg_catalog.min(z.time_zone),
-               pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
-          INTO n_sites, n_zones, n_unset, one_zone, site_zones
-          FROM (SELECT c.namespace
+        IF sessions.summary_distributed() THEN
+            -- On a Citus cluster: Citus plans no subquery in HAVING that
+            -- refers to the outer query, so the candidates are read first
+            -- (partial aggregates on the workers) and the end probes run
+            -- per candidate that has no day inside the range.
+            FOR cand IN
+                SELECT c.namespace, pg_catalog.bool_or(c.inside) AS inside
                   FROM (SELECT d.namespace,
-                               pg_catalog.bool_or(report_time_zone.range IS NULL
-                                   OR (report_time_zone.range @> pg_catalog.timezone(d.time_zone, d.day::pg_catalog.timestamp)
-                                       AND report_time_zone.range @> (pg_catalog.timezone(d.time_zone, (d.day OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamp)
-                                                                      OPERATOR(pg_catalog.-) '1 microsecond'::pg_catalog.interval))) AS inside
-                          FROM sessions.summary_delta d
-                         WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
-                           AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
-                           AND (report_time_zone.site IS NULL OR d.site = report_time_zone.site)
-                           AND (report_time_zone.sites IS NULL OR d.site = ANY (report_time_zone.sites))
-                         GROUP BY d.namespace, d.kind, d.site, d.day, d.time_zone
-                        HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+                                     pg_catalog.bool_or(report_time_zone.range IS NULL
+                                         OR (report_time_zone.range @> pg_catalog.timezone(d.time_zone, d.day::pg_catalog.timestamp)
+                                             AND report_time_zone.range @> (pg_catalog.timezone(d.time_zone, (d.day OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamp)
+                                                                            OPERATOR(pg_catalog.-) '1 microsecond'::pg_catalog.interval))) AS inside
+                                FROM sessions.summary_delta d
+                               WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+                                 AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+                                 AND (report_time_zone.site IS NULL OR d.site = report_time_zone.site)
+                                 AND (report_time_zone.sites IS NULL OR d.site = ANY (report_time_zone.sites))
+                               GROUP BY d.namespace, d.kind, d.site, d.day, d.time_zone
+                              HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
                  GROUP BY c.namespace
-                HAVING pg_catalog.bool_or(c.inside)
-                    OR (NOT pg_catalog.lower_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
-                                   report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
-                                       pg_catalog.lower(report_time_zone.range),
-                                       pg_catalog.lower(report_time_zone.range) OPERATOR(pg_catalog.+) '2 days'::pg_catalog.interval),
-                                   report_time_zone.site, true, report_time_zone.sites) s
-                                WHERE s.namespace = c.namespace))
-                    OR (NOT pg_catalog.upper_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
-                                   report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
-                                       pg_catalog.upper(report_time_zone.range) OPERATOR(pg_catalog.-) '2 days'::pg_catalog.interval,
-                                       pg_catalog.upper(report_time_zone.range), '(]'),
-                                   report_time_zone.site, true, report_time_zone.sites) s
-                                WHERE s.namespace = c.namespace))) n
-          LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+            LOOP
+                IF cand.inside
+                   OR (NOT pg_catalog.lower_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                              report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                  pg_catalog.lower(report_time_zone.range),
+                                  pg_catalog.lower(report_time_zone.range) OPERATOR(pg_catalog.+) '2 days'::pg_catalog.interval),
+                              report_time_zone.site, true, report_time_zone.sites) s
+                           WHERE s.namespace = cand.namespace))
+                   OR (NOT pg_catalog.upper_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                              report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                  pg_catalog.upper(report_time_zone.range) OPERATOR(pg_catalog.-) '2 days'::pg_catalog.interval,
+                                  pg_catalog.upper(report_time_zone.range), '(]'),
+                              report_time_zone.site, true, report_time_zone.sites) s
+                           WHERE s.namespace = cand.namespace)) THEN
+                    names := names OPERATOR(pg_catalog.||) cand.namespace;
+                END IF;
+            END LOOP;
+            SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+                   pg_catalog.min(z.time_zone),
+                   pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+              INTO n_sites, n_zones, n_unset, one_zone, site_zones
+              FROM pg_catalog.unnest(names) AS n(namespace)
+              LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+        ELSE
+            SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
+                   pg_catalog.min(z.time_zone),
+                   pg_catalog.string_agg(pg_catalog.format('%s (%s)', n.namespace, COALESCE(z.time_zone, 'no zone')), ', ' ORDER BY n.namespace)
+              INTO n_sites, n_zones, n_unset, one_zone, site_zones
+              FROM (SELECT c.namespace
+                      FROM (SELECT d.namespace,
+                                   pg_catalog.bool_or(report_time_zone.range IS NULL
+                                       OR (report_time_zone.range @> pg_catalog.timezone(d.time_zone, d.day::pg_catalog.timestamp)
+                                           AND report_time_zone.range @> (pg_catalog.timezone(d.time_zone, (d.day OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamp)
+                                                                          OPERATOR(pg_catalog.-) '1 microsecond'::pg_catalog.interval))) AS inside
+                              FROM sessions.summary_delta d
+                             WHERE d.kind = ANY (ARRAY['ocpi', 'powerflex']::pg_catalog.text[])
+                               AND (mlo IS NULL OR d.day >= mlo) AND (mhi IS NULL OR d.day < mhi)
+                               AND (report_time_zone.site IS NULL OR d.site = report_time_zone.site)
+                               AND (report_time_zone.sites IS NULL OR d.site = ANY (report_time_zone.sites))
+                             GROUP BY d.namespace, d.kind, d.site, d.day, d.time_zone
+                            HAVING pg_catalog.sum(d.active OPERATOR(pg_catalog.+) d.completed) <> 0) c
+                     GROUP BY c.namespace
+                    HAVING pg_catalog.bool_or(c.inside)
+                        OR (NOT pg_catalog.lower_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                                       report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                           pg_catalog.lower(report_time_zone.range),
+                                           pg_catalog.lower(report_time_zone.range) OPERATOR(pg_catalog.+) '2 days'::pg_catalog.interval),
+                                       report_time_zone.site, true, report_time_zone.sites) s
+                                    WHERE s.namespace = c.namespace))
+                        OR (NOT pg_catalog.upper_inf(report_time_zone.range) AND EXISTS (SELECT 1 FROM sessions.report_sessions(
+                                       report_time_zone.range OPERATOR(pg_catalog.*) pg_catalog.tstzrange(
+                                           pg_catalog.upper(report_time_zone.range) OPERATOR(pg_catalog.-) '2 days'::pg_catalog.interval,
+                                           pg_catalog.upper(report_time_zone.range), '(]'),
+                                       report_time_zone.site, true, report_time_zone.sites) s
+                                    WHERE s.namespace = c.namespace))) n
+              LEFT JOIN sessions.site z ON z.namespace = n.namespace;
+        END IF;
     ELSE
         SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT z.time_zone), pg_catalog.count(*) FILTER (WHERE z.time_zone IS NULL),
                pg_catalog.min(z.time_zone),

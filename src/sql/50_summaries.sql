@@ -59,6 +59,33 @@ END;
 COMMENT ON FUNCTION sessions.summary_settings() IS
   'Effective live-summary settings: enabled and the summarized micro_threshold, volts, good_a, fair_a (summary_config, else the defaults)';
 
+/*
+ * summary_distributed
+ *		Whether sessions.store is a Citus distributed table (distribute()
+ *		ran): then the summaries' maintenance goes through the coordinator's
+ *		distributed statements (docs/scale-out.md, "Live summaries"). One
+ *		catalog probe without Citus; pg_dist_partition is read by EXECUTE, so
+ *		the function exists without it.
+ */
+CREATE FUNCTION sessions.summary_distributed()
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    d boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                             WHERE p.logicalrelid = ''sessions.store''::pg_catalog.regclass)' INTO d;
+    RETURN d;
+END
+$$;
+COMMENT ON FUNCTION sessions.summary_distributed() IS
+  'Whether sessions.store is distributed over a Citus cluster (the summaries are then maintained through the coordinator; internal)';
+
 -- ---- the delta rows ------------------------------------------------------------
 
 CREATE TABLE sessions.summary_delta (
@@ -142,10 +169,18 @@ COMMENT ON FUNCTION sessions.summary_contribution(timestamptz, timestamptz, floa
  */
 CREATE FUNCTION sessions.summary_scan(namespace text DEFAULT NULL)
 RETURNS SETOF sessions.summary_delta
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, sessions, pg_temp
 SET extra_float_digits = 1
 AS $$
+DECLARE
+    g record;
+BEGIN
+    -- PL/pgSQL, the settings read first: on a Citus cluster the statement
+    -- runs on the workers' shards with the parameters as constants (Citus
+    -- binds a PL/pgSQL statement's parameters, not an SQL function's).
+    SELECT * INTO g FROM sessions.summary_settings();
+    RETURN QUERY
     SELECT r.namespace, r.kind, r.site, pg_catalog.timezone(COALESCE(st.time_zone, 'UTC'), r.started_at)::pg_catalog.date,
            COALESCE(st.time_zone, 'UTC'),
            pg_catalog.sum(x.active)::pg_catalog.int8, pg_catalog.sum(x.completed)::pg_catalog.int8,
@@ -154,13 +189,13 @@ AS $$
            pg_catalog.sum(x.orange)::pg_catalog.int8, pg_catalog.sum(x.red)::pg_catalog.int8,
            pg_catalog.sum(x.kwh), pg_catalog.sum(x.duration)::pg_catalog.int8
       FROM sessions.store r
-     CROSS JOIN sessions.summary_settings() g
       LEFT JOIN sessions.site st ON st.namespace OPERATOR(pg_catalog.=) r.namespace
      CROSS JOIN LATERAL sessions.summary_contribution(r.started_at, r.ended_at, r.kwh, 1,
                                                       g.micro_threshold, g.volts, g.good_a, g.fair_a) x
      WHERE r.started_at IS NOT NULL
-       AND ($1 IS NULL OR r.namespace OPERATOR(pg_catalog.=) $1)
-     GROUP BY 1, 2, 3, 4, 5
+       AND (summary_scan.namespace IS NULL OR r.namespace OPERATOR(pg_catalog.=) summary_scan.namespace)
+     GROUP BY 1, 2, 3, 4, 5;
+END
 $$;
 COMMENT ON FUNCTION sessions.summary_scan(text) IS
   'The summaries of namespace (NULL: all) as a fresh scan of the store computes them, in each namespace''s current zone (internal)';
@@ -171,7 +206,11 @@ COMMENT ON FUNCTION sessions.summary_scan(text) IS
 -- each other); rebuild_summaries and configure take it exclusively, so a
 -- rebuild sees every writer's rows and deltas or none of them, and no writer
 -- computes a day with a zone or parameters the rebuild is replacing.
--- Key: (1935765845, 1) = ('sa' 'su' as int4, summaries).
+-- Key: (1935765845, 1) = ('sa' 'su' as int4, summaries). On a Citus cluster
+-- the lock is per node: a rebuild through the coordinator also locks the
+-- distributed summary_delta EXCLUSIVE (Citus sends the LOCK to every
+-- worker's shell table), and the shards' triggers take ROW EXCLUSIVE on
+-- their node's shell (src/summaries/summary_capture.c).
 
 /*
  * summary_capture
@@ -229,6 +268,24 @@ DECLARE
     n pg_catalog.int8;
 BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(1935765845, 1);
+    IF sessions.summary_distributed() THEN
+        -- On a Citus cluster the writers are the shards' triggers on the
+        -- workers, each under its own node's advisory lock. LOCK TABLE of the
+        -- distributed summary_delta is sent by Citus to every worker in this
+        -- coordinated transaction (its shell table there), and the shard
+        -- triggers take ROW EXCLUSIVE on that shell: writers wait for the
+        -- rebuild and it for them, on every node. Then the delete and the
+        -- fresh rows as two distributed statements (Citus plans no
+        -- data-modifying CTE of a distributed table with another).
+        LOCK TABLE sessions.summary_delta IN EXCLUSIVE MODE;
+        DELETE FROM sessions.summary_delta d WHERE rebuild_summaries.namespace IS NULL OR d.namespace = rebuild_summaries.namespace;
+        IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
+            RETURN 0;
+        END IF;
+        INSERT INTO sessions.summary_delta SELECT * FROM sessions.summary_scan(rebuild_summaries.namespace);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN n;
+    END IF;
     IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
         DELETE FROM sessions.summary_delta d WHERE rebuild_summaries.namespace IS NULL OR d.namespace = rebuild_summaries.namespace;
         RETURN 0;
@@ -313,10 +370,18 @@ BEGIN
     -- would skip the rows this deletes and miss the one it inserts).
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
     -- Off, the summaries are dropped (summary_apply): nothing to compact.
-    -- On Citus they are off (distribute() in 80_scale_out), and this DELETE by ctid
-    -- could not be planned there.
     IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
         RETURN 0;
+    END IF;
+    -- On a Citus cluster Citus cannot plan the DELETE by ctid below: the
+    -- same statement runs on each summary_delta shard, on its worker, in a
+    -- transaction of its own (compact_summary_shard; a merge keeps every
+    -- sum, so readers between two shards' rounds see the same answer).
+    IF sessions.summary_distributed() THEN
+        EXECUTE $c$SELECT COALESCE(pg_catalog.sum(r.result::pg_catalog.int8), 0)
+                     FROM pg_catalog.run_command_on_shards('sessions.summary_delta',
+                              'SELECT sessions.compact_summary_shard(''%s'')') r$c$ INTO n;
+        RETURN n;
     END IF;
     WITH gone AS (
         DELETE FROM sessions.summary_delta d
@@ -349,6 +414,69 @@ $$;
 COMMENT ON FUNCTION sessions.compact_summaries() IS
   'Merges the live-summary delta rows of each key into one (O(sites x days) storage) without blocking writers; returns the keys merged (owner only; run by maintenance())';
 
+/*
+ * compact_summary_shard
+ *		compact_summaries' statement on one shard of summary_delta, on the
+ *		Citus worker that holds it (run_command_on_shards runs it there):
+ *		the rows of every key with several merged into one, deleting exactly
+ *		what the statement's snapshot sees. Under this node's summary lock
+ *		(SHARE) and ROW EXCLUSIVE on the summary_delta shell, which a rebuild
+ *		through the coordinator locks EXCLUSIVE on every node: never beside
+ *		a rebuild, never blocking writers. Returns the keys merged. Owner
+ *		only.
+ */
+CREATE FUNCTION sessions.compact_summary_shard(shard regclass)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    n pg_catalog.int8;
+    rel pg_catalog.text;
+BEGIN
+    SELECT c.relname INTO rel FROM pg_catalog.pg_class c
+     WHERE c.oid = compact_summary_shard.shard AND c.relnamespace = 'sessions'::pg_catalog.regnamespace
+       AND c.relname ~ '^summary_delta_[0-9]+$';
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'compact_summary_shard: % is not a shard of sessions.summary_delta', compact_summary_shard.shard
+              USING ERRCODE = '22023', HINT = 'Run sessions.compact_summaries() on the coordinator.';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
+    -- This node's lock only: not sent to the other nodes.
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    LOCK TABLE sessions.summary_delta IN ROW EXCLUSIVE MODE;
+    EXECUTE pg_catalog.format($q$
+    WITH gone AS (
+        DELETE FROM sessions.%1$I d
+         WHERE d.ctid = ANY (ARRAY(
+                SELECT k.ctid
+                  FROM (SELECT x.ctid, pg_catalog.count(*) OVER (PARTITION BY x.namespace, x.kind, x.site, x.day, x.time_zone) AS rows
+                          FROM sessions.%1$I x) k
+                 WHERE k.rows OPERATOR(pg_catalog.>) 1))
+        RETURNING d.*
+    ), merged AS (
+        INSERT INTO sessions.%1$I
+        SELECT g.namespace, g.kind, g.site, g.day, g.time_zone,
+               pg_catalog.sum(g.active), pg_catalog.sum(g.completed), pg_catalog.sum(g.empty), pg_catalog.sum(g.micro),
+               pg_catalog.sum(g.normal), pg_catalog.sum(g.green), pg_catalog.sum(g.orange), pg_catalog.sum(g.red),
+               pg_catalog.sum(g.kwh), pg_catalog.sum(g.duration)
+          FROM gone g
+         GROUP BY 1, 2, 3, 4, 5
+        HAVING pg_catalog.sum(g.active) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.completed) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.empty) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.micro) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.normal) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.green) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.orange) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.red) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(g.kwh) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.duration) OPERATOR(pg_catalog.<>) 0
+        RETURNING 1
+    )
+    SELECT pg_catalog.count(*) FROM (SELECT DISTINCT g.namespace, g.kind, g.site, g.day, g.time_zone FROM gone g) k$q$, rel)
+    INTO n;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION sessions.compact_summary_shard(regclass) IS
+  'Citus worker: compact_summaries'' merge on one shard of summary_delta (run by compact_summaries through run_command_on_shards; owner only)';
+
 -- ---- zone changes and settings -------------------------------------------------
 
 /*
@@ -361,11 +489,24 @@ CREATE FUNCTION sessions.summary_site_changed()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, sessions, pg_temp
+SET citus.allow_nested_distributed_execution = on
 AS $$
 DECLARE
     oz pg_catalog.text;
     nz pg_catalog.text;
+    grp pg_catalog.int4;
 BEGIN
+    -- On a Citus cluster site is a reference table: the trigger fires on
+    -- every node's placement (site_<shardid>). The rebuild is the
+    -- coordinator's (group 0), once: the workers' placements do nothing.
+    -- Its distributed statements run from inside Citus's local execution
+    -- of the coordinator's placement (hence allow_nested_distributed_execution).
+    IF TG_TABLE_NAME <> 'site' THEN
+        EXECUTE 'SELECT g.groupid FROM pg_catalog.pg_dist_local_group g' INTO grp;
+        IF grp IS DISTINCT FROM 0 THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         oz := COALESCE(OLD.time_zone, 'UTC');
     END IF;
@@ -409,6 +550,12 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 BEGIN
+    -- On a Citus cluster summary_config is a reference table and this fires
+    -- on its placements: configure_summaries applies the settings itself
+    -- there (no DDL from inside Citus's execution of a placement).
+    IF TG_TABLE_NAME <> 'summary_config' THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(1935765845, 1);
     IF (SELECT g.enabled FROM sessions.summary_settings() g) THEN
         ALTER TABLE sessions.store ENABLE TRIGGER summary_insert, ENABLE TRIGGER summary_update,
@@ -445,7 +592,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
-    distributed boolean;
+    distributed boolean := sessions.summary_distributed();
+    ts timestamptz := pg_catalog.now();
 BEGIN
     IF enabled IS NULL OR micro_threshold IS NULL OR volts IS NULL OR good_a IS NULL OR fair_a IS NULL THEN
         RAISE EXCEPTION 'configure_summaries: no argument may be NULL'
@@ -460,16 +608,24 @@ BEGIN
         RAISE EXCEPTION 'configure_summaries: fair_a (%) must not be above good_a (%)', fair_a, good_a
               USING ERRCODE = '22023', HINT = 'fair_a is the lower limit (orange), good_a the upper (green).';
     END IF;
-    -- The summary triggers fire on sessions.store alone, not on its Citus
-    -- shards: on a distributed store the summaries stay off.
-    IF enabled AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname = 'citus') THEN
-        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
-                                 WHERE p.logicalrelid = ''sessions.store''::pg_catalog.regclass)' INTO distributed;
-        IF distributed THEN
-            RAISE EXCEPTION 'configure_summaries: live summaries are not supported on a distributed store'
-                  USING ERRCODE = '0A000',
-                        DETAIL = 'distribute() switched them off; the reports scan the store, as partial aggregates on the workers.',
-                        HINT = 'Leave them off on a Citus cluster (docs/scale-out.md).';
+    -- On a Citus cluster summary_config's trigger fires on its placements
+    -- only, which leave the work here: the store's summary triggers (Citus
+    -- alters its shards' with it, one trigger per statement) switched first, under the summary lock,
+    -- then the row, then the rebuild on every node (rebuild_summaries).
+    IF distributed THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(1935765845, 1);
+        -- as in distribute(): Citus alters the shards' triggers with the store's
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+        IF enabled THEN
+            ALTER TABLE sessions.store ENABLE TRIGGER summary_insert;
+            ALTER TABLE sessions.store ENABLE TRIGGER summary_update;
+            ALTER TABLE sessions.store ENABLE TRIGGER summary_delete;
+            ALTER TABLE sessions.store ENABLE TRIGGER summary_truncate;
+        ELSE
+            ALTER TABLE sessions.store DISABLE TRIGGER summary_insert;
+            ALTER TABLE sessions.store DISABLE TRIGGER summary_update;
+            ALTER TABLE sessions.store DISABLE TRIGGER summary_delete;
+            ALTER TABLE sessions.store DISABLE TRIGGER summary_truncate;
         END IF;
     END IF;
     IF enabled AND micro_threshold = sessions.analytics_setting_default('micro_threshold')
@@ -477,11 +633,16 @@ BEGIN
        AND fair_a = sessions.analytics_setting_default('fair_amps') THEN
         DELETE FROM sessions.summary_config;
     ELSE
-        INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a)
-        VALUES (enabled, micro_threshold, volts, good_a, fair_a)
+        -- now() as a value: Citus refuses a non-IMMUTABLE function in DO
+        -- UPDATE SET of a reference table.
+        INSERT INTO sessions.summary_config AS c (enabled, micro_threshold, volts, good_a, fair_a, updated_at)
+        VALUES (enabled, micro_threshold, volts, good_a, fair_a, ts)
         ON CONFLICT ON CONSTRAINT summary_config_pkey DO UPDATE
            SET enabled = EXCLUDED.enabled, micro_threshold = EXCLUDED.micro_threshold, volts = EXCLUDED.volts,
-               good_a = EXCLUDED.good_a, fair_a = EXCLUDED.fair_a, updated_at = pg_catalog.now();
+               good_a = EXCLUDED.good_a, fair_a = EXCLUDED.fair_a, updated_at = EXCLUDED.updated_at;
+    END IF;
+    IF distributed THEN
+        PERFORM sessions.rebuild_summaries(NULL);
     END IF;
     RETURN (SELECT pg_catalog.to_jsonb(g) FROM sessions.summary_settings() g);
 END
@@ -497,7 +658,10 @@ REVOKE ALL ON sessions.summary_config, sessions.summary_delta FROM PUBLIC;
 GRANT SELECT ON sessions.summary_config, sessions.summary_delta TO session_analytics_reader;
 REVOKE ALL ON FUNCTION sessions.summary_settings(), sessions.summary_contribution(timestamptz, timestamptz, float8, int, float8, float8, float8, float8),
     sessions.summary_scan(text), sessions.summary_capture(), sessions.rebuild_summaries(text), sessions.check_summaries(),
-    sessions.compact_summaries(), sessions.summary_site_changed(), sessions.summary_apply(),
+    sessions.compact_summaries(), sessions.compact_summary_shard(regclass), sessions.summary_distributed(),
+    sessions.summary_site_changed(), sessions.summary_apply(),
     sessions.configure_summaries(boolean, float8, float8, float8, float8)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sessions.summary_settings() TO session_analytics_reader;
+-- report_time_zone asks it as the caller (which plan a cluster needs).
+GRANT EXECUTE ON FUNCTION sessions.summary_distributed() TO session_analytics_reader;

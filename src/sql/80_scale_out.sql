@@ -40,15 +40,18 @@ REVOKE ALL ON FUNCTION sessions.relay_events(int) FROM PUBLIC;
  *		    session_lease, import_rejects, summary_delta;
  *		  - reference tables (a copy on every node): role_namespace (the RLS
  *		    map the workers read), site, lifecycle_key (the signing key,
- *		    bound to the database of every node: lifecycle_key_nodes).
- *		The rest stays on the coordinator (summary_config, event_log,
- *		event_prune_state), where every call runs.
+ *		    bound to the database of every node: lifecycle_key_nodes),
+ *		    summary_config (the shards' summary triggers read it there).
+ *		The rest stays on the coordinator (event_log, event_prune_state,
+ *		event_relay), where every call runs.
  *		The store's triggers (events, live summaries) are disabled before
  *		the rows move (so the copy writes no event and no summary delta);
  *		the event trigger is then enabled on the store's shards (each
  *		worker logs its shards' events, the relay copies them to the
- *		coordinator's log), the summary triggers stay disabled and the live
- *		summaries are switched off (the reports scan the store). sessions.report_sessions becomes the
+ *		coordinator's log), and, when the live summaries are on, the
+ *		summary triggers too (each shard appends to its co-located
+ *		summary_delta shard; the moved delta rows keep the summaries
+ *		exact). sessions.report_sessions becomes the
  *		PL/pgSQL form of its own SELECT (Citus cannot plan the inlined
  *		one). A reader gets EXECUTE on the aggregate's support functions on
  *		every node (Citus calls them as the caller). Run it again after adding
@@ -63,6 +66,7 @@ SET search_path = pg_catalog, sessions, pg_temp
 AS $$
 DECLARE
     t pg_catalog.text;
+    summaries boolean;
     body pg_catalog.text;
     grants pg_catalog.text;
     coordinator boolean;
@@ -136,15 +140,28 @@ BEGIN
     SET LOCAL citus.enable_unsafe_triggers = on;
     -- Citus's NOTICEs about copying and leftover local data: handled here.
     SET LOCAL client_min_messages = warning;
+    -- Live summaries stay as they are: on (the summary_delta rows move with
+    -- the store, already exact) or off. Read before summary_config moves.
+    summaries := (SELECT g.enabled FROM sessions.summary_settings() g);
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = 'sessions.store'::pg_catalog.regclass) THEN
-        IF (SELECT g.enabled FROM sessions.summary_settings() g) THEN
-            PERFORM sessions.configure_summaries(false);
-        END IF;
         ALTER TABLE sessions.store DISABLE TRIGGER store_events, DISABLE TRIGGER summary_insert,
             DISABLE TRIGGER summary_update, DISABLE TRIGGER summary_delete, DISABLE TRIGGER summary_truncate;
         ALTER TABLE sessions.site DISABLE TRIGGER summary_zone;
     END IF;
-    FOREACH t IN ARRAY ARRAY['role_namespace', 'site', 'lifecycle_key'] LOOP
+    -- summary_config: the shards' summary triggers on the workers read the
+    -- settings from their node's placement. Its row is copied without
+    -- applying it again (the trigger would rebuild on every placement).
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = 'sessions.summary_config'::pg_catalog.regclass) THEN
+        ALTER TABLE sessions.summary_config DISABLE TRIGGER summary_apply;
+    END IF;
+    -- site's rows were checked when written: copied into the placements
+    -- without site_check, whose exception block (a subtransaction) Citus
+    -- cannot run while it copies to the workers (a zone set before
+    -- distribute() failed it with "another command is already in progress").
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = 'sessions.site'::pg_catalog.regclass) THEN
+        ALTER TABLE sessions.site DISABLE TRIGGER site_check;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['role_namespace', 'site', 'lifecycle_key', 'summary_config'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
                         WHERE p.logicalrelid = pg_catalog.format('sessions.%I', t)::pg_catalog.regclass) THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.create_reference_table(%L)', 'sessions.' || t);
@@ -186,6 +203,19 @@ BEGIN
     -- Enabled after the move, so the moved rows logged none; again on every
     -- run (a no-op once on).
     ALTER TABLE sessions.store ENABLE TRIGGER store_events;
+    -- The live summaries, when on: the summary triggers fire on the shards
+    -- from now on (each appends to its co-located summary_delta shard) and
+    -- a zone change of site rebuilds through the coordinator (as on one
+    -- node, also while off). Off, the store's stay disabled.
+    ALTER TABLE sessions.summary_config ENABLE TRIGGER summary_apply;
+    ALTER TABLE sessions.site ENABLE TRIGGER site_check;
+    ALTER TABLE sessions.site ENABLE TRIGGER summary_zone;
+    IF summaries THEN
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_insert;
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_update;
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_delete;
+        ALTER TABLE sessions.store ENABLE TRIGGER summary_truncate;
+    END IF;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE p.partmethod WHEN 'h' THEN 'distributed by ' || pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
@@ -197,5 +227,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.distribute() IS
-  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas, then logs the shards'' events (relayed to this log); idempotent; returns each table''s distribution (owner only)';
+  'Citus coordinator: distributes the store and the tables of its sessions by namespace (co-located) and role_namespace, site, lifecycle_key, summary_config as reference tables (the signing key bound to every node''s database), moving their rows without events or summary deltas, then logs the shards'' events (relayed to this log) and keeps the live summaries on the shards when on; idempotent; returns each table''s distribution (owner only)';
 REVOKE ALL ON FUNCTION sessions.distribute() FROM PUBLIC;

@@ -20,11 +20,19 @@
  * where TimeZone came from, as pg_settings.source says, without building
  * all of pg_settings (half a millisecond of a 2 ms report).
  *
+ * On a Citus worker the trigger fires on the store's shards: it then appends
+ * to the co-located summary_delta shard and reads the node's placements of
+ * the reference tables site and summary_config (resolve_shard, one scan of
+ * pg_dist_shard per shard and backend, cached), and takes ROW EXCLUSIVE on
+ * the node's shell summary_delta, which a rebuild through the coordinator
+ * locks EXCLUSIVE on every node (docs/scale-out.md, "Live summaries").
+ *
  * Dependency rule: built on analytics/analytics_params.h and PostgreSQL; it reads
  * sessions.summary_config and sessions.site and appends to
  * sessions.summary_delta directly (table access, no SPI: the writer has no
- * privilege on them and the trigger runs as the writer). It knows nothing of the OCPI, the
- * events or the workers.
+ * privilege on them and the trigger runs as the writer), or their shards and
+ * placements on a Citus node (Citus's pg_dist_shard read the same way). It
+ * knows nothing of the OCPI, the events or the workers.
  */
 #include "postgres.h"
 
@@ -41,6 +49,7 @@
 #include "common/int.h"
 #include "common/shortest_dec.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
@@ -48,6 +57,7 @@
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -60,6 +70,7 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_namespace.h"
 
 #include "analytics/analytics_params.h"
 
@@ -124,6 +135,46 @@ open_table(const char *name, LOCKMODE mode)
 }
 
 /*
+ * The tables one firing of the trigger reads and writes. On one node (and
+ * for sessions.store itself) every OID is InvalidOid: the tables are opened
+ * by name, as before Citus (no catalog query on the hot path). On a Citus
+ * worker the trigger fires on a shard of the store, and the rows belong in
+ * the co-located shard of summary_delta (same hash range) and the zones
+ * and settings are in the node's placements of the reference tables site
+ * and summary_config: the shell tables there are empty.
+ */
+typedef struct SummaryRels
+{
+	Oid			delta;			/* summary_delta or its co-located shard */
+	Oid			site;			/* site or this node's placement of it */
+	Oid			config;			/* summary_config or this node's placement */
+	Oid			delta_shell;	/* sessions.summary_delta on a shard's node */
+} SummaryRels;
+
+/*
+ * open_rel
+ *		The relation oid, or sessions.<name> when oid is InvalidOid, locked
+ *		in mode. A cached shard OID whose table is gone (moved or dropped
+ *		after the cache was filled) is reported, not crashed on.
+ */
+static Relation
+open_rel(Oid oid, const char *name, LOCKMODE mode)
+{
+	Relation	rel;
+
+	if (!OidIsValid(oid))
+		return open_table(name, mode);
+	rel = try_relation_open(oid, mode);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the shard of sessions.%s the live summaries write is no longer on this node", name),
+				 errdetail("A shard move or drop ran while this statement was being planned."),
+				 errhint("Retry the statement.")));
+	return rel;
+}
+
+/*
  * column
  *		Attribute number of column name of rel (an error if it is missing:
  *		the table is not the one 50_summaries.sql made).
@@ -149,9 +200,9 @@ column(Relation rel, const char *name)
  *		trigger fired in the statement that switched them off sees it).
  */
 static bool
-read_settings(SummaryParams *p, Snapshot snap)
+read_settings(SummaryParams *p, Snapshot snap, const SummaryRels *rels)
 {
-	Relation	rel = open_table("summary_config", AccessShareLock);
+	Relation	rel = open_rel(rels->config, "summary_config", AccessShareLock);
 	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 	HeapTuple	t;
 	bool		enabled = true;
@@ -184,7 +235,7 @@ read_settings(SummaryParams *p, Snapshot snap)
  *		Cached in zones for the statement.
  */
 static const char *
-zone_for(HTAB *zones, const char *namespace, MemoryContext mcxt, Snapshot snap)
+zone_for(HTAB *zones, const char *namespace, MemoryContext mcxt, Snapshot snap, const SummaryRels *rels)
 {
 	char		key[NAMEDATALEN] = {0};
 	ZoneEntry  *e;
@@ -207,10 +258,13 @@ zone_for(HTAB *zones, const char *namespace, MemoryContext mcxt, Snapshot snap)
 		if (strcmp((char *) lfirst(lc), namespace) == 0)
 			return (char *) lfirst(lnext(e->names, lc));
 
-	rel = open_table("site", AccessShareLock);
+	rel = open_rel(rels->site, "site", AccessShareLock);
 	pk = RelationGetPrimaryKeyIndex(rel);
 	if (!OidIsValid(pk))
-		elog(ERROR, "summary_capture: sessions.site has no primary key");
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s has no primary key", RelationGetRelationName(rel)),
+				 errhint("Reinstall the extension: the live summaries look zones up by the site's primary key.")));
 	idx = index_open(pk, AccessShareLock);
 	ScanKeyEntryInitialize(&sk, 0, 1, BTEqualStrategyNumber, InvalidOid, idx->rd_indcollation[0],
 						   F_TEXTEQ, CStringGetTextDatum(namespace));
@@ -284,7 +338,7 @@ key_hash(const char *ns, const char *kind, const char *site, const char *zone)
  */
 static void
 accumulate(Tuplestorestate *ts, Relation rel, int sign, const SummaryParams *p,
-		   HTAB *keys, HTAB *zones, MemoryContext mcxt, Snapshot snap)
+		   HTAB *keys, HTAB *zones, MemoryContext mcxt, Snapshot snap, const SummaryRels *rels)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot;
@@ -342,7 +396,7 @@ accumulate(Tuplestorestate *ts, Relation rel, int sign, const SummaryParams *p,
 		ns = text_attr(slot, a_ns);
 		kind = text_attr(slot, a_kind);
 		site = text_attr(slot, a_site);
-		zone = zone_for(zones, ns, mcxt, snap);
+		zone = zone_for(zones, ns, mcxt, snap, rels);
 		day = DatumGetDateADT(DirectFunctionCall1(timestamp_date,
 												  DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(zone),
 																	  TimestampTzGetDatum(start))));
@@ -479,12 +533,12 @@ check_delta_layout(Relation rel)
  *		Returns how many.
  */
 static uint64
-insert_changes(HTAB *keys)
+insert_changes(HTAB *keys, const SummaryRels *rels)
 {
 	HASH_SEQ_STATUS seq;
 	SummaryBucket *b;
 	uint64		n = 0;
-	Relation	rel = open_table("summary_delta", RowExclusiveLock);
+	Relation	rel = open_rel(rels->delta, "summary_delta", RowExclusiveLock);
 
 	check_delta_layout(rel);
 	hash_seq_init(&seq, keys);
@@ -526,12 +580,13 @@ insert_changes(HTAB *keys)
 
 /*
  * empty_summaries
- *		Deletes every row of sessions.summary_delta (TRUNCATE of the store).
+ *		Deletes every row of sessions.summary_delta (TRUNCATE of the store;
+ *		on a worker, of the co-located shard: Citus truncates shard by shard).
  */
 static void
-empty_summaries(void)
+empty_summaries(const SummaryRels *rels)
 {
-	Relation	rel = open_table("summary_delta", RowExclusiveLock);
+	Relation	rel = open_rel(rels->delta, "summary_delta", RowExclusiveLock);
 	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 	HeapTuple	t;
 
@@ -539,6 +594,271 @@ empty_summaries(void)
 		simple_heap_delete(rel, &t->t_self);
 	table_endscan(scan);
 	table_close(rel, NoLock);
+}
+
+/*
+ * The shards this node's backend has fired on, keyed by the store shard's
+ * OID: the relations its deltas, zones and settings are in. Filled at the
+ * first statement on a shard (one scan of pg_dist_shard), forgotten when a
+ * relcache invalidation names the shard or one of its targets (a shard
+ * move drops them), or names no relation.
+ */
+typedef struct ShardTarget
+{
+	Oid			relid;			/* hash key: the store shard */
+	SummaryRels rels;
+} ShardTarget;
+
+static HTAB *shard_targets = NULL;
+
+/*
+ * shard_relcache_callback
+ *		Forgets the cached shards whose relations an invalidation touches
+ *		(all of them for a whole-cache one).
+ */
+static void
+shard_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS it;
+	ShardTarget *t;
+
+	if (shard_targets == NULL)
+		return;
+	hash_seq_init(&it, shard_targets);
+	while ((t = hash_seq_search(&it)) != NULL)
+		if (!OidIsValid(relid) || relid == t->relid || relid == t->rels.delta ||
+			relid == t->rels.site || relid == t->rels.config)
+			(void) hash_search(shard_targets, &t->relid, HASH_REMOVE, NULL);
+}
+
+/*
+ * shard_table
+ *		sessions.<name>_<shardid>, which must exist on this node.
+ */
+static Oid
+shard_table(Oid nsp, const char *name, int64 shardid)
+{
+	char	   *rel = psprintf("%s_" INT64_FORMAT, name, shardid);
+	Oid			oid = get_relname_relid(rel, nsp);
+
+	if (!OidIsValid(oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this node has no placement sessions.%s for the live summaries", rel),
+				 errdetail("A shard of sessions.store is here, but not the %s shard the live summaries read or write with it.",
+						   name),
+				 errhint("Run SELECT * FROM sessions.distribute() on the coordinator (it copies the reference tables to every node and keeps summary_delta co-located with the store).")));
+	return oid;
+}
+
+/*
+ * resolve_shard
+ *		Whether rel is a shard of sessions.store on this Citus node (named
+ *		store_<shardid> in the schema, recorded as one of the store in
+ *		pg_dist_shard, which Citus syncs to every node) and, if so, the
+ *		relations its trigger uses: the summary_delta shard of the same hash
+ *		range (co-located: same shardminvalue) and this node's placements
+ *		of the reference tables site and summary_config. One heap scan of
+ *		pg_dist_shard with a fresh snapshot (a table of a few rows per
+ *		shard; no SPI, no planner, no distributed query from inside the
+ *		shard's statement), cached per backend until invalidated.
+ */
+static bool
+resolve_shard(Relation rel, SummaryRels *out)
+{
+	const char *name = RelationGetRelationName(rel);
+	Oid			nsp = RelationGetNamespace(rel);
+	Oid			relid = RelationGetRelid(rel);
+	Oid			catalog;
+	Oid			store,
+				delta,
+				site,
+				config;
+	int64		shardid;
+	size_t		digits;
+	ShardTarget *t;
+	bool		found;
+	Relation	cat;
+	TupleDesc	desc;
+	AttrNumber	a_rel,
+				a_shard,
+				a_min;
+	Snapshot	snap;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *min = NULL;
+	bool		is_store = false;
+	int64		delta_id = 0,
+				site_id = 0,
+				config_id = 0;
+	List	   *deltas = NIL;	/* (shardid, minvalue) of summary_delta */
+	ListCell   *lc;
+
+	if (shard_targets != NULL &&
+		(t = hash_search(shard_targets, &relid, HASH_FIND, NULL)) != NULL)
+	{
+		*out = t->rels;
+		return true;
+	}
+	if (strncmp(name, "store_", 6) != 0 || nsp != get_namespace_oid("sessions", true))
+		return false;
+	digits = strspn(name + 6, "0123456789");
+	if (digits == 0 || digits > 18 || name[6 + digits] != '\0')
+		return false;
+	shardid = strtoi64(name + 6, NULL, 10);
+	catalog = get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE);
+	store = get_relname_relid("store", nsp);
+	delta = get_relname_relid("summary_delta", nsp);
+	site = get_relname_relid("site", nsp);
+	config = get_relname_relid("summary_config", nsp);
+	if (!OidIsValid(catalog) || !OidIsValid(store) || !OidIsValid(delta) ||
+		!OidIsValid(site) || !OidIsValid(config))
+		return false;
+
+	cat = table_open(catalog, AccessShareLock);
+	desc = RelationGetDescr(cat);
+	a_rel = attnameAttNum(cat, "logicalrelid", false);
+	a_shard = attnameAttNum(cat, "shardid", false);
+	a_min = attnameAttNum(cat, "shardminvalue", false);
+	if (a_rel == InvalidAttrNumber || a_shard == InvalidAttrNumber || a_min == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_catalog.pg_dist_shard lacks the columns the live summaries read"),
+				 errhint("The live summaries read the shard metadata of Citus 11 to 13.")));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(cat, InvalidOid, false, snap, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		n1,
+					n2,
+					n3;
+		Oid			logical = DatumGetObjectId(heap_getattr(tup, a_rel, desc, &n1));
+		int64		id = DatumGetInt64(heap_getattr(tup, a_shard, desc, &n2));
+		Datum		m = heap_getattr(tup, a_min, desc, &n3);
+
+		if (n1 || n2)
+			continue;
+		if (logical == store && id == shardid)
+		{
+			is_store = true;
+			min = n3 ? NULL : TextDatumGetCString(m);
+		}
+		else if (logical == delta)
+			deltas = lappend(lappend(deltas, psprintf(INT64_FORMAT, id)), n3 ? NULL : TextDatumGetCString(m));
+		else if (logical == site)
+			site_id = id;
+		else if (logical == config)
+			config_id = id;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(cat, AccessShareLock);
+	if (!is_store)
+		return false;
+	for (lc = list_head(deltas); lc != NULL; lc = lnext(deltas, lnext(deltas, lc)))
+	{
+		char	   *dmin = (char *) lfirst(lnext(deltas, lc));
+
+		if (min != NULL && dmin != NULL && strcmp(min, dmin) == 0)
+			delta_id = strtoi64((char *) lfirst(lc), NULL, 10);
+	}
+	if (delta_id == 0 || site_id == 0 || config_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the live summaries of shard %s have no co-located summary_delta shard or no placement of site or summary_config", name),
+				 errdetail("On a Citus cluster summary_delta must be distributed by namespace co-located with sessions.store, and site and summary_config must be reference tables."),
+				 errhint("Run SELECT * FROM sessions.distribute() on the coordinator.")));
+	out->delta = shard_table(nsp, "summary_delta", delta_id);
+	out->site = shard_table(nsp, "site", site_id);
+	out->config = shard_table(nsp, "summary_config", config_id);
+	out->delta_shell = delta;
+
+	if (shard_targets == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(ShardTarget);
+		ctl.hcxt = CacheMemoryContext;
+		shard_targets = hash_create("summary_capture shards", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(shard_relcache_callback, (Datum) 0);
+	}
+	t = hash_search(shard_targets, &relid, HASH_ENTER, &found);
+	t->rels = *out;
+	return true;
+}
+
+/*
+ * store_distributed
+ *		Whether store (sessions.store itself) is a Citus distributed table:
+ *		pg_dist_partition names it. Asked on TRUNCATE only (one heap scan);
+ *		false without Citus.
+ */
+static bool
+store_distributed(Oid store)
+{
+	Oid			catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Relation	cat;
+	AttrNumber	a_rel;
+	Snapshot	snap;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(catalog))
+		return false;
+	cat = table_open(catalog, AccessShareLock);
+	a_rel = attnameAttNum(cat, "logicalrelid", false);
+	if (a_rel == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_catalog.pg_dist_partition lacks the column logicalrelid the live summaries read"),
+				 errhint("The live summaries read the metadata of Citus 11 to 13.")));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(cat, InvalidOid, false, snap, 0, NULL);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, a_rel, RelationGetDescr(cat), &isnull);
+
+		found = !isnull && DatumGetObjectId(d) == store;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(cat, AccessShareLock);
+	return found;
+}
+
+/*
+ * truncate_distributed_summaries
+ *		TRUNCATE of a distributed store, fired on its shell on the
+ *		coordinator: the summaries are emptied by a distributed TRUNCATE of
+ *		summary_delta, as its owner (owner) (the writer may hold no privilege on it).
+ *		Citus does not keep the shards' TRUNCATE triggers in step with the
+ *		store's (it propagates no ENABLE/DISABLE of a truncate trigger), so
+ *		the shards' own cannot be relied on. SPI: a rare statement, not the
+ *		write path.
+ */
+static void
+truncate_distributed_summaries(Oid owner)
+{
+	Oid			save_user;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("summary_capture: could not connect to SPI to empty the distributed summaries"),
+				 errhint("Empty them by hand: TRUNCATE sessions.summary_delta (as the extension's owner).")));
+	if (SPI_execute("TRUNCATE sessions.summary_delta", false, 0) != SPI_OK_UTILITY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("summary_capture: TRUNCATE sessions.summary_delta failed"),
+				 errhint("Empty them by hand: TRUNCATE sessions.summary_delta (as the extension's owner).")));
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
 }
 
 /*
@@ -560,6 +880,7 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 			   *zones;
 	MemoryContext mcxt;
 	Snapshot	snap;
+	SummaryRels rels = {InvalidOid, InvalidOid, InvalidOid, InvalidOid};
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
@@ -580,17 +901,45 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SUMMARY_LOCK_KEY1, SUMMARY_LOCK_KEY2, 2);
 	(void) LockAcquire(&tag, ShareLock, false, false);
 
-	/* Only sessions.store's rows may become summaries. */
+	/*
+	 * Only sessions.store's rows may become summaries: the store itself
+	 * (one node, by name: no catalog query), or a shard of it on a Citus
+	 * node, whose deltas go to the co-located summary_delta shard.
+	 */
 	if (strcmp(RelationGetRelationName(td->tg_relation), "store") != 0 ||
 		get_namespace_oid("sessions", false) != RelationGetNamespace(td->tg_relation))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("summary_capture must be a trigger of sessions.store, not of \"%s\"",
-						RelationGetRelationName(td->tg_relation))));
+	{
+		if (!resolve_shard(td->tg_relation, &rels))
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("summary_capture must be a trigger of sessions.store or its Citus shards, not of \"%s\"",
+							RelationGetRelationName(td->tg_relation))));
+
+		/*
+		 * A rebuild through the coordinator locks sessions.summary_delta
+		 * EXCLUSIVE on every node (Citus propagates LOCK TABLE to the
+		 * workers' shell tables in the coordinated transaction); the
+		 * advisory lock above is this node's only. Writers take ROW
+		 * EXCLUSIVE on the shell, so they never wait on each other, and
+		 * one that waited reads the settings and zones the rebuild
+		 * committed (latest snapshot, below).
+		 */
+		LockRelationOid(rels.delta_shell, RowExclusiveLock);
+	}
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
-		empty_summaries();
+		if (!OidIsValid(rels.delta) && store_distributed(RelationGetRelid(td->tg_relation)))
+		{
+			Relation	shell = open_table("summary_delta", AccessShareLock);
+			Oid			owner = shell->rd_rel->relowner;
+
+			/* closed first: TRUNCATE refuses a table this backend has open */
+			table_close(shell, NoLock);
+			truncate_distributed_summaries(owner);
+		}
+		else
+			empty_summaries(&rels);
 		return PointerGetDatum(NULL);
 	}
 	/*
@@ -600,7 +949,7 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 	 * committed, and its zone and parameters are the ones to use.
 	 */
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	if (!read_settings(&p, snap))
+	if (!read_settings(&p, snap, &rels))
 	{
 		UnregisterSnapshot(snap);
 		return PointerGetDatum(NULL);
@@ -616,10 +965,10 @@ sa_summary_capture(PG_FUNCTION_ARGS)
 	zones = hash_create("summary_capture zones", 16, &zctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
 	if (td->tg_oldtable != NULL)
-		accumulate(td->tg_oldtable, td->tg_relation, -1, &p, keys, zones, mcxt, snap);
+		accumulate(td->tg_oldtable, td->tg_relation, -1, &p, keys, zones, mcxt, snap, &rels);
 	if (td->tg_newtable != NULL)
-		accumulate(td->tg_newtable, td->tg_relation, 1, &p, keys, zones, mcxt, snap);
-	(void) insert_changes(keys);
+		accumulate(td->tg_newtable, td->tg_relation, 1, &p, keys, zones, mcxt, snap, &rels);
+	(void) insert_changes(keys, &rels);
 	UnregisterSnapshot(snap);
 	MemoryContextDelete(mcxt);
 	return PointerGetDatum(NULL);

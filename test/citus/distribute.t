@@ -2,8 +2,9 @@
 # sessions.distribute() on the coordinator: the store and the tables of its
 # sessions distributed by namespace and co-located, the shared tables as
 # reference tables; existing rows move once, without firing the store's
-# triggers again (no new events, no summary deltas); a second call changes
-# nothing; on a worker it refuses.
+# triggers again (no new events, no summary deltas written twice); the live
+# summaries stay on and exact and can be switched off and on again; a second
+# call changes nothing; on a worker it refuses.
 . "$SA_SRC/test/cli/tap.sh"
 . "$SA_SRC/test/citus/lib/citus.sh"
 plan 18
@@ -15,6 +16,7 @@ cq $db -c "INSERT INTO sessions.store (kind, namespace, external_id, status, sta
              FROM generate_series(1, 700) i" >/dev/null
 before=$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")
 events=$(cq $db -c "SELECT count(*) FROM sessions.event_log")
+deltas=$(cq $db -c "SELECT count(*), sum(completed), sum(kwh) FROM sessions.summary_delta")
 dist=$(cq $db -c "SELECT relation || ' ' || distribution FROM sessions.distribute()")
 ok $? "distribute() runs on the coordinator"
 like "$dist" "sessions.store distributed by namespace" "the store is distributed by namespace"
@@ -23,10 +25,10 @@ is "$(cq $db -c "SELECT count(DISTINCT colocationid) FROM pg_dist_partition WHER
          'sessions.session_lease', 'sessions.import_rejects', 'sessions.summary_delta') AND partmethod = 'h'")" 1 \
    "the seven tables of the sessions are distributed and co-located"
 is "$(cq $db -c "SELECT string_agg(logicalrelid::text, ' ' ORDER BY logicalrelid::text) FROM pg_dist_partition WHERE partmethod = 'n' AND logicalrelid::text LIKE 'sessions.%'")" \
-   "sessions.lifecycle_key sessions.role_namespace sessions.site" "lifecycle_key, role_namespace and site are reference tables"
+   "sessions.lifecycle_key sessions.role_namespace sessions.site sessions.summary_config" "lifecycle_key, role_namespace, site and summary_config are reference tables"
 is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "every row moved, once"
 is "$(cq $db -c "SELECT count(*) FROM sessions.event_log")" "$events" "moving the rows wrote no event"
-is "$(cq $db -c "SELECT count(*) FROM sessions.summary_delta")" 0 "and no summary delta (the live summaries are off)"
+is "$(cq $db -c "SELECT count(*), sum(completed), sum(kwh) FROM sessions.summary_delta")" "$deltas" "and the summary rows moved once (none written again)"
 set -- $SA_CITUS_PORTS
 shards_on() { cq $db -c "SELECT count(*) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
                           WHERE s.logicalrelid = 'sessions.store'::regclass AND n.nodeport = $1"; }
@@ -35,8 +37,9 @@ ok $([ "$w1" -gt 0 ] && [ "$w2" -gt 0 ]; echo $?) "both workers hold store shard
 is "$(cq $db -c "SELECT count(*) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
                   WHERE s.logicalrelid = 'sessions.store'::regclass AND n.groupid <> 0")" \
    "$(cq $db -c "SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'sessions.store'::regclass")" "every store shard lives on a worker"
-like "$(cq $db -c "SELECT sessions.configure_summaries(true)" 2>&1 | tr '\n' ' ')" "not supported on a distributed store.*docs/scale-out.md" \
-     "live summaries cannot be switched back on over a distributed store (0A000)"
+is "$(cq $db -c "SELECT sessions.configure_summaries(false)->>'enabled'" -c "SELECT count(*) FROM sessions.summary_delta" \
+            -c "SELECT sessions.configure_summaries(true)->>'enabled'" -c "SELECT count(*) FROM sessions.check_summaries()" | tr '\n' ' ')" \
+   "false 0 true 0 " "live summaries switch off (dropped) and back on (rebuilt on the workers, exact) over a distributed store"
 again=$(cq $db -c "SELECT relation || ' ' || distribution FROM sessions.distribute()")
 is "$again" "$dist" "a second call changes nothing and answers the same"
 is "$(cq $db -c "SELECT count(*), sum(kwh), count(DISTINCT namespace) FROM sessions.store")" "$before" "and moves no row again"

@@ -47,8 +47,8 @@ n0=$(cq $cl -c "SELECT count(*) FROM sessions.event_log")
 cq $cl -c "SELECT count(*) FROM sessions.distribute()" >/dev/null; ok $? "distributed"
 is "$(cq $cl -c "SELECT count(*) FROM sessions.event_log"):$(wq 1 $cl -c "SELECT count(*) FROM sessions.event_log"):$(wq 2 $cl -c "SELECT count(*) FROM sessions.event_log")" \
    "$n0:0:0" "moving the rows logged no event, here or on a worker; the earlier $n0 stay in the coordinator's log"
-is "$(wq 1 $cl -c "SELECT string_agg(DISTINCT tgenabled::text, ',') FROM pg_trigger WHERE tgname LIKE 'store_events_%'"):$(wq 1 $cl -c "SELECT string_agg(DISTINCT tgenabled::text, ',') FROM pg_trigger WHERE tgname ~ '^summary_.*_[0-9]+\$'")" \
-   "O:D" "on a worker the event trigger is on for the store's shards, the summary triggers off"
+is "$(wq 1 $cl -c "SELECT string_agg(DISTINCT tgenabled::text, ',') FROM pg_trigger WHERE tgname LIKE 'store_events_%'"):$(wq 1 $cl -c "SELECT string_agg(DISTINCT tgenabled::text, ',') FROM pg_trigger WHERE tgname ~ '^summary_(insert|update|delete)_[0-9]+\$'")" \
+   "O:O" "on a worker the event trigger and the live summaries' row-change triggers are on for the store's shards"
 cq $cl -c "SELECT count(*) FROM sessions.distribute()" >/dev/null
 relay $cl
 is "$(cq $cl -c "SELECT count(*) FROM sessions.event_log")" "$n0" "distribute() again, then the relay: still no new event"

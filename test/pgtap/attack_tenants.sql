@@ -385,7 +385,7 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     'visible_namespaces', 'namespace_visible', 'role_mapped', 'ocpi_get', 'ocpi_list', 'ocpi_validate', 'ocpi_validate_charging_preferences',
     'classify', 'average_power_w', 'average_current_a', 'charge_rating', 'format_duration', 'date_range',
     'analytics_setting', 'analytics_setting_default', 'session_stats_agg', 'rollup', 'days', 'totals', 'report_sessions', 'daily_report', 'summary_report', 'user_report', 'report_stats', 'user_report_rows',
-    'check_time_zone', 'report_time_zone', 'report_path', 'summary_stats', 'report_sites', 'summary_settings', 'time_zone_source',
+    'check_time_zone', 'report_time_zone', 'report_path', 'summary_stats', 'report_sites', 'summary_settings', 'summary_distributed', 'time_zone_source',
     -- type I/O: the planner checks EXECUTE when it folds a constant cast; both validate hostile input
     'session_stats_in', 'session_stats_out',
     'user_pseudonym', 'anonymize_doc', 'daily_chart_svg', 'powerflex_row_problem',
