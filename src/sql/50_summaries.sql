@@ -373,42 +373,18 @@ BEGIN
     IF NOT (SELECT g.enabled FROM sessions.summary_settings() g) THEN
         RETURN 0;
     END IF;
-    -- On a Citus cluster Citus cannot plan the DELETE by ctid below: the
-    -- same statement runs on each summary_delta shard, on its worker, in a
-    -- transaction of its own (compact_summary_shard; a merge keeps every
-    -- sum, so readers between two shards' rounds see the same answer).
+    -- On a Citus cluster Citus cannot plan the merge's DELETE by ctid: the
+    -- statement runs on each summary_delta shard, on its worker, in a
+    -- transaction of its own (a merge keeps every sum, so readers between
+    -- two shards' rounds see the same answer). On one node it runs on the
+    -- table itself.
     IF sessions.summary_distributed() THEN
         EXECUTE $c$SELECT COALESCE(pg_catalog.sum(r.result::pg_catalog.int8), 0)
                      FROM pg_catalog.run_command_on_shards('sessions.summary_delta',
                               'SELECT sessions.compact_summary_shard(''%s'')') r$c$ INTO n;
         RETURN n;
     END IF;
-    WITH gone AS (
-        DELETE FROM sessions.summary_delta d
-         WHERE d.ctid = ANY (ARRAY(
-                SELECT k.ctid
-                  FROM (SELECT x.ctid, pg_catalog.count(*) OVER (PARTITION BY x.namespace, x.kind, x.site, x.day, x.time_zone) AS rows
-                          FROM sessions.summary_delta x) k
-                 WHERE k.rows OPERATOR(pg_catalog.>) 1))
-        RETURNING d.*
-    ), merged AS (
-        INSERT INTO sessions.summary_delta
-        SELECT g.namespace, g.kind, g.site, g.day, g.time_zone,
-               pg_catalog.sum(g.active), pg_catalog.sum(g.completed), pg_catalog.sum(g.empty), pg_catalog.sum(g.micro),
-               pg_catalog.sum(g.normal), pg_catalog.sum(g.green), pg_catalog.sum(g.orange), pg_catalog.sum(g.red),
-               pg_catalog.sum(g.kwh), pg_catalog.sum(g.duration)
-          FROM gone g
-         GROUP BY 1, 2, 3, 4, 5
-        HAVING pg_catalog.sum(g.active) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.completed) OPERATOR(pg_catalog.<>) 0
-            OR pg_catalog.sum(g.empty) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.micro) OPERATOR(pg_catalog.<>) 0
-            OR pg_catalog.sum(g.normal) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.green) OPERATOR(pg_catalog.<>) 0
-            OR pg_catalog.sum(g.orange) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.red) OPERATOR(pg_catalog.<>) 0
-            OR pg_catalog.sum(g.kwh) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(g.duration) OPERATOR(pg_catalog.<>) 0
-        RETURNING 1
-    )
-    SELECT pg_catalog.count(*) INTO n
-      FROM (SELECT DISTINCT g.namespace, g.kind, g.site, g.day, g.time_zone FROM gone g) k;
-    RETURN n;
+    RETURN sessions.compact_summary_shard('sessions.summary_delta'::pg_catalog.regclass);
 END
 $$;
 COMMENT ON FUNCTION sessions.compact_summaries() IS
@@ -416,14 +392,14 @@ COMMENT ON FUNCTION sessions.compact_summaries() IS
 
 /*
  * compact_summary_shard
- *		compact_summaries' statement on one shard of summary_delta, on the
- *		Citus worker that holds it (run_command_on_shards runs it there):
- *		the rows of every key with several merged into one, deleting exactly
- *		what the statement's snapshot sees. Under this node's summary lock
- *		(SHARE) and ROW EXCLUSIVE on the summary_delta shell, which a rebuild
- *		through the coordinator locks EXCLUSIVE on every node: never beside
- *		a rebuild, never blocking writers. Returns the keys merged. Owner
- *		only.
+ *		compact_summaries' merge on sessions.summary_delta itself (one node)
+ *		or on one of its shards, on the Citus worker that holds it
+ *		(run_command_on_shards runs it there): the rows of every key with
+ *		several merged into one, deleting exactly what the statement's
+ *		snapshot sees. Under this node's summary lock (SHARE) and ROW
+ *		EXCLUSIVE on the summary_delta shell, which a rebuild through the
+ *		coordinator locks EXCLUSIVE on every node: never beside a rebuild,
+ *		never blocking writers. Returns the keys merged. Owner only.
  */
 CREATE FUNCTION sessions.compact_summary_shard(shard regclass)
 RETURNS bigint
@@ -436,15 +412,17 @@ DECLARE
 BEGIN
     SELECT c.relname INTO rel FROM pg_catalog.pg_class c
      WHERE c.oid = compact_summary_shard.shard AND c.relnamespace = 'sessions'::pg_catalog.regnamespace
-       AND c.relname ~ '^summary_delta_[0-9]+$';
+       AND c.relname ~ '^summary_delta(_[0-9]+)?$';
     IF rel IS NULL THEN
-        RAISE EXCEPTION 'compact_summary_shard: % is not a shard of sessions.summary_delta', compact_summary_shard.shard
+        RAISE EXCEPTION 'compact_summary_shard: % is not sessions.summary_delta or a shard of it', compact_summary_shard.shard
               USING ERRCODE = '22023', HINT = 'Run sessions.compact_summaries() on the coordinator.';
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(1935765845, 1);
-    -- This node's lock only: not sent to the other nodes.
-    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
-    LOCK TABLE sessions.summary_delta IN ROW EXCLUSIVE MODE;
+    IF rel <> 'summary_delta' THEN
+        -- This node's lock only: not sent to the other nodes.
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+        LOCK TABLE sessions.summary_delta IN ROW EXCLUSIVE MODE;
+    END IF;
     EXECUTE pg_catalog.format($q$
     WITH gone AS (
         DELETE FROM sessions.%1$I d
@@ -475,7 +453,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sessions.compact_summary_shard(regclass) IS
-  'Citus worker: compact_summaries'' merge on one shard of summary_delta (run by compact_summaries through run_command_on_shards; owner only)';
+  'compact_summaries'' merge on sessions.summary_delta, or on one of its shards on a Citus worker (run by compact_summaries, through run_command_on_shards on a cluster); returns the keys merged (owner only)';
 
 -- ---- zone changes and settings -------------------------------------------------
 

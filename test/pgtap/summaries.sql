@@ -13,7 +13,7 @@
 --
 -- Not in a transaction: the connections must see the setup.
 SET client_min_messages = warning;
-SELECT plan(92);
+SELECT plan(93);
 
 DO $$
 BEGIN
@@ -371,6 +371,9 @@ SELECT is((SELECT count(*) FROM (SELECT namespace, kind, site, day, time_zone FR
           'round 2: after compaction one row per key (storage O(sites x days))');
 SELECT is((SELECT count(*) FROM sessions.summary_delta), (SELECT count(*) FROM sessions.summary_scan()),
           'round 2: and as many rows as a fresh scan has keys');
+SELECT throws_ok($$SELECT sessions.compact_summary_shard('sessions.store')$$, '22023',
+                 'compact_summary_shard: store is not sessions.summary_delta or a shard of it',
+                 'the merge refuses a table that is not summary_delta or a shard of it');
 
 SELECT cmp_ok(pg_temp.play(400), '>', 150, 'round 3: random writes from four connections');
 SELECT is((sessions.maintenance() -> 'summaries_compacted')::int > 0, true, 'round 3: maintenance() compacts the summaries');
