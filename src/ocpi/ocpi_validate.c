@@ -23,8 +23,7 @@
  *	  StaticAssertDecl ties each table's length to its enum's count, and a
  *	  duplicate index is an error under -Wextra -Werror (-Woverride-init).
  *	  An entry left out in the middle stays zeroed (no name); field_order()
- *	  and find_field() assert against that in assert-enabled builds, and any
- *	  test crashes.
+ *	  asserts against that in assert-enabled builds, and any test crashes.
  *	  The table order is also the order in which missing fields are named.
  *	- Every table fits the OCPI_MAX_FIELDS slots a caller provides.
  *	- version_names[] is indexed by OcpiVersion.
@@ -97,9 +96,8 @@ struct ObjectSpec
 /*
  * name_is
  *		Whether the NUL-terminated name equals the counted string s. Stops at
- *		the first difference: the field and enum tables are searched for
- *		every member of every document, where a strlen() of each candidate
- *		was a sixth of the whole validation.
+ *		the first difference instead of taking the strlen() of every
+ *		candidate: enum values are matched for every document.
  */
 static inline bool
 name_is(const char *name, const char *s, int len)
@@ -930,24 +928,6 @@ validate_value(OcpiCheck *c, const FieldSpec *f, const JsonbValue *v, OcpiSlot *
 }
 
 /*
- * find_field
- *		The field specification for a member name, or NULL.
- */
-static int
-find_field(const ObjectSpec *spec, const char *key, int keylen)
-{
-	for (int i = 0; i < spec->nfields; i++)
-	{
-		const char *name = spec->fields[i].name;
-
-		Assert(name != NULL);	/* no gap in a designated-index table */
-		if (keylen > 0 && name[0] == key[0] && name_is(name, key, keylen))
-			return i;
-	}
-	return -1;
-}
-
-/*
  * A table's fields in jsonb key order: shorter names first, then bytewise,
  * the order in which a jsonb object stores (and sa_object_iter returns) its
  * members. validate_object() then matches the members against the fields in
@@ -962,7 +942,7 @@ typedef struct FieldOrder
 	int			len[OCPI_MAX_FIELDS];	/* their names' lengths */
 } FieldOrder;
 
-#define MAX_FIELD_ORDERS 32		/* more than the field tables above */
+#define MAX_FIELD_ORDERS 32		/* more than the field tables above (a fixed set) */
 static FieldOrder field_orders[MAX_FIELD_ORDERS];
 static int	nfield_orders = 0;
 
@@ -977,8 +957,7 @@ key_order_cmp(const char *a, int alen, const char *b, int blen)
 
 /*
  * field_order
- *		The key order of spec's table, or NULL when the cache is full (the
- *		caller then searches with find_field).
+ *		The key order of spec's table.
  */
 static const FieldOrder *
 field_order(const ObjectSpec *spec)
@@ -989,7 +968,7 @@ field_order(const ObjectSpec *spec)
 		if (field_orders[k].fields == spec->fields)
 			return &field_orders[k];
 	if (nfield_orders == MAX_FIELD_ORDERS)
-		return NULL;
+		elog(ERROR, "more OCPI field tables than MAX_FIELD_ORDERS (%d)", MAX_FIELD_ORDERS);
 	fo = &field_orders[nfield_orders];
 	fo->n = 0;
 	for (int i = 0; i < spec->nfields; i++)
@@ -1071,8 +1050,7 @@ validate_object(OcpiCheck *c, const ObjectSpec *spec, JsonbContainer *cont, Ocpi
 	sa_object_iter_init(&it, cont);
 	for (; sa_object_iter_next(&it, &key, &val); j++)
 	{
-		int			i = fo ? match_field(fo, spec, &next, key.val.string.val, key.val.string.len) :
-			find_field(spec, key.val.string.val, key.val.string.len);
+		int			i = match_field(fo, spec, &next, key.val.string.val, key.val.string.len);
 		int			ord;
 		const OcpiOrder *child = NULL;
 
