@@ -17,6 +17,7 @@ MODULE_big = $(EXTENSION)
 OBJS = \
 	src/session_analytics.o \
 	src/store/namespace_visible.o \
+	src/store/session_key.o \
 	src/ocpi/jsonb_access.o \
 	src/ocpi/ocpi_validate.o \
 	src/ocpi/ocpi_store.o \

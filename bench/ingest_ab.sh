@@ -3,7 +3,8 @@
 # every subject against its baseline alternated round by round in one
 # throwaway cluster (docs/benchmarks.md, issue 14). Not part of `make bench`
 # (its name has no NN- prefix).
-#   - PowerFlex: COPY of the rows as jsonb (the floor) against
+#   - PowerFlex: COPY of the rows as jsonb (the floor: into a temporary
+#     table, and into a plain one as bench/40-import.sh has it) against
 #     sessions.import_powerflex of this tree and of REV (default 6f0481d, the
 #     issue's baseline; its import body created as ab_old.import_powerflex,
 #     calling this tree's row check), fed the 2,000-row batches the client
@@ -130,6 +131,8 @@ reset() {
 med() { tr ' ' '\n' | awk NF | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 COPY="CREATE TEMP TABLE c (doc jsonb); COPY c FROM '$DIR/rows.ndjson'"
+# The floor as bench/40-import.sh (and the issue) measured it: a plain table.
+COPYP="DROP TABLE IF EXISTS cp; CREATE TABLE cp (doc jsonb); COPY cp FROM '$DIR/rows.ndjson'"
 imp() { echo "SELECT sum(imported + updated) FROM (SELECT * FROM $2 ORDER BY b) p, $1.import_powerflex(p.t::jsonb)"; }
 COLS="kind, namespace, external_id, status, started_at, ended_at, kwh, user_ref, site, evse, connector, last_updated, doc"
 PLAIN="INSERT INTO sessions.store AS s ($COLS)
@@ -161,6 +164,7 @@ declare -A R
 add() { R[$1]="${R[$1]:-} $2"; }
 for round in $(seq "$ROUNDS"); do
     add copy "$(cpu "$COPY")"
+    add copyp "$(cpu "$COPYP")"
     reset; add old_new "$(cpu "$(imp ab_old pft)")"; add old_same "$(cpu "$(imp ab_old pft)")"; add old_changed "$(cpu "$(imp ab_old pft2)")"
     reset; add new_new "$(cpu "$(imp sessions pft)")"; add new_same "$(cpu "$(imp sessions pft)")"; add new_changed "$(cpu "$(imp sessions pft2)")"
     reset; add plain_new "$(cpu "$PLAIN")"; add plain_upd "$(cpu "$PLAIN")"
@@ -182,10 +186,11 @@ m() { med <<<"${R[$1]}"; }
 r() { awk -v a="$(m "$1")" -v b="$(m "$2")" 'BEGIN { printf "%.2f", a / b }'; }
 echo "| figure | CPU ms | ratio |"
 echo "|---|---:|---:|"
-echo "| PowerFlex, $NPF rows: COPY as jsonb (floor) | $(m copy) | |"
+echo "| PowerFlex, $NPF rows: COPY as jsonb into a temporary table (floor) | $(m copy) | |"
+echo "| COPY as jsonb into a plain table (bench/40-import.sh's floor) | $(m copyp) | |"
 for k in new same changed; do
-    echo "| import_powerflex before ($REV), $k | $(m old_$k) | $(r copy old_$k) |"
-    echo "| import_powerflex after, $k | $(m new_$k) | $(r copy new_$k) |"
+    echo "| import_powerflex before ($REV), $k | $(m old_$k) | $(r copy old_$k) (plain: $(r copyp old_$k)) |"
+    echo "| import_powerflex after, $k | $(m new_$k) | $(r copy new_$k) (plain: $(r copyp new_$k)) |"
 done
 echo "| OCPI, $NOCPI sessions: plain INSERT ... ON CONFLICT, new | $(m plain_new) | |"
 echo "| ocpi_put_many, new | $(m many_new) | $(r plain_new many_new) |"

@@ -3179,3 +3179,184 @@ AS 'MODULE_PATHNAME', 'sa_relay_events';
 COMMENT ON FUNCTION sessions.relay_events(int) IS
   'Citus coordinator: copies up to max_rows final events of each worker''s log into this log, in one transaction with the positions; returns their number (the relay worker runs it per worker; owner only)';
 REVOKE ALL ON FUNCTION sessions.relay_events(int) FROM PUBLIC;
+
+-- Session keys are version 7 UUIDs (time first), so the primary key grows
+-- at its right edge (issue 14). Stored keys (version 4) stay as they are.
+CREATE FUNCTION sessions.new_session_key()
+RETURNS uuid
+LANGUAGE C VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_new_session_key';
+COMMENT ON FUNCTION sessions.new_session_key() IS
+  'A new session key: a version 7 UUID (RFC 9562: Unix milliseconds, their fraction, 62 random bits), increasing within a backend; the default of sessions.store.session_key';
+REVOKE ALL ON FUNCTION sessions.new_session_key() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.new_session_key() TO session_analytics_writer;
+ALTER TABLE sessions.store ALTER COLUMN session_key SET DEFAULT sessions.new_session_key();
+COMMENT ON COLUMN sessions.store.session_key IS 'Database-allocated key (UUID; version 7 from 0.3.0 on, sessions.new_session_key())';
+
+-- import_powerflex: a batch whose first, middle and last rows are not
+-- stored is inserted without the ON CONFLICT arbiter, falling back to the
+-- upsert on unique_violation (issue 14).
+CREATE OR REPLACE FUNCTION sessions.import_powerflex(doc jsonb, site text DEFAULT NULL)
+RETURNS TABLE(imported integer, updated integer, skipped integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, sessions, pg_temp
+AS $$
+DECLARE
+    v_rows  pg_catalog.jsonb;
+    v_base  pg_catalog.int8 := 0;
+    v_rejects pg_catalog.jsonb;
+    rej     record;
+    n_skip  pg_catalog.int4 := 0;
+    n_new   pg_catalog.int4 := 0;
+    n_upd   pg_catalog.int4 := 0;
+    v_stmt  pg_catalog.text;
+    v_done  pg_catalog.bool := false;
+    v_fresh pg_catalog.bool;
+    probe   record;
+BEGIN
+    IF doc IS NULL THEN
+        RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
+    END IF;
+    IF site IS NOT NULL AND pg_catalog.btrim(site) = '' THEN
+        RAISE EXCEPTION 'import_powerflex: site must not be empty'
+              USING ERRCODE = '22023', HINT = 'Pass NULL to take the site from each row.';
+    END IF;
+    IF pg_catalog.octet_length(site) > 1000 THEN
+        RAISE EXCEPTION 'import_powerflex: site is longer than 1000 bytes'
+              USING ERRCODE = '22023', DETAIL = pg_catalog.format('It has %s bytes.', pg_catalog.octet_length(site)),
+                    HINT = 'Site names (namespaces) are limited to 1000 bytes (UTF-8).';
+    END IF;
+    IF pg_catalog.jsonb_typeof(doc) = 'array' THEN
+        v_rows := doc;
+    ELSIF pg_catalog.jsonb_typeof(doc) = 'object' AND pg_catalog.jsonb_typeof(doc -> 'rows') = 'array' THEN
+        v_rows := doc -> 'rows';
+        -- Rows are numbered in the whole export: from "offset" + 1 when the
+        -- document has it (a streaming client's batches), else from the
+        -- API page's first row. Anything odd there numbers from 1.
+        IF pg_catalog.jsonb_typeof(doc -> 'offset') = 'number' AND (doc ->> 'offset') ~ '^[0-9]{1,12}$' THEN
+            v_base := (doc ->> 'offset')::pg_catalog.int8;
+        ELSIF pg_catalog.jsonb_typeof(doc -> 'page') = 'number' AND (doc ->> 'page') ~ '^[1-9][0-9]{0,8}$'
+              AND pg_catalog.jsonb_typeof(doc -> 'limit') = 'number' AND (doc ->> 'limit') ~ '^[0-9]{1,9}$' THEN
+            v_base := ((doc ->> 'page')::pg_catalog.int8 - 1) * (doc ->> 'limit')::pg_catalog.int8;
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'import_powerflex: doc is not a PowerFlex export'
+              USING ERRCODE = '22023',
+                    DETAIL = pg_catalog.format('Got a JSON %s%s.', pg_catalog.jsonb_typeof(doc),
+                                    CASE WHEN pg_catalog.jsonb_typeof(doc) = 'object' THEN ' without a "rows" array' ELSE '' END),
+                    HINT = 'Pass the API response {"rows": [...], "total_count": ..., "page": ..., "limit": ...} or a JSON array of rows.';
+    END IF;
+
+    -- One statement: rows checked and typed by powerflex_rows (of valid
+    -- rows sharing a session_id the last one wins), skipped ones logged,
+    -- the rest upserted in document order. The namespace: the site
+    -- argument, else the row's site when it is a usable one (a string of at
+    -- most 1000 bytes, not blank), else 'powerflex'; a rejected row is
+    -- logged under it too. {conflict} stands for the store insert's
+    -- conflict clause: the upsert, or nothing on the fast path below.
+    v_stmt := $stmt$
+    WITH c AS MATERIALIZED (
+        SELECT * FROM sessions.powerflex_rows($1, $2, $3)
+    ), logged AS (
+        INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
+        SELECT 'powerflex', c.position, c.namespace,
+               CASE WHEN pg_catalog.jsonb_typeof(c.r) OPERATOR(pg_catalog.=) 'object'
+                    THEN pg_catalog.left(c.r OPERATOR(pg_catalog.->>) 'session_id', 200) END,
+               c.problem, c.r
+          FROM c
+         WHERE c.problem IS NOT NULL
+        RETURNING import_rejects.position, import_rejects.session_id, import_rejects.reason
+    ), up AS (
+        INSERT INTO sessions.store AS s
+               (kind, namespace, external_id, status, started_at, ended_at, kwh,
+                user_ref, site, last_updated, doc)
+        SELECT 'powerflex', c.namespace, c.external_id, c.status, c.started_at, c.ended_at, c.kwh,
+               c.user_ref, c.site_value, c.last_updated, c.r
+          FROM c
+         WHERE c.problem IS NULL
+         ORDER BY c.position
+        {conflict}
+        RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
+    ), sites AS (
+        -- Each namespace stored becomes a site: the export names it but
+        -- has no zone, so only the display name is filled (when missing).
+        INSERT INTO sessions.site AS t (namespace, display_name)
+        SELECT DISTINCT c.namespace, c.namespace FROM c WHERE c.problem IS NULL
+        ON CONFLICT ON CONSTRAINT site_pkey DO UPDATE SET display_name = EXCLUDED.display_name
+         WHERE t.display_name IS NULL
+    )
+    SELECT (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
+           -- every stored row that was not inserted was there: updated or unchanged
+           (SELECT pg_catalog.count(*) FROM c WHERE c.problem IS NULL)
+               OPERATOR(pg_catalog.-) (SELECT pg_catalog.count(*) FILTER (WHERE up.inserted) FROM up),
+           (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('position', l.position, 'session_id', l.session_id,
+                                                         'reason', l.reason) ORDER BY l.position), '[]')
+              FROM logged l)
+    $stmt$;
+
+    -- The fast path: when none of the batch's first, middle and last rows
+    -- is stored, the batch is taken to be new and inserted without the ON
+    -- CONFLICT arbiter, whose probe of store_external_key before each row
+    -- costs about a third of a new row's insert (docs/benchmarks.md, issue
+    -- 14). A row that is stored after all (or is being stored by another
+    -- transaction) makes the insert fail with unique_violation; the
+    -- subtransaction takes back everything the attempt wrote, its events
+    -- and summary changes included, and the upsert below runs instead. So
+    -- the outcome is the upsert's either way; a wrong guess costs one
+    -- attempt of this batch.
+    -- (One look-up per probed row: a router query on a Citus cluster,
+    -- which does not plan a join of the store with the function's rows.)
+    v_fresh := true;
+    FOR probe IN SELECT p.namespace, p.external_id
+                   FROM sessions.powerflex_rows(
+                            pg_catalog.jsonb_build_array(v_rows OPERATOR(pg_catalog.->) 0,
+                                v_rows OPERATOR(pg_catalog.->) (pg_catalog.jsonb_array_length(v_rows) OPERATOR(pg_catalog./) 2),
+                                v_rows OPERATOR(pg_catalog.->) -1),
+                            0, import_powerflex.site) p
+                  WHERE p.problem IS NULL LOOP
+        IF EXISTS (SELECT FROM sessions.store s
+                    WHERE s.namespace OPERATOR(pg_catalog.=) probe.namespace AND s.kind OPERATOR(pg_catalog.=) 'powerflex'
+                      AND s.external_id OPERATOR(pg_catalog.=) probe.external_id) THEN
+            v_fresh := false;
+        END IF;
+    END LOOP;
+    IF v_fresh THEN
+        BEGIN
+            EXECUTE pg_catalog.replace(v_stmt, '{conflict}', '')
+               INTO n_new, n_upd, v_rejects USING v_rows, v_base, import_powerflex.site;
+            v_done := true;
+        EXCEPTION WHEN unique_violation THEN
+            v_done := false;
+        END;
+    END IF;
+    IF NOT v_done THEN
+        -- A stored row the export repeats byte for byte (record_image_ne,
+        -- the *<> operator, compares the values' binary images, so 1.0 and
+        -- 1.00 in doc or -0 and 0 differ) is not written again: no new row
+        -- version, index entries, events or summary changes. It counts as
+        -- updated.
+        EXECUTE pg_catalog.replace(v_stmt, '{conflict}', $upsert$
+        ON CONFLICT (namespace, kind, external_id) DO UPDATE
+           SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+               ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
+               user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
+               last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
+         WHERE pg_catalog.record_image_ne(
+                   ROW(s.status, s.started_at, s.ended_at, s.kwh, s.user_ref, s.site, s.last_updated, s.doc),
+                   ROW(EXCLUDED.status, EXCLUDED.started_at, EXCLUDED.ended_at, EXCLUDED.kwh,
+                       EXCLUDED.user_ref, EXCLUDED.site, EXCLUDED.last_updated, EXCLUDED.doc))$upsert$)
+           INTO n_new, n_upd, v_rejects USING v_rows, v_base, import_powerflex.site;
+    END IF;
+
+    n_skip := pg_catalog.jsonb_array_length(v_rejects);
+    FOR rej IN SELECT * FROM pg_catalog.jsonb_to_recordset(v_rejects) AS x(position pg_catalog.int8, session_id pg_catalog.text, reason pg_catalog.text) LOOP
+        IF rej.session_id IS NOT NULL THEN
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason
+                  USING DETAIL = pg_catalog.format('session_id: %s', rej.session_id);
+        ELSE
+            RAISE NOTICE 'powerflex row % skipped: %', rej.position, rej.reason;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT n_new, n_upd, n_skip;
+END
+$$;

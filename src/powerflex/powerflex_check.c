@@ -647,12 +647,24 @@ row_container(Jsonb *rows, int i, MemoryContext cxt)
 	return c;
 }
 
-/* to_timestamp((ms / 1000)::float8), as import_powerflex computed it in SQL. */
+/*
+ * to_timestamp((ms / 1000)::float8), as import_powerflex computed it in SQL.
+ * ms is checked to lie in [0, BOUND_MS_MAX], below 2^53. When it is a whole
+ * number, (double) ms / 1000 is the same double: ms converts exactly, the
+ * division rounds the exact quotient once, and the numeric quotient (at
+ * least 8 decimals, of which it needs 3) is that exact quotient, which
+ * float8 input rounds the same way. Whole numbers skip the numeric
+ * division and the text round trip of numeric_float8.
+ */
 static Datum
 ms_timestamptz(Datum ms)
 {
-	Datum		sec = DirectFunctionCall2(numeric_div, ms, bound(BOUND_THOUSAND));
+	Datum		whole = DirectFunctionCall1(numeric_int8, ms);
+	Datum		sec;
 
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(int64_to_numeric(DatumGetInt64(whole))), ms)) == 0)
+		return DirectFunctionCall1(float8_timestamptz, Float8GetDatum((double) DatumGetInt64(whole) / 1000.0));
+	sec = DirectFunctionCall2(numeric_div, ms, bound(BOUND_THOUSAND));
 	return DirectFunctionCall1(float8_timestamptz, DirectFunctionCall1(numeric_float8, sec));
 }
 
@@ -686,7 +698,10 @@ typed_columns(PfRow *row, JsonbContainer *c, const char *site, Datum *values, bo
 	else
 		nulls[PFR_ENDED_AT] = true;
 	member(c, "session_kwh", &v);
-	values[PFR_KWH] = DirectFunctionCall1(float8in, CStringGetDatum(plain_text(&v)));
+	/* float8 input of its text: numeric_float8 is that for a number */
+	values[PFR_KWH] = v.type == jbvNumeric
+		? DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric))
+		: DirectFunctionCall1(float8in, CStringGetDatum(plain_text(&v)));
 	if (member(c, "user", &v) && v.type == jbvString)
 		values[PFR_USER_REF] = PointerGetDatum(cstring_to_text_with_len(v.val.string.val, v.val.string.len));
 	else

@@ -68,8 +68,22 @@ BEGIN
 END
 $roles$;
 
+/*
+ * new_session_key
+ *		The default of store.session_key: a version 7 UUID (time first, then
+ *		random bits), so the primary key grows at its right edge instead of
+ *		at a random leaf (src/store/session_key.c). Keys made before 0.3.0
+ *		are version 4; both kinds stay valid keys.
+ */
+CREATE FUNCTION sessions.new_session_key()
+RETURNS uuid
+LANGUAGE C VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'sa_new_session_key';
+COMMENT ON FUNCTION sessions.new_session_key() IS
+  'A new session key: a version 7 UUID (RFC 9562: Unix milliseconds, their fraction, 62 random bits), increasing within a backend; the default of sessions.store.session_key';
+
 CREATE TABLE sessions.store (
-    session_key  uuid        NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    session_key  uuid        NOT NULL DEFAULT sessions.new_session_key(),
     kind         text        NOT NULL,
     namespace    text        NOT NULL,
     external_id  text,
@@ -97,7 +111,7 @@ CREATE TABLE sessions.store (
 
 COMMENT ON TABLE sessions.store IS
   'Sessions of every kind: typed columns for analytics and look-ups, doc holds the original document';
-COMMENT ON COLUMN sessions.store.session_key IS 'Database-allocated key (UUID)';
+COMMENT ON COLUMN sessions.store.session_key IS 'Database-allocated key (UUID; version 7 from 0.3.0 on, sessions.new_session_key())';
 COMMENT ON COLUMN sessions.store.kind IS 'ocpi, powerflex, telemetry or invoice';
 COMMENT ON COLUMN sessions.store.namespace IS
   'Who owns the session: OCPI party as CC-PID (e.g. NL-TNM), a PowerFlex site, a telemetry data source, an invoice session type';
@@ -206,3 +220,6 @@ GRANT USAGE ON SCHEMA sessions TO session_analytics_reader;
 GRANT SELECT ON sessions.store, sessions.role_namespace TO session_analytics_reader;
 GRANT EXECUTE ON FUNCTION sessions.visible_namespaces(), sessions.namespace_visible(text), sessions.role_mapped(name) TO session_analytics_reader;
 GRANT INSERT, UPDATE, DELETE ON sessions.store TO session_analytics_writer;
+-- A default runs with the inserting role's privileges.
+REVOKE ALL ON FUNCTION sessions.new_session_key() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sessions.new_session_key() TO session_analytics_writer;

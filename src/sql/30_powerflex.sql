@@ -115,6 +115,10 @@ DECLARE
     n_skip  pg_catalog.int4 := 0;
     n_new   pg_catalog.int4 := 0;
     n_upd   pg_catalog.int4 := 0;
+    v_stmt  pg_catalog.text;
+    v_done  pg_catalog.bool := false;
+    v_fresh pg_catalog.bool;
+    probe   record;
 BEGIN
     IF doc IS NULL THEN
         RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
@@ -154,13 +158,16 @@ BEGIN
     -- the rest upserted in document order. The namespace: the site
     -- argument, else the row's site when it is a usable one (a string of at
     -- most 1000 bytes, not blank), else 'powerflex'; a rejected row is
-    -- logged under it too.
+    -- logged under it too. {conflict} stands for the store insert's
+    -- conflict clause: the upsert, or nothing on the fast path below.
+    v_stmt := $stmt$
     WITH c AS MATERIALIZED (
-        SELECT * FROM sessions.powerflex_rows(v_rows, v_base, import_powerflex.site)
+        SELECT * FROM sessions.powerflex_rows($1, $2, $3)
     ), logged AS (
         INSERT INTO sessions.import_rejects (source, position, namespace, session_id, reason, row_doc)
         SELECT 'powerflex', c.position, c.namespace,
-               CASE WHEN pg_catalog.jsonb_typeof(c.r) = 'object' THEN pg_catalog.left(c.r ->> 'session_id', 200) END,
+               CASE WHEN pg_catalog.jsonb_typeof(c.r) OPERATOR(pg_catalog.=) 'object'
+                    THEN pg_catalog.left(c.r OPERATOR(pg_catalog.->>) 'session_id', 200) END,
                c.problem, c.r
           FROM c
          WHERE c.problem IS NOT NULL
@@ -174,20 +181,7 @@ BEGIN
           FROM c
          WHERE c.problem IS NULL
          ORDER BY c.position
-        -- A stored row the export repeats byte for byte (record_image_ne,
-        -- the *<> operator, compares the values' binary images, so 1.0 and
-        -- 1.00 in doc or -0 and 0 differ) is not written again: no new row
-        -- version, index entries, events or summary changes. It counts as
-        -- updated below.
-        ON CONFLICT (namespace, kind, external_id) DO UPDATE
-           SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
-               ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
-               user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
-               last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
-         WHERE pg_catalog.record_image_ne(
-                   ROW(s.status, s.started_at, s.ended_at, s.kwh, s.user_ref, s.site, s.last_updated, s.doc),
-                   ROW(EXCLUDED.status, EXCLUDED.started_at, EXCLUDED.ended_at, EXCLUDED.kwh,
-                       EXCLUDED.user_ref, EXCLUDED.site, EXCLUDED.last_updated, EXCLUDED.doc))
+        {conflict}
         RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
     ), sites AS (
         -- Each namespace stored becomes a site: the export names it but
@@ -204,7 +198,61 @@ BEGIN
            (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('position', l.position, 'session_id', l.session_id,
                                                          'reason', l.reason) ORDER BY l.position), '[]')
               FROM logged l)
-      INTO n_new, n_upd, v_rejects;
+    $stmt$;
+
+    -- The fast path: when none of the batch's first, middle and last rows
+    -- is stored, the batch is taken to be new and inserted without the ON
+    -- CONFLICT arbiter, whose probe of store_external_key before each row
+    -- costs about a third of a new row's insert (docs/benchmarks.md, issue
+    -- 14). A row that is stored after all (or is being stored by another
+    -- transaction) makes the insert fail with unique_violation; the
+    -- subtransaction takes back everything the attempt wrote, its events
+    -- and summary changes included, and the upsert below runs instead. So
+    -- the outcome is the upsert's either way; a wrong guess costs one
+    -- attempt of this batch.
+    -- (One look-up per probed row: a router query on a Citus cluster,
+    -- which does not plan a join of the store with the function's rows.)
+    v_fresh := true;
+    FOR probe IN SELECT p.namespace, p.external_id
+                   FROM sessions.powerflex_rows(
+                            pg_catalog.jsonb_build_array(v_rows OPERATOR(pg_catalog.->) 0,
+                                v_rows OPERATOR(pg_catalog.->) (pg_catalog.jsonb_array_length(v_rows) OPERATOR(pg_catalog./) 2),
+                                v_rows OPERATOR(pg_catalog.->) -1),
+                            0, import_powerflex.site) p
+                  WHERE p.problem IS NULL LOOP
+        IF EXISTS (SELECT FROM sessions.store s
+                    WHERE s.namespace OPERATOR(pg_catalog.=) probe.namespace AND s.kind OPERATOR(pg_catalog.=) 'powerflex'
+                      AND s.external_id OPERATOR(pg_catalog.=) probe.external_id) THEN
+            v_fresh := false;
+        END IF;
+    END LOOP;
+    IF v_fresh THEN
+        BEGIN
+            EXECUTE pg_catalog.replace(v_stmt, '{conflict}', '')
+               INTO n_new, n_upd, v_rejects USING v_rows, v_base, import_powerflex.site;
+            v_done := true;
+        EXCEPTION WHEN unique_violation THEN
+            v_done := false;
+        END;
+    END IF;
+    IF NOT v_done THEN
+        -- A stored row the export repeats byte for byte (record_image_ne,
+        -- the *<> operator, compares the values' binary images, so 1.0 and
+        -- 1.00 in doc or -0 and 0 differ) is not written again: no new row
+        -- version, index entries, events or summary changes. It counts as
+        -- updated.
+        EXECUTE pg_catalog.replace(v_stmt, '{conflict}', $upsert$
+        ON CONFLICT (namespace, kind, external_id) DO UPDATE
+           SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+               ended_at = EXCLUDED.ended_at, kwh = EXCLUDED.kwh,
+               user_ref = EXCLUDED.user_ref, site = EXCLUDED.site,
+               last_updated = EXCLUDED.last_updated, doc = EXCLUDED.doc
+         WHERE pg_catalog.record_image_ne(
+                   ROW(s.status, s.started_at, s.ended_at, s.kwh, s.user_ref, s.site, s.last_updated, s.doc),
+                   ROW(EXCLUDED.status, EXCLUDED.started_at, EXCLUDED.ended_at, EXCLUDED.kwh,
+                       EXCLUDED.user_ref, EXCLUDED.site, EXCLUDED.last_updated, EXCLUDED.doc))$upsert$)
+           INTO n_new, n_upd, v_rejects USING v_rows, v_base, import_powerflex.site;
+    END IF;
 
     n_skip := pg_catalog.jsonb_array_length(v_rejects);
     FOR rej IN SELECT * FROM pg_catalog.jsonb_to_recordset(v_rejects) AS x(position pg_catalog.int8, session_id pg_catalog.text, reason pg_catalog.text) LOOP

@@ -402,7 +402,9 @@ INSERT INTO pg_temp.callable SELECT unnest(ARRAY[
     -- utc_offset type I/O and its casts from the integer types (create_session's second signature)
     'utc_offset_in', 'utc_offset_out', 'utc_offset',
     'invoice_reference', 'open_session', 'set_session_status', 'count_session_item', 'terminate_session',
-    'set_session_secret', 'session_secret', 'claim_session', 'release_session', 'invoice_row']), 'writer';
+    'set_session_secret', 'session_secret', 'claim_session', 'release_session', 'invoice_row',
+    -- the store's session_key default: a default runs with the inserting role's privileges
+    'new_session_key']), 'writer';
 
 -- internal_refusals(role, login, roles): every function of the extension
 -- outside the callable lists named by roles, called on login's connection

@@ -2,7 +2,7 @@
 -- reasons, documents of another shape, row numbering, pseudonyms.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(68);
+SELECT plan(76);
 
 SELECT has_function('sessions', 'import_powerflex', ARRAY['jsonb', 'text']);
 SELECT function_returns('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'setof record');
@@ -336,6 +336,74 @@ SELECT function_privs_are('sessions', 'powerflex_rows', ARRAY['jsonb', 'bigint',
 SELECT is((SELECT l.lanname::text || p.proparallel::text || p.provolatile::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
             WHERE p.oid = 'sessions.powerflex_rows(jsonb, bigint, text)'::regprocedure), 'cus',
           'powerflex_rows is C, PARALLEL UNSAFE and STABLE, as the row check');
+
+-- The same over many times: whole epoch ms take a shortcut past the numeric
+-- division (powerflex_check.c, ms_timestamptz), fractions do not; both
+-- must give the SQL import's instants, bit for bit, and kwh its float8.
+SELECT setseed(0.14);
+CREATE TEMP TABLE tap_pf_times AS
+SELECT g, jsonb_build_object('session_id', 'T' || g, 'session_start_time', ms, 'session_end_time', ms + (g % 7) * 1000.25,
+                             'session_kwh', round((random() * 90)::numeric, (g % 9)), 'site', 'Times') AS r
+  FROM (SELECT g, CASE g % 4 WHEN 0 THEN floor(random() * 253402300799999)::numeric
+                             WHEN 1 THEN floor(random() * 2000000000000)::numeric
+                             WHEN 2 THEN round((random() * 2000000000000)::numeric, 1 + g % 5)
+                             ELSE (g % 2000)::numeric END AS ms
+          FROM generate_series(1, 4000) g) x
+ WHERE ms + 7000 < 253402300799999;
+SELECT is((SELECT count(*) FILTER (WHERE p.problem IS NOT NULL
+                                       OR (p.started_at, p.ended_at, p.kwh) IS DISTINCT FROM
+                                          (to_timestamp(((t.r ->> 'session_start_time')::numeric / 1000)::float8),
+                                           to_timestamp(((t.r ->> 'session_end_time')::numeric / 1000)::float8),
+                                           (t.r ->> 'session_kwh')::float8))
+                    || ' of ' || count(*)
+             FROM (SELECT r, row_number() OVER (ORDER BY g) AS pos FROM tap_pf_times) t
+             JOIN sessions.powerflex_rows((SELECT jsonb_agg(r ORDER BY g) FROM tap_pf_times)) p ON p.position = t.pos),
+          '0 of ' || (SELECT count(*) FROM tap_pf_times),
+          'powerflex_rows: 4,000 whole and fractional epoch-ms times and kwh values typed exactly as the SQL import did');
+
+-- The fast path: a batch whose first, middle and last rows are not stored
+-- is inserted without the ON CONFLICT arbiter. A stored row elsewhere in it
+-- (here the second of five; the probes look at rows 1, 3 and 5) makes that
+-- attempt fail, and the upsert runs instead: the counts, rows, rejects and
+-- events are the upsert's, nothing of the attempt is kept. FastPathControl
+-- gets the same rows with the stored one first, so no attempt is made.
+CREATE FUNCTION pg_temp.fp_rows(site text, stored_first boolean) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_agg(r ORDER BY o) FROM (
+        SELECT CASE WHEN i = 4 THEN jsonb_build_object('session_id', 'FP-4', 'session_kwh', 'abc', 'site', site,
+                                                       'session_start_time', 1757623500000)
+                    ELSE jsonb_build_object('session_id', 'FP-' || i, 'session_kwh', i, 'site', site, 'status', 'FINISHED',
+                                            'session_start_time', 1757623500000 + i * 1000,
+                                            'session_end_time', 1757630700000 + i * 1000,
+                                            'updated_at', '2025-09-16T08:00:00.000Z') END,
+               CASE WHEN stored_first AND i = 2 THEN 0 ELSE i END
+          FROM generate_series(1, 5) i) x(r, o)
+$$;
+CREATE TEMP TABLE fp_ins (what text, n bigint);
+INSERT INTO fp_ins SELECT 'before', n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = 'sessions.store'::regclass;
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex(
+                      '[{"session_id": "FP-2", "session_kwh": 9, "site": "FastPath", "session_start_time": 1757623502000}]')$$,
+                  $$VALUES (1, 0, 0)$$, 'fast path: FP-2 stored first');
+INSERT INTO fp_ins SELECT 'stored', n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = 'sessions.store'::regclass;
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex(pg_temp.fp_rows('FastPath', false))$$,
+                  $$VALUES (3, 1, 1)$$, 'fast path: a stored row the probes miss: 3 imported, 1 updated, 1 skipped');
+INSERT INTO fp_ins SELECT 'batch', n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = 'sessions.store'::regclass;
+SELECT is((SELECT (SELECT n FROM fp_ins WHERE what = 'batch') - (SELECT n FROM fp_ins WHERE what = 'stored')), 5::bigint,
+          'fast path: the attempt inserted FP-1 and FP-2''s heap row (its key then failed), the upsert FP-1, FP-3 and FP-5');
+SELECT results_eq($$SELECT external_id, kwh FROM sessions.store WHERE namespace = 'FastPath' ORDER BY 1$$,
+                  $$VALUES ('FP-1'::text, 1::float8), ('FP-2', 2), ('FP-3', 3), ('FP-5', 5)$$,
+                  'fast path: every row stored once, FP-2 updated by the batch');
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex('[{"session_id": "FP-2", "session_kwh": 9, "site": "FastPathControl", "session_start_time": 1757623502000}]')
+                    UNION ALL SELECT * FROM sessions.import_powerflex(pg_temp.fp_rows('FastPathControl', true))$$,
+                  $$VALUES (1, 0, 0), (3, 1, 1)$$, 'fast path: the control (stored row first) gives the same counts');
+SELECT is((SELECT count(*) FROM sessions.import_rejects WHERE namespace = 'FastPath' AND session_id = 'FP-4'), 1::bigint,
+          'fast path: the rejected row is logged once');
+SELECT ok((SELECT array_agg(x ORDER BY x) FROM (SELECT external_id || ':' || event || ':' || status FROM sessions.event_log
+                                                 WHERE namespace = 'FastPath') e(x))
+          IS NOT DISTINCT FROM
+          (SELECT array_agg(x ORDER BY x) FROM (SELECT external_id || ':' || event || ':' || status FROM sessions.event_log
+                                                 WHERE namespace = 'FastPathControl') e(x))
+          AND (SELECT count(DISTINCT external_id) FROM sessions.event_log WHERE namespace = 'FastPath') = 4,
+          'fast path: the events of the four sessions are exactly the control''s, none from the failed attempt');
 
 SELECT * FROM finish();
 ROLLBACK;

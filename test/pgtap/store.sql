@@ -1,6 +1,6 @@
 -- The store: schema, columns, keys, privileges and row-level security.
 BEGIN;
-SELECT plan(24);
+SELECT plan(30);
 
 SELECT has_schema('sessions');
 SELECT has_table('sessions', 'store', 'sessions.store exists');
@@ -50,6 +50,23 @@ SELECT is((SELECT status FROM sessions.store WHERE namespace = 'BE-BEC'), 'ACTIV
 SET LOCAL ROLE sa_tap_unmapped;
 SELECT is((SELECT count(*) FROM sessions.store), 0::bigint, 'a role without a mapping sees nothing');
 RESET ROLE;
+
+-- Session keys: version 7 UUIDs (RFC 9562), time first, increasing within a
+-- backend, so the primary key grows at its right edge.
+SELECT col_default_is('sessions', 'store', 'session_key', 'sessions.new_session_key()',
+                      'session_key defaults to sessions.new_session_key()');
+CREATE TEMP TABLE k AS SELECT g, sessions.new_session_key() AS k FROM generate_series(1, 20000) g;
+SELECT is((SELECT count(*) FROM k WHERE substr(k::text, 15, 1) = '7' AND substr(k::text, 20, 1) IN ('8', '9', 'a', 'b')),
+          20000::bigint, 'new_session_key: version 7, RFC 9562 variant');
+SELECT is((SELECT count(DISTINCT k) FROM k), 20000::bigint, 'new_session_key: 20,000 keys, all distinct');
+SELECT is((SELECT count(*) FROM (SELECT k, lag(k) OVER (ORDER BY g) AS p FROM k) x WHERE k <= p), 0::bigint,
+          'new_session_key: each key greater than the one before, even within one 4096th of a millisecond');
+SELECT ok((SELECT abs(('x' || translate(left(k::text, 13), '-', ''))::bit(48)::bigint
+                      - (extract(epoch FROM clock_timestamp()) * 1000)::bigint) < 60000 FROM k ORDER BY g DESC LIMIT 1),
+          'new_session_key: its first 48 bits are the Unix time in milliseconds');
+INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-KEY', 'K1', 'ACTIVE');
+SELECT is((SELECT substr(session_key::text, 15, 1) FROM sessions.store WHERE namespace = 'NL-KEY'), '7',
+          'a stored session gets a version 7 key');
 
 SELECT * FROM finish();
 ROLLBACK;
