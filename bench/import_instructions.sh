@@ -13,6 +13,8 @@
 #   temporary worktree) is counted in a second cluster of the same run.
 #   Instructions leave out cache misses, which make random index inserts
 #   dearer in time than in instructions: bench/ingest_ab.sh measures time.
+#   Each statement's WAL (bytes per row, after a checkpoint, so full-page
+#   images included) is printed too: the writes that instructions miss.
 # N (default 10000) sizes it: a run takes about two minutes per 10,000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,8 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1
 make -s >/dev/null
 . tools/pgcluster.sh
 
-# measure TREE LABEL: prints "LABEL copy_temp copy_plain new same changed".
+# measure TREE LABEL: prints "LABEL copy_temp copy_plain new same changed",
+# each as INSTRUCTIONS/WAL per row.
 measure() {
     local tree=$1 label=$2
     (
@@ -61,12 +64,14 @@ SQL
             local out=$PGC_DIR/cg.out
             rm -f "$out"
             single "CHECKPOINT;"
-            printf '%s\n' "$1" |
+            printf '%s\n' "SELECT pg_catalog.set_config('ab.wal0', pg_catalog.pg_current_wal_insert_lsn()::text, false);" "$1" \
+                "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_insert_lsn(), pg_catalog.current_setting('ab.wal0')::pg_lsn)::bigint AS walbytes;" |
                 pgc_as valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect=PortalRun \
                     "$PGC_BIN/postgres" --single -D "$PGC_DATA" -c shared_preload_libraries=session_analytics ab \
                     >"$PGC_DIR/single.log" 2>&1
             if grep -q ERROR "$PGC_DIR/single.log"; then grep ERROR "$PGC_DIR/single.log" >&2; exit 1; fi
             callgrind_annotate "$out" 2>/dev/null | awk -v n="$N" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%d", $1 / n }'
+            sed -n 's/.*walbytes = "\([0-9]*\)".*/\1/p' "$PGC_DIR/single.log" | awk -v n="$N" '{ printf "/%d", $1 / n }'
         }
         imp() { echo "SELECT sum(imported + updated) FROM (SELECT * FROM $1 ORDER BY b) p, sessions.import_powerflex(p.t::jsonb);"; }
         ct=$(count "CREATE TEMP TABLE c (doc jsonb); COPY c FROM '$DIR/rows.ndjson';")
@@ -81,22 +86,23 @@ SQL
 this=$(measure "$SRC" this)
 rev=
 if [ -n "$REV" ]; then
-    wt=$(mktemp -d)
+    wt=$(mktemp -d); chmod 755 "$wt"  # the cluster runs as postgres in it
     git worktree add -q --detach "$wt" "$REV"
     cp tools/pgcluster.sh "$wt/tools/pgcluster.sh"
     rev=$(measure "$wt" rev) || { git worktree remove --force "$wt"; exit 1; }
     git worktree remove --force "$wt"
 fi
 echo "# PowerFlex import, instructions per row (callgrind), $(date -u +%Y-%m-%d), $N rows in 2,000-row batches"
-echo "| subject | instructions per row | floor (temporary table) / subject | floor (plain table) / subject |"
-echo "|---|---:|---:|---:|"
+echo "| subject | instructions per row | floor (temporary table) / subject | floor (plain table) / subject | WAL bytes per row |"
+echo "|---|---:|---:|---:|---:|"
 for line in "$this" ${rev:+"$rev"}; do
     read -r label ct cp new same changed <<<"$line"
     name=$([ "$label" = this ] && echo "this tree" || echo "$REV")
-    echo "| COPY as jsonb into a temporary table ($name) | $ct | 1.00 | |"
-    echo "| COPY as jsonb into a plain table ($name) | $cp | | 1.00 |"
+    echo "| COPY as jsonb into a temporary table ($name) | ${ct%/*} | 1.00 | | ${ct#*/} |"
+    echo "| COPY as jsonb into a plain table ($name) | ${cp%/*} | | 1.00 | ${cp#*/} |"
+    ct=${ct%/*} cp=${cp%/*}
     for k in new same changed; do
-        v=${!k}
-        echo "| import_powerflex, $k ($name) | $v | $(awk -v a="$ct" -v b="$v" 'BEGIN { printf "%.3f", a / b }') | $(awk -v a="$cp" -v b="$v" 'BEGIN { printf "%.3f", a / b }') |"
+        v=${!k%/*} w=${!k#*/}
+        echo "| import_powerflex, $k ($name) | $v | $(awk -v a="$ct" -v b="$v" 'BEGIN { printf "%.3f", a / b }') | $(awk -v a="$cp" -v b="$v" 'BEGIN { printf "%.3f", a / b }') | $w |"
     done
 done

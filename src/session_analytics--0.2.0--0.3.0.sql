@@ -3098,6 +3098,8 @@ DECLARE
     v_done  pg_catalog.bool := false;
     v_fresh pg_catalog.bool;
     probe   record;
+    v_same  pg_catalog.bool := true;
+    v_hit   pg_catalog.bool;
 BEGIN
     IF doc IS NULL THEN
         RAISE EXCEPTION 'import_powerflex: doc is NULL' USING ERRCODE = '22004';
@@ -3138,7 +3140,8 @@ BEGIN
     -- argument, else the row's site when it is a usable one (a string of at
     -- most 1000 bytes, not blank), else 'powerflex'; a rejected row is
     -- logged under it too. {conflict} stands for the store insert's
-    -- conflict clause: the upsert, or nothing on the fast path below.
+    -- conflict clause: the upsert, or nothing on the fast path below;
+    -- {filter} for the look-up that leaves out unchanged rows, or nothing.
     v_stmt := $stmt$
     WITH c AS MATERIALIZED (
         SELECT * FROM sessions.powerflex_rows($1, $2, $3)
@@ -3158,15 +3161,21 @@ BEGIN
         SELECT 'powerflex', c.namespace, c.external_id, c.status, c.started_at, c.ended_at, c.kwh,
                c.user_ref, c.site_value, c.last_updated, c.r
           FROM c
-         WHERE c.problem IS NULL
+         WHERE c.problem IS NULL {filter}
          ORDER BY c.position
         {conflict}
         RETURNING (s.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted
     ), sites AS (
         -- Each namespace stored becomes a site: the export names it but
         -- has no zone, so only the display name is filled (when missing).
+        -- A site that has one is left out before ON CONFLICT would lock
+        -- its row, which made concurrent imports into one site wait for
+        -- each other's commit.
         INSERT INTO sessions.site AS t (namespace, display_name)
-        SELECT DISTINCT c.namespace, c.namespace FROM c WHERE c.problem IS NULL
+        SELECT d.namespace, d.namespace
+          FROM (SELECT DISTINCT c.namespace FROM c WHERE c.problem IS NULL) d
+         WHERE NOT EXISTS (SELECT FROM sessions.site n
+                            WHERE n.namespace OPERATOR(pg_catalog.=) d.namespace AND n.display_name IS NOT NULL)
         ON CONFLICT ON CONSTRAINT site_pkey DO UPDATE SET display_name = EXCLUDED.display_name
          WHERE t.display_name IS NULL
     )
@@ -3179,32 +3188,62 @@ BEGIN
               FROM logged l)
     $stmt$;
 
-    -- The fast path: when none of the batch's first, middle and last rows
-    -- is stored, the batch is taken to be new and inserted without the ON
-    -- CONFLICT arbiter, whose probe of store_external_key before each row
-    -- costs about a third of a new row's insert (docs/benchmarks.md, issue
-    -- 14). A row that is stored after all (or is being stored by another
-    -- transaction) makes the insert fail with unique_violation; the
-    -- subtransaction takes back everything the attempt wrote, its events
-    -- and summary changes included, and the upsert below runs instead. So
-    -- the outcome is the upsert's either way; a wrong guess costs one
-    -- attempt of this batch.
-    -- (One look-up per probed row: a router query on a Citus cluster,
-    -- which does not plan a join of the store with the function's rows.)
+    -- The probes: the batch's first, middle and last rows, looked up in
+    -- the store. One look-up per probed row: a router query on a Citus
+    -- cluster, which does not plan a join of the store with the function's
+    -- rows.
+    -- - None of them stored (a new export): the fast path. The batch is
+    --   inserted without the ON CONFLICT arbiter, whose probe of
+    --   store_external_key before each row costs about a third of a new
+    --   row's insert (docs/benchmarks.md, issue 14). A row that is stored
+    --   after all (or is being stored by another transaction) makes the
+    --   insert fail with unique_violation; the subtransaction takes back
+    --   everything the attempt wrote, its events and summary changes
+    --   included, and the upsert below runs instead.
+    -- - All of them stored and unchanged (the same export again): the
+    --   upsert leaves out the rows whose stored version is byte for byte
+    --   the same (the {filter} look-up). The upsert would not write them
+    --   either, but ON CONFLICT locks each one before it compares, which
+    --   writes the row's page and WAL. A row a concurrent transaction
+    --   changes after the statement's snapshot is left to that change, as
+    --   if this import had run first. Not on Citus, which cannot plan that
+    --   correlated look-up against the function's rows.
+    -- - Otherwise the upsert alone.
+    -- The outcome is the upsert's either way; a wrong guess costs time
+    -- (one attempt of the batch, or one look-up per row).
     v_fresh := true;
-    FOR probe IN SELECT p.namespace, p.external_id
+    FOR probe IN SELECT p.*
                    FROM sessions.powerflex_rows(
                             pg_catalog.jsonb_build_array(v_rows OPERATOR(pg_catalog.->) 0,
                                 v_rows OPERATOR(pg_catalog.->) (pg_catalog.jsonb_array_length(v_rows) OPERATOR(pg_catalog./) 2),
                                 v_rows OPERATOR(pg_catalog.->) -1),
                             0, import_powerflex.site) p
                   WHERE p.problem IS NULL LOOP
-        IF EXISTS (SELECT FROM sessions.store s
-                    WHERE s.namespace OPERATOR(pg_catalog.=) probe.namespace AND s.kind OPERATOR(pg_catalog.=) 'powerflex'
-                      AND s.external_id OPERATOR(pg_catalog.=) probe.external_id) THEN
+        SELECT pg_catalog.record_image_eq(
+                   ROW(s.status, s.started_at, s.ended_at, s.kwh, s.user_ref, s.site, s.last_updated, s.doc),
+                   ROW(probe.status, probe.started_at, probe.ended_at, probe.kwh, probe.user_ref, probe.site_value,
+                       probe.last_updated, probe.r))
+          INTO v_hit
+          FROM sessions.store s
+         WHERE s.namespace OPERATOR(pg_catalog.=) probe.namespace AND s.kind OPERATOR(pg_catalog.=) 'powerflex'
+           AND s.external_id OPERATOR(pg_catalog.=) probe.external_id;
+        IF FOUND THEN
             v_fresh := false;
+            v_same := v_same AND v_hit;
+        ELSE
+            v_same := false;
         END IF;
     END LOOP;
+    v_stmt := pg_catalog.replace(v_stmt, '{filter}',
+        CASE WHEN v_fresh OR NOT v_same OR pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN ''
+             ELSE $filter$
+           AND NOT EXISTS (SELECT FROM sessions.store o
+                            WHERE o.namespace OPERATOR(pg_catalog.=) c.namespace AND o.kind OPERATOR(pg_catalog.=) 'powerflex'
+                              AND o.external_id OPERATOR(pg_catalog.=) c.external_id
+                              AND pg_catalog.record_image_eq(
+                                      ROW(o.status, o.started_at, o.ended_at, o.kwh, o.user_ref, o.site, o.last_updated, o.doc),
+                                      ROW(c.status, c.started_at, c.ended_at, c.kwh, c.user_ref, c.site_value, c.last_updated, c.r)))$filter$
+        END);
     IF v_fresh THEN
         BEGIN
             EXECUTE pg_catalog.replace(v_stmt, '{conflict}', '')

@@ -2,7 +2,7 @@
 -- reasons, documents of another shape, row numbering, pseudonyms.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(76);
+SELECT plan(83);
 
 SELECT has_function('sessions', 'import_powerflex', ARRAY['jsonb', 'text']);
 SELECT function_returns('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'setof record');
@@ -404,6 +404,39 @@ SELECT ok((SELECT array_agg(x ORDER BY x) FROM (SELECT external_id || ':' || eve
                                                  WHERE namespace = 'FastPathControl') e(x))
           AND (SELECT count(DISTINCT external_id) FROM sessions.event_log WHERE namespace = 'FastPath') = 4,
           'fast path: the events of the four sessions are exactly the control''s, none from the failed attempt');
+
+-- The same export again: when the first, middle and last rows are stored
+-- unchanged, the upsert leaves out every unchanged row before ON CONFLICT
+-- would lock it, so an unchanged row keeps xmax 0 (a lock sets it). A
+-- changed row elsewhere in the batch (here the second of five) is still
+-- written; a changed probe makes it the plain upsert, which locks.
+CREATE FUNCTION pg_temp.same_rows(kwh2 numeric, kwh3 numeric) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_agg(jsonb_build_object('session_id', 'SA-' || i,
+                                        'session_kwh', CASE i WHEN 2 THEN kwh2 WHEN 3 THEN kwh3 ELSE i END,
+                                        'site', 'Again', 'status', 'FINISHED',
+                                        'session_start_time', 1757623500000 + i * 1000,
+                                        'updated_at', '2025-09-16T08:00:00.000Z') ORDER BY i)
+      FROM generate_series(1, 5) i
+$$;
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex(pg_temp.same_rows(2, 3))$$,
+                  $$VALUES (5, 0, 0)$$, 'same export again: five rows imported');
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex(pg_temp.same_rows(2, 3))$$,
+                  $$VALUES (0, 5, 0)$$, 'same export again: all five count as updated');
+SELECT is((SELECT count(*) FROM sessions.store WHERE namespace = 'Again' AND xmax = '0'::xid), 5::bigint,
+          'same export again: no row was locked or written');
+CREATE TEMP TABLE tap_pf_again AS SELECT external_id, ctid::text AS x FROM sessions.store WHERE namespace = 'Again';
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex(pg_temp.same_rows(20, 3))$$,
+                  $$VALUES (0, 5, 0)$$, 'same export, one row between the probes changed: counted as updated');
+SELECT results_eq($$SELECT s.external_id, s.kwh, s.ctid::text = a.x, s.xmax = '0'::xid
+                      FROM sessions.store s JOIN tap_pf_again a USING (external_id) WHERE s.namespace = 'Again' ORDER BY 1$$,
+                  $$VALUES ('SA-1'::text, 1::float8, true, true), ('SA-2', 20, false, false), ('SA-3', 3, true, true),
+                           ('SA-4', 4, true, true), ('SA-5', 5, true, true)$$,
+                  'same export, one row between the probes changed: that row alone written, the others not even locked');
+SELECT results_eq($$SELECT * FROM sessions.import_powerflex(pg_temp.same_rows(20, 30))$$,
+                  $$VALUES (0, 5, 0)$$, 'a changed probe (the middle row): counted as updated');
+SELECT results_eq($$SELECT count(*), sum(kwh), count(*) FILTER (WHERE xmax = '0'::xid) FROM sessions.store WHERE namespace = 'Again'$$,
+                  $$VALUES (5::bigint, 60::float8, 0::bigint)$$,
+                  'a changed probe: the plain upsert, which writes the change and locks the other rows');
 
 SELECT * FROM finish();
 ROLLBACK;
