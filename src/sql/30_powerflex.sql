@@ -231,7 +231,10 @@ BEGIN
     --   correlated look-up against the function's rows.
     -- - Otherwise the upsert alone.
     -- The outcome is the upsert's either way; a wrong guess costs time
-    -- (one attempt of the batch, or one look-up per row).
+    -- (one attempt of the batch, or one look-up per row). The probe's and
+    -- the filter's comparison name the columns the upsert sets and compares:
+    -- a column added there belongs in all four lists, or the filter leaves
+    -- out rows that changed in it.
     v_fresh := true;
     FOR probe IN SELECT p.*
                    FROM sessions.powerflex_rows(
