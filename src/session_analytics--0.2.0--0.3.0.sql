@@ -3078,6 +3078,12 @@ GRANT EXECUTE ON FUNCTION sessions.new_session_key() TO session_analytics_writer
 ALTER TABLE sessions.store ALTER COLUMN session_key SET DEFAULT sessions.new_session_key();
 COMMENT ON COLUMN sessions.store.session_key IS 'Database-allocated key (UUID; version 7 from 0.3.0 on, sessions.new_session_key())';
 
+-- Only OCPI's list reads a last_updated window (kind = 'ocpi'), so only OCPI
+-- rows are in that index: other kinds' writes maintain one index fewer
+-- (issue 14). The new index is built over the stored OCPI rows.
+DROP INDEX sessions.store_kind_last_updated_idx;
+CREATE INDEX store_ocpi_last_updated_idx ON sessions.store (last_updated) WHERE kind = 'ocpi';
+
 -- import_powerflex: a batch whose first, middle and last rows are not
 -- stored is inserted without the ON CONFLICT arbiter, falling back to the
 -- upsert on unique_violation (issue 14).

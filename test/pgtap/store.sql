@@ -1,6 +1,6 @@
 -- The store: schema, columns, keys, privileges and row-level security.
 BEGIN;
-SELECT plan(30);
+SELECT plan(34);
 
 SELECT has_schema('sessions');
 SELECT has_table('sessions', 'store', 'sessions.store exists');
@@ -12,7 +12,10 @@ SELECT col_type_is('sessions', 'store', 'session_key', 'uuid', 'session_key is a
 SELECT col_type_is('sessions', 'store', 'doc', 'jsonb', 'doc is jsonb');
 SELECT col_is_pk('sessions', 'store', ARRAY['session_key', 'namespace'], 'primary key includes the namespace');
 SELECT col_is_unique('sessions', 'store', ARRAY['namespace', 'kind', 'external_id'], 'external ids unique per namespace and kind');
-SELECT has_index('sessions', 'store', 'store_kind_last_updated_idx', ARRAY['kind', 'last_updated'], 'index for last_updated windows');
+SELECT has_index('sessions', 'store', 'store_ocpi_last_updated_idx', ARRAY['last_updated'], 'index for OCPI''s last_updated windows');
+SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'sessions.store_ocpi_last_updated_idx'::regclass),
+          '(kind = ''ocpi''::text)', 'the last_updated index holds OCPI rows only');
+SELECT hasnt_index('sessions', 'store', 'store_kind_last_updated_idx', 'no (kind, last_updated) index: other kinds do not maintain one');
 SELECT has_index('sessions', 'store', 'store_started_at_idx', ARRAY['started_at'], 'index for time-range scans');
 SELECT has_role('session_analytics_reader');
 SELECT has_role('session_analytics_writer');
@@ -67,6 +70,27 @@ SELECT ok((SELECT abs(('x' || translate(left(k::text, 13), '-', ''))::bit(48)::b
 INSERT INTO sessions.store (kind, namespace, external_id, status) VALUES ('ocpi', 'NL-KEY', 'K1', 'ACTIVE');
 SELECT is((SELECT substr(session_key::text, 15, 1) FROM sessions.store WHERE namespace = 'NL-KEY'), '7',
           'a stored session gets a version 7 key');
+
+-- ocpi_list's window (its WHERE, with the parameters it binds) is served by
+-- the partial index; a window over another kind is not.
+CREATE FUNCTION pg_temp.explain(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE l text; r text := '';
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP r := r || l || E'\n'; END LOOP;
+    RETURN r;
+END $$;
+PREPARE sa_window(text, timestamptz, timestamptz) AS
+    SELECT s.doc FROM sessions.store s
+     WHERE s.kind = $1 AND ($2 IS NULL OR s.last_updated >= $2) AND ($3 IS NULL OR s.last_updated < $3);
+SET LOCAL enable_seqscan = off;
+SET LOCAL plan_cache_mode = force_custom_plan;
+SELECT matches(pg_temp.explain($$EXECUTE sa_window('ocpi', '2025-01-01', '2025-02-01')$$),
+               '(Index Scan using|Bitmap Index Scan on) store_ocpi_last_updated_idx.*last_updated >=.*last_updated <',
+               'an OCPI last_updated window (ocpi_list''s) scans the partial index');
+SELECT doesnt_match(pg_temp.explain($$EXECUTE sa_window('powerflex', '2025-01-01', '2025-02-01')$$),
+                    'store_ocpi_last_updated_idx', 'a window over another kind cannot use it');
+RESET plan_cache_mode;
+RESET enable_seqscan;
 
 SELECT * FROM finish();
 ROLLBACK;
