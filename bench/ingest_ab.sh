@@ -10,7 +10,9 @@
 #     calling this tree's row check), fed the 2,000-row batches the client
 #     sends: new rows, the same file again, and a file whose every row changed.
 #     This tree's import also runs with 0.2.0's (kind, last_updated) index in
-#     place of the partial OCPI-only one (the index set before 0.3.0).
+#     place of the partial OCPI-only one (the index set before 0.3.0), and on
+#     a store with only its two unique keys (store_events, the summary
+#     triggers and both scan indexes off): the bound of any import on it.
 #   - OCPI: sessions.ocpi_put_many (28 calls of staged jsonb[]) against a
 #     plain INSERT ... SELECT ... ON CONFLICT of the typed rows, new and update;
 #     sessions.ocpi_put per statement against a plain upsert per statement.
@@ -174,6 +176,14 @@ for round in $(seq "$ROUNDS"); do
     reset; "${P[@]}" -c "DROP INDEX sessions.store_ocpi_last_updated_idx" -c "CREATE INDEX store_kind_last_updated_idx ON sessions.store (kind, last_updated)"
     add wide_new "$(cpu "$(imp sessions pft)")"; add wide_same "$(cpu "$(imp sessions pft)")"; add wide_changed "$(cpu "$(imp sessions pft2)")"
     "${P[@]}" -c "DROP INDEX sessions.store_kind_last_updated_idx" -c "CREATE INDEX store_ocpi_last_updated_idx ON sessions.store (last_updated) WHERE kind = 'ocpi'"
+    # The same import on a store with only its two unique keys: no events, no
+    # summaries, no scan indexes. No import on this store can beat this.
+    reset; "${P[@]}" -c "$T DISABLE TRIGGER store_events, DISABLE TRIGGER summary_insert, DISABLE TRIGGER summary_update" \
+                     -c "DROP INDEX sessions.store_ocpi_last_updated_idx, sessions.store_started_at_idx"
+    add bare_new "$(cpu "$(imp sessions pft)")"; add bare_same "$(cpu "$(imp sessions pft)")"; add bare_changed "$(cpu "$(imp sessions pft2)")"
+    "${P[@]}" -c "$T ENABLE TRIGGER store_events, ENABLE TRIGGER summary_insert, ENABLE TRIGGER summary_update" \
+              -c "CREATE INDEX store_ocpi_last_updated_idx ON sessions.store (last_updated) WHERE kind = 'ocpi'" \
+              -c "CREATE INDEX store_started_at_idx ON sessions.store (started_at)"
     reset; add plain_new "$(cpu "$PLAIN")"; add plain_upd "$(cpu "$PLAIN")"
     reset; add many_new "$(cpu "$MANY")"; add many_upd "$(cpu "$MANY")"
     reset; add plain_each "$(cpu "$PLAIN_EACH")"
@@ -199,6 +209,7 @@ for k in new same changed; do
     echo "| import_powerflex before ($REV), $k | $(m old_$k) | $(r copy old_$k) (plain: $(r copyp old_$k)) |"
     echo "| import_powerflex after, with 0.2.0's (kind, last_updated) index, $k | $(m wide_$k) | $(r copy wide_$k) (plain: $(r copyp wide_$k)) |"
     echo "| import_powerflex after, $k | $(m new_$k) | $(r copy new_$k) (plain: $(r copyp new_$k)) |"
+    echo "| import_powerflex after, on a store with only its unique keys (no events, summaries, scan indexes), $k | $(m bare_$k) | $(r copy bare_$k) (plain: $(r copyp bare_$k)) |"
 done
 echo "| OCPI, $NOCPI sessions: plain INSERT ... ON CONFLICT, new | $(m plain_new) | |"
 echo "| ocpi_put_many, new | $(m many_new) | $(r plain_new many_new) |"
