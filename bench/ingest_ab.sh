@@ -164,6 +164,11 @@ INS="INSERT INTO sessions.store (kind, namespace, external_id, status, started_a
             to_timestamp((doc ->> 'session_start_time')::float8 / 1000), to_timestamp((doc ->> 'session_end_time')::float8 / 1000),
             (doc ->> 'session_kwh')::float8, doc ->> 'user', doc ->> 'site', (doc ->> 'updated_at')::timestamptz, doc FROM pf"
 T="ALTER TABLE sessions.store"
+# The store's two scan indexes as 00_store.sql creates them, and 0.2.0's
+# (kind, last_updated) index that the OCPI-only one replaced.
+IDX_OCPI="CREATE INDEX store_ocpi_last_updated_idx ON sessions.store (last_updated) WHERE kind = 'ocpi'"
+IDX_STARTED="CREATE INDEX store_started_at_idx ON sessions.store (started_at)"
+IDX_WIDE="CREATE INDEX store_kind_last_updated_idx ON sessions.store (kind, last_updated)"
 declare -A R
 add() { R[$1]="${R[$1]:-} $2"; }
 for round in $(seq "$ROUNDS"); do
@@ -173,17 +178,17 @@ for round in $(seq "$ROUNDS"); do
     reset; add new_new "$(cpu "$(imp sessions pft)")"; add new_same "$(cpu "$(imp sessions pft)")"; add new_changed "$(cpu "$(imp sessions pft2)")"
     # The same import with 0.2.0's (kind, last_updated) index in place of the
     # partial OCPI-only one, which PowerFlex rows do not enter.
-    reset; "${P[@]}" -c "DROP INDEX sessions.store_ocpi_last_updated_idx" -c "CREATE INDEX store_kind_last_updated_idx ON sessions.store (kind, last_updated)"
+    reset; "${P[@]}" -c "DROP INDEX sessions.store_ocpi_last_updated_idx" -c "$IDX_WIDE"
     add wide_new "$(cpu "$(imp sessions pft)")"; add wide_same "$(cpu "$(imp sessions pft)")"; add wide_changed "$(cpu "$(imp sessions pft2)")"
-    "${P[@]}" -c "DROP INDEX sessions.store_kind_last_updated_idx" -c "CREATE INDEX store_ocpi_last_updated_idx ON sessions.store (last_updated) WHERE kind = 'ocpi'"
+    "${P[@]}" -c "DROP INDEX sessions.store_kind_last_updated_idx" -c "$IDX_OCPI"
     # The same import on a store with only its two unique keys: no events, no
     # summaries, no scan indexes. No import on this store can beat this.
     reset; "${P[@]}" -c "$T DISABLE TRIGGER store_events, DISABLE TRIGGER summary_insert, DISABLE TRIGGER summary_update" \
                      -c "DROP INDEX sessions.store_ocpi_last_updated_idx, sessions.store_started_at_idx"
     add bare_new "$(cpu "$(imp sessions pft)")"; add bare_same "$(cpu "$(imp sessions pft)")"; add bare_changed "$(cpu "$(imp sessions pft2)")"
     "${P[@]}" -c "$T ENABLE TRIGGER store_events, ENABLE TRIGGER summary_insert, ENABLE TRIGGER summary_update" \
-              -c "CREATE INDEX store_ocpi_last_updated_idx ON sessions.store (last_updated) WHERE kind = 'ocpi'" \
-              -c "CREATE INDEX store_started_at_idx ON sessions.store (started_at)"
+              -c "$IDX_OCPI" \
+              -c "$IDX_STARTED"
     reset; add plain_new "$(cpu "$PLAIN")"; add plain_upd "$(cpu "$PLAIN")"
     reset; add many_new "$(cpu "$MANY")"; add many_upd "$(cpu "$MANY")"
     reset; add plain_each "$(cpu "$PLAIN_EACH")"
@@ -192,8 +197,8 @@ for round in $(seq "$ROUNDS"); do
     reset; "${P[@]}" -c "$T DISABLE TRIGGER store_events"; add ins_noev "$(cpu "$INS")"; "${P[@]}" -c "$T ENABLE TRIGGER store_events"
     reset; "${P[@]}" -c "$T DISABLE TRIGGER summary_insert"; add ins_nosum "$(cpu "$INS")"; "${P[@]}" -c "$T ENABLE TRIGGER summary_insert"
     reset; "${P[@]}" -c "DROP INDEX sessions.store_ocpi_last_updated_idx, sessions.store_started_at_idx"; add ins_noidx "$(cpu "$INS")"
-    "${P[@]}" -c "CREATE INDEX store_ocpi_last_updated_idx ON sessions.store (last_updated) WHERE kind = 'ocpi'" \
-              -c "CREATE INDEX store_started_at_idx ON sessions.store (started_at)"
+    "${P[@]}" -c "$IDX_OCPI" \
+              -c "$IDX_STARTED"
     echo "round $round done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
 

@@ -173,12 +173,7 @@ SELECT is((SELECT s.micro || ' ' || s.empty || ' ' || u.n
              FROM sessions.summary_report(tstzrange('2025-08-01', '2025-09-01'), 'UTC', 2) s,
                   (SELECT count(*) n FROM sessions.user_report(NULL, tstzrange('2025-08-01', '2025-09-01'))) u),
           '1 1 3', 'the reports read report_sessions (summary: completed; user_report: active too)');
-CREATE FUNCTION pg_temp.explain(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE l text; r text := '';
-BEGIN
-    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP r := r || l || E'\n'; END LOOP;
-    RETURN r;
-END $$;
+\ir lib/explain.sql
 SELECT matches(pg_temp.explain($$SELECT * FROM sessions.report_sessions(tstzrange('2025-08-01', '2025-09-01'), 'S')$$),
                '^(?!.*Function Scan).*on store s', 'report_sessions is inlined: the plan scans the store, no Function Scan');
 SELECT matches(pg_temp.explain($$SELECT * FROM sessions.report_sessions(tstzrange('2025-08-01', '2025-09-01'), NULL, false, '{S,T}')$$),

@@ -8,12 +8,7 @@ BEGIN;
 SELECT plan(12);
 
 -- The plan of a query, as one text.
-CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; p text := '';
-BEGIN
-    FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP p := p || r || E'\n'; END LOOP;
-    RETURN p;
-END $$;
+\ir lib/explain.sql
 
 -- The direct path: start and stop of two sessions (4 events).
 INSERT INTO sessions.store (kind, namespace, external_id, status, ended_at)
@@ -28,11 +23,11 @@ SELECT is((SELECT count(*) FROM sessions.event_log WHERE seq > 0), 4::bigint, 't
 CREATE INDEX lp_ns_idx ON sessions.event_log (namespace);
 INSERT INTO sessions.store (kind, namespace, external_id, status, ended_at)
 VALUES ('invoice', 'lp_b', 'b1', 'CLOSED', now()), ('invoice', 'lp_b', 'b2', 'OPEN', NULL);
-SELECT matches(pg_temp.plan_of($$SELECT count(*) FROM sessions.event_log WHERE namespace = 'lp_b'$$), 'lp_ns_idx',
+SELECT matches(pg_temp.explain($$SELECT count(*) FROM sessions.event_log WHERE namespace = 'lp_b'$$), 'lp_ns_idx',
                'the count below reads the added index');
 SELECT is((SELECT count(*) FROM sessions.event_log WHERE namespace = 'lp_b'), 3::bigint,
           'the added index has an entry for each of the three new events');
-SELECT matches(pg_temp.plan_of($$SELECT count(*) FROM sessions.event_log WHERE seq > 0$$), 'event_log_pkey',
+SELECT matches(pg_temp.explain($$SELECT count(*) FROM sessions.event_log WHERE seq > 0$$), 'event_log_pkey',
                'the count below reads the primary key');
 SELECT is((SELECT count(*) FROM sessions.event_log WHERE seq > 0), 7::bigint, 'and so has the primary key');
 RESET enable_seqscan;

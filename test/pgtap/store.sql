@@ -73,12 +73,7 @@ SELECT is((SELECT substr(session_key::text, 15, 1) FROM sessions.store WHERE nam
 
 -- ocpi_list's window (its WHERE, with the parameters it binds) is served by
 -- the partial index; a window over another kind is not.
-CREATE FUNCTION pg_temp.explain(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE l text; r text := '';
-BEGIN
-    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP r := r || l || E'\n'; END LOOP;
-    RETURN r;
-END $$;
+\ir lib/explain.sql
 PREPARE sa_window(text, timestamptz, timestamptz) AS
     SELECT s.doc FROM sessions.store s
      WHERE s.kind = $1 AND ($2 IS NULL OR s.last_updated >= $2) AND ($3 IS NULL OR s.last_updated < $3);
