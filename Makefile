@@ -22,6 +22,7 @@ OBJS = \
 	src/ocpi/ocpi_validate.o \
 	src/ocpi/ocpi_store.o \
 	src/powerflex/powerflex_check.o \
+	src/powerflex/import_memory.o \
 	src/analytics/analytics_params.o \
 	src/analytics/session_math.o \
 	src/analytics/session_stats.o \

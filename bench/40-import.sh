@@ -3,6 +3,8 @@
 # upserted, one transaction) against, in the same run, (a) COPY of the same
 # rows as bare jsonb documents (the ingest floor) and (b) the INSERT ...
 # SELECT an analyst would write from those documents (no checks, no upsert).
+# The import and the re-import also run with
+# session_analytics.import_memory_retain = 0 (glibc's own memory policy).
 # 200k rows x BENCH_SCALE; prints rows/s, ratios and the client's peak memory.
 set -euo pipefail
 SCALE=${BENCH_SCALE:-1}
@@ -49,7 +51,7 @@ median() { tr ' ' '\n' | awk NF | sort -n | awk '{ a[NR] = $1 } END { print a[in
 # the event trigger stops re-reading its cached OIDs after an invalidation,
 # can fail a write with "could not open relation with OID 0"): off while timing.
 "${PSQL[@]}" -c "ALTER TABLE sessions.store SET (autovacuum_enabled = off)" -c "ALTER TABLE sessions.event_log SET (autovacuum_enabled = off)"
-A= B= C= D= RSS=
+A= B= C= D= C0= D0= RSS=
 for round in $(seq "$ROUNDS"); do
     reset_store
     s=$(date +%s%N)
@@ -74,18 +76,28 @@ SQL
     s=$(date +%s%N)
     session-report import powerflex "$DIR/export.json" >/dev/null
     D="$D $(ms "$s")"
+
+    reset_store
+    s=$(date +%s%N)
+    PGOPTIONS="$PGOPTIONS -c session_analytics.import_memory_retain=0" session-report import powerflex "$DIR/export.json" >/dev/null
+    C0="$C0 $(ms "$s")"
+    s=$(date +%s%N)
+    PGOPTIONS="$PGOPTIONS -c session_analytics.import_memory_retain=0" session-report import powerflex "$DIR/export.json" >/dev/null
+    D0="$D0 $(ms "$s")"
 done
 reset_store
 "${PSQL[@]}" -c "ALTER TABLE sessions.store RESET (autovacuum_enabled)" -c "ALTER TABLE sessions.event_log RESET (autovacuum_enabled)"
-t_copy=$(median <<<"$A") t_sql=$(median <<<"$B") t_imp=$(median <<<"$C") t_re=$(median <<<"$D")
+t_copy=$(median <<<"$A") t_sql=$(median <<<"$B") t_imp=$(median <<<"$C") t_re=$(median <<<"$D") t_imp0=$(median <<<"$C0") t_re0=$(median <<<"$D0")
 rss=$(tr ' ' '\n' <<<"$RSS" | awk NF | sort -n | tail -1)
-echo "rounds (ms): copy$A; insert$B; import$C; re-import$D; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "rounds (ms): copy$A; insert$B; import$C; re-import$D; import, retain 0$C0; re-import, retain 0$D0; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-awk -v n="$N" -v mb="$MB" -v a="$t_copy" -v b="$t_sql" -v c="$t_imp" -v r="$t_re" -v rss="$rss" 'BEGIN {
+awk -v n="$N" -v mb="$MB" -v a="$t_copy" -v b="$t_sql" -v c="$t_imp" -v r="$t_re" -v rss="$rss" -v c0="$t_imp0" -v r0="$t_re0" 'BEGIN {
     printf "| step | ms | rows/s |\n|---|---:|---:|\n"
     printf "| (a) COPY rows as jsonb (floor) | %d | %d |\n", a, n / (a / 1000)
     printf "| (b) a + hand-written INSERT ... SELECT into the store | %d | %d |\n", a + b, n / ((a + b) / 1000)
     printf "| (c) session-report import powerflex (%d MB file) | %d | %d |\n", mb, c, n / (c / 1000)
     printf "| (d) the same file again (all updates) | %d | %d |\n", r, n / (r / 1000)
-    printf "\nmedians of the rounds; a / c = %.2f (new rows), a / d = %.2f (re-import), c / (a + b) = %.1f; client peak RSS %d MB for a %d MB file\n", a / c, a / r, c / (a + b), rss, mb
+    printf "| (c0) c with session_analytics.import_memory_retain = 0 | %d | %d |\n", c0, n / (c0 / 1000)
+    printf "| (d0) d with session_analytics.import_memory_retain = 0 | %d | %d |\n", r0, n / (r0 / 1000)
+    printf "\nmedians of the rounds; a / c = %.2f (new rows), a / d = %.2f (re-import), c / (a + b) = %.1f; client peak RSS %d MB for a %d MB file; retain 0: a / c0 = %.2f, a / d0 = %.2f\n", a / c, a / r, c / (a + b), rss, mb, a / c0, a / r0
 }'

@@ -9,10 +9,14 @@
 #     issue's baseline; its import body created as ab_old.import_powerflex,
 #     calling this tree's row check), fed the 2,000-row batches the client
 #     sends: new rows, the same file again, and a file whose every row changed.
-#     This tree's import also runs with 0.2.0's (kind, last_updated) index in
+#     This tree's import also runs with session_analytics.import_memory_retain
+#     = 0 (the C library's own memory policy), with 0.2.0's (kind, last_updated) index in
 #     place of the partial OCPI-only one (the index set before 0.3.0), and on
 #     a store with only its two unique keys (store_events, the summary
-#     triggers and both scan indexes off): the bound of any import on it.
+#     triggers and both scan indexes off), and the import's unavoidable
+#     parts alone: the parse of the batches, the row check, and one INSERT or
+#     upsert of the checked rows: floor / their sum is the most any import
+#     can reach.
 #   - OCPI: sessions.ocpi_put_many (28 calls of staged jsonb[]) against a
 #     plain INSERT ... SELECT ... ON CONFLICT of the typed rows, new and update;
 #     sessions.ocpi_put per statement against a plain upsert per statement.
@@ -75,6 +79,11 @@ INSERT INTO pft SELECT n / 2000, jsonb_build_object('offset', (n / 2000) * 2000,
 CREATE TABLE pft2 (b int, t text);
 ALTER TABLE pft2 ALTER t SET STORAGE EXTERNAL;
 INSERT INTO pft2 SELECT b, replace(t, '2025-09-15T07:13:13.838Z', '2025-09-16T08:00:00.000Z') FROM pft;
+-- The rows the import writes, checked and typed by its own first step.
+CREATE TABLE pfty AS SELECT r.* FROM (SELECT * FROM pft ORDER BY b) p, sessions.powerflex_rows(p.t::jsonb -> 'rows', p.b * 2000, NULL) r
+ WHERE r.problem IS NULL;
+CREATE TABLE pfty2 AS SELECT r.* FROM (SELECT * FROM pft2 ORDER BY b) p, sessions.powerflex_rows(p.t::jsonb -> 'rows', p.b * 2000, NULL) r
+ WHERE r.problem IS NULL;
 SQL
 # The OCPI documents of bench/10-ocpi_put.sh, typed and as one jsonb[] per party.
 "${P[@]}" -v n="$NOCPI" <<'SQL'
@@ -137,6 +146,7 @@ med() { tr ' ' '\n' | awk NF | sort -g | awk '{ a[NR] = $1 } END { print a[int((
 COPY="CREATE TEMP TABLE c (doc jsonb); COPY c FROM '$DIR/rows.ndjson'"
 # The floor as bench/40-import.sh (and the issue) measured it: a plain table.
 COPYP="DROP TABLE IF EXISTS cp; CREATE TABLE cp (doc jsonb); COPY cp FROM '$DIR/rows.ndjson'"
+KEEP0="SET session_analytics.import_memory_retain = 0"
 imp() { echo "SELECT sum(imported + updated) FROM (SELECT * FROM $2 ORDER BY b) p, $1.import_powerflex(p.t::jsonb)"; }
 COLS="kind, namespace, external_id, status, started_at, ended_at, kwh, user_ref, site, evse, connector, last_updated, doc"
 PLAIN="INSERT INTO sessions.store AS s ($COLS)
@@ -164,6 +174,23 @@ INS="INSERT INTO sessions.store (kind, namespace, external_id, status, started_a
             to_timestamp((doc ->> 'session_start_time')::float8 / 1000), to_timestamp((doc ->> 'session_end_time')::float8 / 1000),
             (doc ->> 'session_kwh')::float8, doc ->> 'user', doc ->> 'site', (doc ->> 'updated_at')::timestamptz, doc FROM pf"
 T="ALTER TABLE sessions.store"
+# The import's unavoidable parts, each alone: the parse of the batches it is
+# sent, that parse with its row check and typing (powerflex_rows), and one
+# INSERT (new) or upsert (every row changed) of the rows already checked and
+# typed. No import can cost less than the check plus the write.
+PARSE="SELECT count(*) FROM pft WHERE t::jsonb IS NOT NULL"
+CHECK="SELECT count(*) FROM (SELECT * FROM pft ORDER BY b) p, sessions.powerflex_rows(p.t::jsonb -> 'rows', p.b * 2000, NULL) r
+       WHERE r.problem IS NULL"
+TCOLS="kind, namespace, external_id, status, started_at, ended_at, kwh, user_ref, site, last_updated, doc"
+TSEL="'powerflex', namespace, external_id, status, started_at, ended_at, kwh, user_ref, site_value, last_updated, r"
+# The writes run as in an import's transaction, with its memory policy
+# (session_analytics.import_memory_retain, set by the row check).
+POLICY="BEGIN; SELECT count(*) FROM sessions.powerflex_rows('[]', 0, NULL)"
+TYPED_NEW="$POLICY; INSERT INTO sessions.store ($TCOLS) SELECT $TSEL FROM pfty; COMMIT"
+TYPED_CHANGED="$POLICY; INSERT INTO sessions.store AS s ($TCOLS) SELECT $TSEL FROM pfty2
+       ON CONFLICT (namespace, kind, external_id) DO UPDATE SET status = excluded.status,
+         started_at = excluded.started_at, ended_at = excluded.ended_at, kwh = excluded.kwh,
+         user_ref = excluded.user_ref, site = excluded.site, last_updated = excluded.last_updated, doc = excluded.doc; COMMIT"
 # The store's two scan indexes as 00_store.sql creates them, and 0.2.0's
 # (kind, last_updated) index that the OCPI-only one replaced.
 IDX_OCPI="CREATE INDEX store_ocpi_last_updated_idx ON sessions.store (last_updated) WHERE kind = 'ocpi'"
@@ -174,8 +201,13 @@ add() { R[$1]="${R[$1]:-} $2"; }
 for round in $(seq "$ROUNDS"); do
     add copy "$(cpu "$COPY")"
     add copyp "$(cpu "$COPYP")"
+    add parse "$(cpu "$PARSE")"; add check "$(cpu "$CHECK")"
+    reset; add typed_new "$(cpu "$TYPED_NEW")"; add typed_changed "$(cpu "$TYPED_CHANGED")"
     reset; add old_new "$(cpu "$(imp ab_old pft)")"; add old_same "$(cpu "$(imp ab_old pft)")"; add old_changed "$(cpu "$(imp ab_old pft2)")"
     reset; add new_new "$(cpu "$(imp sessions pft)")"; add new_same "$(cpu "$(imp sessions pft)")"; add new_changed "$(cpu "$(imp sessions pft2)")"
+    # The same import with the C library's own memory policy.
+    reset; add keep0_new "$(cpu "$KEEP0; $(imp sessions pft)")"; add keep0_same "$(cpu "$KEEP0; $(imp sessions pft)")"
+    add keep0_changed "$(cpu "$KEEP0; $(imp sessions pft2)")"
     # The same import with 0.2.0's (kind, last_updated) index in place of the
     # partial OCPI-only one, which PowerFlex rows do not enter.
     reset; "${P[@]}" -c "DROP INDEX sessions.store_ocpi_last_updated_idx" -c "$IDX_WIDE"
@@ -186,6 +218,7 @@ for round in $(seq "$ROUNDS"); do
     reset; "${P[@]}" -c "$T DISABLE TRIGGER store_events, DISABLE TRIGGER summary_insert, DISABLE TRIGGER summary_update" \
                      -c "DROP INDEX sessions.store_ocpi_last_updated_idx, sessions.store_started_at_idx"
     add bare_new "$(cpu "$(imp sessions pft)")"; add bare_same "$(cpu "$(imp sessions pft)")"; add bare_changed "$(cpu "$(imp sessions pft2)")"
+    reset; add tbare_new "$(cpu "$TYPED_NEW")"; add tbare_changed "$(cpu "$TYPED_CHANGED")"
     "${P[@]}" -c "$T ENABLE TRIGGER store_events, ENABLE TRIGGER summary_insert, ENABLE TRIGGER summary_update" \
               -c "$IDX_OCPI" \
               -c "$IDX_STARTED"
@@ -213,8 +246,17 @@ echo "| COPY as jsonb into a plain table (bench/40-import.sh's floor) | $(m copy
 for k in new same changed; do
     echo "| import_powerflex before ($REV), $k | $(m old_$k) | $(r copy old_$k) (plain: $(r copyp old_$k)) |"
     echo "| import_powerflex after, with 0.2.0's (kind, last_updated) index, $k | $(m wide_$k) | $(r copy wide_$k) (plain: $(r copyp wide_$k)) |"
-    echo "| import_powerflex after, $k | $(m new_$k) | $(r copy new_$k) (plain: $(r copyp new_$k)) |"
+    echo "| import_powerflex after, import_memory_retain = 0, $k | $(m keep0_$k) | $(r copy keep0_$k) (plain: $(r copyp keep0_$k)) |"
+    echo "| import_powerflex after, $k | $(m new_$k) | $(r copy new_$k) (plain: $(r copyp new_$k)); time $(r new_$k keep0_$k)x retain 0 |"
     echo "| import_powerflex after, on a store with only its unique keys (no events, summaries, scan indexes), $k | $(m bare_$k) | $(r copy bare_$k) (plain: $(r copyp bare_$k)) |"
+done
+echo "| the import's parts alone: parse of the batches (text to jsonb) | $(m parse) | $(r copy parse) |"
+echo "| parse, row check and typing (powerflex_rows) | $(m check) | $(r copy check) |"
+b() { awk -v f="$(m copy)" -v a="$(m check)" -v w="$(m "$1")" 'BEGIN { printf "%.2f", f / (a + w) }'; }
+for k in new changed; do
+    echo "| INSERT$([ $k = changed ] && echo ' ... ON CONFLICT DO UPDATE') of the checked, typed rows, $k | $(m typed_$k) | $(r copy typed_$k) |"
+    echo "| the same on a store with only its unique keys, $k | $(m tbare_$k) | $(r copy tbare_$k) |"
+    echo "| bound, $k: floor / (check + typed write): as shipped; only the unique keys | | $(b typed_$k); $(b tbare_$k) |"
 done
 echo "| OCPI, $NOCPI sessions: plain INSERT ... ON CONFLICT, new | $(m plain_new) | |"
 echo "| ocpi_put_many, new | $(m many_new) | $(r plain_new many_new) |"

@@ -43,6 +43,7 @@ _PG_init(void)
 	sa_notify_init();
 	sa_event_relay_init();
 	sa_relay_worker_init();
+	sa_import_memory_init();
 
 	/* No one else may define variables under our prefix, typo'd ones warn. */
 	MarkGUCPrefixReserved(SA_GUC_PREFIX);

@@ -22,6 +22,7 @@ extern void sa_handoff_init(void);	/* events/notify_handoff.c: notify_mode, shar
 extern void sa_notify_init(void);	/* workers/notify_worker.c: the notifier */
 extern void sa_event_relay_init(void);	/* events/event_relay.c: relay_conninfo */
 extern void sa_relay_worker_init(void);	/* workers/relay_worker.c: relay_interval, the relay */
+extern void sa_import_memory_init(void);	/* powerflex/import_memory.c: import_memory_retain */
 
 #define SA_GUC_PREFIX "session_analytics"
 

@@ -43,6 +43,7 @@
 #include "utils/hsearch.h"
 
 #include "ocpi/jsonb_access.h"
+#include "powerflex/import_memory.h"
 
 PG_FUNCTION_INFO_V1(sa_powerflex_row_problem);
 PG_FUNCTION_INFO_V1(sa_powerflex_rows);
@@ -766,6 +767,8 @@ sa_powerflex_rows(PG_FUNCTION_ARGS)
 				 errmsg("powerflex_rows: base %lld is out of range", (long long) base),
 				 errhint("Row positions start at base + 1: pass a non-negative base.")));
 
+	/* The next batch reuses this one's memory (powerflex/import_memory.c). */
+	sa_import_memory_begin();
 	InitMaterializedSRF(fcinfo, 0);
 	/* huge: a 1 GB array may have more rows than a plain palloc allows */
 	pr = palloc_extended(sizeof(PfRow) * Max(n, 1), MCXT_ALLOC_HUGE);

@@ -12,11 +12,12 @@ cd "$src" || exit 1
 # writer/notifier hand-off (and the relay worker, the Citus event relay). The store layers (ocpi, lifecycle) and the
 # analytics know nothing of events or workers; nothing includes a worker.
 # The PowerFlex row check reads jsonb through ocpi/jsonb_access.h (generic
-# jsonb access, no OCPI) and nothing else.
+# jsonb access, no OCPI); its memory policy needs the module header (GUC
+# prefix, init hook).
 declare -A allowed=(
     [analytics]="session_analytics.h"
     [ocpi]=""
-    [powerflex]="ocpi/jsonb_access.h"
+    [powerflex]="ocpi/jsonb_access.h session_analytics.h"
     [lifecycle]="session_analytics.h"
     [store]="session_analytics.h"
     [events]="session_analytics.h"

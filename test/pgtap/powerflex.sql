@@ -2,7 +2,7 @@
 -- reasons, documents of another shape, row numbering, pseudonyms.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(83);
+SELECT plan(86);
 
 SELECT has_function('sessions', 'import_powerflex', ARRAY['jsonb', 'text']);
 SELECT function_returns('sessions', 'import_powerflex', ARRAY['jsonb', 'text'], 'setof record');
@@ -437,6 +437,14 @@ SELECT results_eq($$SELECT * FROM sessions.import_powerflex(pg_temp.same_rows(20
 SELECT results_eq($$SELECT count(*), sum(kwh), count(*) FILTER (WHERE xmax = '0'::xid) FROM sessions.store WHERE namespace = 'Again'$$,
                   $$VALUES (5::bigint, 60::float8, 0::bigint)$$,
                   'a changed probe: the plain upsert, which writes the change and locks the other rows');
+
+-- session_analytics.import_memory_retain (powerflex/import_memory.c; its
+-- effect per transaction: test/cli/import_memory.t).
+SELECT is(current_setting('session_analytics.import_memory_retain'), '32MB', 'import_memory_retain: 32MB by default');
+SELECT throws_ok($$SET LOCAL session_analytics.import_memory_retain = '2GB'$$, '22023', NULL,
+                 'import_memory_retain: more than 1GB is refused');
+SELECT throws_ok($$SET LOCAL session_analytics.import_memory_retain = -1$$, '22023', NULL,
+                 'import_memory_retain: a negative size is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
