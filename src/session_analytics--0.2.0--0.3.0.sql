@@ -3213,7 +3213,12 @@ BEGIN
     --   writes the row's page and WAL. A row a concurrent transaction
     --   changes after the statement's snapshot is left to that change, as
     --   if this import had run first. Not on Citus, which cannot plan that
-    --   correlated look-up against the function's rows.
+    --   correlated look-up against the function's rows. The look-up is a
+    --   scalar sub-select, which always runs once per row by the whole
+    --   key: as NOT EXISTS it could become a join, and when the store's
+    --   statistics say it is empty (emptied and vacuumed, not analyzed
+    --   since) the planner joined each row to a scan of every PowerFlex
+    --   row, minutes per batch (docs/benchmarks.md, issue 14).
     -- - Otherwise the upsert alone.
     -- The outcome is the upsert's either way; a wrong guess costs time
     -- (one attempt of the batch, or one look-up per row). The probe's and
@@ -3246,12 +3251,12 @@ BEGIN
     v_stmt := pg_catalog.replace(v_stmt, '{filter}',
         CASE WHEN v_fresh OR NOT v_same OR pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN ''
              ELSE $filter$
-           AND NOT EXISTS (SELECT FROM sessions.store o
-                            WHERE o.namespace OPERATOR(pg_catalog.=) c.namespace AND o.kind OPERATOR(pg_catalog.=) 'powerflex'
-                              AND o.external_id OPERATOR(pg_catalog.=) c.external_id
-                              AND pg_catalog.record_image_eq(
-                                      ROW(o.status, o.started_at, o.ended_at, o.kwh, o.user_ref, o.site, o.last_updated, o.doc),
-                                      ROW(c.status, c.started_at, c.ended_at, c.kwh, c.user_ref, c.site_value, c.last_updated, c.r)))$filter$
+           AND NOT COALESCE((SELECT pg_catalog.record_image_eq(
+                                         ROW(o.status, o.started_at, o.ended_at, o.kwh, o.user_ref, o.site, o.last_updated, o.doc),
+                                         ROW(c.status, c.started_at, c.ended_at, c.kwh, c.user_ref, c.site_value, c.last_updated, c.r))
+                               FROM sessions.store o
+                              WHERE o.namespace OPERATOR(pg_catalog.=) c.namespace AND o.kind OPERATOR(pg_catalog.=) 'powerflex'
+                                AND o.external_id OPERATOR(pg_catalog.=) c.external_id), false)$filter$
         END);
     IF v_fresh THEN
         BEGIN

@@ -5,6 +5,9 @@
  *		progress, all in one transaction (a broken file imports nothing).
  *
  * The JSON is only split here (json_split.c); the server parses each row.
+ * One batch is in flight while the next is cut: the client's reading and
+ * splitting overlap the server's work on the batch before (libpq has the
+ * sent batch in its own buffer, so one batch buffer is enough).
  */
 #include "session_report.h"
 #include "json_split.h"
@@ -26,6 +29,9 @@ typedef struct Import
 	long long	rows;			/* rows seen in the file */
 	long long	batch_first;	/* file row number of the batch's first row */
 	int			batch_rows;
+	bool		in_flight;		/* a sent batch's result is still to be read */
+	long long	sent_first;		/* the in-flight batch's first and last rows */
+	long long	sent_last;
 	long long	imported;
 	long long	updated;
 	long long	skipped;
@@ -90,25 +96,23 @@ progress(bool done)
 	fflush(stderr);
 }
 
-/* Sends the batch {"offset":K,"rows":[row,...]} to sessions.import_powerflex. */
+/*
+ * finish_batch
+ *		Waits for the in-flight batch's result and adds its counts; a batch
+ *		the server refused ends the import (nothing is committed).
+ */
 static void
-flush_batch(void)
+finish_batch(void)
 {
 	PGresult   *res;
-	const char *p[2];
-	const char *sql = "SELECT imported, updated, skipped FROM sessions.import_powerflex($1::jsonb, $2)";
+	PGresult   *extra;
 
-	if (imp.batch_rows == 0)
+	if (!imp.in_flight)
 		return;
-	js_buf_add(&imp.batch, ']');
-	js_buf_add(&imp.batch, '}');
-	imp.batch.data[imp.batch.len] = '\0';
-	p[0] = imp.batch.data;
-	p[1] = opt.site;
-	if (opt.debug)
-		debug("SQL: %s  -- rows %lld..%lld, %zu bytes, site %s", sql, imp.batch_first,
-			  imp.batch_first + imp.batch_rows - 1, imp.batch.len, opt.site ? opt.site : "NULL");
-	res = PQexecParams(conn, sql, 2, NULL, p, NULL, NULL, 0);
+	imp.in_flight = false;
+	res = PQgetResult(conn);
+	while ((extra = PQgetResult(conn)) != NULL)
+		PQclear(extra);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -122,7 +126,7 @@ flush_batch(void)
 			const char *d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 
 			tool_die(EXIT_BAD_INPUT, "%s: rows %lld to %lld: %s%s%s%s; nothing imported", opt.import_file,
-					 imp.batch_first, imp.batch_first + imp.batch_rows - 1,
+					 imp.sent_first, imp.sent_last,
 					 m ? m : "invalid JSON", d ? " (" : "", d ? d : "", d ? ")" : "");
 		}
 		die_query(res, NULL);
@@ -131,9 +135,39 @@ flush_batch(void)
 	imp.updated += atoll(PQgetvalue(res, 0, 1));
 	imp.skipped += atoll(PQgetvalue(res, 0, 2));
 	PQclear(res);
+	progress(false);
+}
+
+/*
+ * flush_batch
+ *		Sends the batch {"offset":K,"rows":[row,...]} to
+ *		sessions.import_powerflex, after the result of the one before.
+ */
+static void
+flush_batch(void)
+{
+	const char *p[2];
+	const char *sql = "SELECT imported, updated, skipped FROM sessions.import_powerflex($1::jsonb, $2)";
+
+	if (imp.batch_rows == 0)
+		return;
+	js_buf_add(&imp.batch, ']');
+	js_buf_add(&imp.batch, '}');
+	imp.batch.data[imp.batch.len] = '\0';
+	finish_batch();
+	p[0] = imp.batch.data;
+	p[1] = opt.site;
+	if (opt.debug)
+		debug("SQL: %s  -- rows %lld..%lld, %zu bytes, site %s", sql, imp.batch_first,
+			  imp.batch_first + imp.batch_rows - 1, imp.batch.len, opt.site ? opt.site : "NULL");
+	/* A blocking connection: the whole message is written before this returns. */
+	if (!PQsendQueryParams(conn, sql, 2, NULL, p, NULL, NULL, 0))
+		die_query(NULL, NULL);
+	imp.in_flight = true;
+	imp.sent_first = imp.batch_first;
+	imp.sent_last = imp.batch_first + imp.batch_rows - 1;
 	imp.batch.len = 0;
 	imp.batch_rows = 0;
-	progress(false);
 }
 
 /* The rows array (after its "["): each element cut out and added to the batch. */
@@ -177,6 +211,7 @@ import_rows(JsonReader *rd)
 		js_fail(rd, c == EOF ? "unexpected end of file in the rows array" : "expected , or ] after a row");
 	}
 	flush_batch();
+	finish_batch();
 }
 
 /*
