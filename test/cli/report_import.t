@@ -3,7 +3,7 @@
 # their reasons, streaming in batches inside one transaction, hostile files
 # and the exit statuses.
 . "$(dirname "$0")/tap.sh"
-plan 31
+plan 34
 
 DATA=$SA_SRC/test/cli/data
 T=$SA_TEST_DIR/report_import
@@ -61,6 +61,20 @@ done
 like "$(cat "$T/late_error.err")" "rows 4001 to 4501: invalid input syntax for type json.*nothing imported" "invalid JSON named with its rows"
 like "$(cat "$T/badutf8.err")" 'badutf8.json: rows 1 to 1: invalid byte sequence for encoding "UTF8": 0xff; nothing imported' "invalid UTF-8 named with its rows"
 is "$(count)" "$before" "a broken file imports nothing, even after earlier batches"
+
+# The server refuses the first batch while the client cuts the second (one
+# batch in flight): that batch is named, and nothing is imported.
+python3 - "$T/first_refused.bin" <<'PY'
+import json, sys
+rows = [json.dumps({"session_id": "fr-%d" % i, "session_kwh": 1, "session_start_time": 1757623500000 + i}) for i in range(4500)]
+rows[10] = '{"session_id": "fr-\xff", "session_kwh": 1, "session_start_time": 1757623500000}'
+open(sys.argv[1], "wb").write(("[" + ",".join(rows) + "]").encode("latin-1"))
+PY
+session-report import powerflex "$T/first_refused.bin" >/dev/null 2>"$T/first_refused.err"
+is "$?/$(wc -l <"$T/first_refused.err")" "7/1" "a refused first batch, the next one cut: exit 7 and one line"
+like "$(cat "$T/first_refused.err")" 'rows 1 to 2000: invalid byte sequence for encoding "UTF8": 0xff; nothing imported' \
+     "the refused batch is the one named"
+is "$(count)" "$before" "a refused first batch: nothing imported"
 
 session-report import powerflex "$T/does-not-exist.json" 2>/dev/null; is "$?" 5 "missing file: exit 5"
 session-report import csv "$T/x" 2>/dev/null; is "$?" 2 "unknown import format: exit 2"
