@@ -641,22 +641,16 @@ SET LOCAL min_parallel_table_scan_size = 0;
 SET LOCAL max_parallel_workers_per_gather = 2;
 CREATE TABLE par AS SELECT * FROM rnd;   -- a real table: temp tables are not scanned in parallel
 ANALYZE par;
-CREATE FUNCTION pg_temp.plan(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE l text; r text := '';
-BEGIN
-    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP r := r || l || E'\n'; END LOOP;
-    RETURN r;
-END $$;
-SELECT matches(pg_temp.plan($$SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par$$),
+SELECT matches(pg_temp.explain($$SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par$$),
                'Partial Aggregate', 'EXPLAIN shows a Partial Aggregate');
 CREATE TEMP TABLE par_result AS
 SELECT day, sessions, active, completed, empty, micro, normal, round(kwh::numeric, 6) kwh,
        round(extract(epoch FROM avg_duration), 3) avg_s, green, orange, red
   FROM sessions.days((SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par));
-SELECT matches(pg_temp.plan($$SELECT sessions.rollup(st) FROM (SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') st FROM par GROUP BY ended_at IS NULL) q$$),
+SELECT matches(pg_temp.explain($$SELECT sessions.rollup(st) FROM (SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') st FROM par GROUP BY ended_at IS NULL) q$$),
                'Gather|Partial', 'rollup over grouped summaries can run in parallel');
 SET LOCAL max_parallel_workers_per_gather = 0;
-SELECT doesnt_match(pg_temp.plan($$SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par$$),
+SELECT doesnt_match(pg_temp.explain($$SELECT sessions.session_stats_agg(started_at, ended_at, kwh, 'Europe/Warsaw') FROM par$$),
                'Partial Aggregate', 'serial plan without workers');
 SELECT set_eq($$SELECT * FROM par_result$$,
               $$SELECT day, sessions, active, completed, empty, micro, normal, round(kwh::numeric, 6) kwh,

@@ -1,4 +1,4 @@
--- Included (\ir) by the pgTAP files that check a plan (store.sql,
+-- Included (\ir) by the pgTAP files that check a plan (store.sql, powerflex.sql,
 -- analytics.sql, events_log_path.sql): pg_temp.explain(q), the plan of query
 -- q (EXPLAIN (COSTS OFF)) as one text, a line per plan line, for matches().
 -- Defines a pg_temp function only; runs no test.
